@@ -1,0 +1,28 @@
+# Fresh machine: `make demo` or `make test`. Both create .venv when it is missing and install the project into it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := build/demo
+
+.PHONY: demo test install fixtures clean-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+fixtures: $(STAMP)
+	$(BIN)/python fixtures/make_fixtures.py
+
+demo: $(STAMP)
+	bash scripts/demo.sh $(BIN) $(DEMO)
+
+clean-demo:
+	rm -rf $(DEMO)

@@ -1,0 +1,70 @@
+"""The result cache: a second validate over unchanged files decodes nothing.
+
+One SQLite file under the user cache dir ($XDG_CACHE_HOME/dataprep, else ~/.cache/dataprep).
+A row is keyed by the file's absolute path and is reused only when size, mtime_ns, the checks'
+version and the check options all match. Nothing is ever written into the dataset folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from dataprep.errors import DataprepError
+from dataprep.report import FileResult
+from dataprep.scan import FileRecord
+
+CACHE_FILE = "results-v1.sqlite3"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dataprep"
+
+
+class ResultCache:
+    """Per-file validate results, keyed by (path, size, mtime_ns, checks version, options)."""
+
+    def __init__(self, directory: Path | None, key: str) -> None:
+        self.directory = directory or default_cache_dir()
+        self.key = key
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.directory / CACHE_FILE, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS results (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+                " key TEXT, result TEXT)"
+            )
+        except (OSError, sqlite3.Error) as err:
+            raise DataprepError(
+                f"cannot use cache folder '{self.directory}': {err}; pass --cache-dir PATH or --no-cache"
+            ) from None
+
+    def lookup(self, records: Iterable[FileRecord]) -> dict[str, FileResult]:
+        """Cached results for the records whose file is unchanged, by `rel`."""
+        found: dict[str, FileResult] = {}
+        cur = self._db.cursor()
+        for rec in records:
+            row = cur.execute(
+                "SELECT size, mtime_ns, key, result FROM results WHERE path = ?", (str(rec.path),)
+            ).fetchone()
+            if row and row[0] == rec.size and row[1] == rec.mtime_ns and row[2] == self.key:
+                found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(row[3]))
+        return found
+
+    def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
+        rows = [
+            (str(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache()))
+            for rec, res in pairs
+        ]
+        if rows:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,69 @@
+"""The checks `validate` runs, registered in one explicit table.
+
+A check is a small function `(sample) -> iterable of detail strings`; each detail becomes a
+Finding with the check's name and severity from the table. Adding a check is one function
+plus one row. Bump CHECKS_VERSION whenever a check's behaviour changes: it is part of the
+result-cache key, so stale results are never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from dataprep.checks import file_checks as fc
+from dataprep.checks.sample import CheckOptions, Sample
+from dataprep.findings import Finding, Severity
+
+CHECKS_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    severity: Severity
+    needs: str  # "bytes" | "header" | "pillow" | "tensorflow": what the check reads from the Sample
+    run: Callable[[Sample], Iterable[str]]
+    summary: str
+
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec("empty_file", E, "bytes", fc.empty_file, "zero bytes"),
+    CheckSpec("unknown_format", E, "bytes", fc.unknown_format, "content is no image format (text, HTML, garbage)"),
+    CheckSpec("unsupported_format", E, "bytes", fc.unsupported_format, "an image format TensorFlow cannot decode"),
+    CheckSpec("extension_mismatch", I, "bytes", fc.extension_mismatch, "extension says one format, content another"),
+    CheckSpec("no_jfif_marker", I, "bytes", fc.no_jfif_marker, "JPEG without the JFIF marker (fine on its own)"),
+    CheckSpec("truncated", W, "bytes", fc.truncated, "ends before the format's end marker"),
+    CheckSpec("trailing_data", I, "bytes", fc.trailing_data, "bytes after the end marker"),
+    CheckSpec("pixel_limit", E, "header", fc.pixel_limit, "header dimensions above the pixel cap (decompression bomb)"),
+    CheckSpec("too_small", W, "header", fc.too_small, "width or height below the minimum"),
+    CheckSpec("color_mode", I, "header", fc.color_mode, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha"),
+    CheckSpec("animated", I, "header", fc.animated, "more than one frame; training sees the first"),
+    CheckSpec("pillow_decode", E, "pillow", fc.pillow_decode, "Pillow's full decode fails"),
+    CheckSpec("tf_decode", E, "tensorflow", fc.tf_decode, "TensorFlow's decode_image fails"),
+    CheckSpec("corrupt_data", W, "tensorflow", fc.corrupt_data, "decodes, but libjpeg reported corrupt data"),
+    CheckSpec("wrong_pixels", E, "tensorflow", fc.wrong_pixels, "TensorFlow decodes to other pixels than the image holds"),
+)
+
+# Checks computed over the whole dataset once every file is inspected (see report.py).
+DATASET_CHECKS: dict[str, tuple[Severity, str]] = {
+    "junk_file": (W, "Thumbs.db, .DS_Store, desktop.ini, ._* or a non-image extension"),
+    "duplicate": (I, "exact byte duplicate of another file"),
+    "inspection_failed": (E, "the file could not be inspected: a decoder crashed or hung, or it is unreadable"),
+}
+
+CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS) + tuple(DATASET_CHECKS)
+
+
+def run_checks(sample: Sample) -> list[Finding]:
+    """Run every registered check on one sample, in table order."""
+    findings: list[Finding] = []
+    for spec in CHECKS:
+        for detail in spec.run(sample):
+            findings.append(Finding(sample.rel, spec.name, spec.severity, detail))
+    return findings
+
+
+__all__ = ["CHECKS", "CHECKS_VERSION", "CHECK_NAMES", "DATASET_CHECKS", "CheckOptions", "CheckSpec", "Sample", "run_checks"]

@@ -1,0 +1,245 @@
+"""One file under inspection: its bytes, its header, and each decoder's result, computed
+lazily and at most once. Every check reads from the same Sample, so a file is read once and
+decoded once per decoder, however many checks look at it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dataprep.formats import TF_FORMATS, StreamEnd, extension_format, sniff_format, stream_end
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Thresholds the checks use. Part of the result-cache key: change one, results change."""
+
+    max_pixels: int = 178_956_970  # what Pillow refuses as a decompression bomb
+    min_size: int = 8
+    use_tf: bool = True
+
+    def fingerprint(self) -> str:
+        return f"max_pixels={self.max_pixels};min_size={self.min_size};use_tf={int(self.use_tf)}"
+
+
+@dataclass
+class Header:
+    """What the image's header says, read without decoding pixels."""
+
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    frames: int = 1
+    bits: int | None = None
+    error: str | None = None
+
+    @property
+    def pixels(self) -> int | None:
+        return None if self.width is None or self.height is None else self.width * self.height
+
+
+@dataclass
+class Decoded:
+    """A decoder's verdict: an RGB uint8 array on success, or the error it raised."""
+
+    array: np.ndarray | None = None
+    error: str | None = None
+    messages: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.array is not None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class Sample:
+    """A file, read once; header and decodes are computed on first use."""
+
+    def __init__(self, path: Path, rel: str, options: CheckOptions, data: bytes | None = None) -> None:
+        self.path = path
+        self.rel = rel
+        self.options = options
+        self.data = path.read_bytes() if data is None else data
+
+    @cached_property
+    def format(self) -> str | None:
+        return sniff_format(self.data[:32])
+
+    @cached_property
+    def extension_format(self) -> str | None:
+        return extension_format(self.path.name)
+
+    @cached_property
+    def stream_end(self) -> StreamEnd | None:
+        return stream_end(self.format, self.data)
+
+    @cached_property
+    def header(self) -> Header:
+        from PIL import Image, UnidentifiedImageError
+
+        if self.format is None:
+            return Header(error="not an image")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(BytesIO(self.data)) as im:
+                    bits = None
+                    if im.format == "BMP" and len(self.data) >= 30:
+                        bits = int.from_bytes(self.data[28:30], "little")
+                    return Header(
+                        format=(im.format or "").lower() or None,
+                        width=im.width,
+                        height=im.height,
+                        mode=im.mode,
+                        frames=int(getattr(im, "n_frames", 1) or 1),
+                        bits=bits,
+                    )
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error) as err:
+            return Header(format=self.format, error=_first_line(err))
+
+    @property
+    def decodable(self) -> str | None:
+        """Why no decoder should run on this file, or None when they may."""
+        if not self.data:
+            return "empty file"
+        if self.format is None:
+            return "not an image"
+        pixels = self.header.pixels
+        if pixels is not None and pixels > self.options.max_pixels:
+            return "over the pixel limit"
+        return None
+
+    @property
+    def reduced_jpeg(self) -> bool:
+        """Plain YCbCr or grayscale JPEGs decode identically in Pillow and TensorFlow (both are
+        libjpeg-turbo), so Pillow's decode needs only the verdict, not full-size pixels."""
+        return self.format == "jpeg" and self.header.mode in ("RGB", "L")
+
+    @cached_property
+    def pillow(self) -> Decoded:
+        """Pillow's full decode (load(), not verify(): verify misses truncated JPEGs), as RGB."""
+        import numpy as np
+        from PIL import Image
+
+        if reason := self.decodable:
+            return Decoded(skipped=reason)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(BytesIO(self.data)) as im:
+                    if self.reduced_jpeg:
+                        # DCT-domain downscaling: libjpeg still reads every entropy-coded byte
+                        # (so truncation and corrupt data still fail), at a fraction of the cost.
+                        im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+                    im.load()
+                    rgb = _to_rgb(im)
+                    return Decoded(array=np.asarray(rgb))
+        except Exception as err:  # noqa: BLE001 - any decoder failure is a finding, by design
+            return Decoded(error=_first_line(err))
+
+    @cached_property
+    def tensorflow(self) -> Decoded:
+        """TensorFlow's decoder exactly as training calls it:
+        decode_image(channels=3, expand_animations=False). libjpeg's warnings, which it
+        writes to the process's stderr, are captured as `messages`."""
+        if not self.options.use_tf:
+            return Decoded(skipped="TensorFlow check disabled")
+        if reason := self.decodable:
+            return Decoded(skipped=reason)
+        if self.format not in TF_FORMATS:
+            return Decoded(skipped=f"{self.format} is not a format TensorFlow decodes")
+        tf = _tensorflow()
+        with _CapturedStderr() as captured:
+            try:
+                array = tf.io.decode_image(tf.constant(self.data), channels=3, expand_animations=False).numpy()
+                error = None
+            except (tf.errors.OpError, ValueError) as err:
+                array, error = None, _tf_error(err)
+        return Decoded(array=array, error=error, messages=captured.lines)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # Scale 16-bit to 8-bit the way decoders do, rather than clipping.
+        import numpy as np
+        from PIL import Image
+
+        arr = np.asarray(im, dtype=np.float64)
+        scale = 257.0 if arr.max(initial=0) > 255 else 1.0
+        return Image.fromarray(np.clip(arr / scale, 0, 255).astype("uint8")).convert("RGB")
+    return im.convert("RGB")
+
+
+def _tf_error(err: BaseException) -> str:
+    message = getattr(err, "message", None) or str(err)
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    first = lines[0] if lines else type(err).__name__
+    return first.split("[Op:")[0].strip().rstrip(".") or type(err).__name__
+
+
+_TF: Any = None
+
+
+def _tensorflow() -> Any:
+    """Import TensorFlow once per process, quietly."""
+    global _TF
+    if _TF is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _CapturedStderr():
+            import tensorflow as tf
+
+            tf.config.set_visible_devices([], "GPU")
+        _TF = tf
+    return _TF
+
+
+class _CapturedStderr:
+    """Capture what C code writes to file descriptor 2 (libjpeg's warnings) during a block.
+
+    One temporary file per process is reused: opening one per decode would cost more than
+    the decode of a small photo.
+    """
+
+    _file: Any = None
+
+    def __enter__(self) -> _CapturedStderr:
+        import sys
+
+        sys.stderr.flush()
+        if _CapturedStderr._file is None:
+            _CapturedStderr._file = tempfile.TemporaryFile()
+        self._tmp = _CapturedStderr._file
+        self._tmp.seek(0)
+        self._tmp.truncate()
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        self.lines: list[str] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if os.fstat(self._tmp.fileno()).st_size:
+            self._tmp.seek(0)
+            text = self._tmp.read().decode("utf-8", "replace")
+            self.lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -1,0 +1,104 @@
+"""What every command line of the project shares: one-line errors, exit codes, --debug.
+
+`CommandApp` is a Typer app whose commands turn a DataprepError into one line on stderr and
+the error's exit code (2 by default): no traceback unless --debug. `run_app` does the same for
+usage errors (unknown option, bad value), which Typer would otherwise print as a block.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+
+from dataprep.errors import DataprepError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+DEBUG_ENV = "DATAPREP_DEBUG"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Typer vendors click in recent versions and re-exports only some of its exceptions; find
+# UsageError through BadParameter so both vendored and plain click work.
+_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(DEBUG_ENV) == "1"
+
+
+def print_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line to stderr and exit with `code`."""
+    print_error(message)
+    raise SystemExit(code)
+
+
+def one_line_errors(fn: F) -> F:
+    """Turn a DataprepError raised by a command into one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataprepError as err:
+            if debug_enabled():
+                raise
+            print_error(str(err))
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class CommandApp(typer.Typer):
+    """A Typer app whose every command has one-line errors."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn: F) -> F:
+            register(one_line_errors(fn))
+            return fn
+
+        return decorator
+
+
+def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
+    """Run `app` as the program `prog` and exit with its code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:
+        args.remove("--debug")
+        os.environ[DEBUG_ENV] = "1"
+    debug = debug_enabled()
+    try:
+        result = app(args=args, prog_name=prog, standalone_mode=False)
+    except _UsageError as err:
+        if type(err).__name__ == "NoArgsIsHelpError":
+            ctx = getattr(err, "ctx", None)
+            print(ctx.get_help() if ctx is not None else str(err))
+            raise SystemExit(EXIT_USAGE) from None
+        if debug:
+            raise
+        ctx = getattr(err, "ctx", None)
+        command = ctx.command_path if ctx is not None else prog
+        fail(f"{err.format_message()} (see '{command} --help')", EXIT_USAGE)  # type: ignore[attr-defined]
+    except DataprepError as err:  # raised outside a command, e.g. in a callback
+        if debug:
+            raise
+        fail(str(err), err.exit_code)
+    except typer.Abort:
+        fail("aborted", 130)
+    except KeyboardInterrupt:
+        fail("interrupted; re-run the same command to finish (work done so far is kept)", 130)
+    except BrokenPipeError:
+        raise SystemExit(EXIT_OK) from None
+    raise SystemExit(result if isinstance(result, int) else EXIT_OK)

@@ -1,0 +1,163 @@
+"""Crash-safe file operations: an append-only journal plus atomic copy and move.
+
+Every mutating command (clean, restore, split) writes its intent to a journal *before* it
+touches a file, and a `done` line after. A run killed at any instant (even `kill -9`) leaves
+at most one operation in flight; `reconcile` looks at both ends of that operation and
+finishes or rolls it forward, so a re-run completes the job without losing or duplicating
+a file. Files are never written in place: bytes go to a temporary name in the destination
+folder, are fsynced, then renamed into place, so no reader ever sees a partial file.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dataprep.errors import DataprepError
+
+TMP_PREFIX = ".dataprep-tmp-"
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in `path` durable (no-op where directories can't be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy `src` to `dst` (bytes and mtime) so that `dst` is either absent or complete."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{dst.name}"
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(dst.parent)
+
+
+def move_atomic(src: Path, dst: Path) -> None:
+    """Move `src` to `dst`, never leaving a partial `dst` and never losing `src`.
+
+    Same filesystem: one rename. Across filesystems: atomic copy, then unlink the source;
+    a kill between the two leaves both (identical), which `reconcile_move` resolves.
+    """
+    if dst.exists():
+        raise FileExistsError(errno.EEXIST, "destination exists", str(dst))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(src, dst)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+        copy_atomic(src, dst)
+        src.unlink()
+    fsync_dir(dst.parent)
+    fsync_dir(src.parent)
+
+
+def reconcile_move(src: Path, dst: Path, sha256: str | None) -> str:
+    """Finish a move that may have been interrupted. Returns what state it found:
+    'done' (only dst), 'pending' (only src: not started), 'duplicate-resolved' (both, identical:
+    the source copy was removed), 'missing' (neither), or raises when both exist and differ."""
+    src_exists, dst_exists = src.exists(), dst.exists()
+    if dst_exists and not src_exists:
+        return "done"
+    if src_exists and not dst_exists:
+        return "pending"
+    if not src_exists and not dst_exists:
+        return "missing"
+    if sha256 is not None and sha256_file(dst) == sha256 and sha256_file(src) == sha256:
+        src.unlink()
+        fsync_dir(src.parent)
+        return "duplicate-resolved"
+    raise DataprepError(
+        f"both '{src}' and '{dst}' exist with different contents; move one of them away and re-run"
+    )
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporary files an interrupted run left under `folder`. Returns how many."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.startswith(TMP_PREFIX):
+                (Path(dirpath) / name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+class Journal:
+    """Append-only JSON-lines log, fsynced per entry. A torn last line (kill mid-write) is ignored."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, entry: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    return  # torn final write: the operation it announced never started
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    return

@@ -1,0 +1,885 @@
+"""`split`: reproducible, leak-free train/val/test splits of a folder of class folders.
+
+Two layers, as in the design:
+
+- `plan_split(files, spec, seed) -> SplitPlan` is pure and deterministic: the same files, spec
+  and seed give the same plan on any machine. Files are sorted (natural order) first, each class
+  draws from its own `random.Random(f"{seed}:{class}")` (so adding a class never reshuffles the
+  others), and files with the same content (same sha256) form one group that is placed as a unit:
+  no photo can sit in train and in test at once.
+- `execute_split(...)` writes the plan into ``OUT/{train,val,test}/CLASS/`` (the layout
+  `keras.utils.image_dataset_from_directory` and TFDS ImageFolder read) by copy, hardlink,
+  symlink or move. Each file appears atomically (temporary name, then rename; links are created
+  in one step), so a reader never sees a partial file.
+
+Crash safety (`kill -9` at any instant, then `--resume`): ``OUT/split.json`` is written *first*,
+with ``"complete": false`` and the whole plan (every file's source, destination, split, class,
+size and sha256), so it is the intent record for every file at once; the journal
+``OUT/.dataprep-split.journal`` (via `dataprep.journal`) logs which destinations are done in
+batches. A resumed run reloads the plan from split.json (never re-plans: with ``--mode move`` the
+moved sources are no longer in RAW), checks that the arguments match, and looks at both ends of
+every file: a destination in the journal is trusted after a size check, one that exists but is
+not journaled is checked by sha256, a move whose source is gone and destination present is done
+(`dataprep.journal.reconcile_move`). When everything is in place split.json is rewritten with
+``"complete": true`` and the journal is deleted: split.json is the record of the split, the
+journal only exists while a split is unfinished.
+
+Files are not fsynced one by one (that would make copying 2-3x slower than ``cp -r``): a kill
+cannot leave a partial file thanks to the rename, and after a power loss `--resume` re-checks
+sizes and hashes.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+from dataprep import __version__
+from dataprep.errors import DataprepError
+from dataprep.findings import Severity
+from dataprep.journal import (
+    TMP_PREFIX,
+    Journal,
+    fsync_dir,
+    reconcile_move,
+    remove_stale_temporaries,
+    sha256_file,
+    write_json_atomic,
+)
+from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory
+
+if TYPE_CHECKING:
+    from dataprep.report import Report
+    from dataprep.validate import ValidateOptions
+
+SPLIT_JSON = "split.json"
+JOURNAL_NAME = ".dataprep-split.journal"
+SPLIT_JSON_VERSION = 1
+DEFAULT_SEED = 1337
+MODES = ("copy", "hardlink", "symlink", "move")
+JOURNAL_BATCH = 256  # destinations per journal line: one fsync per batch, not per file
+
+Mode = Literal["copy", "hardlink", "symlink", "move"]
+Amount = Union[int, float]  # a count (int >= 0) or a fraction (float in (0, 1))
+FileHook = Callable[[int, int], None]  # (files placed so far, total)
+
+
+# --- the spec --------------------------------------------------------------------------------
+
+
+def parse_amount(option: str, text: str) -> Amount:
+    """'6' -> 6 (a count per class), '0.1' -> 0.1 (a fraction per class); anything else is an error."""
+    value = text.strip()
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        raise DataprepError(
+            f"{option} {text!r} is not a number; expected a count per class (e.g. 6) or a fraction in (0, 1) (e.g. 0.1)"
+        ) from None
+    if number.is_integer() and number >= 1:
+        return int(number)
+    return number
+
+
+def _format_amount(value: Amount) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How many images of each class go to val and test (and at most to train).
+
+    Each amount is a count per class (``6``) or a fraction of the class in (0, 1) (``0.1``);
+    train gets the rest, capped by `train` when it is given.
+    """
+
+    val: Amount = 0.1
+    test: Amount = 0.1
+    train: Amount | None = None
+
+    def __post_init__(self) -> None:
+        for option, value in (("--val", self.val), ("--test", self.test), ("--train", self.train)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise DataprepError(f"{option} {value!r} is not a number; expected a count or a fraction in (0, 1)")
+            if value < 0:
+                raise DataprepError(f"{option} {value} is negative; expected a count >= 0 or a fraction in (0, 1)")
+            if isinstance(value, float) and not 0 < value < 1:
+                raise DataprepError(
+                    f"{option} {value} is not a fraction in (0, 1); pass a count (e.g. 6) or a fraction (e.g. 0.1)"
+                )
+        if self.train is not None and self.train == 0:
+            raise DataprepError("--train 0 leaves nothing to train on; omit --train to keep every remaining image")
+        fractions = [v for v in (self.val, self.test, self.train) if isinstance(v, float)]
+        if len(fractions) > 1 and sum(fractions) >= 1:
+            names = " ".join(
+                f"{o} {v}" for o, v in (("--val", self.val), ("--test", self.test), ("--train", self.train)) if isinstance(v, float)
+            )
+            raise DataprepError(
+                f"fractions {names} add up to {round(sum(fractions), 6)}; they must add up to less than 1 so train gets images"
+            )
+
+    @classmethod
+    def parse(cls, val: str, test: str, train: str | None = None) -> SplitSpec:
+        """The spec from command-line text, e.g. ``SplitSpec.parse("6", "0.1")``."""
+        return cls(
+            val=parse_amount("--val", val),
+            test=parse_amount("--test", test),
+            train=None if train is None else parse_amount("--train", train),
+        )
+
+    def to_dict(self) -> dict[str, Amount | None]:
+        return {"val": self.val, "test": self.test, "train": self.train}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SplitSpec:
+        return cls(val=d["val"], test=d["test"], train=d.get("train"))
+
+    def describe(self) -> str:
+        """The spec as the options that ask for it, e.g. ``--val 6 --test 6``."""
+        text = f"--val {_format_amount(self.val)} --test {_format_amount(self.test)}"
+        return text + (f" --train {_format_amount(self.train)}" if self.train is not None else "")
+
+    def targets(self, label: str, n: int) -> tuple[int, int, int | None, list[str]]:
+        """(val, test, train cap or None, warnings) for a class of `n` images; raises when impossible."""
+        val, test = _resolve(self.val, n), _resolve(self.test, n)
+        # A fraction that rounds to 0 still gives one image when the class can spare it
+        # (train keeps at least one); val is served before test.
+        warnings: list[str] = []
+        if isinstance(self.val, float) and val == 0 and n - test >= 2:
+            val = 1
+        if isinstance(self.test, float) and test == 0 and n - val >= 2:
+            test = 1
+        empty = [name for name, a, k in (("val", self.val, val), ("test", self.test, test)) if isinstance(a, float) and k == 0]
+        if empty:
+            warnings.append(
+                f"class {label!r} has {n} image{'s' if n != 1 else ''}: too few to spare one for {' and '.join(empty)}, "
+                f"so its {' and '.join(empty)} folder{'s are' if len(empty) > 1 else ' is'} empty"
+            )
+        if val + test >= n:
+            if isinstance(self.val, int) and isinstance(self.test, int):
+                raise DataprepError(
+                    f"class {label!r} has {n} images; {self.describe_val_test()} needs at least {val + test + 1}; "
+                    "lower --val/--test or use fractions (e.g. --val 0.1)"
+                )
+            raise DataprepError(
+                f"class {label!r} has {n} images; {self.describe_val_test()} asks for {val} + {test}, "
+                "which leaves none for train; lower --val/--test"
+            )
+        cap = None if self.train is None else max(1, _resolve(self.train, n))
+        return val, test, cap, warnings
+
+    def describe_val_test(self) -> str:
+        return f"--val {_format_amount(self.val)} --test {_format_amount(self.test)}"
+
+
+def _resolve(amount: Amount | None, n: int) -> int:
+    """A count as is; a fraction of `n` rounded half up (never Python's banker's rounding)."""
+    if amount is None:
+        return 0
+    if isinstance(amount, int):
+        return amount
+    return int(math.floor(amount * n + 0.5))
+
+
+# --- the plan (pure) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One image to split: its path relative to RAW, class, content hash and size."""
+
+    rel: str
+    label: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where one source file goes: `dest` is relative to OUT (``SPLIT/CLASS/name``)."""
+
+    source: str
+    dest: str
+    split: str
+    label: str
+    sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "path": self.dest, "split": self.split, "class": self.label,
+            "sha256": self.sha256, "size": self.size,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Assignment:
+        return cls(source=d["source"], dest=d["path"], split=d["split"], label=d["class"], sha256=d["sha256"], size=d["size"])
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A file left out of the split, and why (junk, invalid, not in a class folder, over --train)."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class SplitPlan:
+    """The pure result of planning: every assignment, in natural order of the source path."""
+
+    seed: int
+    spec: SplitSpec
+    classes: list[str]
+    assignments: list[Assignment]
+    unused: list[Excluded] = field(default_factory=list)
+    duplicate_groups: list[list[str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def class_index(self) -> dict[str, int]:
+        """Class -> label index, in the order Keras and TFDS give class folders (plain `sorted`)."""
+        return {name: i for i, name in enumerate(sorted(self.classes))}
+
+    @property
+    def splits(self) -> list[str]:
+        """The splits that receive at least one file (test is absent with ``--test 0``)."""
+        used = {a.split for a in self.assignments}
+        return [s for s in SPLIT_NAMES if s in used]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """split -> class -> number of files, with every class present in every used split."""
+        table = {s: {c: 0 for c in self.classes} for s in self.splits}
+        for a in self.assignments:
+            table[a.split][a.label] += 1
+        return table
+
+    def digest(self) -> str:
+        """A fingerprint of the plan, to tie journal lines to the split.json they belong to."""
+        text = json.dumps([a.to_dict() for a in self.assignments], sort_keys=True)
+        return hashlib.sha256(f"{self.seed}|{self.spec.to_dict()}|{text}".encode()).hexdigest()
+
+
+def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT_SEED) -> SplitPlan:
+    """Assign every file to train, val or test. Pure and deterministic: no I/O, no global RNG.
+
+    Per class, the duplicate groups (files with equal sha256; a lone file is a group of one)
+    are shuffled with the class's own RNG and placed first-fit into test, then val, then train
+    (train takes all the rest, or up to the ``--train`` cap; groups over the cap are unused).
+    A group whose files sit in several classes is planned with the class of its first file and
+    still lands in one split (a warning says so: that is a label conflict to fix).
+    """
+    ordered = sorted(files, key=lambda f: natural_key(f.rel))
+    groups: dict[str, list[SourceFile]] = {}
+    for f in ordered:
+        groups.setdefault(f.sha256, []).append(f)
+    classes = sorted({f.label for f in ordered}, key=natural_key)
+    by_class: dict[str, list[list[SourceFile]]] = defaultdict(list)
+    for members in groups.values():  # insertion order = natural order of each group's first file
+        by_class[members[0].label].append(members)
+
+    plan = SplitPlan(seed=seed, spec=spec, classes=classes, assignments=[])
+    plan.duplicate_groups = [[m.rel for m in g] for g in groups.values() if len(g) > 1]
+    conflicts = [g for g in groups.values() if len({m.label for m in g}) > 1]
+    if conflicts:
+        example = " = ".join(m.rel for m in conflicts[0][:2])
+        plan.warnings.append(
+            f"{len(conflicts)} group(s) of identical files sit in different classes (e.g. {example}); "
+            "each group is kept in one split, but the labels conflict: run `dataprep validate`"
+        )
+
+    placed: dict[str, str] = {}  # source rel -> split
+    for label in classes:
+        class_groups = by_class.get(label, [])
+        n = sum(len(g) for g in class_groups)
+        if n == 0:
+            continue  # every file of this class is in a group planned with another class
+        val, test, cap, warnings = spec.targets(label, n)
+        plan.warnings.extend(warnings)
+        rng = random.Random(f"{seed}:{label}")
+        order = list(class_groups)
+        rng.shuffle(order)
+        room = {"test": test, "val": val, "train": cap if cap is not None else n}
+        chosen: dict[str, list[list[SourceFile]]] = {"test": [], "val": [], "train": []}
+        unused: list[list[SourceFile]] = []
+        for g in order:
+            for split in ("test", "val", "train"):
+                if len(g) <= room[split]:
+                    chosen[split].append(g)
+                    room[split] -= len(g)
+                    break
+            else:
+                unused.append(g)
+        # A big duplicate group may not fit val/test exactly: top up from the smallest leftover
+        # groups (overshooting) as long as train keeps at least one image.
+        for split in ("test", "val"):
+            while room[split] > 0:
+                train_size = sum(len(g) for g in chosen["train"])
+                pool = [(len(g), i, "unused", g) for i, g in enumerate(unused)]
+                pool += [(len(g), i, "train", g) for i, g in enumerate(chosen["train"]) if train_size - len(g) >= 1]
+                if not pool:
+                    break
+                _, _, where, g = min(pool, key=lambda item: (item[0], item[2] != "unused", item[1]))
+                (unused if where == "unused" else chosen["train"]).remove(g)
+                chosen[split].append(g)
+                room[split] -= len(g)
+            if room[split] > 0:
+                asked = val if split == "val" else test
+                plan.warnings.append(
+                    f"class {label!r}: {split} has {asked - room[split]} of the {asked} images asked, "
+                    "because identical files must stay together"
+                )
+        for split, split_groups in chosen.items():
+            for g in split_groups:
+                for m in g:
+                    placed[m.rel] = split
+        for g in unused:
+            for m in g:
+                plan.unused.append(Excluded(m.rel, f"over the --train cap ({cap} per class)"))
+
+    for f in ordered:
+        split = placed.get(f.rel)
+        if split is not None:
+            plan.assignments.append(
+                Assignment(source=f.rel, dest=f"{split}/{f.rel}", split=split, label=f.label, sha256=f.sha256, size=f.size)
+            )
+    plan.unused.sort(key=lambda e: natural_key(e.path))
+    return plan
+
+
+# --- inputs: what to split -------------------------------------------------------------------
+
+
+def _validate(raw: Path, options: ValidateOptions | None) -> Report:
+    """Validate RAW (cached results for unchanged files): hashes and which files are broken."""
+    from dataprep.validate import validate
+
+    return validate(raw, options)
+
+
+def collect_sources(
+    raw: Path, *, include_invalid: bool = False, validate_options: ValidateOptions | None = None
+) -> tuple[list[SourceFile], list[Excluded]]:
+    """The images of RAW that can be split, and every file left out with its reason.
+
+    Junk (Thumbs.db, .DS_Store, non-image extensions) and files outside a class folder are
+    always left out; files `validate` rates `error` are left out unless `include_invalid`.
+    """
+    report = _validate(raw, validate_options)
+    scan = report.scan
+    if scan.layout == "split":
+        raise DataprepError(
+            f"'{raw}' is already split (it holds {'/'.join(scan.splits) or 'train'} folders); "
+            "pass the raw folder of class folders (RAW/CLASS/*.jpg)"
+        )
+    if not scan.classes:
+        raise DataprepError(
+            f"'{raw}' has no class folders (expected RAW/CLASS/*.jpg, e.g. RAW/cats/1.jpg); "
+            "put each class's images in a folder named after the class"
+        )
+    sources: list[SourceFile] = []
+    excluded: list[Excluded] = [Excluded(r.rel, junk_reason(r.name) or "junk") for r in scan.junk]
+    for rec in scan.images:
+        if rec.label is None:
+            excluded.append(Excluded(rec.rel, "not inside a class folder"))
+            continue
+        result = report.result(rec.rel)
+        if result is not None and result.worst == Severity.ERROR and not include_invalid:
+            errors = [f.detail for f in result.findings if f.severity == Severity.ERROR]
+            excluded.append(Excluded(rec.rel, f"invalid: {errors[0] if errors else 'error'} (--include-invalid keeps it)"))
+            continue
+        sha = result.sha256 if result is not None and result.sha256 else sha256_file(rec.path)
+        sources.append(SourceFile(rel=rec.rel, label=rec.label, sha256=sha, size=rec.size))
+    excluded.sort(key=lambda e: natural_key(e.path))
+    return sources, excluded
+
+
+# --- the result ------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitResult:
+    """What `split_dataset` did (or, with `dry_run`, would do)."""
+
+    raw: Path
+    out: Path
+    mode: str
+    plan: SplitPlan
+    excluded: list[Excluded]
+    dry_run: bool = False
+    written: int = 0
+    already_done: int = 0
+    removed: int = 0
+    resumed: bool = False
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / SPLIT_JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary the CLI prints with --json (the per-file list lives in split.json)."""
+        return {
+            "version": SPLIT_JSON_VERSION,
+            "raw": str(self.raw),
+            "out": str(self.out),
+            "mode": self.mode,
+            "seed": self.plan.seed,
+            "spec": self.plan.spec.to_dict(),
+            "dry_run": self.dry_run,
+            "resumed": self.resumed,
+            "counts": self.plan.counts(),
+            "files": len(self.plan.assignments),
+            "written": self.written,
+            "already_done": self.already_done,
+            "removed_from_previous_split": self.removed,
+            "duplicate_groups": len(self.plan.duplicate_groups),
+            "excluded": [e.to_dict() for e in self.excluded + self.plan.unused],
+            "warnings": self.plan.warnings,
+            "manifest": None if self.dry_run else str(self.manifest),
+        }
+
+
+# --- the manifest ----------------------------------------------------------------------------
+
+
+def _manifest(raw: Path, mode: str, include_invalid: bool, plan: SplitPlan, excluded: list[Excluded], *,
+              complete: bool, replacing: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    doc: dict[str, Any] = {
+        "version": SPLIT_JSON_VERSION,
+        "complete": complete,
+        "created_by": f"dataprep {__version__}",
+        "raw": str(raw),
+        "mode": mode,
+        "seed": plan.seed,
+        "spec": plan.spec.to_dict(),
+        "include_invalid": include_invalid,
+        "class_names": sorted(plan.classes),
+        "class_index": plan.class_index,
+        "counts": plan.counts(),
+        "digest": plan.digest(),
+        "files": [a.to_dict() for a in plan.assignments],
+        "duplicate_groups": plan.duplicate_groups,
+        "excluded": [e.to_dict() for e in excluded + plan.unused],
+        "warnings": plan.warnings,
+    }
+    if replacing:
+        doc["replacing"] = replacing  # files of a previous split still to remove (--force)
+    return doc
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """OUT/split.json as a dict, None when absent; a clear error when it is not ours or damaged."""
+    path = out / SPLIT_JSON
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataprepError(f"cannot read '{path}' ({err}); expected the split.json a dataprep split wrote") from None
+    if not isinstance(doc, dict) or "files" not in doc or "digest" not in doc:
+        raise DataprepError(f"'{path}' is not a dataprep split manifest; choose another OUT folder")
+    return doc
+
+
+def _plan_from_manifest(doc: dict[str, Any]) -> tuple[SplitPlan, list[Excluded]]:
+    spec = SplitSpec.from_dict(doc["spec"])
+    assignments = [Assignment.from_dict(d) for d in doc["files"]]
+    classes = sorted({a.label for a in assignments} | set(doc.get("class_names", [])), key=natural_key)
+    excluded = [Excluded(e["path"], e["reason"]) for e in doc.get("excluded", [])]
+    plan = SplitPlan(
+        seed=doc["seed"], spec=spec, classes=classes, assignments=assignments,
+        duplicate_groups=doc.get("duplicate_groups", []), warnings=doc.get("warnings", []),
+    )  # fmt: skip
+    return plan, excluded
+
+
+# --- the executor ----------------------------------------------------------------------------
+
+
+def _place(mode: str, src: str, dst: str, tmp: str, st: os.stat_result) -> None:
+    """Put one file at `dst` so that `dst` is either absent or complete (replaces what is there).
+    `st` is the source's stat: a copy keeps its modification time."""
+    if mode == "copy":
+        shutil.copyfile(src, tmp)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, dst)
+    elif mode == "hardlink":
+        try:
+            os.link(src, dst)
+        except FileExistsError:
+            os.link(src, tmp)
+            os.replace(tmp, dst)
+    elif mode == "symlink":
+        try:
+            os.symlink(src, dst)
+        except FileExistsError:
+            os.symlink(src, tmp)
+            os.replace(tmp, dst)
+    else:
+        raise ValueError(f"_place does not handle mode {mode!r}")
+
+
+def _is_in_place(mode: str, src: str, dst: str, a: Assignment, journaled: bool) -> bool:
+    """Whether an existing `dst` already holds what the plan puts there (used when resuming)."""
+    if mode == "symlink":
+        return os.path.islink(dst) and os.readlink(dst) == src
+    if os.path.islink(dst):
+        return False
+    if mode == "hardlink":
+        try:
+            return os.path.samefile(src, dst)
+        except OSError:
+            return False
+    try:
+        if os.path.getsize(dst) != a.size:
+            return False
+    except OSError:
+        return False
+    return journaled or sha256_file(Path(dst)) == a.sha256
+
+
+def execute_split(
+    plan: SplitPlan,
+    raw: Path,
+    out: Path,
+    mode: str,
+    *,
+    journal: Journal,
+    done: set[str] | None = None,
+    after_file: FileHook | None = None,
+) -> tuple[int, int]:
+    """Place every planned file under OUT. Returns (written now, found already in place).
+
+    `done` holds destinations a previous, interrupted run journaled as finished. `after_file`
+    is called after each file with (files so far, total): the progress bar, and the tests'
+    way to interrupt a run after N files.
+    """
+    done = done or set()
+    out_s, raw_s = str(out), str(raw)
+    made: set[str] = set()
+    for split in plan.splits:  # every class in every used split: Keras keeps the class index
+        for label in plan.classes:
+            folder = os.path.join(out_s, split, label)
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+    written = already = 0
+    batch: list[str] = []
+    total = len(plan.assignments)
+    for i, a in enumerate(plan.assignments, 1):
+        src = os.path.join(raw_s, a.source)
+        dst = os.path.join(out_s, a.dest)
+        parent, name = os.path.split(dst)
+        if mode == "move":
+            state = reconcile_move(Path(src), Path(dst), a.sha256)
+            if state == "missing":
+                raise DataprepError(
+                    f"'{a.source}' is neither in RAW nor at '{a.dest}' in OUT; it was moved or deleted "
+                    "outside dataprep. Put it back and re-run with --resume"
+                )
+            if state == "pending":
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
+                _check_source(src, a)
+                _move(src, dst)
+                written += 1
+            else:
+                already += 1
+        else:
+            if os.path.lexists(dst) and _is_in_place(mode, src, dst, a, a.dest in done):
+                already += 1
+            else:
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
+                st = _check_source(src, a)
+                try:
+                    _place(mode, src, dst, os.path.join(parent, TMP_PREFIX + name), st)
+                except OSError as err:
+                    if err.errno == errno.EXDEV:
+                        raise DataprepError(
+                            f"cannot hardlink across filesystems ('{raw}' -> '{out}'); use --mode copy or put OUT on RAW's disk"
+                        ) from None
+                    raise
+                written += 1
+        batch.append(a.dest)
+        if len(batch) >= JOURNAL_BATCH:
+            journal.append({"op": "done", "dest": batch})
+            batch = []
+        if after_file is not None:
+            after_file(i, total)
+    if batch:
+        journal.append({"op": "done", "dest": batch})
+    return written, already
+
+
+def _move(src: str, dst: str) -> None:
+    """Rename on one filesystem; across filesystems an atomic copy, then unlink the source."""
+    try:
+        os.rename(src, dst)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+        # A kill between the copy and the unlink leaves two identical files: reconcile_move
+        # removes the source on resume.
+        _place("copy", src, dst, os.path.join(os.path.dirname(dst), TMP_PREFIX + os.path.basename(dst)), os.stat(src))
+        os.unlink(src)
+
+
+def _check_source(src: str, a: Assignment) -> os.stat_result:
+    """A resumed copy must copy what was planned: the source must still exist with its size."""
+    try:
+        st = os.stat(src)
+        size = st.st_size
+    except OSError:
+        raise DataprepError(
+            f"source '{a.source}' is gone from RAW since the split started; restore it, or start over with --force"
+        ) from None
+    if size != a.size:
+        raise DataprepError(
+            f"source '{a.source}' changed since the split started ({a.size} -> {size} bytes); start over with --force"
+        )
+    return st
+
+
+# --- OUT: empty, resume, force ---------------------------------------------------------------
+
+
+def _check_folders(raw: Path, out: Path) -> None:
+    if out == raw or out.is_relative_to(raw):
+        raise DataprepError(f"OUT '{out}' is inside RAW '{raw}'; the split would be split again: choose a folder outside RAW")
+    if raw.is_relative_to(out):
+        raise DataprepError(f"RAW '{raw}' is inside OUT '{out}'; choose an OUT folder that does not contain RAW")
+    if out.exists() and not out.is_dir():
+        raise DataprepError(f"OUT '{out}' is a file; expected a new or empty folder")
+
+
+def _entries(out: Path) -> list[str]:
+    return sorted(os.listdir(out), key=natural_key) if out.is_dir() else []
+
+
+def _files_under_splits(out: Path) -> list[str]:
+    """Every file (or link) under OUT/{train,val,test}, relative to OUT, except our temporaries."""
+    found: list[str] = []
+    for split in SPLIT_NAMES:
+        base = out / split
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                if not name.startswith(TMP_PREFIX):
+                    found.append(Path(dirpath, name).relative_to(out).as_posix())
+    return found
+
+
+def _previous_split_files(out: Path, old: dict[str, Any] | None) -> list[str]:
+    """What --force may remove: files under OUT's split folders that a previous copy, hardlink or
+    symlink split wrote and whose source still exists. Anything else there is refused: it may be
+    the only copy of someone's photo."""
+    present = _files_under_splits(out)
+    if not present:
+        return []
+    if old is None:
+        raise DataprepError(
+            f"OUT '{out}' holds {len(present)} file(s) under train/val/test (e.g. '{present[0]}') and no split.json: "
+            "they were not written by dataprep split, so --force will not replace them; move them away or choose another OUT"
+        )
+    old_raw = Path(old.get("raw", ""))
+    recorded = {d["path"]: d for d in old.get("files", [])}
+    recorded.update({p: {"path": p, "source": None} for p in old.get("replacing", [])})
+    old_mode = old.get("mode")
+    for rel in present:
+        entry = recorded.get(rel)
+        if entry is None:
+            raise DataprepError(
+                f"'{out / rel}' was not written by the previous split (it is not in OUT/split.json); "
+                "--force only replaces a previous split's files: move it away or choose another OUT"
+            )
+        if old_mode == "move":
+            raise DataprepError(
+                f"the previous split into '{out}' moved the photos there (--mode move): they are the only copies, "
+                "so --force will not delete them; move them back to RAW or choose another OUT"
+            )
+        if old_mode in ("copy", "hardlink") and entry.get("source") is not None and not (old_raw / entry["source"]).exists():
+            raise DataprepError(
+                f"'{out / rel}' is the only copy left (its source '{old_raw / entry['source']}' is gone), "
+                "so --force will not delete it; copy it back to RAW or choose another OUT"
+            )
+    return present
+
+
+def _remove_previous(out: Path, paths: Iterable[str]) -> int:
+    removed = 0
+    for rel in paths:
+        target = out / rel
+        if target.is_symlink() or target.exists():
+            target.unlink()
+            removed += 1
+    # Drop class folders the new split does not use (empty ones only).
+    for split in SPLIT_NAMES:
+        base = out / split
+        if base.is_dir():
+            for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda t: -len(t[0])):
+                if not os.listdir(dirpath):
+                    os.rmdir(dirpath)
+    return removed
+
+
+def _journal_state(journal: Journal, digest: str) -> tuple[bool, set[str]]:
+    """(previous files removed?, destinations done) for the run whose plan has `digest`."""
+    removed, done, ours = False, set(), False
+    for entry in journal.entries():
+        op = entry.get("op")
+        if op == "begin":
+            ours = entry.get("digest") == digest
+            removed, done = False, set()
+        elif ours and op == "removed":
+            removed = True
+        elif ours and op == "done":
+            done.update(entry.get("dest", []))
+    return removed, done
+
+
+def _resume_mismatch(doc: dict[str, Any], raw: Path, mode: str, seed: int, spec: SplitSpec, include_invalid: bool) -> str | None:
+    asked = {"raw": str(raw), "mode": mode, "seed": seed, "spec": spec.to_dict(), "include_invalid": include_invalid}
+    names = {"raw": "RAW", "mode": "--mode", "seed": "--seed", "spec": "--val/--test/--train", "include_invalid": "--include-invalid"}
+    for key, value in asked.items():
+        if doc.get(key) != value:
+            return f"{names[key]} was {doc.get(key)!r} (now {value!r})"
+    return None
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def split_dataset(
+    raw: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    spec: SplitSpec | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    mode: str = "copy",
+    include_invalid: bool = False,
+    resume: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    validate_options: ValidateOptions | None = None,
+    after_file: FileHook | None = None,
+) -> SplitResult:
+    """Split RAW (``RAW/CLASS/*``) into ``OUT/{train,val,test}/CLASS/`` plus ``OUT/split.json``.
+
+    OUT must be new or empty, unless `resume` (finish an interrupted split started with the same
+    arguments: the plan is read back from OUT/split.json) or `force` (replace a previous split:
+    only files that the previous split wrote and that RAW can give again are removed; anything
+    else under OUT's split folders, or the photos of a previous ``move`` split, makes it refuse
+    before writing anything; other files in OUT are left alone). RAW is only changed by
+    ``mode="move"``. With `dry_run` nothing is written and the result holds the plan.
+    """
+    spec = spec or SplitSpec()
+    if mode not in MODES:
+        raise DataprepError(f"unknown --mode {mode!r}; expected one of {'|'.join(MODES)}")
+    if resume and force:
+        raise DataprepError("--resume and --force contradict each other; pass one: --resume finishes, --force starts over")
+    raw_path = require_directory(raw, "a folder of class folders (RAW/CLASS/*.jpg)")
+    out_path = Path(out).expanduser().resolve()
+    _check_folders(raw_path, out_path)
+
+    entries = _entries(out_path)
+    old = read_manifest(out_path) if entries else None
+    if resume and old is not None:
+        return _resume(raw_path, out_path, old, mode, seed, spec, include_invalid, dry_run, after_file)
+    if entries and not force:
+        if resume:
+            raise DataprepError(
+                f"nothing to resume in '{out_path}': it is not empty but has no split.json; choose an empty or new OUT"
+            )
+        raise DataprepError(
+            f"OUT '{out_path}' is not empty ({len(entries)} entries, e.g. '{entries[0]}'); pass a new or empty folder, "
+            "--resume to finish an interrupted split, or --force to replace a previous split"
+        )
+
+    sources, excluded = collect_sources(raw_path, include_invalid=include_invalid, validate_options=validate_options)
+    plan = plan_split(sources, spec, seed)
+    if not plan.assignments:
+        raise DataprepError(f"'{raw_path}' has no images to split (all {len(excluded)} files were left out); check the folder")
+    if mode == "hardlink":
+        _require_same_filesystem(raw_path, out_path)
+    replacing = _previous_split_files(out_path, old) if entries else []
+    result = SplitResult(raw=raw_path, out=out_path, mode=mode, plan=plan, excluded=excluded, dry_run=dry_run)
+    if dry_run:
+        result.removed = len(replacing)
+        return result
+
+    out_path.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_path)
+    journal = Journal(out_path / JOURNAL_NAME)
+    # Intent first: the plan (and what --force replaces) is on disk before any file is touched.
+    write_json_atomic(out_path / SPLIT_JSON, _manifest(raw_path, mode, include_invalid, plan, excluded, complete=False, replacing=replacing))
+    journal.append({"op": "begin", "digest": plan.digest(), "mode": mode})
+    result.removed = _remove_previous(out_path, replacing)
+    journal.append({"op": "removed"})
+    result.written, result.already_done = execute_split(plan, raw_path, out_path, mode, journal=journal, after_file=after_file)
+    _finish(raw_path, out_path, mode, include_invalid, plan, excluded, journal)
+    return result
+
+
+def _resume(raw: Path, out: Path, doc: dict[str, Any], mode: str, seed: int, spec: SplitSpec,
+            include_invalid: bool, dry_run: bool, after_file: FileHook | None) -> SplitResult:  # fmt: skip
+    """Finish the split recorded in OUT/split.json (see the module docstring)."""
+    mismatch = _resume_mismatch(doc, raw, mode, seed, spec, include_invalid)
+    if mismatch:
+        raise DataprepError(
+            f"cannot --resume '{out}' with different arguments: {mismatch}; re-run with the same arguments, or --force to start over"
+        )
+    plan, excluded = _plan_from_manifest(doc)
+    result = SplitResult(raw=raw, out=out, mode=mode, plan=plan, excluded=excluded, dry_run=dry_run, resumed=True)
+    if dry_run:
+        return result
+    remove_stale_temporaries(out)
+    journal = Journal(out / JOURNAL_NAME)
+    removed, done = _journal_state(journal, plan.digest())
+    if not removed:  # killed before the previous split's files were all removed: no file placed yet
+        journal.append({"op": "begin", "digest": plan.digest(), "mode": mode})
+        result.removed = _remove_previous(out, doc.get("replacing", []))
+        journal.append({"op": "removed"})
+    result.written, result.already_done = execute_split(plan, raw, out, mode, journal=journal, done=done, after_file=after_file)
+    _finish(raw, out, mode, include_invalid, plan, excluded, journal)
+    return result
+
+
+def _finish(raw: Path, out: Path, mode: str, include_invalid: bool, plan: SplitPlan, excluded: list[Excluded], journal: Journal) -> None:
+    """Mark the split complete (split.json, atomically), then drop the journal."""
+    fsync_dir(out)
+    write_json_atomic(out / SPLIT_JSON, _manifest(raw, mode, include_invalid, plan, excluded, complete=True))
+    journal.path.unlink(missing_ok=True)
+    fsync_dir(out)
+
+
+def _require_same_filesystem(raw: Path, out: Path) -> None:
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if os.stat(raw).st_dev != os.stat(probe).st_dev:
+        raise DataprepError(
+            f"--mode hardlink needs RAW and OUT on one filesystem ('{raw}' and '{out}' are not); use --mode copy or symlink"
+        )

@@ -1,0 +1,98 @@
+"""`validate`: check every file under a folder, reusing cached results for unchanged files."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataprep.cache import ResultCache
+from dataprep.checks import CHECKS_VERSION, DATASET_CHECKS, CheckOptions
+from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
+from dataprep.findings import Finding
+from dataprep.report import FileResult, Report
+from dataprep.scan import FileRecord, Scan, junk_reason, scan_dataset
+
+
+@dataclass
+class ValidateOptions:
+    """How to validate. `jobs=0` inspects in this process (no pool, no time limit)."""
+
+    jobs: int | None = None
+    timeout_s: float = 60.0
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    max_pixels: int = CheckOptions.max_pixels
+    min_size: int = CheckOptions.min_size
+    use_tf: bool = True
+    progress: ProgressFn | None = None
+
+    @property
+    def check_options(self) -> CheckOptions:
+        return CheckOptions(max_pixels=self.max_pixels, min_size=self.min_size, use_tf=self.use_tf)
+
+
+def validate(root: str | os.PathLike[str], options: ValidateOptions | None = None) -> Report:
+    """Check every file under `root` and return the report. Writes nothing under `root`."""
+    opts = options or ValidateOptions()
+    started = time.perf_counter()
+    scan = scan_dataset(root)
+    results, cached, inspected = inspect_scan(scan, opts)
+    add_dataset_findings(scan, results)
+    return Report(
+        root=scan.root, scan=scan, results=results, cached=cached, inspected=inspected,
+        seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:
+    """Results for every file of `scan` (images inspected or cached, junk described)."""
+    check_opts = opts.check_options
+    cache = ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{check_opts.fingerprint()}") if opts.use_cache else None
+    try:
+        known = cache.lookup(scan.images) if cache else {}
+        todo = [r for r in scan.images if r.rel not in known]
+        if opts.jobs == 0:
+            fresh = inspect_files_serially(todo, check_opts, opts.progress)
+        else:
+            fresh = inspect_files(todo, check_opts, jobs=opts.jobs, timeout_s=opts.timeout_s, progress=opts.progress)
+        if cache:
+            cache.store((rec, res) for rec, res in zip(todo, fresh) if not _is_transient(res))
+    finally:
+        if cache:
+            cache.close()
+    by_rel = {**known, **{r.rel: r for r in fresh}}
+    results = [by_rel[r.rel] for r in scan.images] + [_junk_result(r) for r in scan.junk]
+    order = {r.rel: i for i, r in enumerate(scan.files)}
+    results.sort(key=lambda r: order[r.rel])
+    return results, len(known), len(fresh)
+
+
+def _is_transient(result: FileResult) -> bool:
+    """Timeouts and crashes may depend on machine load: inspect those files again next time."""
+    return any(f.check == "inspection_failed" for f in result.findings)
+
+
+def _junk_result(rec: FileRecord) -> FileResult:
+    severity, _ = DATASET_CHECKS["junk_file"]
+    reason = junk_reason(rec.name) or "junk"
+    finding = Finding(rec.rel, "junk_file", severity, f"{reason}: not a training image")
+    return FileResult(rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns, findings=[finding])
+
+
+def add_dataset_findings(scan: Scan, results: list[FileResult]) -> None:
+    """Findings that need every file: exact duplicates (same bytes)."""
+    severity, _ = DATASET_CHECKS["duplicate"]
+    groups: dict[str, list[FileResult]] = defaultdict(list)
+    for r in results:
+        if r.sha256 is not None and r.size > 0:
+            groups[r.sha256].append(r)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for r in members:
+            others = [m.rel for m in members if m is not r]
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            r.findings.append(Finding(r.rel, "duplicate", severity, f"same bytes as {shown}"))

@@ -1,0 +1,331 @@
+"""Input pipelines: class-folder trees to cached, shuffled, augmented tf.data datasets.
+
+Order of operations (STYLE.md, practice 6): list files → parallel read + decode + resize to uint8
+→ skip undecodable files → ``cache()`` (memory, or a keyed file cache) → shuffle → batch →
+augment (train only, vectorized) → prefetch. Everything before the cache is deterministic, so
+the cache holds each image once, as uint8 (a quarter of the float32 the tutorials cache).
+
+JPEGs much larger than the target are decoded at reduced scale (``decode_jpeg(ratio=2|4|8)``,
+libjpeg's DCT scaling) before resizing: the same decoder, a fraction of the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import tensorflow as tf
+
+from dataprep.errors import DataprepError
+from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory, scan_dataset
+
+log = logging.getLogger(__name__)
+
+AUTOTUNE = tf.data.AUTOTUNE
+# Bump when decode/resize changes, so a file cache written by older code is never read.
+PREPROCESSING_VERSION = 1
+JPEG_RATIOS = (1, 2, 4, 8)
+SHUFFLE_BUFFER_MAX = 16384
+
+
+@dataclass(frozen=True)
+class FileList:
+    """Image files and their class indices, in natural order; `class_names[i]` names index i."""
+
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+    class_names: tuple[str, ...]
+    root: str
+    split: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def class_counts(self) -> list[int]:
+        counts = [0] * len(self.class_names)
+        for label in self.labels:
+            counts[label] += 1
+        return counts
+
+    def subset(self, indices: Sequence[int], split: str | None) -> FileList:
+        return replace(
+            self,
+            paths=tuple(self.paths[i] for i in indices),
+            labels=tuple(self.labels[i] for i in indices),
+            split=split,
+        )
+
+
+def read_class_names(root: str | os.PathLike[str]) -> list[str]:
+    """The class index of a dataset folder.
+
+    From ``split.json`` (written by ``dataprep split``) when present; otherwise the sorted
+    folder names of ``train/`` (split layout) or of the root (raw layout).
+    """
+    base = require_directory(root, "a split folder or a folder of class folders")
+    manifest = base / "split.json"
+    if manifest.is_file():
+        try:
+            classes = json.loads(manifest.read_text(encoding="utf-8"))["classes"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise DataprepError(
+                f"unreadable split manifest '{manifest}': {err} (expected JSON with a 'classes' list); "
+                "re-run 'dataprep split' or delete split.json to use folder names"
+            ) from None
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise DataprepError(f"'classes' in '{manifest}' is not a list of names; re-run 'dataprep split'")
+        return list(classes)
+    folder = base / "train" if (base / "train").is_dir() else base
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names:
+        raise DataprepError(
+            f"no class folders in '{folder}' (expected CLASS/ subfolders with images); "
+            "point at a folder written by 'dataprep split' or at ROOT/CLASS/*.jpg"
+        )
+    return names
+
+
+def list_files(root: str | os.PathLike[str], split: str | None = None) -> FileList:
+    """Images of one split (``train``, ``val``, ``test``) or, with ``split=None``, of every image
+    under a raw class-folder tree (or the train split of a split folder)."""
+    scan = scan_dataset(root)
+    if scan.layout == "flat":
+        raise DataprepError(
+            f"images sit directly in '{root}' (expected class folders: ROOT/CLASS/*.jpg or ROOT/train/CLASS/*.jpg); "
+            "move them into one folder per class"
+        )
+    class_names = read_class_names(scan.root)
+    index = {name: i for i, name in enumerate(class_names)}
+    if scan.layout == "split":
+        wanted = split or "train"
+    else:
+        if split not in (None, "train", "all"):
+            raise DataprepError(
+                f"'{root}' has no '{split}/' split (it is a folder of class folders); "
+                "split it with 'dataprep split' or omit the split"
+            )
+        wanted = None
+    paths: list[str] = []
+    labels: list[int] = []
+    for record in scan.images:
+        if wanted is not None and record.split != wanted:
+            continue
+        if record.label is None:
+            continue
+        if record.label not in index:
+            raise DataprepError(
+                f"class folder '{record.label}' in '{root}' is not in the class list {class_names} "
+                "(from split.json or train/); re-run 'dataprep split' so every split has the same classes"
+            )
+        paths.append(str(record.path))
+        labels.append(index[record.label])
+    return FileList(tuple(paths), tuple(labels), tuple(class_names), str(scan.root), wanted)
+
+
+def available_splits(root: str | os.PathLike[str]) -> list[str]:
+    """Split folders present under `root` (empty for a raw class-folder tree)."""
+    base = require_directory(root)
+    if not (base / "train").is_dir():
+        return []
+    return [name for name in SPLIT_NAMES if (base / name).is_dir()]
+
+
+def expand_image_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; folders expanded to their image files (recursively, natural order)."""
+    found: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            inner = [
+                p for p in path.rglob("*") if p.is_file() and junk_reason(p.name) is None
+            ]
+            found.extend(sorted(inner, key=lambda p: natural_key(p.as_posix())))
+        else:
+            found.append(path)
+    return found
+
+
+def stratified_split(files: FileList, val_fraction: float, seed: int) -> tuple[FileList, FileList]:
+    """Hold out `val_fraction` of each class (seeded), for folders without a val/ split."""
+    if not 0.0 < val_fraction < 1.0:
+        raise DataprepError(f"--val-fraction {val_fraction} is out of range (expected 0 < f < 1)")
+    rng = random.Random(seed)
+    train_idx: list[int] = []
+    val_idx: list[int] = []
+    for label in range(len(files.class_names)):
+        members = [i for i, y in enumerate(files.labels) if y == label]
+        rng.shuffle(members)
+        n_val = round(len(members) * val_fraction) if len(members) > 1 else 0
+        val_idx.extend(members[:n_val])
+        train_idx.extend(members[n_val:])
+    return files.subset(sorted(train_idx), "train"), files.subset(sorted(val_idx), "val")
+
+
+def jpeg_ratio_index(height: tf.Tensor, width: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Index into JPEG_RATIOS of the largest DCT scale that still leaves both sides ≥ image_size."""
+    short = tf.minimum(height, width)
+    steps = [tf.cast(short >= ratio * image_size, tf.int32) for ratio in JPEG_RATIOS[1:]]
+    return tf.add_n(steps)
+
+
+def decode_image(contents: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Encoded bytes → (image_size, image_size, 3) uint8 (squashed to square, like the tutorials)."""
+
+    def jpeg() -> tf.Tensor:
+        shape = tf.image.extract_jpeg_shape(contents)
+        branches = [
+            (lambda r=ratio: tf.image.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS
+        ]
+        return tf.switch_case(jpeg_ratio_index(shape[0], shape[1], image_size), branches)
+
+    def other() -> tf.Tensor:
+        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return image
+
+    image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
+    resized = tf.image.resize(image, [image_size, image_size], method="bilinear")
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def load_image(path: str | tf.Tensor, image_size: int) -> tf.Tensor:
+    """Read and decode one file exactly as the pipeline does (eager use: predict, tests)."""
+    return decode_image(tf.io.read_file(path), image_size)
+
+
+def cache_key(files: FileList, image_size: int) -> str:
+    """Hash of everything the cached pixels depend on: files (path, size, mtime), labels,
+    image size and preprocessing version. A changed input means a new key, never a stale read."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"version": PREPROCESSING_VERSION, "image_size": image_size}).encode())
+    for path, label in zip(files.paths, files.labels):
+        try:
+            st = os.stat(path)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        digest.update(f"{path}\0{label}\0{stamp}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def cache_path(cache_dir: str | os.PathLike[str], files: FileList, image_size: int) -> Path:
+    """Where the file cache of `files` at `image_size` lives (TF adds .index / .data-* suffixes)."""
+    name = f"{files.split or 'all'}-{image_size}px-{cache_key(files, image_size)}"
+    return Path(cache_dir) / name
+
+
+def _prepare_file_cache(prefix: Path) -> None:
+    """Remove leftovers of an interrupted cache write (TF leaves a lockfile and no index)."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    if Path(f"{prefix}.index").exists():
+        return
+    for leftover in prefix.parent.glob(f"{prefix.name}*"):
+        leftover.unlink()
+
+
+@dataclass
+class Pipeline:
+    """A dataset plus what the caller needs to know about it.
+
+    `images` is the per-image uint8 dataset after the cache (before shuffle): iterating it again
+    after a full pass reads the cache, which is how `count_decoded` stays cheap.
+    """
+
+    dataset: tf.data.Dataset
+    images: tf.data.Dataset
+    files: FileList
+    image_size: int
+    cache_file: Path | None
+
+    def count_decoded(self) -> int:
+        """How many files decoded (the rest were skipped); reads the cache after a full pass."""
+        return int(self.images.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1).numpy())
+
+
+def decoded_images(files: FileList, image_size: int, cache_dir: str | os.PathLike[str] | None = None,
+                   cache: bool = True) -> tuple[tf.data.Dataset, Path | None]:
+    """(uint8 image, label) per decodable file, in file order, cached. Undecodable files are
+    skipped (and logged by tf.data); compare the count with len(files) to see how many."""
+    ds = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(list(files.paths), tf.string), tf.constant(list(files.labels), tf.int32))
+    )
+    ds = ds.map(
+        lambda path, label: (load_image(path, image_size), label),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    ds = ds.ignore_errors(log_warning=True)
+    cache_file: Path | None = None
+    if cache and cache_dir is not None:
+        cache_file = cache_path(cache_dir, files, image_size)
+        _prepare_file_cache(cache_file)
+        ds = ds.cache(str(cache_file))
+    elif cache:
+        ds = ds.cache()
+    return ds, cache_file
+
+
+def make_pipeline(
+    files: FileList,
+    *,
+    image_size: int,
+    batch_size: int,
+    training: bool,
+    seed: int = 1337,
+    augment: object | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    cache: bool = True,
+    shard_by_data: bool = False,
+) -> Pipeline:
+    """The full pipeline for training (`training=True`: shuffle + augment) or evaluation.
+
+    `augment` is an augmentation spec (string / AugmentSpec, see ``dataprep.augment``) or None;
+    it runs on whole batches after the cache. Batches are float32 pixels in 0..255 and int32
+    labels; models rescale inside themselves.
+    """
+    if len(files) == 0:
+        what = f"the '{files.split}' split of " if files.split else ""
+        raise DataprepError(
+            f"no images in {what}'{files.root}' (expected CLASS/*.jpg files); check the folder or run 'dataprep split'"
+        )
+    images, cache_file = decoded_images(files, image_size, cache_dir=cache_dir, cache=cache)
+    ds = images
+    if training:
+        ds = ds.shuffle(min(len(files), SHUFFLE_BUFFER_MAX), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=AUTOTUNE)
+    if training and augment is not None:
+        augmenter = build_augmenter(augment, seed)
+        if augmenter is not None:
+            ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    ds = ds.prefetch(AUTOTUNE)
+    if shard_by_data:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(options)
+    return Pipeline(ds, images, files, image_size, cache_file)
+
+
+def build_augmenter(spec: object, seed: int) -> object | None:
+    """The shared augmentation (``dataprep.augment``) for `spec`, or None when it is disabled."""
+    from dataprep.augment import build_augmentation, parse_augment_spec
+
+    parsed = parse_augment_spec(spec)  # type: ignore[arg-type]
+    if parsed.to_string() in ("", "none"):
+        return None
+    return build_augmentation(parsed, seed=seed)
+
+
+def normalize_augment(spec: str | None) -> str:
+    """The canonical string of an augmentation spec ('none' when disabled), for config.json."""
+    if spec is None or spec.strip().lower() in ("", "none"):
+        return "none"
+    from dataprep.augment import parse_augment_spec
+
+    return parse_augment_spec(spec).to_string() or "none"

@@ -1,0 +1,249 @@
+"""Model registry: each model is one plain builder function plus one decorator line.
+
+A builder takes ``(image_size, num_classes, weights)`` and returns an uncompiled
+``keras.Model`` whose input is float pixels in 0..255 (the pipeline's output, and what
+``predict`` feeds) and whose output is class probabilities (softmax, float32 even under mixed
+precision). Rescaling lives inside the model, so a saved ``.keras`` file is all you need to
+predict. The registry is the test matrix: tests build, train a step, save and reload every
+entry of ``list_models()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from dataprep.errors import DataprepError
+
+Builder = Callable[[int, int, str], keras.Model]
+DEFAULT_MODEL = "compact_xception"
+WEIGHTS_HELP = "--weights PATH (a local .weights.h5 of the backbone without its top) or --weights none"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered model: its builder and the facts the trainer needs about it."""
+
+    name: str
+    builder: Builder
+    default_image_size: int
+    min_image_size: int
+    transfer: bool
+    summary: str
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    *, default_image_size: int, min_image_size: int = 16, transfer: bool = False
+) -> Callable[[Builder], Builder]:
+    """Add a builder to the registry under its function name."""
+
+    def add(builder: Builder) -> Builder:
+        doc = (builder.__doc__ or "").strip().splitlines()
+        _REGISTRY[builder.__name__] = ModelInfo(
+            name=builder.__name__,
+            builder=builder,
+            default_image_size=default_image_size,
+            min_image_size=min_image_size,
+            transfer=transfer,
+            summary=doc[0] if doc else "",
+        )
+        return builder
+
+    return add
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registry entry for `name`, or a DataprepError naming the choices."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise DataprepError(
+            f"unknown model '{name}' (expected one of: {', '.join(list_models())}); see 'trainer fit --help'"
+        ) from None
+
+
+def build_model(name: str, image_size: int | None = None, num_classes: int = 2, weights: str = "none") -> keras.Model:
+    """Build registered model `name` for square `image_size` images and `num_classes` classes."""
+    info = model_info(name)
+    size = image_size or info.default_image_size
+    if size < info.min_image_size:
+        raise DataprepError(
+            f"--image-size {size} is too small for {name} (expected at least {info.min_image_size}); "
+            f"pass --image-size {max(info.min_image_size, info.default_image_size)}"
+        )
+    if num_classes < 2:
+        raise DataprepError(f"found {num_classes} class (expected at least 2 class folders); add another class")
+    if not info.transfer and weights not in ("none", "", None):
+        raise DataprepError(
+            f"--weights {weights} given for {name}, which trains from scratch (expected --weights none); "
+            f"use a transfer model ({', '.join(n for n in list_models() if _REGISTRY[n].transfer)}) for pretrained weights"
+        )
+    return info.builder(size, num_classes, weights or "none")
+
+
+def find_backbone(model: keras.Model) -> keras.Model | None:
+    """The pretrained backbone inside a transfer model (None for from-scratch models): the one
+    nested model among its layers."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            return layer
+    return None
+
+
+def _classifier_head(x: keras.KerasTensor, num_classes: int, dropout: float) -> keras.KerasTensor:
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    # float32 output keeps softmax and the loss stable under a mixed_float16 policy.
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+
+
+# --- from scratch ---------------------------------------------------------------------------
+
+
+@register_model(default_image_size=180)
+def baseline_cnn(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """The tutorials' CNN: rescale, Conv 16/32/64 + max-pool, dropout, Dense 128."""
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    return keras.Model(inputs, _classifier_head(x, num_classes, 0.0), name="baseline_cnn")
+
+
+def _xception_body(
+    x: keras.KerasTensor, stem: int, widths: tuple[int, ...], exit_width: int
+) -> keras.KerasTensor:
+    """Entry flow of Xception: separable convs + batch norm with strided residual shortcuts."""
+    x = layers.Conv2D(stem, 3, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    previous = x
+    for width in widths:
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        residual = layers.Conv2D(width, 1, strides=2, padding="same")(previous)
+        x = layers.add([x, residual])
+        previous = x
+    x = layers.SeparableConv2D(exit_width, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+@register_model(default_image_size=180)
+def small_xception(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """Keras' 'image classification from scratch' network (seed 004): 128-256-512-728 entry flow."""
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = _xception_body(x, stem=128, widths=(256, 512, 728), exit_width=1024)
+    return keras.Model(inputs, _classifier_head(x, num_classes, 0.25), name="small_xception")
+
+
+@register_model(default_image_size=128)
+def compact_xception(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """The default: small_xception's design slimmed for CPUs (32-64-128-256 at 128 px)."""
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = _xception_body(x, stem=32, widths=(64, 128, 256), exit_width=384)
+    return keras.Model(inputs, _classifier_head(x, num_classes, 0.3), name="compact_xception")
+
+
+# --- transfer learning ----------------------------------------------------------------------
+
+
+def load_backbone(
+    application: Callable[..., keras.Model], image_size: int, weights: str, **kwargs: object
+) -> keras.Model:
+    """A keras.applications network without its top, with weights from 'imagenet', 'none' or a
+    local .weights.h5 file. Offline, 'imagenet' fails with one line that says what to do."""
+    shape = (image_size, image_size, 3)
+    label = application.__name__
+    if weights in ("none", "", None):
+        return application(include_top=False, weights=None, input_shape=shape, pooling="avg", **kwargs)
+    if weights == "imagenet":
+        try:
+            return application(
+                include_top=False, weights="imagenet", input_shape=shape, pooling="avg", **kwargs
+            )
+        except Exception as err:  # keras.utils.get_file raises a bare Exception when the download fails
+            if "URL fetch failure" not in str(err) and not isinstance(err, OSError):
+                raise
+            raise DataprepError(
+                f"could not download ImageNet weights for {label} (no network?); pass {WEIGHTS_HELP}"
+            ) from None
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise DataprepError(f"no such weights file: '{weights}' (expected imagenet, none or a path); pass {WEIGHTS_HELP}")
+    backbone = application(include_top=False, weights=None, input_shape=shape, pooling="avg", **kwargs)
+    try:
+        backbone.load_weights(str(path))
+    except (ValueError, OSError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataprepError(
+            f"weights file '{weights}' does not fit {label} without its top ({first}); "
+            f"save them with {label}(include_top=False, weights=...).save_weights('x.weights.h5')"
+        ) from None
+    return backbone
+
+
+def _transfer_model(
+    name: str,
+    application: Callable[..., keras.Model],
+    image_size: int,
+    num_classes: int,
+    weights: str,
+    rescale: tuple[float, float] | None,
+    **kwargs: object,
+) -> keras.Model:
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = inputs
+    if rescale is not None:
+        x = layers.Rescaling(rescale[0], offset=rescale[1], name="backbone_preprocessing")(x)
+    backbone = load_backbone(application, image_size, weights, **kwargs)
+    backbone.trainable = False  # fit unfreezes it for the fine-tuning phase
+    # training=False keeps batch norm in inference mode, also once the backbone is unfrozen.
+    x = backbone(x, training=False)
+    return keras.Model(inputs, _classifier_head(x, num_classes, 0.2), name=name)
+
+
+@register_model(default_image_size=160, min_image_size=71, transfer=True)
+def xception(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """Xception backbone (keras.applications), frozen then fine-tuned; expects -1..1 inputs."""
+    return _transfer_model("xception", keras.applications.Xception, image_size, num_classes, weights, (1 / 127.5, -1.0))
+
+
+@register_model(default_image_size=192, min_image_size=32, transfer=True)
+def efficientnetv2b0(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """EfficientNetV2-B0 backbone (rescales 0..255 inputs itself), frozen then fine-tuned."""
+    return _transfer_model(
+        "efficientnetv2b0", keras.applications.EfficientNetV2B0, image_size, num_classes, weights, None
+    )
+
+
+@register_model(default_image_size=160, min_image_size=32, transfer=True)
+def mobilenetv3small(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """MobileNetV3-Small backbone (rescales 0..255 inputs itself), frozen then fine-tuned."""
+    return _transfer_model(
+        "mobilenetv3small", keras.applications.MobileNetV3Small, image_size, num_classes, weights, None
+    )
