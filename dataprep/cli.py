@@ -116,6 +116,74 @@ def validate(
     raise typer.Exit(EXIT_FINDINGS if report.has_findings_at_or_above(level) else EXIT_OK)
 
 
+@app.command()
+def clean(
+    directory: Annotated[Path, typer.Argument(help="Dataset folder to clean (e.g. PetImages).")],
+    level: Annotated[
+        str, typer.Option("--level", help="Remove images whose worst finding is at least: error|warning.", metavar="LEVEL")
+    ] = "error",
+    quarantine: Annotated[
+        Optional[Path], typer.Option("--quarantine", help="Where removed files go (default: DIR.quarantine beside DIR).")
+    ] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the files instead of quarantining them (not undoable).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be removed; touch nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+    jobs: Jobs = None,
+    timeout: Timeout = 60.0,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    max_pixels: MaxPixels = 178_956_970,
+    min_size: MinSize = 8,
+) -> None:
+    """Move every file validate calls an error (and every junk file) into a quarantine, with a manifest.
+
+    Undo with `dataprep restore DIR.quarantine`. A killed run loses nothing; re-run it to finish.
+    """
+    import json
+
+    from dataprep import render
+    from dataprep.clean import CleanOptions
+    from dataprep.clean import clean as run_clean
+    from dataprep.errors import DataprepError
+    from dataprep.findings import Severity, parse_severity
+
+    chosen = parse_severity(level)
+    if chosen is None or chosen < Severity.WARNING:
+        raise DataprepError(f"--level {level!r} would remove valid photos; expected error or warning")
+    options = CleanOptions(
+        level=chosen, quarantine=quarantine, delete=delete, dry_run=dry_run,
+        validate=_validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size),
+    )  # fmt: skip
+    with render.progress_bar("validating") as progress:
+        options.validate.progress = progress
+        result = run_clean(directory, options)
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.print_clean_result(result, delete=delete)
+
+
+@app.command()
+def restore(
+    quarantine: Annotated[Path, typer.Argument(help="The quarantine folder `dataprep clean` wrote (DIR.quarantine).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be restored; touch nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+) -> None:
+    """Put every quarantined file back where it came from. Never overwrites; refuses paths outside DIR."""
+    import json
+
+    from dataprep import render
+    from dataprep.clean import restore as run_restore
+
+    result = run_restore(quarantine, dry_run=dry_run)
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.print_restore_result(result)
+    if result.refused:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
 @app.command("augment-preview")
 def augment_preview(
     root: Annotated[Path, typer.Argument(help="Dataset folder: CLASS/* or {train,val,test}/CLASS/* images.")],
@@ -137,6 +205,71 @@ def augment_preview(
         root, out, images=images, per_image=per_image, seed=seed, augment=augment, size=size, force=force, on_skip=skipped
     )
     print(path)
+
+
+@app.command()
+def split(
+    raw: Annotated[Path, typer.Argument(help="Folder of class folders to split: RAW/CLASS/*.jpg (never changed, except by --mode move).")],
+    out: Annotated[Path, typer.Argument(help="New or empty folder for OUT/{train,val,test}/CLASS/ and OUT/split.json.")],
+    val: Annotated[str, typer.Option("--val", help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.")] = "0.1",
+    test: Annotated[str, typer.Option("--test", help="Per class, like --val; 0 for no test split.")] = "0.1",
+    train: Annotated[Optional[str], typer.Option("--train", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same files + same seed = same split on any machine.")] = 1337,
+    mode: Annotated[str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")] = "copy",
+    include_invalid: Annotated[bool, typer.Option("--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty OUT: removes only the files a previous copy/hardlink/symlink split wrote there (RAW still has them); refuses, writing nothing, when OUT's split folders hold anything else or the photos of a previous move split. Other files in OUT are kept.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (counts per split and class) and write nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
+    jobs: Jobs = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Split RAW into train/val/test per class: seeded, duplicates kept together, journaled (resumable)."""
+    import json
+
+    from dataprep import render
+    from dataprep.split import SplitSpec, split_dataset, split_renderables
+    from dataprep.validate import ValidateOptions
+
+    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    with render.progress_bar("splitting", enabled=not json_out) as progress:
+        options.progress = progress
+        result = split_dataset(
+            raw, out, SplitSpec.parse(val, test, train), seed=seed, mode=mode, include_invalid=include_invalid,
+            resume=resume, force=force, dry_run=dry_run, validate_options=options, after_file=progress,
+        )  # fmt: skip
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    for renderable in split_renderables(result):
+        render.stdout.print(renderable)
+    for warning in result.plan.warnings:
+        render.stderr.print(f"warning: {warning}", style="yellow", highlight=False)
+
+
+@app.command()
+def stats(
+    directory: Annotated[Path, typer.Argument(help="Dataset folder: DIR/CLASS/*.jpg or DIR/{train,val,test}/CLASS/*.jpg.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png.")] = None,
+) -> None:
+    """Counts, shares, bytes, formats, colour modes and sizes per class (and split); imbalance; junk. Reads headers only."""
+    import json
+
+    from dataprep import render
+    from dataprep.stats import dataset_stats, plot_stats, stats_renderables
+
+    numbers = dataset_stats(directory)
+    if plot is not None:
+        plot_stats(numbers, plot)
+    if json_out:
+        print(json.dumps(numbers, indent=2, ensure_ascii=False))
+        return
+    for renderable in stats_renderables(numbers):
+        render.stdout.print(renderable)
+    if plot is not None:
+        print(f"chart written to {plot}")
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 
 ProgressFn = Callable[[int, int], None]
+InspectFn = Callable[[Path, str, int, int, CheckOptions], FileResult]
 
 
 def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
@@ -58,7 +59,7 @@ def _failed(rec: FileRecord, detail: str) -> FileResult:
     )  # fmt: skip
 
 
-def _worker_main(conn: Connection, options: CheckOptions) -> None:
+def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) -> None:
     """Worker loop: warm up the decoders, say ready, then inspect one file per message."""
     if options.use_tf:
         from dataprep.checks.sample import _tensorflow
@@ -73,7 +74,12 @@ def _worker_main(conn: Connection, options: CheckOptions) -> None:
         if task is None:
             return
         index, path, rel, size, mtime_ns = task
-        conn.send((index, inspect_file(Path(path), rel, size, mtime_ns, options)))
+        try:
+            result = inspect(Path(path), rel, size, mtime_ns, options)
+        except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
+            detail = f"internal error in a check ({type(err).__name__}: {err}); please report it"
+            result = FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[Finding(rel, "inspection_failed", Severity.ERROR, detail)])
+        conn.send((index, result))
 
 
 @dataclass
@@ -98,22 +104,25 @@ def inspect_files(
     jobs: int | None = None,
     timeout_s: float = 60.0,
     progress: ProgressFn | None = None,
+    inspect: InspectFn = inspect_file,
 ) -> list[FileResult]:
-    """Inspect `records` in parallel; results come back in the order of `records`."""
+    """Inspect `records` in parallel; results come back in the order of `records`.
+
+    `inspect` must be a module-level function (workers import it by name)."""
     total = len(records)
     results: list[FileResult | None] = [None] * total
     if total == 0:
         return []
     jobs = max(1, min(jobs or default_jobs(), total))
     # forkserver: workers never inherit a parent's TensorFlow threads (tests, notebooks).
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    ctx: Any = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     pending = deque(range(total))
     workers: list[_Worker] = []
     done = 0
 
     def start_worker() -> _Worker:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, options), daemon=True)
+        proc = ctx.Process(target=_worker_main, args=(child, options, inspect), daemon=True)
         proc.start()
         child.close()
         return _Worker(proc=proc, conn=parent)

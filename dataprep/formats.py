@@ -148,12 +148,53 @@ def png_stream_end(data: bytes) -> StreamEnd:
     return StreamEnd(None, n)
 
 
+def _skip_sub_blocks(data: bytes, pos: int) -> int | None:
+    """Offset after a GIF sub-block chain (size byte, data, ..., 0), or None when cut short."""
+    n = len(data)
+    while pos < n:
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+    return None
+
+
+def gif_stream_end(data: bytes) -> StreamEnd:
+    """Walk GIF blocks (extensions, images) to the 0x3B trailer."""
+    n = len(data)
+    if n < 13:
+        return StreamEnd(None, n)
+    pos = 13
+    if data[10] & 0x80:  # global colour table
+        pos += 3 * (2 ** ((data[10] & 0x07) + 1))
+    while pos < n:
+        block = data[pos]
+        if block == 0x3B:
+            return StreamEnd(pos + 1, n)
+        if block == 0x21 and pos + 2 <= n:  # extension: label, then sub-blocks
+            after = _skip_sub_blocks(data, pos + 2)
+        elif block == 0x2C and pos + 10 <= n:  # image descriptor, local table, LZW size, sub-blocks
+            flags = data[pos + 9]
+            pos += 10
+            if flags & 0x80:
+                pos += 3 * (2 ** ((flags & 0x07) + 1))
+            after = _skip_sub_blocks(data, pos + 1)
+        else:
+            return StreamEnd(None, n)
+        if after is None:
+            return StreamEnd(None, n)
+        pos = after
+    return StreamEnd(None, n)
+
+
 def stream_end(fmt: str | None, data: bytes) -> StreamEnd | None:
     """Stream end for formats with an explicit end marker, else None."""
     if fmt == "jpeg":
         return jpeg_stream_end(data)
     if fmt == "png":
         return png_stream_end(data)
+    if fmt == "gif":
+        return gif_stream_end(data)
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +14,9 @@ from dataprep.checks import CHECKS, DATASET_CHECKS
 from dataprep.engine import ProgressFn
 from dataprep.findings import Severity
 from dataprep.report import Report
+
+if TYPE_CHECKING:
+    from dataprep.clean import CleanResult, RestoreResult
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -77,3 +81,39 @@ def print_validate_summary(report: Report, worst: int = 15) -> None:
         f"files by worst finding: [bold red]{counts['error']} error[/], [yellow]{counts['warning']} warning[/], "
         f"[cyan]{counts['info']} info[/]"
     )
+
+
+def print_clean_result(result: CleanResult, delete: bool) -> None:
+    """What clean did (or, with --dry-run, would do)."""
+    verb = "delete" if delete else f"move to {result.quarantine}"
+    if result.recovered:
+        stdout.print(f"finished {result.recovered} file(s) an interrupted run had started")
+    if not result.selected:
+        stdout.print(f"[green]nothing to remove[/] in {result.root}: no junk and no file at the chosen level")
+        return
+    table = Table(title=("Would " if result.dry_run else "") + verb, title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("why")
+    for r in result.selected:
+        top = max(r.findings, key=lambda f: f.severity.rank)
+        table.add_row(r.rel, f"[{SEVERITY_STYLE[top.severity.value]}]{top.check}[/]: {top.detail}")
+    stdout.print(table)
+    n = len(result.selected)
+    if result.dry_run:
+        stdout.print(f"dry run: {n} file(s) would be removed; nothing was touched")
+    elif delete:
+        stdout.print(f"deleted {result.deleted} file(s); record in {result.manifest}")
+    else:
+        stdout.print(
+            f"moved {result.moved} file(s) to {result.quarantine}; manifest {result.manifest}\n"
+            f"undo with: dataprep restore {result.quarantine}"
+        )
+
+
+def print_restore_result(result: RestoreResult) -> None:
+    verb = "would restore" if result.dry_run else "restored"
+    stdout.print(f"{verb} {len(result.restored)} file(s) to {result.root}")
+    for rel in result.refused:
+        stderr.print(f"[yellow]refused[/] {rel}: a file already exists at its original place; move it away and re-run")
+    if result.not_restorable:
+        stdout.print(f"{len(result.not_restorable)} file(s) were deleted with --delete and cannot be restored")

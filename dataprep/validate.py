@@ -90,9 +90,7 @@ def add_dataset_findings(scan: Scan, results: list[FileResult]) -> None:
         if r.sha256 is not None and r.size > 0:
             groups[r.sha256].append(r)
     for members in groups.values():
-        if len(members) < 2:
-            continue
-        for r in members:
-            others = [m.rel for m in members if m is not r]
-            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-            r.findings.append(Finding(r.rel, "duplicate", severity, f"same bytes as {shown}"))
+        # `results` is in natural order: the first member is the one kept, the others are copies.
+        first = members[0]
+        for r in members[1:]:
+            r.findings.append(Finding(r.rel, "duplicate", severity, f"same bytes as {first.rel}"))

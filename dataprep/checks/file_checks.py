@@ -16,7 +16,7 @@ from dataprep.formats import TF_FORMATS, describe_content, has_jfif_marker
 # by 1-3 levels; palette indices read as gray differ by tens).
 WRONG_PIXELS_THRESHOLD = 12.0
 
-_END_MARKER = {"jpeg": "EOI (FF D9)", "png": "IEND"}
+_END_MARKER = {"jpeg": "EOI (FF D9)", "png": "IEND", "gif": "trailer (3B)"}
 _MODE_NAMES = {
     "L": "grayscale", "LA": "grayscale with alpha", "P": "palette", "PA": "palette with alpha",
     "CMYK": "CMYK", "YCbCr": "YCbCr", "RGBA": "RGB with alpha (dropped in training)", "1": "1-bit",

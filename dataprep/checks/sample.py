@@ -6,6 +6,7 @@ decoded once per decoder, however many checks look at it.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import tempfile
 import warnings
@@ -97,6 +98,8 @@ class Sample:
 
         if self.format is None:
             return Header(error="not an image")
+        # Our own --max-pixels cap applies (pixel_limit); Pillow's bomb check would hide the size.
+        saved_cap, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -114,6 +117,8 @@ class Sample:
                     )
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error) as err:
             return Header(format=self.format, error=_first_line(err))
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved_cap
 
     @property
     def decodable(self) -> str | None:
@@ -194,10 +199,12 @@ def _tf_error(err: BaseException) -> str:
     message = getattr(err, "message", None) or str(err)
     lines = [ln for ln in message.strip().splitlines() if ln.strip()]
     first = lines[0] if lines else type(err).__name__
+    first = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first)
     return first.split("[Op:")[0].strip().rstrip(".") or type(err).__name__
 
 
 _TF: Any = None
+_TF_LOG_LINE = re.compile(r"^\s*[IWEF]\d{4} ")
 
 
 def _tensorflow() -> Any:
@@ -242,4 +249,5 @@ class _CapturedStderr:
         if os.fstat(self._tmp.fileno()).st_size:
             self._tmp.seek(0)
             text = self._tmp.read().decode("utf-8", "replace")
-            self.lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            # Keep libjpeg's own lines; drop TensorFlow's log lines ("E0000 00:00:... file.cc:12] ...").
+            self.lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _TF_LOG_LINE.match(ln)]

@@ -1,0 +1,332 @@
+"""`clean` moves what validate condemns out of the dataset; `restore` puts it back.
+
+The quarantine folder (default: a sibling `DIR.quarantine/`) mirrors the dataset's relative
+paths and holds `manifest.json` (what was moved, from where, its size, sha256 and findings)
+and `journal.jsonl` (one intent line before and one done line after every file operation).
+
+Crash safety: the manifest lists every planned file *before* the first move, and each move is
+one rename (or an atomic copy then unlink across filesystems). Whatever instant a run is
+killed at, each file is in the dataset, in the quarantine, or (cross-filesystem only) in both
+with identical bytes; a re-run of `clean` or a `restore` looks at both places and finishes the
+job. Nothing is deleted unless `--delete` says so.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dataprep.errors import DataprepError
+from dataprep.findings import Severity
+from dataprep.journal import (
+    Journal,
+    fsync_dir,
+    move_atomic,
+    reconcile_move,
+    remove_stale_temporaries,
+    sha256_file,
+    write_json_atomic,
+)
+from dataprep.report import FileResult
+from dataprep.scan import require_directory
+from dataprep.validate import ValidateOptions, validate
+
+MANIFEST = "manifest.json"
+JOURNAL = "journal.jsonl"
+MANIFEST_VERSION = 1
+RESERVED = frozenset({MANIFEST, JOURNAL})
+
+# Entry statuses in the manifest.
+PLANNED, QUARANTINED, DELETED, RESTORED = "planned", "quarantined", "deleted", "restored"
+
+
+@dataclass
+class CleanOptions:
+    """What `clean` removes and how. Junk files always go; images go when their worst finding
+    is at or above `level`."""
+
+    level: Severity = Severity.ERROR
+    quarantine: Path | None = None
+    delete: bool = False
+    dry_run: bool = False
+    validate: ValidateOptions = field(default_factory=ValidateOptions)
+
+
+@dataclass
+class CleanResult:
+    root: Path
+    quarantine: Path
+    selected: list[FileResult]
+    moved: int = 0
+    deleted: int = 0
+    recovered: int = 0
+    dry_run: bool = False
+
+    @property
+    def manifest(self) -> Path:
+        return self.quarantine / MANIFEST
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "root": str(self.root),
+            "quarantine": str(self.quarantine),
+            "dry_run": self.dry_run,
+            "action": "delete" if self.deleted else "quarantine",
+            "files": [
+                {"path": r.rel, "size": r.size, "findings": [f.to_dict() for f in r.findings]} for r in self.selected
+            ],
+            "moved": self.moved,
+            "deleted": self.deleted,
+            "recovered_from_interrupted_run": self.recovered,
+        }
+
+
+@dataclass
+class RestoreResult:
+    root: Path
+    quarantine: Path
+    restored: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    not_restorable: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "root": str(self.root),
+            "quarantine": str(self.quarantine),
+            "dry_run": self.dry_run,
+            "restored": self.restored,
+            "refused": self.refused,
+            "deleted_not_restorable": self.not_restorable,
+        }
+
+
+def default_quarantine(root: Path) -> Path:
+    return root.parent / f"{root.name}.quarantine"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _safe_rel(rel: str, root: Path, where: str) -> Path:
+    """The path `rel` names under `root`, refusing anything that would leave `root`."""
+    pure = PurePosixPath(rel)
+    if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel:
+        raise DataprepError(f"{where} names {rel!r}, which is outside the dataset folder; refusing (edit or remove it)")
+    target = root.joinpath(*pure.parts)
+    resolved_parent = target.parent.resolve()
+    if resolved_parent != root.resolve() and root.resolve() not in resolved_parent.parents:
+        raise DataprepError(f"{where} names {rel!r}, which resolves outside '{root}'; refusing")
+    return target
+
+
+class Manifest:
+    """The quarantine's manifest: which files left which dataset, and where they are now."""
+
+    def __init__(self, quarantine: Path, root: Path, entries: dict[str, dict[str, Any]] | None = None) -> None:
+        self.quarantine = quarantine
+        self.root = root
+        self.entries: dict[str, dict[str, Any]] = entries or {}
+
+    @classmethod
+    def load(cls, quarantine: Path) -> Manifest | None:
+        import json
+
+        path = quarantine / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            root = Path(data["root"])
+            entries = {e["path"]: e for e in data["entries"]}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise DataprepError(f"cannot read '{path}': {err}; it is not a dataprep quarantine manifest") from None
+        return cls(quarantine, root, entries)
+
+    def save(self) -> None:
+        write_json_atomic(
+            self.quarantine / MANIFEST,
+            {
+                "version": MANIFEST_VERSION,
+                "tool": "dataprep",
+                "root": str(self.root),
+                "updated": _now(),
+                "entries": [self.entries[k] for k in sorted(self.entries)],
+            },
+        )
+
+
+def _selected(results: list[FileResult], level: Severity) -> list[FileResult]:
+    chosen = []
+    for r in results:
+        worst = r.worst
+        is_junk = any(f.check == "junk_file" for f in r.findings)
+        if is_junk or (worst is not None and worst >= level):
+            chosen.append(r)
+    return chosen
+
+
+def _recover(manifest: Manifest, journal: Journal) -> int:
+    """Settle every entry a killed run left as 'planned'. Returns how many were settled."""
+    settled = 0
+    for rel, entry in manifest.entries.items():
+        if entry["status"] != PLANNED:
+            continue
+        src = _safe_rel(rel, manifest.root, "the manifest")
+        if entry["action"] == "delete":
+            if not src.exists():
+                entry["status"] = DELETED
+                settled += 1
+            continue
+        dst = _safe_rel(rel, manifest.quarantine, "the manifest")
+        state = reconcile_move(src, dst, entry.get("sha256"))
+        if state in ("done", "duplicate-resolved"):
+            entry["status"] = QUARANTINED
+            journal.append({"op": "quarantine", "path": rel, "phase": "done", "recovered": True})
+            settled += 1
+    return settled
+
+
+def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> CleanResult:
+    """Move (or with `delete`, delete) every junk file and every image whose worst finding is
+    at or above `options.level` out of `root`, recording each in the quarantine manifest."""
+    opts = options or CleanOptions()
+    base = require_directory(root)
+    quarantine = (opts.quarantine or default_quarantine(base)).expanduser().resolve()
+    if quarantine == base or base in quarantine.parents:
+        raise DataprepError(
+            f"quarantine '{quarantine}' is inside the dataset '{base}'; choose a folder outside it (--quarantine)"
+        )
+    if quarantine in base.parents:
+        raise DataprepError(f"quarantine '{quarantine}' contains the dataset '{base}'; choose another --quarantine")
+    manifest = Manifest.load(quarantine)
+    if manifest is not None and manifest.root.resolve() != base:
+        raise DataprepError(
+            f"'{quarantine}' is the quarantine of '{manifest.root}', not of '{base}'; pass another --quarantine"
+        )
+    manifest = manifest or Manifest(quarantine, base)
+    journal = Journal(quarantine / JOURNAL)
+
+    recovered = 0
+    if not opts.dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):
+        remove_stale_temporaries(quarantine)
+        recovered = _recover(manifest, journal)
+        manifest.save()
+
+    report = validate(base, opts.validate)
+    selected = _selected(report.results, opts.level)
+    result = CleanResult(root=base, quarantine=quarantine, selected=selected, recovered=recovered, dry_run=opts.dry_run)
+    if opts.dry_run or not selected:
+        return result
+
+    action = "delete" if opts.delete else "move"
+    for r in selected:
+        if r.rel in RESERVED:
+            raise DataprepError(f"'{r.rel}' has the name of the quarantine's own {r.rel}; rename it and re-run")
+        previous = manifest.entries.get(r.rel)
+        if previous is not None and previous["status"] == QUARANTINED and not opts.delete:
+            if _safe_rel(r.rel, quarantine, "the manifest").exists():
+                raise DataprepError(
+                    f"'{r.rel}' is already in the quarantine '{quarantine}' from an earlier clean; "
+                    "restore or move that copy away first"
+                )
+        manifest.entries[r.rel] = {
+            "path": r.rel,
+            "size": r.size,
+            "sha256": r.sha256 or sha256_file(base / r.rel),
+            "findings": [{"check": f.check, "severity": f.severity.value, "detail": f.detail} for f in r.findings],
+            "action": action,
+            "status": PLANNED,
+            "time": _now(),
+        }
+    manifest.save()  # every planned file is on record before the first one moves
+
+    for r in selected:
+        entry = manifest.entries[r.rel]
+        src = _safe_rel(r.rel, base, "the report")
+        journal.append({"op": "quarantine", "path": r.rel, "phase": "intent", "action": action, "sha256": entry["sha256"]})
+        if opts.delete:
+            src.unlink(missing_ok=True)
+            fsync_dir(src.parent)
+            entry["status"] = DELETED
+            result.deleted += 1
+        else:
+            move_atomic(src, _safe_rel(r.rel, quarantine, "the report"))
+            entry["status"] = QUARANTINED
+            result.moved += 1
+        journal.append({"op": "quarantine", "path": r.rel, "phase": "done"})
+    manifest.save()
+    return result
+
+
+def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> RestoreResult:
+    """Move every quarantined file back to where it came from, refusing to overwrite a file
+    and refusing any manifest path outside the dataset folder."""
+    qdir = Path(quarantine).expanduser()
+    if not qdir.is_dir():
+        raise DataprepError(f"no such quarantine folder: '{quarantine}' (expected the folder `dataprep clean` wrote); check the path")
+    qdir = qdir.resolve()
+    manifest = Manifest.load(qdir)
+    if manifest is None:
+        raise DataprepError(f"'{qdir}' has no {MANIFEST}; pass the folder `dataprep clean` wrote (e.g. DIR.quarantine)")
+    root = manifest.root
+    journal = Journal(qdir / JOURNAL)
+    result = RestoreResult(root=root, quarantine=qdir, dry_run=dry_run)
+    # Check every path before touching any file: an edited manifest must not move anything.
+    targets = {rel: (_safe_rel(rel, qdir, "the manifest"), _safe_rel(rel, root, "the manifest")) for rel in manifest.entries}
+    if not dry_run:
+        remove_stale_temporaries(qdir)
+    for rel, entry in sorted(manifest.entries.items()):
+        stored, original = targets[rel]
+        if entry["status"] == DELETED or (entry["status"] == PLANNED and entry["action"] == "delete"):
+            if not original.exists():
+                result.not_restorable.append(rel)
+            continue
+        if entry["status"] == RESTORED:
+            continue
+        if not stored.exists():
+            if original.exists():  # planned but never moved, or restored by a killed run
+                if not dry_run:
+                    entry["status"] = RESTORED
+                continue
+            raise DataprepError(
+                f"'{rel}' is in the manifest but neither in '{qdir}' nor in '{root}'; it was moved by hand"
+            )
+        if original.exists():
+            if entry.get("sha256") and sha256_file(original) == entry["sha256"] == sha256_file(stored):
+                # both copies identical: an interrupted cross-filesystem move; keep the original
+                if not dry_run:
+                    stored.unlink()
+                    entry["status"] = RESTORED
+                result.restored.append(rel)
+                continue
+            result.refused.append(rel)
+            continue
+        result.restored.append(rel)
+        if dry_run:
+            continue
+        journal.append({"op": "restore", "path": rel, "phase": "intent"})
+        move_atomic(stored, original)
+        entry["status"] = RESTORED
+        journal.append({"op": "restore", "path": rel, "phase": "done"})
+    if not dry_run:
+        manifest.save()
+        _remove_empty_dirs(qdir)
+    return result
+
+
+def _remove_empty_dirs(top: Path) -> None:
+    """Remove folders under `top` that restoring emptied (never `top` itself)."""
+    for dirpath, dirnames, filenames in os.walk(top, topdown=False):
+        path = Path(dirpath)
+        if path != top and not filenames and not any((path / d).exists() for d in dirnames):
+            try:
+                path.rmdir()
+            except OSError:
+                pass

@@ -1,0 +1,578 @@
+"""`dataprep split`: the pure planner, the journaled executor, resume after a crash, and the CLI.
+
+Datasets are generated here with Pillow under `tmp_path` (tiny PNGs with distinct bytes).
+Validation runs for real, in-process and without TensorFlow (`jobs=0, use_tf=False`), with its
+cache under `tmp_path`; CLI and subprocess runs get the same options through `_validate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import dataprep.split as split_mod
+from dataprep.cli import app
+from dataprep.errors import DataprepError
+from dataprep.split import (
+    DEFAULT_SEED,
+    JOURNAL_NAME,
+    SPLIT_JSON,
+    SourceFile,
+    SplitSpec,
+    plan_split,
+    split_dataset,
+)
+from dataprep.validate import ValidateOptions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _png(path: Path, index: int, size: int = 12) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), (index % 251, (index // 251) % 251, 7)).save(path)
+
+
+def make_raw(root: Path, classes: dict[str, int], *, junk: bool = True, start: int = 0) -> Path:
+    """RAW/CLASS/imgN.png with distinct content, plus Thumbs.db and .DS_Store junk."""
+    index = start
+    for label, count in classes.items():
+        for i in range(count):
+            _png(root / label / f"img{i}.png", index)
+            index += 1
+    if junk:
+        (root / next(iter(classes)) / "Thumbs.db").write_bytes(b"junk")
+        (root / ".DS_Store").write_bytes(b"junk")
+    return root
+
+
+def tree(root: Path) -> dict[str, str]:
+    """rel path -> sha256 of every file under `root` (links followed), split.json excluded."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != SPLIT_JSON:
+            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def vopts(tmp_path: Path) -> ValidateOptions:
+    return ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture()
+def fast_validate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Make every split (CLI included) validate in-process without TensorFlow, cache under tmp_path."""
+    real = split_mod._validate
+
+    def _validate(raw: Path, options: Any) -> Any:
+        return real(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "cache"))
+
+    monkeypatch.setattr(split_mod, "_validate", _validate)
+
+
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def files(n_per_class: dict[str, int]) -> list[SourceFile]:
+    out = []
+    for label, n in n_per_class.items():
+        for i in range(n):
+            out.append(SourceFile(rel=f"{label}/{i}.jpg", label=label, sha256=f"{label}-{i}", size=10))
+    return out
+
+
+def counts(plan: split_mod.SplitPlan) -> dict[str, dict[str, int]]:
+    return plan.counts()
+
+
+# --- the spec -------------------------------------------------------------------------------
+
+
+def test_spec_parses_counts_and_fractions() -> None:
+    spec = SplitSpec.parse("6", "0.1", "100")
+    assert (spec.val, spec.test, spec.train) == (6, 0.1, 100)
+    assert isinstance(spec.val, int) and isinstance(spec.test, float)
+    assert SplitSpec.parse("0", "0").test == 0
+    assert SplitSpec.parse("2.0", "0").val == 2  # an integral float is a count
+
+
+@pytest.mark.parametrize(
+    ("val", "test", "train", "message"),
+    [
+        ("-1", "0", None, "--val -1 is negative"),
+        ("0", "-3", None, "--test -3 is negative"),
+        ("0.6", "0.4", None, "add up to 1.0"),
+        ("0.7", "0.5", None, "add up to 1.2"),
+        ("1.5", "0", None, "not a fraction in (0, 1)"),
+        ("abc", "0", None, "--val 'abc' is not a number"),
+        ("0.1", "0.1", "0", "--train 0 leaves nothing"),
+    ],
+)
+def test_spec_rejects_bad_amounts(val: str, test: str, train: str | None, message: str) -> None:
+    with pytest.raises(DataprepError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        SplitSpec.parse(val, test, train)
+
+
+# --- the planner (pure) ---------------------------------------------------------------------
+
+
+def test_count_spec_gives_exact_counts_per_class() -> None:
+    plan = plan_split(files({"cats": 20, "dogs": 13}), SplitSpec(6, 6), seed=1)
+    assert counts(plan) == {"train": {"cats": 8, "dogs": 1}, "val": {"cats": 6, "dogs": 6}, "test": {"cats": 6, "dogs": 6}}
+
+
+def test_fraction_spec_rounds_per_class_and_gives_at_least_one() -> None:
+    plan = plan_split(files({"big": 100, "mid": 15, "small": 4}), SplitSpec(0.1, 0.1), seed=1)
+    c = counts(plan)
+    assert (c["val"]["big"], c["test"]["big"], c["train"]["big"]) == (10, 10, 80)
+    assert (c["val"]["mid"], c["test"]["mid"]) == (2, 2)  # 1.5 rounds half up, not to even
+    assert (c["val"]["small"], c["test"]["small"], c["train"]["small"]) == (1, 1, 2)  # 0.4 -> at least one
+    assert not plan.warnings
+
+
+def test_fraction_spec_warns_when_a_class_is_too_small() -> None:
+    plan = plan_split(files({"tiny": 2, "big": 50}), SplitSpec(0.1, 0.1), seed=1)
+    c = counts(plan)
+    assert (c["val"]["tiny"], c["test"]["tiny"], c["train"]["tiny"]) == (1, 0, 1)
+    assert any("class 'tiny' has 2 images" in w for w in plan.warnings)
+
+
+def test_test_zero_means_no_test_split_and_train_cap() -> None:
+    plan = plan_split(files({"cats": 30}), SplitSpec(5, 0, train=10), seed=3)
+    assert plan.splits == ["train", "val"]
+    assert counts(plan) == {"train": {"cats": 10}, "val": {"cats": 5}}
+    assert len(plan.unused) == 15 and all("--train cap" in e.reason for e in plan.unused)
+
+
+def test_impossible_count_names_class_size_and_request() -> None:
+    with pytest.raises(DataprepError) as err:
+        plan_split(files({"cats": 10, "dogs": 40}), SplitSpec(6, 6), seed=1)
+    assert str(err.value).startswith("class 'cats' has 10 images; --val 6 --test 6 needs at least 13")
+
+
+def test_plan_is_deterministic_and_independent_of_input_order() -> None:
+    source = files({"cats": 40, "dogs": 37})
+    first = plan_split(source, SplitSpec(0.2, 0.1), seed=7)
+    shuffled = list(source)
+    random.Random(99).shuffle(shuffled)
+    again = plan_split(shuffled, SplitSpec(0.2, 0.1), seed=7)
+    assert first.assignments == again.assignments
+    other_seed = plan_split(source, SplitSpec(0.2, 0.1), seed=8)
+    assert other_seed.assignments != first.assignments
+    assert counts(other_seed) == counts(first)
+
+
+def test_plan_does_not_use_the_global_rng() -> None:
+    random.seed(1)
+    a = plan_split(files({"x": 30}), SplitSpec(5, 5), seed=2)
+    random.seed(2)
+    b = plan_split(files({"x": 30}), SplitSpec(5, 5), seed=2)
+    assert a.assignments == b.assignments
+
+
+def test_adding_a_class_does_not_reshuffle_the_others() -> None:
+    a = plan_split(files({"cats": 30, "dogs": 30}), SplitSpec(5, 5), seed=2)
+    b = plan_split(files({"cats": 30, "dogs": 30, "birds": 20}), SplitSpec(5, 5), seed=2)
+    assert [x for x in a.assignments] == [x for x in b.assignments if x.label != "birds"]
+
+
+def test_pinned_assignment_for_the_default_seed() -> None:
+    """Same inputs + same seed = same split on any machine: pin one result so a change is visible."""
+    plan = plan_split(files({"cats": 10}), SplitSpec(2, 2), seed=DEFAULT_SEED)
+    got = {s: sorted((a.source for a in plan.assignments if a.split == s), key=split_mod.natural_key) for s in plan.splits}
+    rng = random.Random(f"{DEFAULT_SEED}:cats")
+    order = [f"cats/{i}.jpg" for i in range(10)]
+    rng.shuffle(order)  # the documented algorithm: shuffle, first-fit test, then val, then train
+    assert set(got["test"]) == set(order[:2]) and set(got["val"]) == set(order[2:4])
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_duplicate_groups_stay_in_one_split(seed: int) -> None:
+    source = files({"cats": 30, "dogs": 30})
+    # 3 groups of identical content inside cats, one group across classes (label conflict)
+    dup = {0: "g1", 1: "g1", 2: "g1", 5: "g2", 6: "g2", 9: "g3", 10: "g3", 11: "g3", 12: "g3"}
+    source = [
+        SourceFile(f.rel, f.label, dup.get(int(f.rel.split("/")[1][:-4]), f.sha256) if f.label == "cats" else f.sha256, f.size)
+        for f in source
+    ]
+    source.append(SourceFile("dogs/extra.jpg", "dogs", "g2", 10))
+    plan = plan_split(source, SplitSpec(0.2, 0.2), seed=seed)
+    where: dict[str, set[str]] = {}
+    for a in plan.assignments:
+        where.setdefault(a.sha256, set()).add(a.split)
+    assert all(len(s) == 1 for s in where.values())
+    assert len(plan.assignments) == len(source)
+    assert any("different classes" in w for w in plan.warnings)
+
+
+def test_duplicate_group_too_big_for_val_goes_to_train_and_val_is_still_filled() -> None:
+    source = [SourceFile(f"c/{i}.jpg", "c", "same" if i < 5 else f"u{i}", 1) for i in range(20)]
+    plan = plan_split(source, SplitSpec(3, 3), seed=0)
+    c = counts(plan)
+    assert (c["val"]["c"], c["test"]["c"]) == (3, 3)
+    assert {a.split for a in plan.assignments if a.sha256 == "same"} == {"train"}
+
+
+# --- the executor, end to end ---------------------------------------------------------------
+
+
+def test_copy_split_conserves_every_image_and_writes_manifest(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10, "dogs": 14})
+    _png(raw / "dogs" / "copy_of_dog0.png", 10)  # same bytes as dogs/img0.png
+    (raw / "cats" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    before = tree(raw)
+    result = split_dataset(raw, tmp_path / "out", SplitSpec(2, 2), seed=5, validate_options=vopts)
+    out = tmp_path / "out"
+    assert tree(raw) == before  # RAW untouched
+    doc = json.loads((out / SPLIT_JSON).read_text())
+    assert doc["version"] == 1 and doc["complete"] is True and doc["seed"] == 5
+    assert doc["spec"] == {"val": 2, "test": 2, "train": None}
+    assert doc["class_index"] == {"cats": 0, "dogs": 1}
+    images = {rel: h for rel, h in before.items() if rel.endswith(".png")}
+    written = tree(out)
+    # conservation: each source image exactly once in OUT, byte-identical, under SPLIT/<its rel>
+    assert sorted(f["source"] for f in doc["files"]) == sorted(images)
+    assert len(written) == len(images)
+    for f in doc["files"]:
+        assert f["path"] == f"{f['split']}/{f['source']}"
+        assert written[f["path"]] == images[f["source"]] == f["sha256"]
+    # the duplicate pair landed together
+    pair = [f["split"] for f in doc["files"] if f["source"] in ("dogs/img0.png", "dogs/copy_of_dog0.png")]
+    assert len(set(pair)) == 1
+    reasons = {e["path"]: e["reason"] for e in doc["excluded"]}
+    assert "invalid" in reasons["cats/broken.jpg"]
+    assert "Thumbs.db" in reasons["cats/Thumbs.db"] and ".DS_Store" in reasons[".DS_Store"]
+    assert not (out / JOURNAL_NAME).exists()
+    assert result.written == len(images)
+    # Keras reads OUT/<split>: every class folder exists in every split
+    for s in ("train", "val", "test"):
+        assert sorted(p.name for p in (out / s).iterdir()) == ["cats", "dogs"]
+
+
+def test_include_invalid_keeps_broken_files(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 6}, junk=False)
+    (raw / "cats" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = split_dataset(raw, tmp_path / "out", SplitSpec(1, 1), include_invalid=True, validate_options=vopts)
+    assert "cats/broken.jpg" in {a.source for a in result.plan.assignments}
+    assert not result.excluded
+
+
+def test_same_seed_same_split_across_runs(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"a": 9, "b": 11})
+    one = split_dataset(raw, tmp_path / "o1", SplitSpec(0.2, 0.2), seed=3, validate_options=vopts)
+    two = split_dataset(raw, tmp_path / "o2", SplitSpec(0.2, 0.2), seed=3, validate_options=vopts)
+    assert tree(tmp_path / "o1") == tree(tmp_path / "o2")
+    d1, d2 = (json.loads((tmp_path / o / SPLIT_JSON).read_text()) for o in ("o1", "o2"))
+    assert d1["files"] == d2["files"] and d1["digest"] == d2["digest"]
+    assert one.plan.assignments == two.plan.assignments
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink", "move"])
+def test_each_mode(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 5, "dogs": 6})
+    before = tree(raw)
+    out = tmp_path / "out"
+    result = split_dataset(raw, out, SplitSpec(1, 1), mode=mode, validate_options=vopts)
+    placed = [(out / a.dest, raw / a.source, a.sha256) for a in result.plan.assignments]
+    assert len(placed) == 11
+    for dst, src, digest in placed:
+        assert sha(dst) == digest
+        if mode == "copy":
+            assert not dst.is_symlink() and dst.stat().st_ino != src.stat().st_ino
+            assert dst.stat().st_mtime_ns == src.stat().st_mtime_ns
+        elif mode == "hardlink":
+            assert dst.stat().st_ino == src.stat().st_ino
+        elif mode == "symlink":
+            assert dst.is_symlink() and Path(os.readlink(dst)) == src
+        else:
+            assert not src.exists()
+    if mode == "move":
+        assert sorted(tree(raw)) == [".DS_Store", "cats/Thumbs.db"]  # junk stays in RAW
+    else:
+        assert tree(raw) == before
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def test_non_empty_out_is_refused_and_nothing_written(tmp_path: Path, fast_validate: None) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 5})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    res = run_cli("split", str(raw), str(out), "--val", "1", "--test", "1")
+    assert res.exit_code == 2
+    assert "is not empty" in res.stderr and "--resume" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("out_inside_raw", "is inside RAW"),
+        ("raw_inside_out", "is inside OUT"),
+        ("missing_raw", "no such directory"),
+        ("no_class_folders", "has no class folders"),
+        ("negative", "is negative"),
+        ("fraction_sum", "add up to"),
+        ("too_few", "class 'cats' has 5 images; --val 3 --test 3 needs at least 7"),
+        ("bad_mode", "unknown --mode 'teleport'"),
+        ("resume_and_force", "contradict"),
+    ],
+)
+def test_refusals_exit_2_with_one_line(tmp_path: Path, fast_validate: None, case: str, message: str) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 5, "dogs": 8})
+    out = tmp_path / "out"
+    args = {
+        "out_inside_raw": [str(raw), str(raw / "cats" / "out")],
+        "raw_inside_out": [str(raw), str(tmp_path)],
+        "missing_raw": [str(tmp_path / "nope"), str(out)],
+        "no_class_folders": [str(tmp_path / "flat"), str(out)],
+        "negative": [str(raw), str(out), "--val", "-2"],
+        "fraction_sum": [str(raw), str(out), "--val", "0.5", "--test", "0.5"],
+        "too_few": [str(raw), str(out), "--val", "3", "--test", "3"],
+        "bad_mode": [str(raw), str(out), "--mode", "teleport"],
+        "resume_and_force": [str(raw), str(out), "--resume", "--force"],
+    }[case]
+    if case == "no_class_folders":
+        _png(tmp_path / "flat" / "a.png", 1)
+    before = tree(tmp_path)
+    res = run_cli("split", *args)
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.output
+    assert _without_cache(tree(tmp_path)) == _without_cache(before)  # nothing written (but the validation cache)
+
+
+def _without_cache(files: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in files.items() if not k.startswith("cache/")}
+
+
+def test_dry_run_prints_plan_and_writes_nothing(tmp_path: Path, fast_validate: None) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10, "dogs": 12})
+    res = run_cli("split", str(raw), str(tmp_path / "out"), "--val", "2", "--test", "3", "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "dry run" in res.stdout and "cats" in res.stdout and "left out" in res.stdout
+    assert not (tmp_path / "out").exists()
+    res = run_cli("split", str(raw), str(tmp_path / "out"), "--val", "2", "--test", "3", "--dry-run", "--json")
+    doc = json.loads(res.stdout)
+    assert doc["dry_run"] is True
+    assert doc["counts"] == {"train": {"cats": 5, "dogs": 7}, "val": {"cats": 2, "dogs": 2}, "test": {"cats": 3, "dogs": 3}}
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_split_json(tmp_path: Path, fast_validate: None) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10, "dogs": 12})
+    res = run_cli("split", str(raw), str(tmp_path / "out"), "--val", "0.2", "--test", "0", "--seed", "9", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["version"] == 1 and doc["seed"] == 9 and doc["written"] == 22
+    assert set(doc["counts"]) == {"train", "val"}
+    assert {e["path"] for e in doc["excluded"]} == {".DS_Store", "cats/Thumbs.db"}
+
+
+def test_cli_default_seed_matches_library() -> None:
+    import inspect
+
+    from dataprep.cli import split as split_command
+
+    assert inspect.signature(split_command).parameters["seed"].default == DEFAULT_SEED
+
+
+# --- interruption and --resume --------------------------------------------------------------
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _fail_after(n: int) -> Any:
+    def hook(done: int, total: int) -> None:
+        if done >= n:
+            raise Interrupt(f"killed after {done} of {total}")
+
+    return hook
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink", "move"])
+@pytest.mark.parametrize("after", [1, 7, 20])
+def test_interrupted_split_resumes_to_the_uninterrupted_result(
+    tmp_path: Path, vopts: ValidateOptions, mode: str, after: int
+) -> None:
+    spec = SplitSpec(0.2, 0.2)
+    reference_raw = make_raw(tmp_path / "ref_raw", {"cats": 9, "dogs": 12})
+    reference = split_dataset(reference_raw, tmp_path / "ref", spec, seed=4, mode="copy", validate_options=vopts)
+    raw = make_raw(tmp_path / "raw", {"cats": 9, "dogs": 12})
+    out = tmp_path / "out"
+    with pytest.raises(Interrupt):
+        split_dataset(raw, out, spec, seed=4, mode=mode, validate_options=vopts, after_file=_fail_after(after))
+    assert json.loads((out / SPLIT_JSON).read_text())["complete"] is False
+    with pytest.raises(DataprepError, match="is not empty"):
+        split_dataset(raw, out, spec, seed=4, mode=mode, validate_options=vopts)
+    result = split_dataset(raw, out, spec, seed=4, mode=mode, resume=True, validate_options=vopts)
+    assert result.resumed and result.already_done >= after and result.written + result.already_done == 21
+    assert tree(out) == tree(tmp_path / "ref")
+    done = json.loads((out / SPLIT_JSON).read_text())
+    assert done["complete"] is True and done["files"] == json.loads((tmp_path / "ref" / SPLIT_JSON).read_text())["files"]
+    assert [a.dest for a in reference.plan.assignments] == [a.dest for a in result.plan.assignments]
+    assert not (out / JOURNAL_NAME).exists()
+    assert not any(p.name.startswith(".dataprep-tmp-") for p in out.rglob("*"))
+
+
+def test_resume_with_different_arguments_is_refused(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 9})
+    out = tmp_path / "out"
+    with pytest.raises(Interrupt):
+        split_dataset(raw, out, SplitSpec(2, 2), seed=4, validate_options=vopts, after_file=_fail_after(3))
+    with pytest.raises(DataprepError, match=r"cannot --resume .* --seed was 4 \(now 5\)"):
+        split_dataset(raw, out, SplitSpec(2, 2), seed=5, resume=True, validate_options=vopts)
+    with pytest.raises(DataprepError, match="--val/--test/--train was"):
+        split_dataset(raw, out, SplitSpec(1, 2), seed=4, resume=True, validate_options=vopts)
+
+
+def test_resume_repairs_a_damaged_unjournaled_file(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 9})
+    out = tmp_path / "out"
+    with pytest.raises(Interrupt):
+        split_dataset(raw, out, SplitSpec(2, 2), validate_options=vopts, after_file=_fail_after(3))
+    (out / JOURNAL_NAME).unlink()  # as if the kill came before the journal batch was written
+    victim = next(out.rglob("*.png"))
+    victim.write_bytes(victim.read_bytes()[:10])  # e.g. cut short by a power loss
+    result = split_dataset(raw, out, SplitSpec(2, 2), resume=True, validate_options=vopts)
+    rel = victim.relative_to(out)
+    assert sha(victim) == sha(raw / Path(*rel.parts[1:]))
+    assert result.already_done == 2 and result.written == 7
+
+
+def test_resume_of_a_complete_split_is_a_no_op(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 9})
+    split_dataset(raw, tmp_path / "out", SplitSpec(2, 2), validate_options=vopts)
+    again = split_dataset(raw, tmp_path / "out", SplitSpec(2, 2), resume=True, validate_options=vopts)
+    assert again.written == 0 and again.already_done == 9
+
+
+_SLOW_CLI = """
+import sys, time
+from pathlib import Path
+import dataprep.split as s
+from dataprep.validate import ValidateOptions
+real_validate, real_place = s._validate, s._place
+s._validate = lambda raw, options: real_validate(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=Path(sys.argv[1])))
+def slow_place(*args):
+    time.sleep(0.01)
+    real_place(*args)
+s._place = slow_place
+sys.argv = ["dataprep"] + sys.argv[2:]
+from dataprep.cli import main
+main()
+"""
+
+
+def _cli_process(cache: Path, *args: str, slow: bool) -> list[str]:
+    if slow:
+        return [sys.executable, "-c", _SLOW_CLI, str(cache), *args]
+    return [sys.executable, "-c", _SLOW_CLI.replace("time.sleep(0.01)", "pass"), str(cache), *args]
+
+
+@pytest.mark.parametrize("kill_at", [3, 25, 60])
+def test_kill_9_mid_run_then_resume(tmp_path: Path, kill_at: int) -> None:
+    """A real `kill -9` of `python -m dataprep split` (slowed down to 10 ms per file), then --resume."""
+    raw = make_raw(tmp_path / "raw", {"cats": 40, "dogs": 40})
+    cache = tmp_path / "cache"
+    args = ["split", str(raw), str(tmp_path / "out"), "--val", "0.1", "--test", "0.1", "--seed", "11"]
+    ref = subprocess.run(_cli_process(cache, *args[:2], str(tmp_path / "ref"), *args[3:], slow=False), cwd=REPO,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ref.returncode == 0, ref.stderr
+    proc = subprocess.Popen(_cli_process(cache, *args, slow=True), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = tmp_path / "out"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        placed = sum(1 for p in out.rglob("*.png")) if out.exists() else 0
+        if placed >= kill_at or proc.poll() is not None:
+            break
+        time.sleep(0.002)
+    assert proc.poll() is None, "the split finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert json.loads((out / SPLIT_JSON).read_text())["complete"] is False
+    resumed = subprocess.run(_cli_process(cache, *args, "--resume", slow=False), cwd=REPO, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(out) == tree(tmp_path / "ref")
+    assert json.loads((out / SPLIT_JSON).read_text())["complete"] is True
+    assert not any(p.name.startswith(".dataprep-tmp-") or p.name == JOURNAL_NAME for p in out.rglob("*"))
+
+
+# --- --force --------------------------------------------------------------------------------
+
+
+def test_force_replaces_a_previous_copy_split_and_keeps_other_files(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10, "dogs": 10})
+    out = tmp_path / "out"
+    split_dataset(raw, out, SplitSpec(2, 2), seed=1, validate_options=vopts)
+    (out / "README.txt").write_text("my notes")
+    result = split_dataset(raw, out, SplitSpec(3, 0), seed=2, force=True, validate_options=vopts)
+    assert result.removed == 20
+    fresh = split_dataset(raw, tmp_path / "fresh", SplitSpec(3, 0), seed=2, validate_options=vopts)
+    assert tree(out) == tree(tmp_path / "fresh") | {"README.txt": sha(out / "README.txt")}
+    assert not (out / "test").exists()
+    assert fresh.plan.assignments == result.plan.assignments
+
+
+def test_force_refuses_foreign_files_in_split_folders(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10})
+    out = tmp_path / "out"
+    split_dataset(raw, out, SplitSpec(2, 2), seed=1, validate_options=vopts)
+    _png(out / "train" / "cats" / "my_own_photo.png", 200)
+    before = tree(out)
+    with pytest.raises(DataprepError, match="was not written by the previous split"):
+        split_dataset(raw, out, SplitSpec(3, 3), seed=2, force=True, validate_options=vopts)
+    assert tree(out) == before
+
+
+def test_force_refuses_to_delete_photos_a_move_split_put_there(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10})
+    other = make_raw(tmp_path / "other", {"cats": 10}, start=50)
+    out = tmp_path / "out"
+    split_dataset(raw, out, SplitSpec(2, 2), mode="move", validate_options=vopts)
+    before = tree(out)
+    with pytest.raises(DataprepError, match="only copies"):
+        split_dataset(other, out, SplitSpec(2, 2), force=True, validate_options=vopts)
+    assert tree(out) == before
+
+
+def test_force_refuses_when_the_copy_is_the_last_one(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10})
+    out = tmp_path / "out"
+    split_dataset(raw, out, SplitSpec(2, 2), validate_options=vopts)
+    (raw / "cats" / "img3.png").unlink()
+    with pytest.raises(DataprepError, match="only copy left"):
+        split_dataset(raw, out, SplitSpec(2, 2), force=True, validate_options=vopts)
+
+
+def test_force_on_non_split_folder_is_refused(tmp_path: Path, vopts: ValidateOptions) -> None:
+    raw = make_raw(tmp_path / "raw", {"cats": 10})
+    out = tmp_path / "out"
+    _png(out / "train" / "dogs" / "a.png", 3)
+    with pytest.raises(DataprepError, match="no split.json"):
+        split_dataset(raw, out, SplitSpec(2, 2), force=True, validate_options=vopts)
