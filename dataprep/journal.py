@@ -24,6 +24,23 @@ from dataprep.errors import DataprepError
 
 TMP_PREFIX = ".dataprep-tmp-"
 CHUNK = 1 << 20
+# Test hook for the kill tests: with DATAPREP_KILL_AFTER_OPS=N in the environment, the process
+# SIGKILLs itself right after its N-th journaled step or file operation.
+KILL_AFTER_ENV = "DATAPREP_KILL_AFTER_OPS"
+_ops_done = 0
+
+
+def crash_point() -> None:
+    """Count one durable step; die here (as kill -9 would) when the test hook says so."""
+    global _ops_done
+    limit = os.environ.get(KILL_AFTER_ENV)
+    if not limit:
+        return
+    _ops_done += 1
+    if _ops_done >= int(limit):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def sha256_file(path: Path) -> str:
@@ -62,6 +79,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+    crash_point()
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -81,6 +99,7 @@ def copy_atomic(src: Path, dst: Path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(dst.parent)
+    crash_point()
 
 
 def move_atomic(src: Path, dst: Path) -> None:
@@ -101,6 +120,7 @@ def move_atomic(src: Path, dst: Path) -> None:
         src.unlink()
     fsync_dir(dst.parent)
     fsync_dir(src.parent)
+    crash_point()
 
 
 def reconcile_move(src: Path, dst: Path, sha256: str | None) -> str:
@@ -149,6 +169,7 @@ class Journal:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+        crash_point()
 
     def entries(self) -> Iterator[dict[str, Any]]:
         if not self.path.exists():

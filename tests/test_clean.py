@@ -1,0 +1,157 @@
+"""clean and restore: nothing is lost, whatever instant a run is killed at."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tree_digest
+from dataprep.clean import CleanOptions, clean, restore
+from dataprep.errors import DataprepError
+from dataprep.findings import Severity
+from dataprep.journal import KILL_AFTER_ENV
+from dataprep.validate import ValidateOptions
+
+runner = CliRunner()
+SERIAL = ValidateOptions(jobs=0)
+# What clean must take out of the zoo at --level error: every error file plus the junk.
+ZOO_REMOVED = {
+    "zoo/.DS_Store", "zoo/Thumbs.db", "zoo/._valid_baseline.jpg", "zoo/bilevel_1bit.bmp", "zoo/decompression_bomb.png",
+    "zoo/empty.jpg", "zoo/html_page.jpg", "zoo/palette_8bit.bmp", "zoo/rgb555_16bit.bmp", "zoo/tiff_named.jpg",
+    "zoo/truncated_half.jpg", "zoo/truncated_no_eoi.jpg", "zoo/truncated_no_iend.png", "zoo/valid.tif",
+}  # fmt: skip
+
+
+def test_clean_moves_errors_and_junk_then_restore_is_byte_identical(zoo_copy: Path) -> None:
+    before = tree_digest(zoo_copy)
+    result = clean(zoo_copy, CleanOptions(validate=SERIAL))
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    assert result.quarantine == quarantine
+    assert {r.rel for r in result.selected} == ZOO_REMOVED
+    after = tree_digest(zoo_copy)
+    assert set(after) == set(before) - ZOO_REMOVED
+    moved = {k: v for k, v in tree_digest(quarantine).items() if k not in ("manifest.json", "journal.jsonl")}
+    assert moved == {k: before[k] for k in ZOO_REMOVED}  # same relative paths, same bytes
+    manifest = json.loads((quarantine / "manifest.json").read_text())
+    assert manifest["version"] == 1 and manifest["root"] == str(zoo_copy)
+    entry = next(e for e in manifest["entries"] if e["path"] == "zoo/empty.jpg")
+    assert entry["size"] == 0 and entry["status"] == "quarantined" and entry["time"]
+    assert entry["sha256"] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert [f["check"] for f in entry["findings"]] == ["empty_file"]
+
+    restored = restore(quarantine)
+    assert sorted(restored.restored) == sorted(ZOO_REMOVED)
+    assert tree_digest(zoo_copy) == before
+
+
+def test_dry_run_touches_nothing(zoo_copy: Path) -> None:
+    before = tree_digest(zoo_copy)
+    result = clean(zoo_copy, CleanOptions(dry_run=True, validate=SERIAL))
+    assert {r.rel for r in result.selected} == ZOO_REMOVED
+    assert tree_digest(zoo_copy) == before
+    assert not (zoo_copy.parent / "zoo.quarantine").exists()
+
+
+def test_clean_is_idempotent(zoo_copy: Path) -> None:
+    clean(zoo_copy, CleanOptions(validate=SERIAL))
+    again = clean(zoo_copy, CleanOptions(validate=SERIAL))
+    assert again.selected == [] and again.moved == 0
+
+
+def test_level_warning_also_moves_damaged_files(zoo_copy: Path) -> None:
+    result = clean(zoo_copy, CleanOptions(level=Severity.WARNING, validate=SERIAL))
+    moved = {r.rel for r in result.selected}
+    assert ZOO_REMOVED < moved
+    assert {"zoo/extraneous_bytes.jpg", "zoo/corrupt_scan.jpg", "zoo/tiny_1x1.png"} <= moved
+    assert "zoo/valid_baseline.jpg" not in moved
+
+
+def test_delete_is_recorded_and_not_restorable(zoo_copy: Path) -> None:
+    result = clean(zoo_copy, CleanOptions(delete=True, validate=SERIAL))
+    assert result.deleted == len(ZOO_REMOVED) and result.moved == 0
+    assert not any((zoo_copy / rel).exists() for rel in ZOO_REMOVED)
+    back = restore(zoo_copy.parent / "zoo.quarantine")
+    assert sorted(back.not_restorable) == sorted(ZOO_REMOVED) and back.restored == []
+
+
+def test_quarantine_inside_dataset_is_refused(zoo_copy: Path) -> None:
+    with pytest.raises(DataprepError, match="inside the dataset"):
+        clean(zoo_copy, CleanOptions(quarantine=zoo_copy / "q", validate=SERIAL))
+
+
+def test_restore_refuses_manifest_paths_outside_the_dataset(zoo_copy: Path) -> None:
+    clean(zoo_copy, CleanOptions(validate=SERIAL))
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    manifest_path = quarantine / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["entries"][0]["path"] = "../escaped.jpg"
+    manifest_path.write_text(json.dumps(manifest))
+    snapshot = tree_digest(zoo_copy.parent)
+    out = runner.invoke(__import__("dataprep.cli", fromlist=["app"]).app, ["restore", str(quarantine)])
+    assert out.exit_code == 2 and "outside the dataset" in out.stderr
+    assert tree_digest(zoo_copy.parent) == snapshot  # checked before anything moved
+
+
+def test_restore_never_overwrites(zoo_copy: Path) -> None:
+    clean(zoo_copy, CleanOptions(validate=SERIAL))
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    (zoo_copy / "zoo" / "empty.jpg").write_bytes(b"a new file the user made")
+    from dataprep.cli import app
+
+    out = runner.invoke(app, ["restore", str(quarantine)])
+    assert out.exit_code == 1 and "refused" in out.stderr
+    assert (zoo_copy / "zoo" / "empty.jpg").read_bytes() == b"a new file the user made"
+    assert (quarantine / "zoo" / "empty.jpg").exists()
+
+
+def _dataprep(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_kill_during_clean_then_rerun_loses_nothing(zoo_copy: Path) -> None:
+    original = tree_digest(zoo_copy)
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    # Operations: 1 manifest save, then per file intent + move + done, then the final save.
+    total_ops = 2 + 3 * len(ZOO_REMOVED)
+    warm = _dataprep(["validate", str(zoo_copy), "--fail-on", "never", "--json"])  # fill the cache once
+    assert warm.returncode == 0
+    for kill_after in (1, 2, 3, 4, 7, 20, total_ops - 1):
+        killed = _dataprep(["clean", str(zoo_copy), "--jobs", "0"], {KILL_AFTER_ENV: str(kill_after)})
+        assert killed.returncode == -9, (kill_after, killed.stderr)
+        # At every instant each file is in the dataset or the quarantine, whole.
+        union = tree_digest(zoo_copy) | {
+            k: v for k, v in tree_digest(quarantine).items() if k not in ("manifest.json", "journal.jsonl")
+        }
+        assert union == original, kill_after
+        finished = _dataprep(["clean", str(zoo_copy), "--jobs", "0"])
+        assert finished.returncode == 0, finished.stderr
+        assert set(tree_digest(zoo_copy)) == set(original) - ZOO_REMOVED
+        # Restore, killed part-way too, then finished: the tree is as before.
+        killed_restore = _dataprep(["restore", str(quarantine)], {KILL_AFTER_ENV: "5"})
+        assert killed_restore.returncode == -9
+        done = _dataprep(["restore", str(quarantine)])
+        assert done.returncode == 0, done.stderr
+        assert tree_digest(zoo_copy) == original, kill_after
+
+
+def test_clean_cli_end_to_end(demo_copy: Path) -> None:
+    from dataprep.cli import app
+
+    out = runner.invoke(app, ["clean", str(demo_copy), "--jobs", "0", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["moved"] == 4
+    assert sorted(f["path"] for f in data["files"]) == [
+        "circle/circle_061.jpg", "square/Thumbs.db", "square/square_061.jpg", "triangle/triangle_061.jpg",
+    ]  # fmt: skip
+    out = runner.invoke(app, ["restore", str(demo_copy.parent / "demo.quarantine"), "--dry-run"])
+    assert out.exit_code == 0 and "would restore 4" in out.stdout
+    bad_level = runner.invoke(app, ["clean", str(demo_copy), "--level", "info"])
+    assert bad_level.exit_code == 2 and "would remove valid photos" in bad_level.stderr
