@@ -1,6 +1,6 @@
 """Benchmark `dataprep split`: files/s for copy and hardlink modes against `cp -r`.
 
-    .venv/bin/python benchmarks/split_bench.py [DATA] [--repeat 5]
+    .venv/bin/python benchmarks/split_bench.py [DATA] [--repeat 9]
 
 DATA defaults to /work/shared/data/pets-800 (used in place, never copied into the project).
 Every output goes under a temporary folder that is deleted at the end. The validation cache is
@@ -38,37 +38,29 @@ def _count_files(root: Path) -> int:
     return sum(len(files) for _dirpath, _dirs, files in os.walk(root))
 
 
-def _time_cp(data: Path, work: Path, repeat: int) -> float:
-    times = []
-    for i in range(repeat):
-        target = work / f"cp-{i}"
-        os.sync()  # start each run with no dirty pages of the previous one being written back
-        started = time.perf_counter()
-        subprocess.run(["cp", "-r", str(data), str(target)], check=True)
-        times.append(time.perf_counter() - started)
-        shutil.rmtree(target)
-    return statistics.median(times)
+def _time_cp(data: Path, target: Path) -> float:
+    os.sync()  # start each run with no dirty pages of the previous one being written back
+    started = time.perf_counter()
+    subprocess.run(["cp", "-r", str(data), str(target)], check=True)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(target)
+    return seconds
 
 
-def _time_split(data: Path, work: Path, mode: str, repeat: int, options: ValidateOptions) -> tuple[float, float, int]:
-    """(median write seconds, median end-to-end seconds, files) for one mode."""
-    writes, totals, n = [], [], 0
-    for i in range(repeat):
-        out = work / f"{mode}-{i}"
-        os.sync()
-        started = time.perf_counter()
-        result = split_dataset(data, out, SplitSpec(0.1, 0.1), mode=mode, validate_options=options)
-        totals.append(time.perf_counter() - started)
-        writes.append(result.seconds["write"])
-        n = result.written
-        shutil.rmtree(out)
-    return statistics.median(writes), statistics.median(totals), n
+def _time_split(data: Path, out: Path, mode: str, options: ValidateOptions) -> tuple[float, float, int]:
+    """(write seconds, end-to-end seconds, files written) for one run of one mode."""
+    os.sync()
+    started = time.perf_counter()
+    result = split_dataset(data, out, SplitSpec(0.1, 0.1), mode=mode, validate_options=options)
+    total = time.perf_counter() - started
+    shutil.rmtree(out)
+    return result.seconds["write"], total, result.written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="dataset folder (RAW/CLASS/*.jpg)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per row; the median is reported")
+    parser.add_argument("--repeat", type=int, default=9, help="runs per row; the median is reported")
     parser.add_argument("--tmp", type=Path, default=None, help="where the temporary outputs go (default: system temp)")
     parser.add_argument("--tf", action="store_true", help="validate with TensorFlow's decoder too (slow warm-up)")
     args = parser.parse_args()
@@ -82,14 +74,22 @@ def main() -> None:
         split_dataset(data, work / "warm", SplitSpec(0.1, 0.1), validate_options=options)  # warms cache + page cache
         shutil.rmtree(work / "warm")
         files = _count_files(data)
-        cp_s = _time_cp(data, work, args.repeat)
-        rows = [("`cp -r` (baseline)", files, cp_s)]
-        ratios = {}
-        for mode in ("copy", "hardlink"):
-            write_s, total_s, n = _time_split(data, work, mode, args.repeat, options)
-            rows.append((f"`split --mode {mode}` (write phase)", n, write_s))
-            rows.append((f"`split --mode {mode}` (end to end, warm cache)", n, total_s))
-            ratios[mode] = (n / write_s) / (files / cp_s)
+        # Rounds interleave the three commands so that a noisy disk slows them alike.
+        cp_times: list[float] = []
+        split_times: dict[str, list[tuple[float, float, int]]] = {"copy": [], "hardlink": []}
+        for i in range(args.repeat):
+            cp_times.append(_time_cp(data, work / f"cp-{i}"))
+            for mode, runs in split_times.items():
+                runs.append(_time_split(data, work / f"{mode}-{i}", mode, options))
+    cp_s = statistics.median(cp_times)
+    rows = [("`cp -r` (baseline)", files, cp_s)]
+    ratios = {}
+    for mode, runs in split_times.items():
+        n = runs[0][2]
+        write_s = statistics.median(r[0] for r in runs)
+        rows.append((f"`split --mode {mode}` (write phase)", n, write_s))
+        rows.append((f"`split --mode {mode}` (end to end, warm cache)", n, statistics.median(r[1] for r in runs)))
+        ratios[mode] = (n / write_s) / (files / cp_s)
 
     print(f"Dataset: `{data}` ({files} files). Median of {args.repeat} runs, files in the page cache.")
     print(f"Machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs.\n")
