@@ -7,12 +7,15 @@ Only this module prints. Library errors (DataprepError) become one line and exit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from dataprep import __version__
 from dataprep.augment import augment_help
+if TYPE_CHECKING:
+    from dataprep.validate import ValidateOptions
+
 from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
 
 app = CommandApp(
@@ -211,9 +214,9 @@ def augment_preview(
 def split(
     raw: Annotated[Path, typer.Argument(help="Folder of class folders to split: RAW/CLASS/*.jpg (never changed, except by --mode move).")],
     out: Annotated[Path, typer.Argument(help="New or empty folder for OUT/{train,val,test}/CLASS/ and OUT/split.json.")],
-    val: Annotated[str, typer.Option("--val", help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.")] = "0.1",
-    test: Annotated[str, typer.Option("--test", help="Per class, like --val; 0 for no test split.")] = "0.1",
-    train: Annotated[Optional[str], typer.Option("--train", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
+    val: Annotated[str, typer.Option("--val", metavar="N|FRACTION", help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.")] = "0.1",
+    test: Annotated[str, typer.Option("--test", metavar="N|FRACTION", help="Per class, like --val; 0 for no test split.")] = "0.1",
+    train: Annotated[Optional[str], typer.Option("--train", metavar="N|FRACTION", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same files + same seed = same split on any machine.")] = 1337,
     mode: Annotated[str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")] = "copy",
     include_invalid: Annotated[bool, typer.Option("--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default).")] = False,

@@ -41,10 +41,10 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 from dataprep import __version__
 from dataprep.errors import DataprepError
@@ -73,7 +73,7 @@ _LINUX = sys.platform.startswith("linux")
 JOURNAL_BATCH = 256  # destinations per journal line: one fsync per batch, not per file
 
 Mode = Literal["copy", "hardlink", "symlink", "move"]
-Amount = Union[int, float]  # a count (int >= 0) or a fraction (float in (0, 1))
+Amount = int | float  # a count (int >= 0) or a fraction (float in (0, 1))
 FileHook = Callable[[int, int], None]  # (files placed so far, total)
 
 
@@ -197,7 +197,7 @@ def _resolve(amount: Amount | None, n: int) -> int:
         return 0
     if isinstance(amount, int):
         return amount
-    return int(math.floor(amount * n + 0.5))
+    return math.floor(amount * n + 0.5)
 
 
 # --- the plan (pure) -------------------------------------------------------------------------
@@ -360,10 +360,10 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
                 plan.unused.append(Excluded(m.rel, f"over the --train cap ({cap} per class)"))
 
     for f in ordered:
-        split = placed.get(f.rel)
-        if split is not None:
+        target = placed.get(f.rel)
+        if target is not None:
             plan.assignments.append(
-                Assignment(source=f.rel, dest=f"{split}/{f.rel}", split=split, label=f.label, sha256=f.sha256, size=f.size)
+                Assignment(source=f.rel, dest=f"{target}/{f.rel}", split=target, label=f.label, sha256=f.sha256, size=f.size)
             )
     plan.unused.sort(key=lambda e: natural_key(e.path))
     return plan
@@ -790,7 +790,8 @@ def _remove_previous(out: Path, paths: Iterable[str]) -> int:
 
 def _journal_state(journal: Journal, digest: str) -> tuple[bool, set[str]]:
     """(previous files removed?, destinations done) for the run whose plan has `digest`."""
-    removed, done, ours = False, set(), False
+    removed, ours = False, False
+    done: set[str] = set()
     for entry in journal.entries():
         op = entry.get("op")
         if op == "begin":

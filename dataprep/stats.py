@@ -23,7 +23,13 @@ from PIL import Image
 
 from dataprep.errors import DataprepError
 from dataprep.journal import write_atomic
-from dataprep.scan import SPLIT_NAMES, FileRecord, junk_reason, natural_key, scan_dataset
+from dataprep.scan import (
+    SPLIT_NAMES,
+    FileRecord,
+    junk_reason,
+    natural_key,
+    scan_dataset,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -70,7 +76,7 @@ def _percentiles(values: list[int]) -> dict[str, int | None]:
     if not values:
         return {name: None for name, _ in PERCENTILES}
     arr = np.asarray(values)
-    return {name: int(round(float(np.percentile(arr, q)))) for name, q in PERCENTILES}
+    return {name: round(float(np.percentile(arr, q))) for name, q in PERCENTILES}
 
 
 def summarise(headers: Iterable[ImageHeader], total: int) -> dict[str, Any]:
@@ -216,7 +222,7 @@ def stats_renderables(stats: dict[str, Any], max_junk: int = 20) -> list[Rendera
             _counts_text(v["modes"]), _range_text(v["width"]), _range_text(v["height"]),
         ]  # fmt: skip
         if split_layout:
-            cells.insert(0, split if split != previous else "")
+            cells.insert(0, split if split is not None and split != previous else "")
             if previous is not None and split != previous:
                 table.add_section()
             previous = split

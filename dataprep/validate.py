@@ -59,7 +59,7 @@ def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], i
         else:
             fresh = inspect_files(todo, check_opts, jobs=opts.jobs, timeout_s=opts.timeout_s, progress=opts.progress)
         if cache:
-            cache.store((rec, res) for rec, res in zip(todo, fresh) if not _is_transient(res))
+            cache.store((rec, res) for rec, res in zip(todo, fresh, strict=True) if not _is_transient(res))
     finally:
         if cache:
             cache.close()

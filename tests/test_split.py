@@ -501,7 +501,7 @@ def test_kill_9_mid_run_then_resume(tmp_path: Path, kill_at: int) -> None:
     cache = tmp_path / "cache"
     args = ["split", str(raw), str(tmp_path / "out"), "--val", "0.1", "--test", "0.1", "--seed", "11"]
     ref = subprocess.run(_cli_process(cache, *args[:2], str(tmp_path / "ref"), *args[3:], slow=False), cwd=REPO,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert ref.returncode == 0, ref.stderr
     proc = subprocess.Popen(_cli_process(cache, *args, slow=True), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = tmp_path / "out"
@@ -516,7 +516,7 @@ def test_kill_9_mid_run_then_resume(tmp_path: Path, kill_at: int) -> None:
     proc.wait(timeout=10)
     assert json.loads((out / SPLIT_JSON).read_text())["complete"] is False
     resumed = subprocess.run(_cli_process(cache, *args, "--resume", slow=False), cwd=REPO, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+                             text=True, timeout=120, check=False)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert tree(out) == tree(tmp_path / "ref")
     assert json.loads((out / SPLIT_JSON).read_text())["complete"] is True

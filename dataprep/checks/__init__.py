@@ -27,31 +27,31 @@ class CheckSpec:
     summary: str
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+ERR, WARN, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("empty_file", E, "bytes", fc.empty_file, "zero bytes"),
-    CheckSpec("unknown_format", E, "bytes", fc.unknown_format, "content is no image format (text, HTML, garbage)"),
-    CheckSpec("unsupported_format", E, "bytes", fc.unsupported_format, "an image format TensorFlow cannot decode"),
-    CheckSpec("extension_mismatch", I, "bytes", fc.extension_mismatch, "extension says one format, content another"),
-    CheckSpec("no_jfif_marker", I, "bytes", fc.no_jfif_marker, "JPEG without the JFIF marker (fine on its own)"),
-    CheckSpec("truncated", W, "bytes", fc.truncated, "ends before the format's end marker"),
-    CheckSpec("trailing_data", I, "bytes", fc.trailing_data, "bytes after the end marker"),
-    CheckSpec("pixel_limit", E, "header", fc.pixel_limit, "header dimensions above the pixel cap (decompression bomb)"),
-    CheckSpec("too_small", W, "header", fc.too_small, "width or height below the minimum"),
-    CheckSpec("color_mode", I, "header", fc.color_mode, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha"),
-    CheckSpec("animated", I, "header", fc.animated, "more than one frame; training sees the first"),
-    CheckSpec("pillow_decode", E, "pillow", fc.pillow_decode, "Pillow's full decode fails"),
-    CheckSpec("tf_decode", E, "tensorflow", fc.tf_decode, "TensorFlow's decode_image fails"),
-    CheckSpec("corrupt_data", W, "tensorflow", fc.corrupt_data, "decodes, but libjpeg reported corrupt data"),
-    CheckSpec("wrong_pixels", E, "tensorflow", fc.wrong_pixels, "TensorFlow decodes to other pixels than the image holds"),
+    CheckSpec("empty_file", ERR, "bytes", fc.empty_file, "zero bytes"),
+    CheckSpec("unknown_format", ERR, "bytes", fc.unknown_format, "content is no image format (text, HTML, garbage)"),
+    CheckSpec("unsupported_format", ERR, "bytes", fc.unsupported_format, "an image format TensorFlow cannot decode"),
+    CheckSpec("extension_mismatch", INFO, "bytes", fc.extension_mismatch, "extension says one format, content another"),
+    CheckSpec("no_jfif_marker", INFO, "bytes", fc.no_jfif_marker, "JPEG without the JFIF marker (fine on its own)"),
+    CheckSpec("truncated", WARN, "bytes", fc.truncated, "ends before the format's end marker"),
+    CheckSpec("trailing_data", INFO, "bytes", fc.trailing_data, "bytes after the end marker"),
+    CheckSpec("pixel_limit", ERR, "header", fc.pixel_limit, "header dimensions above the pixel cap (decompression bomb)"),
+    CheckSpec("too_small", WARN, "header", fc.too_small, "width or height below the minimum"),
+    CheckSpec("color_mode", INFO, "header", fc.color_mode, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha"),
+    CheckSpec("animated", INFO, "header", fc.animated, "more than one frame; training sees the first"),
+    CheckSpec("pillow_decode", ERR, "pillow", fc.pillow_decode, "Pillow's full decode fails"),
+    CheckSpec("tf_decode", ERR, "tensorflow", fc.tf_decode, "TensorFlow's decode_image fails"),
+    CheckSpec("corrupt_data", WARN, "tensorflow", fc.corrupt_data, "decodes, but libjpeg reported corrupt data"),
+    CheckSpec("wrong_pixels", ERR, "tensorflow", fc.wrong_pixels, "TensorFlow decodes to other pixels than the image holds"),
 )
 
 # Checks computed over the whole dataset once every file is inspected (see report.py).
 DATASET_CHECKS: dict[str, tuple[Severity, str]] = {
-    "junk_file": (W, "Thumbs.db, .DS_Store, desktop.ini, ._* or a non-image extension"),
-    "duplicate": (I, "exact byte duplicate of another file"),
-    "inspection_failed": (E, "the file could not be inspected: a decoder crashed or hung, or it is unreadable"),
+    "junk_file": (WARN, "Thumbs.db, .DS_Store, desktop.ini, ._* or a non-image extension"),
+    "duplicate": (INFO, "exact byte duplicate of another file"),
+    "inspection_failed": (ERR, "the file could not be inspected: a decoder crashed or hung, or it is unreadable"),
 }
 
 CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS) + tuple(DATASET_CHECKS)
