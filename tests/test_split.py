@@ -477,7 +477,8 @@ from pathlib import Path
 import dataprep.split as s
 from dataprep.validate import ValidateOptions
 real_validate, real_place = s._validate, s._place
-s._validate = lambda raw, options: real_validate(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=Path(sys.argv[1])))
+cache = Path(sys.argv[1])  # read before sys.argv is replaced below
+s._validate = lambda raw, options: real_validate(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=cache))
 def slow_place(*args):
     time.sleep(0.01)
     real_place(*args)
