@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from dataprep.errors import DataprepError
-from dataprep.findings import Severity
+from dataprep.findings import Finding, Severity
 from dataprep.journal import (
     Journal,
     fsync_dir,
@@ -49,6 +50,8 @@ class CleanOptions:
     is at or above `level`."""
 
     level: Severity = Severity.ERROR
+    duplicates: bool = False  # also remove all but the largest file of each duplicate group
+    threshold: int = DEFAULT_THRESHOLD  # pHash bits for near duplicates (dataprep.duplicates)
     quarantine: Path | None = None
     delete: bool = False
     dry_run: bool = False
@@ -172,6 +175,28 @@ def _selected(results: list[FileResult], level: Severity) -> list[FileResult]:
     return chosen
 
 
+def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], leaving: set[str]) -> list[FileResult]:
+    """All but one file of each duplicate group: the one kept is the largest (most pixels,
+    then most bytes; ties: first in natural order) of those not already leaving."""
+    severity = Severity.INFO
+    by_rel = {r.rel: r for r in results}
+    extra: list[FileResult] = []
+    for g in groups:
+        staying = [by_rel[p] for p in g.paths if p not in leaving]
+        if len(staying) < 2:
+            continue
+        keep = max(staying, key=lambda r: ((r.width or 0) * (r.height or 0), r.size))  # max keeps the first of ties
+        distance = {m.path: m.distance for m in g.members}
+        for r in staying:
+            if r is keep:
+                continue
+            what = "exact copy" if distance[r.rel] == 0 else f"near duplicate (pHash distance {distance[r.rel]} to {g.paths[0]})"
+            detail = f"{what} of {keep.rel}, which is kept as the largest of its group of {len(g.members)}"
+            r.findings.append(Finding(r.rel, "near_duplicate", severity, detail))
+            extra.append(r)
+    return extra
+
+
 def _recover(manifest: Manifest, journal: Journal) -> int:
     """Settle every entry a killed run left as 'planned'. Returns how many were settled."""
     settled = 0
@@ -221,6 +246,10 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
 
     report = validate(base, opts.validate)
     selected = _selected(report.results, opts.level)
+    if opts.duplicates:
+        order = {r.rel: i for i, r in enumerate(report.results)}
+        extra = _duplicate_copies(report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected})
+        selected = sorted(selected + extra, key=lambda r: order[r.rel])
     result = CleanResult(root=base, quarantine=quarantine, selected=selected, recovered=recovered, dry_run=opts.dry_run)
     if opts.dry_run or not selected:
         return result

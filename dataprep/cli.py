@@ -20,7 +20,7 @@ from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
 
 app = CommandApp(
     name="dataprep",
-    help="From a folder of labelled photos to a dataset you can train on: validate, clean, restore, split, stats, augment-preview.",
+    help="From a folder of labelled photos to a dataset you can train on: validate, clean, restore, duplicates, leakage, split, stats, augment-preview.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -69,6 +69,14 @@ MaxPixels = Annotated[
     int, typer.Option("--max-pixels", help="Images whose header claims more pixels are errors and not decoded.", min=1)
 ]
 MinSize = Annotated[int, typer.Option("--min-size", help="Warn about images narrower or shorter than this (px).", min=1)]
+Threshold = Annotated[
+    int,
+    typer.Option(
+        "--threshold",
+        help="Near duplicates: at most this many of the 64 pHash bits differ (0-24; default 10).",
+        metavar="BITS",
+    ),
+]
 
 
 def _validate_options(
@@ -131,6 +139,8 @@ def clean(
     delete: Annotated[bool, typer.Option("--delete", help="Delete the files instead of quarantining them (not undoable).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be removed; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+    duplicates: Annotated[bool, typer.Option("--duplicates", help="Also remove exact and near duplicates: keep the largest file of each group.")] = False,
+    threshold: Threshold = 10,
     jobs: Jobs = None,
     timeout: Timeout = 60.0,
     cache_dir: CacheDir = None,
@@ -138,7 +148,7 @@ def clean(
     max_pixels: MaxPixels = 178_956_970,
     min_size: MinSize = 8,
 ) -> None:
-    """Move every file validate calls an error (and every junk file) into a quarantine, with a manifest.
+    """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
 
     Undo with `dataprep restore DIR.quarantine`. A killed run loses nothing; re-run it to finish.
     """
@@ -154,7 +164,7 @@ def clean(
     if chosen is None or chosen < Severity.WARNING:
         raise DataprepError(f"--level {level!r} would remove valid photos; expected error or warning")
     options = CleanOptions(
-        level=chosen, quarantine=quarantine, delete=delete, dry_run=dry_run,
+        level=chosen, quarantine=quarantine, delete=delete, dry_run=dry_run, duplicates=duplicates, threshold=threshold,
         validate=_validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size),
     )  # fmt: skip
     with render.progress_bar("validating") as progress:
@@ -164,6 +174,59 @@ def clean(
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         render.print_clean_result(result, delete=delete)
+
+
+@app.command()
+def duplicates(
+    directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
+    threshold: Threshold = 10,
+    jobs: Jobs = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, brightened copies)."""
+    import json
+
+    from dataprep import render
+    from dataprep.duplicates import duplicates_report
+    from dataprep.validate import ValidateOptions
+
+    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    with render.progress_bar("hashing", enabled=not json_out) as progress:
+        options.progress = progress
+        report = duplicates_report(directory, threshold, options)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.print_duplicates(report)
+
+
+@app.command()
+def leakage(
+    out: Annotated[Path, typer.Argument(help="A split folder: OUT/{train,val,test}/CLASS/*.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
+    threshold: Threshold = 10,
+    jobs: Jobs = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Exact and near duplicates that sit in more than one split (train/test leakage). Exit 1 when any exists."""
+    import json
+
+    from dataprep import render
+    from dataprep.duplicates import leakage_report
+    from dataprep.validate import ValidateOptions
+
+    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    with render.progress_bar("hashing", enabled=not json_out) as progress:
+        options.progress = progress
+        report = leakage_report(out, threshold, options)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.print_leaks(report)
+    raise typer.Exit(EXIT_FINDINGS if report.leaks else EXIT_OK)
 
 
 @app.command()

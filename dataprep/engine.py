@@ -38,6 +38,7 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
     sample = Sample(path, rel, options, data=data)
     findings = run_checks(sample)
     header = sample.header if sample.format is not None else None
+    props = sample.properties if sample.format is not None else None
     return FileResult(
         rel=rel,
         size=size,
@@ -49,6 +50,10 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
         mode=header.mode if header else None,
         frames=header.frames if header else 1,
         findings=findings,
+        phash=props.phash if props else None,
+        dhash=props.dhash if props else None,
+        pixel_hash=props.pixel_hash if props else None,
+        properties=props.values if props else {},
     )
 
 
@@ -59,12 +64,37 @@ def _failed(rec: FileRecord, detail: str) -> FileResult:
     )  # fmt: skip
 
 
+def _warm_up_tensorflow() -> None:
+    """Import TensorFlow in a worker, leaving out what decoding does not need.
+
+    TensorFlow's package init also imports Keras (about a fifth of its import time); a worker
+    only decodes, so Keras is kept out when TensorFlow allows it. GPUs are hidden: decoding runs
+    on the CPU, and a worker must not reserve GPU memory that training needs.
+    """
+    import sys
+
+    from dataprep.checks.sample import _tensorflow
+
+    blocked = "keras" not in sys.modules
+    if blocked:
+        sys.modules["keras"] = None  # type: ignore[assignment]
+    try:
+        tf = _tensorflow()
+    except ImportError:
+        if not blocked:
+            raise
+        del sys.modules["keras"]
+        tf = _tensorflow()
+    finally:
+        if blocked and sys.modules.get("keras", 0) is None:
+            del sys.modules["keras"]
+    tf.config.set_visible_devices([], "GPU")
+
+
 def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) -> None:
     """Worker loop: warm up the decoders, say ready, then inspect one file per message."""
     if options.use_tf:
-        from dataprep.checks.sample import _tensorflow
-
-        _tensorflow()
+        _warm_up_tensorflow()
     conn.send(("ready", None))
     while True:
         try:

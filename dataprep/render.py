@@ -17,6 +17,7 @@ from dataprep.report import Report
 
 if TYPE_CHECKING:
     from dataprep.clean import CleanResult, RestoreResult
+    from dataprep.duplicates import DuplicatesReport, LeakageReport
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -117,3 +118,39 @@ def print_restore_result(result: RestoreResult) -> None:
         stderr.print(f"[yellow]refused[/] {rel}: a file already exists at its original place; move it away and re-run")
     if result.not_restorable:
         stdout.print(f"{len(result.not_restorable)} file(s) were deleted with --delete and cannot be restored")
+
+
+def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
+    """Each duplicate group: its kind, and each member with its pHash distance to the first."""
+    if not report.groups:
+        stdout.print(f"[green]no duplicates[/] among {report.files} images in {report.root} (threshold {report.threshold})")
+        return
+    table = Table(title=f"duplicate groups in {report.root} (pHash threshold {report.threshold} bits)", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("kind")
+    table.add_column("file", overflow="fold")
+    table.add_column("distance", justify="right")
+    for n, g in enumerate(report.groups[:limit], 1):
+        for k, m in enumerate(g.members):
+            table.add_row(str(n) if k == 0 else "", g.kind if k == 0 else "", m.path, str(m.distance))
+        table.add_section()
+    stdout.print(table)
+    copies = sum(len(g.members) - 1 for g in report.groups)
+    more = f" (first {limit} shown; --json lists all)" if len(report.groups) > limit else ""
+    stdout.print(f"{len(report.groups)} group(s), {copies} extra cop{'y' if copies == 1 else 'ies'} among {report.files} images{more}")
+
+
+def print_leaks(report: LeakageReport, limit: int = 50) -> None:
+    """Each group that crosses splits, with the splits it sits in."""
+    if not report.leaks:
+        stdout.print(f"[green]no leaks[/]: no exact or near duplicate crosses splits in {report.root} ({report.files} images)")
+        return
+    table = Table(title=f"leaks across splits in {report.root} (pHash threshold {report.threshold} bits)", title_justify="left")
+    table.add_column("kind")
+    table.add_column("splits")
+    table.add_column("files", overflow="fold")
+    table.add_column("distance", justify="right")
+    for leak in report.leaks[:limit]:
+        table.add_row(leak.kind, ", ".join(leak.splits), "\n".join(leak.paths), str(leak.distance))
+    stdout.print(table)
+    stdout.print(f"[bold red]{len(report.leaks)} leak(s)[/]: the same photo (or a near copy) is in more than one split")

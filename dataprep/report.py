@@ -32,6 +32,11 @@ class FileResult:
     mode: str | None = None
     frames: int = 1
     findings: list[Finding] = field(default_factory=list)
+    # From the same decode as the checks (dataprep.checks.image_properties); None when not decoded.
+    phash: str | None = None
+    dhash: str | None = None
+    pixel_hash: str | None = None
+    properties: dict[str, float] = field(default_factory=dict)
 
     @property
     def worst(self) -> Severity | None:
@@ -43,13 +48,15 @@ class FileResult:
             "size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256, "format": self.format,
             "width": self.width, "height": self.height, "mode": self.mode, "frames": self.frames,
             "findings": [[f.check, f.severity.value, f.detail] for f in self.findings],
+            "phash": self.phash, "dhash": self.dhash, "pixel_hash": self.pixel_hash, "properties": self.properties,
         }  # fmt: skip
 
     @classmethod
     def from_cache(cls, rel: str, d: dict[str, Any]) -> FileResult:
         findings = [Finding(rel, check, Severity(sev), detail) for check, sev, detail in d["findings"]]
         fields = {k: d[k] for k in ("size", "mtime_ns", "sha256", "format", "width", "height", "mode", "frames")}
-        return cls(rel=rel, findings=findings, **fields)
+        hashes = {k: d.get(k) for k in ("phash", "dhash", "pixel_hash")}
+        return cls(rel=rel, findings=findings, properties=dict(d.get("properties") or {}), **fields, **hashes)
 
 
 @dataclass

@@ -5,7 +5,8 @@ Two layers, as in the design:
 - `plan_split(files, spec, seed) -> SplitPlan` is pure and deterministic: the same files, spec
   and seed give the same plan on any machine. Files are sorted (natural order) first, each class
   draws from its own `random.Random(f"{seed}:{class}")` (so adding a class never reshuffles the
-  others), and files with the same content (same sha256) form one group that is placed as a unit:
+  others), and files with the same content (same sha256) or near-identical content (same pixels or
+  close perceptual hashes: `dataprep.duplicates`) form one group that is placed as a unit:
   no photo can sit in train and in test at once.
 - `execute_split(...)` writes the plan into ``OUT/{train,val,test}/CLASS/`` (the layout
   `keras.utils.image_dataset_from_directory` and TFDS ImageFolder read) by copy, hardlink,
@@ -205,12 +206,19 @@ def _resolve(amount: Amount | None, n: int) -> int:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One image to split: its path relative to RAW, class, content hash and size."""
+    """One image to split: its path relative to RAW, class, content hash and size. `group`
+    names its duplicate group (exact or near copies, see `dataprep.duplicates`); None means
+    its own content hash."""
 
     rel: str
     label: str
     sha256: str
     size: int
+    group: str | None = None
+
+    @property
+    def group_key(self) -> str:
+        return self.group if self.group is not None else self.sha256
 
 
 @dataclass(frozen=True)
@@ -285,7 +293,8 @@ class SplitPlan:
 def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT_SEED) -> SplitPlan:
     """Assign every file to train, val or test. Pure and deterministic: no I/O, no global RNG.
 
-    Per class, the duplicate groups (files with equal sha256; a lone file is a group of one)
+    Per class, the duplicate groups (files with equal sha256 or the same `group`: exact and
+    near duplicates; a lone file is a group of one)
     are shuffled with the class's own RNG and placed first-fit into test, then val, then train
     (train takes all the rest, or up to the ``--train`` cap; groups over the cap are unused).
     A group whose files sit in several classes is planned with the class of its first file and
@@ -294,7 +303,7 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     ordered = sorted(files, key=lambda f: natural_key(f.rel))
     groups: dict[str, list[SourceFile]] = {}
     for f in ordered:
-        groups.setdefault(f.sha256, []).append(f)
+        groups.setdefault(f.group_key, []).append(f)
     classes = sorted({f.label for f in ordered}, key=natural_key)
     by_class: dict[str, list[list[SourceFile]]] = defaultdict(list)
     for members in groups.values():  # insertion order = natural order of each group's first file
@@ -306,7 +315,7 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     if conflicts:
         example = " = ".join(m.rel for m in conflicts[0][:2])
         plan.warnings.append(
-            f"{len(conflicts)} group(s) of identical files sit in different classes (e.g. {example}); "
+            f"{len(conflicts)} group(s) of identical or near-identical files sit in different classes (e.g. {example}); "
             "each group is kept in one split, but the labels conflict: run `dataprep validate`"
         )
 
@@ -349,7 +358,7 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
                 asked = val if split == "val" else test
                 plan.warnings.append(
                     f"class {label!r}: {split} has {asked - room[split]} of the {asked} images asked, "
-                    "because identical files must stay together"
+                    "because duplicate (identical or near-identical) files must stay together"
                 )
         for split, split_groups in chosen.items():
             for g in split_groups:
@@ -413,7 +422,23 @@ def collect_sources(
         sha = result.sha256 if result is not None and result.sha256 else sha256_file(rec.path)
         sources.append(SourceFile(rel=rec.rel, label=rec.label, sha256=sha, size=rec.size))
     excluded.sort(key=lambda e: natural_key(e.path))
-    return sources, excluded
+    return _with_duplicate_groups(sources, report), excluded
+
+
+def _with_duplicate_groups(sources: list[SourceFile], report: Report) -> list[SourceFile]:
+    """Mark exact and near duplicates (same pixels, close pHashes) as one group each, so the
+    planner places each group as a unit and the split has no leaks by construction."""
+    from dataclasses import replace
+
+    from dataprep.duplicates import find_duplicates
+
+    wanted = {s.rel for s in sources}
+    results = [r for r in report.results if r.rel in wanted]
+    group_of: dict[str, str] = {}
+    for g in find_duplicates(results):
+        for path in g.paths:
+            group_of[path] = f"group:{g.paths[0]}"
+    return [replace(s, group=group_of[s.rel]) if s.rel in group_of else s for s in sources]
 
 
 # --- the result ------------------------------------------------------------------------------
@@ -962,7 +987,9 @@ def split_renderables(result: SplitResult, max_excluded: int = 20) -> list[Any]:
     out: list[Any] = [table]
     if result.plan.duplicate_groups:
         extra = sum(len(g) for g in result.plan.duplicate_groups)
-        out.append(Text(f"{len(result.plan.duplicate_groups)} group(s) of identical files ({extra} files), each kept in one split"))
+        out.append(Text(
+            f"{len(result.plan.duplicate_groups)} group(s) of identical or near-identical files ({extra} files), each kept in one split"
+        ))
     left_out = result.excluded + result.plan.unused
     if left_out:
         out.append(Text(f"{len(left_out)} file(s) left out:", style="yellow"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataprep.cache import ResultCache
-from dataprep.checks import CHECKS_VERSION, DATASET_CHECKS, CheckOptions
+from dataprep.checks import CHECKS_VERSION, DATASET_CHECKS, CheckOptions, QualityThresholds
 from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
 from dataprep.findings import Finding
 from dataprep.report import FileResult, Report
@@ -27,11 +27,16 @@ class ValidateOptions:
     max_pixels: int = CheckOptions.max_pixels
     min_size: int = CheckOptions.min_size
     use_tf: bool = True
+    image_properties: bool = True  # perceptual hashes + quality findings (off: neither)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
     progress: ProgressFn | None = None
 
     @property
     def check_options(self) -> CheckOptions:
-        return CheckOptions(max_pixels=self.max_pixels, min_size=self.min_size, use_tf=self.use_tf)
+        return CheckOptions(
+            max_pixels=self.max_pixels, min_size=self.min_size, use_tf=self.use_tf,
+            image_properties=self.image_properties, quality=self.quality,
+        )  # fmt: skip
 
 
 def validate(root: str | os.PathLike[str], options: ValidateOptions | None = None) -> Report:
@@ -40,7 +45,7 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
     started = time.perf_counter()
     scan = scan_dataset(root)
     results, cached, inspected = inspect_scan(scan, opts)
-    add_dataset_findings(scan, results)
+    add_dataset_findings(scan, results, odd_size=opts.quality.odd_size if opts.image_properties else None)
     return Report(
         root=scan.root, scan=scan, results=results, cached=cached, inspected=inspected,
         seconds=time.perf_counter() - started,
@@ -82,8 +87,11 @@ def _junk_result(rec: FileRecord) -> FileResult:
     return FileResult(rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns, findings=[finding])
 
 
-def add_dataset_findings(scan: Scan, results: list[FileResult]) -> None:
-    """Findings that need every file: exact duplicates (same bytes)."""
+def add_dataset_findings(scan: Scan, results: list[FileResult], odd_size: float | None = None) -> None:
+    """Findings that need every file: exact duplicates (same bytes), and with `odd_size`,
+    images whose size is that many times above or below the dataset's median."""
+    if odd_size is not None:
+        _add_odd_size(results, odd_size)
     severity, _ = DATASET_CHECKS["duplicate"]
     groups: dict[str, list[FileResult]] = defaultdict(list)
     for r in results:
@@ -94,3 +102,31 @@ def add_dataset_findings(scan: Scan, results: list[FileResult]) -> None:
         first = members[0]
         for r in members[1:]:
             r.findings.append(Finding(r.rel, "duplicate", severity, f"same bytes as {first.rel}"))
+
+
+ODD_SIZE_MIN_IMAGES = 10  # a median of fewer images says little about what is typical
+_SIZE_SPOKEN_FOR = frozenset({"too_small", "pixel_limit"})
+
+
+def _add_odd_size(results: list[FileResult], factor: float) -> None:
+    """odd_size (CleanVision's name): sqrt(width*height) `factor` times above or below the median
+    of the decoded images. Files already flagged too_small or pixel_limit are left to those."""
+    import statistics
+
+    severity, _ = DATASET_CHECKS["odd_size"]
+    sized = [
+        r for r in results
+        if r.properties and r.width and r.height and not any(f.check in _SIZE_SPOKEN_FOR for f in r.findings)
+    ]  # fmt: skip
+    if len(sized) < ODD_SIZE_MIN_IMAGES:
+        return
+    median = statistics.median((r.width * r.height) ** 0.5 for r in sized if r.width and r.height)
+    for r in sized:
+        assert r.width and r.height
+        side = (r.width * r.height) ** 0.5
+        if side > factor * median or side * factor < median:
+            word = "larger" if side > median else "smaller"
+            r.findings.append(Finding(r.rel, "odd_size", severity, (
+                f"{r.width}x{r.height}: about {max(side / median, median / side):.0f}x {word} than the dataset's "
+                f"median image ({median:.0f} px a side; threshold {factor:g}x)"
+            )))  # fmt: skip

@@ -317,15 +317,16 @@ def build_augmenter(spec: object, seed: int) -> object | None:
     from dataprep.augment import build_augmentation, parse_augment_spec
 
     parsed = parse_augment_spec(spec)  # type: ignore[arg-type]
-    if parsed.to_string() in ("", "none"):
+    if not parsed.enabled:
         return None
     return build_augmentation(parsed, seed=seed)
 
 
 def normalize_augment(spec: str | None) -> str:
-    """The canonical string of an augmentation spec ('none' when disabled), for config.json."""
-    if spec is None or spec.strip().lower() in ("", "none"):
-        return "none"
+    """The canonical string of an augmentation spec, for config.json: 'none' when disabled,
+    the shared default for None, '' or 'default'."""
     from dataprep.augment import parse_augment_spec
 
-    return parse_augment_spec(spec).to_string() or "none"
+    if spec is not None and spec.strip().lower() == "default":
+        spec = None
+    return parse_augment_spec(spec).to_string()

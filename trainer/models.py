@@ -20,7 +20,7 @@ from keras import layers
 from dataprep.errors import DataprepError
 
 Builder = Callable[[int, int, str], keras.Model]
-DEFAULT_MODEL = "compact_xception"
+DEFAULT_MODEL = "compact_cnn"
 WEIGHTS_HELP = "--weights PATH (a local .weights.h5 of the backbone without its top) or --weights none"
 
 
@@ -160,13 +160,36 @@ def small_xception(image_size: int, num_classes: int, weights: str = "none") -> 
     return keras.Model(inputs, _classifier_head(x, num_classes, 0.25), name="small_xception")
 
 
-@register_model(default_image_size=128)
-def compact_xception(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
-    """The default: small_xception's design slimmed for CPUs (32-64-128-256 at 128 px)."""
+def _conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    # momentum 0.9, not 0.99: with ~20 steps per epoch the moving statistics must catch up
+    # within an epoch or validation sees stale normalisation for the first several epochs.
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    return layers.Activation("relu")(x)
+
+
+@register_model(default_image_size=96)
+def compact_cnn(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """The default: a batch-normalized VGG-style CNN sized for CPUs (≈70 M multiply-adds at 96 px).
+
+    Chosen for validation accuracy per CPU-second on 2 cores: a strided stem and one conv per
+    stage at high resolution keep the cost low, batch norm lets it train at a high learning
+    rate, and global average pooling instead of Flatten + Dense keeps it from memorising a
+    small training set.
+    """
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     x = layers.Rescaling(1.0 / 255)(inputs)
-    x = _xception_body(x, stem=32, widths=(64, 128, 256), exit_width=384)
-    return keras.Model(inputs, _classifier_head(x, num_classes, 0.3), name="compact_xception")
+    x = _conv_bn(x, 24, strides=2)
+    x = _conv_bn(x, 32)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 64)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 128)
+    x = _conv_bn(x, 128)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 256)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, _classifier_head(x, num_classes, 0.3), name="compact_cnn")
 
 
 # --- transfer learning ----------------------------------------------------------------------

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dataprep.checks import file_checks as fc
-from dataprep.checks.sample import CheckOptions, Sample
+from dataprep.checks import quality_checks as qc
+from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "1"
+CHECKS_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,20 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("tf_decode", ERR, "tensorflow", fc.tf_decode, "TensorFlow's decode_image fails"),
     CheckSpec("corrupt_data", WARN, "tensorflow", fc.corrupt_data, "decodes, but libjpeg reported corrupt data"),
     CheckSpec("wrong_pixels", ERR, "tensorflow", fc.wrong_pixels, "TensorFlow decodes to other pixels than the image holds"),
+    CheckSpec("dark", INFO, "pillow", qc.dark, "very dark: the brightest pixels are dim"),
+    CheckSpec("light", INFO, "pillow", qc.light, "very light: washed out, the darkest pixels are bright"),
+    CheckSpec("blurry", INFO, "pillow", qc.blurry, "little edge detail for its contrast: out of focus or upscaled"),
+    CheckSpec("low_information", INFO, "pillow", qc.low_information, "few gray levels: nearly blank or flat"),
+    CheckSpec("odd_aspect_ratio", INFO, "pillow", qc.odd_aspect_ratio, "much wider than tall, or taller than wide"),
+    CheckSpec("grayscale", INFO, "pillow", qc.grayscale, "stored as colour but every pixel is gray"),
 )
 
 # Checks computed over the whole dataset once every file is inspected (see report.py).
 DATASET_CHECKS: dict[str, tuple[Severity, str]] = {
     "junk_file": (WARN, "Thumbs.db, .DS_Store, desktop.ini, ._* or a non-image extension"),
     "duplicate": (INFO, "exact byte duplicate of another file"),
+    "near_duplicate": (INFO, "a copy (same pixels, or a resized/re-compressed/cropped/brightened one) that clean --duplicates removes"),
+    "odd_size": (INFO, "far larger or smaller than the dataset's typical image"),
     "inspection_failed": (ERR, "the file could not be inspected: a decoder crashed or hung, or it is unreadable"),
 }
 
@@ -66,4 +75,4 @@ def run_checks(sample: Sample) -> list[Finding]:
     return findings
 
 
-__all__ = ["CHECKS", "CHECKS_VERSION", "CHECK_NAMES", "DATASET_CHECKS", "CheckOptions", "CheckSpec", "Sample", "run_checks"]
+__all__ = ["CHECKS", "CHECKS_VERSION", "CHECK_NAMES", "DATASET_CHECKS", "CheckOptions", "CheckSpec", "QualityThresholds", "Sample", "run_checks"]

@@ -22,6 +22,30 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
+    from dataprep.checks.image_properties import ImageProperties
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Where the image-quality findings start (names and scores as CleanVision's, thresholds
+    measured on real photos: see benchmarks/duplicates_bench.py). Scores are on the
+    ANALYSIS_SIDE thumbnail of `dataprep.checks.image_properties`."""
+
+    dark: float = 0.2  # `dark`: the brightest 1% of pixels are below this (0-1 perceived brightness)
+    light: float = 0.9  # `light`: the darkest 1% of pixels are above this
+    blurry: float = 0.2  # `blurry`: sharpness (Laplacian spread / gray spread) below this
+    low_information: float = 3.0  # `low_information`: gray-level entropy below this many bits
+    odd_aspect_ratio: float = 0.33  # `odd_aspect_ratio`: short side / long side below this
+    grayscale: float = 6.0  # `grayscale`: RGB image whose channels differ by at most this (99th pct)
+    odd_size: float = 10.0  # `odd_size`: sqrt(w*h) this many times above or below the dataset median
+
+    def fingerprint(self) -> str:
+        # odd_size is judged over the whole dataset, after the cache: not part of the key.
+        return (
+            f"dark={self.dark};light={self.light};blurry={self.blurry};low_information={self.low_information};"
+            f"odd_aspect_ratio={self.odd_aspect_ratio};grayscale={self.grayscale}"
+        )
+
 
 @dataclass(frozen=True)
 class CheckOptions:
@@ -30,9 +54,13 @@ class CheckOptions:
     max_pixels: int = 178_956_970  # what Pillow refuses as a decompression bomb
     min_size: int = 8
     use_tf: bool = True
+    # Perceptual hashes and image properties (quality checks, duplicates, leakage).
+    image_properties: bool = True
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     def fingerprint(self) -> str:
-        return f"max_pixels={self.max_pixels};min_size={self.min_size};use_tf={int(self.use_tf)}"
+        text = f"max_pixels={self.max_pixels};min_size={self.min_size};use_tf={int(self.use_tf)}"
+        return text + f";properties={int(self.image_properties)};{self.quality.fingerprint()}"
 
 
 @dataclass
@@ -153,12 +181,35 @@ class Sample:
                     if self.reduced_jpeg:
                         # DCT-domain downscaling: libjpeg still reads every entropy-coded byte
                         # (so truncation and corrupt data still fail), at a fraction of the cost.
-                        im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+                        im.draft(im.mode, self._draft_size(im.width, im.height))
                     im.load()
                     rgb = _to_rgb(im)
                     return Decoded(array=np.asarray(rgb))
         except Exception as err:  # noqa: BLE001 - any decoder failure is a finding, by design
             return Decoded(error=_first_line(err))
+
+    def _draft_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size asked of a draft-mode JPEG decode: 1/8 scale, but with image properties on,
+        large enough (MIN_DECODE_SIDE on the long side) to measure sharpness and hash."""
+        import math
+
+        from dataprep.checks.image_properties import MIN_DECODE_SIDE
+
+        scale = 1 / 8
+        if self.options.image_properties:
+            scale = max(scale, min(1.0, MIN_DECODE_SIDE / max(width, height, 1)))
+        return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+
+    @cached_property
+    def properties(self) -> ImageProperties | None:
+        """Hashes and image properties of Pillow's decode (the same array, no second decode);
+        None when they are off or the image did not decode."""
+        from dataprep.checks.image_properties import image_properties
+
+        array = self.pillow.array
+        if not self.options.image_properties or array is None or array.ndim != 3 or 0 in array.shape:
+            return None
+        return image_properties(array)
 
     @cached_property
     def tensorflow(self) -> Decoded:
@@ -214,8 +265,6 @@ def _tensorflow() -> Any:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _CapturedStderr():
             import tensorflow as tf
-
-            tf.config.set_visible_devices([], "GPU")
         _TF = tf
     return _TF
 

@@ -1,0 +1,77 @@
+"""Photo-like test images made with Pillow: smooth gradients, a few shapes, sensor noise.
+
+Distinct seeds give distinct pictures (their pHashes sit far apart); the helpers below plant
+the copies people make by accident: resized, re-compressed, cropped, brightened, darkened, blurred.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+
+
+def photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    channels = []
+    for _ in range(3):
+        a, bx, by = rng.uniform(40, 200), rng.uniform(-120, 120), rng.uniform(-120, 120)
+        channels.append(a + bx * x / w + by * y / h)
+    im = Image.fromarray(np.clip(np.stack(channels, axis=2), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    for _ in range(7):
+        x0, y0 = int(rng.uniform(-0.1, 0.9) * w), int(rng.uniform(-0.1, 0.9) * h)
+        x1, y1 = x0 + int(rng.uniform(0.1, 0.5) * w), y0 + int(rng.uniform(0.1, 0.5) * h)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=colour)
+    arr = np.asarray(im).astype(np.float64) + rng.normal(0, 5, (h, w, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def jpeg(im: Image.Image, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def save(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def resized(im: Image.Image, factor: float = 0.5) -> Image.Image:
+    return im.resize((round(im.width * factor), round(im.height * factor)), Image.Resampling.LANCZOS)
+
+
+def cropped(im: Image.Image, fraction: float = 0.05) -> Image.Image:
+    dx, dy = round(im.width * fraction / 2), round(im.height * fraction / 2)
+    return im.crop((dx, dy, im.width - dx, im.height - dy))
+
+
+def shifted(im: Image.Image, delta: int) -> Image.Image:
+    return Image.fromarray(np.clip(np.asarray(im).astype(np.int16) + delta, 0, 255).astype(np.uint8))
+
+
+def darkened(im: Image.Image, factor: float = 0.15) -> Image.Image:
+    return ImageEnhance.Brightness(im).enhance(factor)
+
+
+def blurred(im: Image.Image, fraction: float = 0.02) -> Image.Image:
+    return im.filter(ImageFilter.GaussianBlur(max(im.size) * fraction))
+
+
+# The planted copies: name -> bytes of a copy of `im`.
+def planted_copies(im: Image.Image, original: bytes) -> dict[str, bytes]:
+    return {
+        "bytecopy": original,
+        "half": jpeg(resized(im, 0.5)),
+        "q60": jpeg(im, 60),
+        "crop": jpeg(cropped(im, 0.05)),
+        "brighter": jpeg(shifted(im, 30)),
+        "darker": jpeg(shifted(im, -30)),
+    }

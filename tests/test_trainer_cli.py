@@ -1,0 +1,126 @@
+"""`trainer` end to end through the CLI: fit → evaluate → predict, bench, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+pytest.importorskip("tensorflow")
+
+from trainer.cli import app  # noqa: E402
+
+runner = CliRunner()
+
+
+def make_split(root: Path, counts: dict[str, int]) -> Path:
+    rng = np.random.default_rng(1)
+    for split, n in counts.items():
+        for name, color in (("cat", (220, 60, 40)), ("dog", (40, 70, 220))):
+            for i in range(n):
+                pixels = np.clip(np.array(color) + rng.normal(0, 20, (36, 30, 3)), 0, 255).astype("uint8")
+                path = root / split / name / f"{name}{i}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(path)
+    return root
+
+
+@pytest.fixture(scope="module")
+def split_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_split(tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4})
+
+
+@pytest.fixture(scope="module")
+def run_dir(split_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "r1"
+    result = runner.invoke(app, [
+        "fit", str(split_root), "--run-dir", str(run), "--image-size", "32", "--batch-size", "8",
+        "--epochs", "2", "--augment", "flip=horizontal", "--lr", "0.003", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout[result.stdout.index("{\n"):])
+    assert metrics["run_dir"] == str(run) and metrics["epochs_run"] == 2
+    return run
+
+
+def test_fit_through_the_cli(run_dir: Path) -> None:
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["fit"]["augment"] == "flip=horizontal"
+    assert {"model.keras", "metrics.json", "curves.png", "confusion.png", "history.csv"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_evaluate_json_and_table(run_dir: Path, split_root: Path, tmp_path: Path) -> None:
+    png = tmp_path / "cm.png"
+    result = runner.invoke(app, ["evaluate", str(run_dir), str(split_root), "--json", "--confusion", str(png)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["split"] == "test" and report["images"] == 8 and report["classes"] == ["cat", "dog"]
+    assert sum(map(sum, report["confusion_matrix"])) == 8
+    assert {r["class"] for r in report["per_class"]} == {"cat", "dog"}
+    assert 0.0 <= report["accuracy"] <= 1.0 and png.is_file()
+    table = runner.invoke(app, ["evaluate", str(run_dir), str(split_root), "--split", "val"])
+    assert table.exit_code == 0, table.output
+    assert "precision" in table.stdout and "accuracy" in table.stdout
+
+
+def test_predict_files_folders_grid_and_bad_files(run_dir: Path, split_root: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0not a jpeg at all")
+    grid = tmp_path / "grid.png"
+    cat = split_root / "test" / "cat" / "cat0.jpg"
+    result = runner.invoke(app, ["predict", str(run_dir), str(cat), str(split_root / "test" / "dog"), str(bad),
+                                 "--json", "--grid", str(grid)])
+    assert result.exit_code == 1  # one file could not be read; the others are answered
+    answers = json.loads(result.stdout)
+    assert [a["path"] for a in answers][:1] == [str(cat)] and len(answers) == 6
+    good = [a for a in answers if "error" not in a]
+    assert len(good) == 5
+    for a in good:
+        assert a["label"] in ("cat", "dog") and set(a["probabilities"]) == {"cat", "dog"}
+        assert a["confidence"] == pytest.approx(max(a["probabilities"].values()))
+    assert "cannot decode" in answers[-1]["error"] and grid.is_file()
+    plain = runner.invoke(app, ["predict", str(run_dir), str(cat)])
+    assert plain.exit_code == 0 and plain.stdout.startswith(f"{cat}: ") and "%" in plain.stdout
+
+
+def test_bench_json(split_root: Path) -> None:
+    result = runner.invoke(app, ["bench", str(split_root), "--image-size", "16", "--batch-size", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["images"] == 24 and report["decoded"] == 24
+    for key in ("first_pass_images_per_s", "cached_pass_images_per_s", "keras_first_pass_images_per_s"):
+        assert report[key] > 0
+    assert report["cache_bytes_uint8"] * 4 == report["tutorial_cache_bytes_float32"]
+
+
+def test_models_lists_the_registry() -> None:
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0
+    names = [m["name"] for m in json.loads(result.stdout)]
+    assert "baseline_cnn" in names and sum(m["default"] for m in json.loads(result.stdout)) == 1
+
+
+def run_trainer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_subprocess_exit_codes(tmp_path: Path, run_dir: Path) -> None:
+    missing = run_trainer("fit", str(tmp_path / "nope"), cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].startswith("error: no such directory")
+    assert "Traceback" not in missing.stderr
+    no_run = run_trainer("predict", str(tmp_path), str(tmp_path), cwd=tmp_path)
+    assert no_run.returncode == 2 and "no model.keras" in no_run.stderr
+    usage = run_trainer("fit", str(tmp_path), "--epochs", "many", cwd=tmp_path)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+    helped = run_trainer("--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "fit" in helped.stdout

@@ -1,0 +1,184 @@
+"""trainer.data: file lists, decode equality (eager vs mapped), uint8 cache, skip-and-count, cache key."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+tf = pytest.importorskip("tensorflow")
+
+from dataprep.errors import DataprepError  # noqa: E402
+from trainer import data  # noqa: E402
+
+COLORS = {"cat": (200, 60, 40), "dog": (40, 80, 210)}
+
+
+def write_image(path: Path, color: tuple[int, int, int], size: tuple[int, int] = (40, 32), seed: int = 0,
+                fmt: str = "JPEG") -> None:
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(np.array(color)[None, None, :] + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype("uint8")).save(path, format=fmt)
+
+
+def make_split_folder(root: Path, per_class: dict[str, int], classes: list[str]) -> Path:
+    """root/{split}/{class}/*.jpg plus split.json listing `classes` in the given order."""
+    files = []
+    for split, n in per_class.items():
+        for ci, name in enumerate(classes):
+            for i in range(n):
+                rel = f"{split}/{name}/{name}{i}.jpg"
+                write_image(root / rel, COLORS.get(name, (128, 128, 128)), seed=ci * 1000 + i)
+                files.append({"path": rel, "split": split, "class": name})
+    (root / "split.json").write_text(json.dumps({"version": 1, "seed": 0, "classes": classes, "files": files}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def split_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # "dog" first: the class index must come from split.json, not from sorting.
+    return make_split_folder(tmp_path_factory.mktemp("split"), {"train": 6, "val": 3}, ["dog", "cat"])
+
+
+@pytest.fixture(scope="module")
+def raw_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("raw")
+    for name in ("cat", "dog"):
+        for i in range(5):
+            write_image(root / name / f"{name}{i}.jpg", COLORS[name], seed=i)
+    write_image(root / "cat" / "odd.png", COLORS["cat"], fmt="PNG")
+    (root / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    return root
+
+
+def test_split_json_sets_class_index(split_root: Path) -> None:
+    files = data.list_files(split_root, "train")
+    assert files.class_names == ("dog", "cat")
+    assert len(files) == 12 and files.class_counts() == [6, 6]
+    assert all(("/dog/" in p) == (y == 0) for p, y in zip(files.paths, files.labels))
+    assert data.available_splits(split_root) == ["train", "val"]
+    assert len(data.list_files(split_root, "val")) == 6
+
+
+def test_raw_layout_uses_sorted_folders_and_natural_order(raw_root: Path) -> None:
+    files = data.list_files(raw_root)
+    assert files.class_names == ("cat", "dog")
+    names = [Path(p).name for p in files.paths]
+    assert names[:5] == ["cat0.jpg", "cat1.jpg", "cat2.jpg", "cat3.jpg", "cat4.jpg"]
+    with pytest.raises(DataprepError, match="no 'test/' split"):
+        data.list_files(raw_root, "test")
+
+
+def test_flat_folder_is_a_clear_error(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.jpg", (1, 2, 3))
+    with pytest.raises(DataprepError, match="class folders"):
+        data.list_files(tmp_path)
+
+
+def test_eager_equals_mapped(split_root: Path) -> None:
+    files = data.list_files(split_root, "val")
+    pipeline = data.make_pipeline(files, image_size=24, batch_size=4, training=False)
+    batched = np.concatenate([x.numpy() for x, _ in pipeline.dataset])
+    eager = np.stack([data.load_image(p, 24).numpy() for p in files.paths])
+    assert batched.dtype == np.float32 and eager.dtype == np.uint8
+    np.testing.assert_array_equal(batched, eager.astype(np.float32))
+
+
+def test_cache_holds_uint8(split_root: Path) -> None:
+    files = data.list_files(split_root, "train")
+    pipeline = data.make_pipeline(files, image_size=16, batch_size=5, training=True, seed=1)
+    image_spec, label_spec = pipeline.images.element_spec
+    assert image_spec.dtype == tf.uint8 and tuple(image_spec.shape) == (16, 16, 3)
+    assert label_spec.dtype == tf.int32
+    x, y = next(iter(pipeline.dataset))
+    assert x.shape == (5, 16, 16, 3) and float(tf.reduce_max(x)) <= 255.0
+
+
+def test_training_order_is_seeded(split_root: Path) -> None:
+    files = data.list_files(split_root, "train")
+
+    def labels(seed: int) -> list[int]:
+        pipe = data.make_pipeline(files, image_size=8, batch_size=12, training=True, seed=seed)
+        return next(iter(pipe.dataset))[1].numpy().tolist()
+
+    assert labels(3) == labels(3)
+
+
+def test_bad_file_is_skipped_and_counted(raw_root: Path) -> None:
+    files = data.list_files(raw_root)
+    assert len(files) == 12
+    pipeline = data.make_pipeline(files, image_size=16, batch_size=4, training=True)
+    seen = sum(int(y.shape[0]) for _, y in pipeline.dataset)
+    assert seen == 11
+    assert pipeline.count_decoded() == 11
+    assert sum(int(y.shape[0]) for _, y in pipeline.dataset) == 11  # second (cached) pass too
+
+
+def test_cache_key_tracks_size_and_files(split_root: Path, tmp_path: Path) -> None:
+    files = data.list_files(split_root, "train")
+    key = data.cache_key(files, 32)
+    assert key == data.cache_key(files, 32)
+    assert key != data.cache_key(files, 48)
+    fewer = files.subset(range(len(files) - 1), "train")
+    assert key != data.cache_key(fewer, 32)
+    # A changed file (new mtime) is a new key: a stale cache is never read.
+    copy = tmp_path / "copy"
+    make_split_folder(copy, {"train": 2}, ["dog", "cat"])
+    copied = data.list_files(copy, "train")
+    before = data.cache_key(copied, 32)
+    st = os.stat(copied.paths[0])
+    os.utime(copied.paths[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert data.cache_key(copied, 32) != before
+
+
+def test_file_cache_is_written_and_reused(split_root: Path, tmp_path: Path) -> None:
+    files = data.list_files(split_root, "val")
+    cache_dir = tmp_path / "cache"
+    first = data.make_pipeline(files, image_size=16, batch_size=4, training=False, cache_dir=cache_dir)
+    a = np.concatenate([x.numpy() for x, _ in first.dataset])
+    assert first.cache_file is not None and Path(f"{first.cache_file}.index").exists()
+    second = data.make_pipeline(files, image_size=16, batch_size=4, training=False, cache_dir=cache_dir)
+    assert second.cache_file == first.cache_file
+    np.testing.assert_array_equal(a, np.concatenate([x.numpy() for x, _ in second.dataset]))
+    other = data.make_pipeline(files, image_size=20, batch_size=4, training=False, cache_dir=cache_dir)
+    assert other.cache_file != first.cache_file
+
+
+def test_large_jpeg_decodes_at_reduced_scale(tmp_path: Path) -> None:
+    assert int(data.jpeg_ratio_index(tf.constant(1000), tf.constant(900), 100)) == 3  # ratio 8
+    assert int(data.jpeg_ratio_index(tf.constant(400), tf.constant(300), 128)) == 1  # ratio 2
+    assert int(data.jpeg_ratio_index(tf.constant(200), tf.constant(300), 128)) == 0  # full size
+    path = tmp_path / "big.jpg"
+    gradient = np.linspace(0, 255, 800, dtype=np.float32)
+    pixels = np.stack([np.tile(gradient, (640, 1))] * 3, axis=-1).astype("uint8")
+    Image.fromarray(pixels).save(path, quality=95)
+    reduced = data.load_image(str(path), 64).numpy().astype(np.float32)
+    full = tf.image.resize(tf.io.decode_jpeg(tf.io.read_file(str(path)), channels=3), [64, 64]).numpy()
+    assert reduced.shape == (64, 64, 3)
+    assert np.abs(reduced - full).mean() < 3.0
+
+
+def test_stratified_split_is_deterministic(raw_root: Path) -> None:
+    files = data.list_files(raw_root)
+    train, val = data.stratified_split(files, 0.4, seed=7)
+    again_train, again_val = data.stratified_split(files, 0.4, seed=7)
+    assert train.paths == again_train.paths and val.paths == again_val.paths
+    assert len(train) + len(val) == len(files)
+    assert set(train.paths).isdisjoint(val.paths)
+    assert val.class_counts() == [2, 2]
+
+
+def test_augmentation_runs_after_the_cache(split_root: Path) -> None:
+    pytest.importorskip("dataprep.augment")
+    files = data.list_files(split_root, "train")
+    pipe = data.make_pipeline(files, image_size=16, batch_size=4, training=True, augment="flip=horizontal")
+    x, _ = next(iter(pipe.dataset))
+    assert x.dtype == tf.float32 and x.shape == (4, 16, 16, 3)
+    assert pipe.images.element_spec[0].dtype == tf.uint8
+    assert data.normalize_augment("none") == "none"
+    assert data.normalize_augment("default") == data.normalize_augment(None)

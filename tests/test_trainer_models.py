@@ -1,0 +1,84 @@
+"""The registry is the test matrix: every model builds, trains a step, saves and reloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from dataprep.errors import DataprepError  # noqa: E402
+from trainer.models import DEFAULT_MODEL, build_model, find_backbone, list_models, model_info  # noqa: E402
+
+
+def test_registry_lists_the_promised_models() -> None:
+    names = set(list_models())
+    assert {"baseline_cnn", "small_xception", "xception", "efficientnetv2b0", "mobilenetv3small"} <= names
+    assert DEFAULT_MODEL in names
+    with pytest.raises(DataprepError, match="unknown model 'nope'.*baseline_cnn"):
+        model_info("nope")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_trains_a_step_and_round_trips(name: str, tmp_path: Path) -> None:
+    info = model_info(name)
+    size = max(info.min_image_size, 32)
+    keras.utils.set_random_seed(0)
+    model = build_model(name, size, num_classes=3)
+    assert model.input_shape == (None, size, size, 3)
+    assert model.output_shape == (None, 3)
+    assert (find_backbone(model) is not None) == info.transfer
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).integers(0, 256, (4, size, size, 3)).astype("float32")
+    y = np.array([0, 1, 2, 0])
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(x, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    probs = model.predict_on_batch(x)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_allclose(reloaded.predict_on_batch(x), probs, atol=1e-5)
+
+
+def test_transfer_weights_load_from_a_local_file(tmp_path: Path) -> None:
+    keras.utils.set_random_seed(1)
+    backbone = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    path = tmp_path / "mobilenet.weights.h5"
+    backbone.save_weights(path)
+    keras.utils.set_random_seed(2)  # different initialisation: equality proves the file was loaded
+    model = build_model("mobilenetv3small", 32, 2, weights=str(path))
+    loaded = find_backbone(model)
+    assert loaded is not None and not loaded.trainable
+    for a, b in zip(loaded.get_weights(), backbone.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_weights_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataprepError, match="no such weights file"):
+        build_model("mobilenetv3small", 32, 2, weights=str(tmp_path / "missing.weights.h5"))
+    other = keras.applications.EfficientNetV2B0(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    wrong = tmp_path / "effnet.weights.h5"
+    other.save_weights(wrong)
+    with pytest.raises(DataprepError, match="does not fit MobileNetV3Small"):
+        build_model("mobilenetv3small", 32, 2, weights=str(wrong))
+    with pytest.raises(DataprepError, match="trains from scratch"):
+        build_model("baseline_cnn", 32, 2, weights="imagenet")
+    with pytest.raises(DataprepError, match="too small"):
+        build_model("xception", 32, 2)
+
+
+def test_imagenet_offline_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keras.src.applications import mobilenet_v3
+
+    def offline(*args: object, **kwargs: object) -> str:
+        raise Exception("URL fetch failure on https://example.invalid/weights.h5: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(mobilenet_v3.file_utils, "get_file", offline)
+    with pytest.raises(DataprepError) as err:
+        build_model("mobilenetv3small", 32, 2, weights="imagenet")
+    message = str(err.value)
+    assert "\n" not in message and "--weights PATH" in message and "--weights none" in message

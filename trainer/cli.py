@@ -1,0 +1,185 @@
+"""`trainer` command line: declarations plus one call into the library per command.
+
+TensorFlow is imported inside each command, so `trainer --help` stays fast. Only this module
+prints; errors are DataprepError, turned into one line and exit code 2 by `run_app`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from dataprep.console import run_app
+
+app = typer.Typer(
+    name="trainer",
+    help="Train, evaluate and use image classifiers on folders prepared by dataprep.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _quiet_tensorflow() -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+@app.command()
+def fit(
+    data_dir: Annotated[Path, typer.Argument(help="Split folder (dataprep split) or a folder of class folders.")],
+    model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
+    image_size: Annotated[Optional[int], typer.Option(help="Square input size in pixels [default: the model's].")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per batch (per replica).")] = 32,
+    epochs: Annotated[int, typer.Option(help="Epochs to train (transfer models: frozen + fine-tuning).")] = 12,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
+    lr_schedule: Annotated[str, typer.Option(help="cosine (with warm-up) or constant.")] = "cosine",
+    augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "default",
+    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for shuffling, augmentation and initial weights.")] = 1337,
+    patience: Annotated[int, typer.Option(help="Early stopping: epochs without val_accuracy gain (0: off).")] = 0,
+    class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
+    weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
+    freeze_epochs: Annotated[Optional[int], typer.Option(help="Transfer models: epochs with the backbone frozen [default: half].")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Held out for validation when there is no val/ split.")] = 0.2,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache decoded images on disk here (data larger than RAM).")] = None,
+    precision: Annotated[str, typer.Option(help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16.")] = "auto",
+    xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --run-dir (its saved config is used).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+) -> None:
+    """Train a model; writes config, history, curves, metrics, best model and logs to the run folder."""
+    _quiet_tensorflow()
+    from dataprep.errors import DataprepError
+    from trainer.fit import FitConfig
+    from trainer.fit import fit as run_fit
+
+    if resume and run_dir is None:
+        raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+    config = FitConfig(
+        data_dir=str(data_dir), model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
+        lr=lr, lr_schedule=lr_schedule, augment=augment, run_dir=str(run_dir) if run_dir else None, seed=seed,
+        patience=patience, class_weight=class_weight, weights=weights, freeze_epochs=freeze_epochs,
+        val_fraction=val_fraction, cache_dir=str(cache_dir) if cache_dir else None, precision=precision,
+        xla=xla, verbose=1 if sys.stdout.isatty() else 2,
+    )
+    result = run_fit(config, resume=resume)
+    if as_json:
+        _print_json({"run_dir": str(result.run_dir), **result.metrics})
+        return
+    m = result.metrics
+    line = f"run: {result.run_dir}  val_accuracy {m['val_accuracy']:.4f}  val_loss {m['val_loss']:.4f}"
+    if "test_accuracy" in m:
+        line += f"  test_accuracy {m['test_accuracy']:.4f}"
+    print(line + f"  epochs {m['epochs_run']}  {m['train_seconds']:.1f}s")
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
+    data_dir: Annotated[Path, typer.Argument(help="Labelled folder: a split folder or class folders.")],
+    split: Annotated[Optional[str], typer.Option(help="train, val or test [default: test, else val].")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    confusion: Annotated[Optional[Path], typer.Option(help="Confusion matrix PNG [default: in the run folder].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix of a run's best model."""
+    _quiet_tensorflow()
+    from trainer.evaluate import evaluate as run_evaluate
+
+    report = run_evaluate(run, data_dir, split=split, batch_size=batch_size, confusion_png=confusion)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{report.data} ({report.split or 'all'}): {report.images} images, accuracy {report.accuracy:.4f}, "
+                  f"loss {report.loss:.4f}" + (f", {report.skipped} skipped (undecodable)" if report.skipped else ""))
+    scores = Table("class", "precision", "recall", "f1", "support")
+    for row in report.per_class:
+        scores.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    console.print(scores)
+    matrix = Table("true \\ predicted", *report.class_names)
+    for name, counts in zip(report.class_names, report.confusion.tolist()):
+        matrix.add_row(name, *(str(c) for c in counts))
+    console.print(matrix)
+    console.print(f"confusion matrix: {report.confusion_png}")
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
+    paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")] = False,
+    grid: Annotated[Optional[Path], typer.Option(help="Also draw the images with their predicted labels to this PNG.")] = None,
+) -> int:
+    """Predict the class of each image; exit code 1 when some file could not be read."""
+    _quiet_tensorflow()
+    from trainer.predict import predict as run_predict
+
+    results = run_predict(run, paths, grid=grid)
+    if as_json:
+        _print_json([r.to_dict() for r in results])
+    else:
+        for r in results:
+            if r.error is None:
+                print(f"{r.path}: {r.label} ({r.confidence:.2%})")
+    failed = [r for r in results if r.error is not None]
+    for r in failed:
+        print(f"error: {r.path}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+@app.command()
+def bench(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of class folders, or a split folder (its train/ is used).")],
+    image_size: Annotated[int, typer.Option(help="Square size to decode to.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Measure the on-disk cache here instead of memory.")] = None,
+    compare: Annotated[bool, typer.Option(help="Also time keras.utils.image_dataset_from_directory.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
+) -> None:
+    """Measure the input pipeline alone: first (decoding) pass and cached pass, images per second."""
+    _quiet_tensorflow()
+    from trainer.bench import bench as run_bench
+
+    result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir, compare=compare)
+    if as_json:
+        _print_json(result)
+        return
+    for key, value in result.items():
+        print(f"{key}: {value}")
+
+
+@app.command("models")
+def models_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the registered models with their default image sizes."""
+    _quiet_tensorflow()
+    from trainer.models import DEFAULT_MODEL, list_models, model_info
+
+    rows = [model_info(name) for name in list_models()]
+    if as_json:
+        _print_json([{"name": i.name, "default_image_size": i.default_image_size, "min_image_size": i.min_image_size,
+                      "transfer": i.transfer, "default": i.name == DEFAULT_MODEL, "summary": i.summary} for i in rows])
+        return
+    for i in rows:
+        mark = "*" if i.name == DEFAULT_MODEL else " "
+        kind = "transfer" if i.transfer else "scratch"
+        print(f"{mark} {i.name:18s} {kind:8s} {i.default_image_size:4d}px  {i.summary}")
+
+
+def main() -> None:
+    run_app(app, "trainer")

@@ -1,0 +1,162 @@
+"""Evaluate a run's model on a labelled folder: accuracy, per-class precision/recall/F1, confusion."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from dataprep.errors import DataprepError
+from trainer import data
+from trainer.plots import write_confusion_png
+from trainer.run_folder import load_run
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
+    """Counts, rows = true class, columns = predicted class."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        matrix[int(t), int(p)] += 1
+    return matrix
+
+
+def per_class_scores(matrix: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support of each class (0.0 where undefined)."""
+    rows = []
+    for i, name in enumerate(class_names):
+        tp = float(matrix[i, i])
+        predicted = float(matrix[:, i].sum())
+        actual = float(matrix[i, :].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({"class": name, "precision": precision, "recall": recall, "f1": f1, "support": int(actual)})
+    return rows
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate` found; `to_dict` is the --json schema."""
+
+    run: str
+    data: str
+    split: str | None
+    class_names: list[str]
+    accuracy: float
+    loss: float
+    images: int
+    skipped: int
+    per_class: list[dict[str, Any]]
+    confusion: np.ndarray
+    confusion_png: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "run": self.run,
+            "data": self.data,
+            "split": self.split,
+            "classes": self.class_names,
+            "images": self.images,
+            "skipped": self.skipped,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "per_class": self.per_class,
+            "confusion_matrix": self.confusion.tolist(),
+            "confusion_png": self.confusion_png,
+        }
+
+
+def default_split(root: str | os.PathLike[str]) -> str | None:
+    """test when the folder has one, else val, else the whole (raw) folder."""
+    splits = data.available_splits(root)
+    for name in ("test", "val"):
+        if name in splits:
+            return name
+    return "train" if splits else None
+
+
+def predictions_on(model: keras.Model, pipeline: data.Pipeline) -> tuple[np.ndarray, np.ndarray, float]:
+    """(true labels, predicted probabilities, mean loss) over a non-shuffled pipeline."""
+    labels: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+    for x, y in pipeline.dataset:
+        probs.append(np.asarray(model.predict_on_batch(x), dtype=np.float64))
+        labels.append(y.numpy())
+    if not probs:
+        return np.zeros(0, np.int64), np.zeros((0, len(pipeline.files.class_names))), float("nan")
+    y_true = np.concatenate(labels).astype(np.int64)
+    p = np.concatenate(probs)
+    loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y_true)), y_true], 1e-7, 1.0))))
+    return y_true, p, loss
+
+
+def evaluate_model(
+    model: keras.Model,
+    files: data.FileList,
+    image_size: int,
+    batch_size: int = 32,
+    confusion_png: str | os.PathLike[str] | None = None,
+    title: str = "confusion matrix",
+) -> tuple[float, float, np.ndarray, list[dict[str, Any]], int]:
+    """(accuracy, loss, confusion matrix, per-class scores, images evaluated) of `model` on `files`."""
+    pipeline = data.make_pipeline(files, image_size=image_size, batch_size=batch_size, training=False, cache=False)
+    y_true, probs, loss = predictions_on(model, pipeline)
+    k = len(files.class_names)
+    y_pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
+    matrix = confusion_matrix(y_true, y_pred, k)
+    accuracy = float((y_true == y_pred).mean()) if len(y_true) else float("nan")
+    if confusion_png is not None:
+        write_confusion_png(matrix, files.class_names, confusion_png, title=title)
+    return accuracy, loss, matrix, per_class_scores(matrix, files.class_names), int(len(y_true))
+
+
+def evaluate(
+    run_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str],
+    split: str | None = None,
+    batch_size: int = 32,
+    confusion_png: str | os.PathLike[str] | None = None,
+) -> Evaluation:
+    """Evaluate the best model of `run_dir` on `data_dir` (its test split by default).
+
+    The folder's classes must be the run's classes (same names); labels are mapped by name, so a
+    folder holding only some of the classes also works.
+    """
+    run = load_run(run_dir)
+    chosen = split or default_split(data_dir)
+    files = data.list_files(data_dir, chosen)
+    unknown = [name for name in files.class_names if name not in run.class_names]
+    if unknown:
+        raise DataprepError(
+            f"classes {unknown} in '{data_dir}' are not among the run's classes {run.class_names}; "
+            "evaluate on a folder with the classes the model was trained on"
+        )
+    # Re-index the folder's labels to the run's class order.
+    mapping = [run.class_names.index(name) for name in files.class_names]
+    files = data.FileList(
+        files.paths, tuple(mapping[y] for y in files.labels), tuple(run.class_names), files.root, files.split
+    )
+    png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
+    accuracy, loss, matrix, per_class, n = evaluate_model(
+        run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
+    )
+    return Evaluation(
+        run=str(run.path),
+        data=files.root,
+        split=chosen,
+        class_names=run.class_names,
+        accuracy=accuracy,
+        loss=loss,
+        images=n,
+        skipped=len(files) - n,
+        per_class=per_class,
+        confusion=matrix,
+        confusion_png=str(png),
+    )

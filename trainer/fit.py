@@ -1,0 +1,423 @@
+"""Train a registered model on a split folder into a run folder that explains itself.
+
+``fit(FitConfig(...)) -> RunResult``. The strategy follows the hardware: one device, a
+MirroredStrategy over several local GPUs, or a MultiWorkerMirroredStrategy when ``TF_CONFIG``
+names several workers. Mixed precision on GPU, optional XLA. Resumable: per-epoch state is
+backed up (``keras.callbacks.BackupAndRestore``) and ``resume=True`` continues from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dataprep.errors import DataprepError
+from trainer import data, run_folder
+from trainer.evaluate import evaluate_model
+from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
+from trainer.plots import write_curves_png
+from trainer.tensorboard import EpochScalars
+
+DEFAULT_AUGMENT_NAME = "default"
+LR_SCHEDULES = ("cosine", "constant")
+CLASS_WEIGHTS = ("none", "auto")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass
+class FitConfig:
+    """Everything a training run depends on; config.json holds it resolved."""
+
+    data_dir: str
+    model: str = DEFAULT_MODEL
+    image_size: int | None = None  # None: the model's default size
+    batch_size: int = 32
+    epochs: int = 12
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    warmup_epochs: int = 1
+    weight_decay: float = 1e-4
+    augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
+    run_dir: str | None = None  # None: runs/<timestamp>
+    seed: int = 1337
+    patience: int = 0  # early stopping on val_accuracy; 0 turns it off
+    class_weight: str = "none"
+    weights: str = "none"  # transfer models: imagenet | none | PATH
+    freeze_epochs: int | None = None  # transfer models: epochs with the backbone frozen (None: half)
+    fine_tune_lr_factor: float = 0.1
+    val_fraction: float = 0.2  # only when the folder has no val/ split
+    cache_dir: str | None = None
+    precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
+    xla: bool = False
+    verbose: int = 2  # Keras progress: 1 progress bar, 2 one line per epoch, 0 silent
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FitConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class RunResult:
+    """Where the run is and how it went (metrics.json's content)."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+# --- strategy and precision ------------------------------------------------------------------
+
+
+def worker_count() -> tuple[int, int]:
+    """(number of workers, this worker's index) from TF_CONFIG; (1, 0) without it."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 1, 0
+    try:
+        config = json.loads(raw)
+        workers = config.get("cluster", {}).get("worker", [])
+        task = config.get("task", {})
+        index = int(task.get("index", 0)) if task.get("type", "worker") == "worker" else 0
+    except (ValueError, AttributeError, TypeError) as err:
+        raise DataprepError(f"TF_CONFIG is not valid JSON ({err}); expected {{'cluster': {{'worker': [...]}}, 'task': ...}}") from None
+    return max(1, len(workers)), index
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirrored with a multi-worker TF_CONFIG, Mirrored on several GPUs, else default."""
+    workers, _ = worker_count()
+    if workers > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def resolve_precision(requested: str) -> str:
+    if requested not in PRECISIONS:
+        raise DataprepError(f"--precision {requested} is not known (expected one of: {', '.join(PRECISIONS)})")
+    if requested != "auto":
+        return requested
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def resolve_config(config: FitConfig) -> FitConfig:
+    """Fill in defaults that depend on the model and check every choice, before any work."""
+    info = model_info(config.model)
+    resolved = FitConfig.from_dict(config.to_dict())
+    resolved.image_size = config.image_size or info.default_image_size
+    resolved.augment = data.normalize_augment(config.augment)
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise DataprepError(f"--lr-schedule {config.lr_schedule} is not known (expected one of: {', '.join(LR_SCHEDULES)})")
+    if config.class_weight not in CLASS_WEIGHTS:
+        raise DataprepError(f"--class-weight {config.class_weight} is not known (expected one of: {', '.join(CLASS_WEIGHTS)})")
+    for name in ("epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            raise DataprepError(f"--{name.replace('_', '-')} {getattr(config, name)} must be at least 1")
+    if config.lr <= 0:
+        raise DataprepError(f"--lr {config.lr} must be positive")
+    if info.transfer:
+        frozen = config.freeze_epochs if config.freeze_epochs is not None else max(1, config.epochs // 2)
+        resolved.freeze_epochs = min(frozen, config.epochs)
+    else:
+        resolved.freeze_epochs = 0
+    if resolved.run_dir is None:
+        resolved.run_dir = str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    resolve_precision(config.precision)
+    return resolved
+
+
+def auto_class_weight(files: data.FileList) -> dict[int, float]:
+    """n / (k · count_c): each class contributes equally to the loss."""
+    counts = files.class_counts()
+    total, k = sum(counts), len(counts)
+    return {i: (total / (k * c) if c else 0.0) for i, c in enumerate(counts)}
+
+
+def learning_rate(config: FitConfig, steps_per_epoch: int, epochs: int, base: float) -> Any:
+    if config.lr_schedule == "constant":
+        return base
+    total = max(1, steps_per_epoch * epochs)
+    warmup = min(total // 2, steps_per_epoch * config.warmup_epochs)
+    if warmup:
+        return keras.optimizers.schedules.CosineDecay(
+            base * 0.1, decay_steps=total - warmup, alpha=0.01, warmup_target=base, warmup_steps=warmup
+        )
+    return keras.optimizers.schedules.CosineDecay(base, decay_steps=total, alpha=0.01)
+
+
+def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, epochs: int, base_lr: float) -> None:
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=learning_rate(config, steps_per_epoch, epochs, base_lr), weight_decay=config.weight_decay
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=bool(config.xla),
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
+    """Create the run folder (refusing to overwrite one) or, resuming, read its config back."""
+    assert config.run_dir is not None
+    path = Path(config.run_dir)
+    if resume:
+        saved = path / run_folder.CONFIG
+        if not saved.is_file():
+            raise DataprepError(
+                f"nothing to resume in '{path}' (expected {run_folder.CONFIG} from an earlier 'trainer fit'); "
+                "pass the --run-dir of the interrupted run"
+            )
+        if (path / run_folder.METRICS).is_file():
+            raise DataprepError(
+                f"run '{path}' already finished (it has {run_folder.METRICS}); nothing to resume. "
+                "Start a new run with another --run-dir"
+            )
+        values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
+        values["verbose"] = config.verbose
+        return path, FitConfig.from_dict(values)
+    if path.exists() and any(path.iterdir()):
+        raise DataprepError(
+            f"run folder '{path}' already exists and is not empty (expected a new folder); "
+            "pass another --run-dir, or --resume to continue it"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path, config
+
+
+def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.FileList | None]:
+    """(train, val, test): the folder's splits, or a seeded stratified hold-out of a raw tree."""
+    splits = data.available_splits(config.data_dir)
+    if splits:
+        train = data.list_files(config.data_dir, "train")
+        if "val" in splits:
+            val = data.list_files(config.data_dir, "val")
+        else:
+            train, val = data.stratified_split(train, config.val_fraction, config.seed)
+        test = data.list_files(config.data_dir, "test") if "test" in splits else None
+    else:
+        train, val = data.stratified_split(data.list_files(config.data_dir), config.val_fraction, config.seed)
+        test = None
+    if len(val) == 0:
+        raise DataprepError(
+            f"no validation images in '{config.data_dir}' (expected a val/ split or enough images to hold out "
+            f"{config.val_fraction:.0%}); add images or run 'dataprep split'"
+        )
+    return train, val, test
+
+
+def best_so_far(history_csv: Path, monitor: str = "val_accuracy") -> float | None:
+    values = run_folder.read_history(history_csv).get(monitor)
+    return max(values) if values else None
+
+
+def callbacks_for(
+    run_dir: Path, phase: str, config: FitConfig, extra: Sequence[keras.callbacks.Callback]
+) -> list[keras.callbacks.Callback]:
+    history_csv = run_dir / run_folder.HISTORY
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.BackupAndRestore(str(run_dir / run_folder.BACKUP / phase)),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / run_folder.MODEL),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            initial_value_threshold=best_so_far(history_csv),
+        ),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        EpochScalars(run_dir / run_folder.LOGS),
+    ]
+    if config.patience > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience)
+        )
+    return callbacks + list(extra)
+
+
+def fit(
+    config: FitConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = ()
+) -> RunResult:
+    """Train `config.model` on `config.data_dir` and fill the run folder.
+
+    `resume=True` continues the run in `config.run_dir` from its last completed epoch, with the
+    configuration saved there. Extra `callbacks` run after the built-in ones.
+    """
+    config = resolve_config(config)
+    strategy = choose_strategy()
+    workers, worker_index = worker_count()
+    chief = worker_index == 0
+    run_dir, config = prepare_run_dir(config, resume) if chief else _worker_dir(config, worker_index)
+    config = resolve_config(config)
+    assert config.image_size is not None and config.freeze_epochs is not None
+
+    keras.utils.set_random_seed(config.seed)
+    previous_policy = keras.mixed_precision.global_policy()
+    precision = resolve_precision(config.precision)
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        train, val, test = split_files(config)
+        shard = workers > 1
+        train_pipe = data.make_pipeline(
+            train, image_size=config.image_size, batch_size=config.batch_size * strategy.num_replicas_in_sync,
+            training=True, seed=config.seed, augment=config.augment if config.augment != "none" else None,
+            cache_dir=config.cache_dir, shard_by_data=shard,
+        )
+        val_pipe = data.make_pipeline(
+            val, image_size=config.image_size, batch_size=config.batch_size * strategy.num_replicas_in_sync,
+            training=False, cache_dir=config.cache_dir, shard_by_data=shard,
+        )
+        class_weight = auto_class_weight(train) if config.class_weight == "auto" else None
+        steps_per_epoch = math.ceil(len(train) / (config.batch_size * strategy.num_replicas_in_sync))
+
+        if chief:
+            run_folder.write_json(run_dir / run_folder.CLASS_NAMES, list(train.class_names))
+            run_folder.write_json(run_dir / run_folder.CONFIG, {
+                "version": run_folder.RUN_VERSION,
+                "fit": config.to_dict(),
+                "resolved": {
+                    "class_names": list(train.class_names),
+                    "train_images": len(train), "val_images": len(val), "test_images": len(test) if test else 0,
+                    "train_class_counts": train.class_counts(),
+                    "class_weight": class_weight,
+                    "precision": precision,
+                    "strategy": type(strategy).__name__,
+                    "replicas": strategy.num_replicas_in_sync,
+                    "workers": workers,
+                    "tensorflow": tf.__version__,
+                    "keras": keras.__version__,
+                },
+            })
+
+        started = time.perf_counter()
+        with strategy.scope():
+            model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
+        frozen_epochs = config.freeze_epochs
+        phases: list[tuple[str, int, int, float, bool]] = []
+        if frozen_epochs:
+            phases.append(("frozen", 0, frozen_epochs, config.lr, False))
+            if config.epochs > frozen_epochs:
+                phases.append(("fine_tune", frozen_epochs, config.epochs, config.lr * config.fine_tune_lr_factor, True))
+        else:
+            phases.append(("train", 0, config.epochs, config.lr, True))
+
+        stopped_early = False
+        for name, first, last, base_lr, backbone_trainable in phases:
+            done_marker = run_dir / run_folder.BACKUP / f"{name}.done.weights.h5"
+            if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
+                model.load_weights(str(done_marker))
+                continue
+            with strategy.scope():
+                backbone = find_backbone(model)
+                if backbone is not None:
+                    backbone.trainable = backbone_trainable
+                compile_model(model, config, steps_per_epoch, last - first, base_lr)
+            with warnings.catch_warnings():
+                # Skipped files make the cardinality unknown; Keras warns when the pass ends.
+                warnings.filterwarnings("ignore", message=".*ran out of data.*")
+                model.fit(
+                    train_pipe.dataset,
+                    validation_data=val_pipe.dataset,
+                    initial_epoch=first,
+                    epochs=last,
+                    shuffle=False,  # the pipeline shuffles (seeded) before batching
+                    class_weight=class_weight,
+                    callbacks=callbacks_for(run_dir, name, config, callbacks),
+                    verbose=config.verbose,
+                )
+            stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
+            if len(phases) > 1:
+                done_marker.parent.mkdir(parents=True, exist_ok=True)
+                model.save_weights(str(done_marker))
+            if stopped_early:
+                break
+        train_seconds = time.perf_counter() - started
+
+        metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
+
+
+def _worker_dir(config: FitConfig, index: int) -> tuple[Path, FitConfig]:
+    """Non-chief workers of a multi-worker run write checkpoints to a scratch folder they delete."""
+    assert config.run_dir is not None
+    path = Path(config.run_dir).parent / f".{Path(config.run_dir).name}.worker-{index}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path, config
+
+
+def _finish(
+    run_dir: Path,
+    config: FitConfig,
+    model: keras.Model,
+    train_pipe: data.Pipeline,
+    val_pipe: data.Pipeline,
+    test: data.FileList | None,
+    train_seconds: float,
+    chief: bool,
+) -> dict[str, Any]:
+    """Evaluate the best model, write curves, confusion matrix and metrics.json."""
+    assert config.image_size is not None
+    model_file = run_dir / run_folder.MODEL
+    if model_file.is_file():
+        best = keras.models.load_model(model_file)
+    else:  # no epoch improved on the threshold (e.g. resumed after the last epoch)
+        model.save(model_file)
+        best = model
+    history = run_folder.read_history(run_dir / run_folder.HISTORY)
+    val_accuracy, val_loss, _, val_scores, val_n = evaluate_model(
+        best, val_pipe.files, config.image_size, config.batch_size,
+        run_dir / run_folder.CONFUSION if chief and test is None else None, title="validation",
+    )
+    metrics: dict[str, Any] = {
+        "version": run_folder.RUN_VERSION,
+        "model": config.model,
+        "val_accuracy": val_accuracy,
+        "val_loss": val_loss,
+        "best_epoch": int(np.argmax(history["val_accuracy"])) + 1 if history.get("val_accuracy") else None,
+        "epochs_run": len(history.get("loss", [])),
+        "train_seconds": round(train_seconds, 2),
+        "images_per_epoch": len(train_pipe.files),
+        "val_per_class": val_scores,
+    }
+    if test is not None and len(test):
+        test_accuracy, test_loss, _, test_scores, _ = evaluate_model(
+            best, test, config.image_size, config.batch_size,
+            run_dir / run_folder.CONFUSION if chief else None, title="test",
+        )
+        metrics.update(test_accuracy=test_accuracy, test_loss=test_loss, test_per_class=test_scores)
+    metrics["skipped_files"] = {
+        "train": len(train_pipe.files) - train_pipe.count_decoded(),
+        "val": len(val_pipe.files) - val_n,
+    }
+    if chief:
+        write_curves_png(history, run_dir / run_folder.CURVES)
+        run_folder.write_json(run_dir / run_folder.METRICS, metrics)
+    return metrics

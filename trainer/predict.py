@@ -1,0 +1,90 @@
+"""Predict classes for image files (or folders of them) with a run's best model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from dataprep.errors import DataprepError
+from trainer import data
+from trainer.plots import write_prediction_grid
+from trainer.run_folder import LoadedRun, load_run
+
+BATCH = 32
+
+
+@dataclass
+class Prediction:
+    """One file's answer, or the reason there is none (`error`)."""
+
+    path: str
+    label: str | None = None
+    confidence: float | None = None
+    probabilities: dict[str, float] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "label": self.label, "confidence": self.confidence,
+                               "probabilities": self.probabilities}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _read(path: Path, image_size: int) -> tuple[np.ndarray | None, str | None]:
+    """Decode one file as the training pipeline does; (pixels, None) or (None, why not)."""
+    if not path.exists():
+        return None, "no such file"
+    if not path.is_file():
+        return None, "not a file"
+    try:
+        return data.load_image(str(path), image_size).numpy(), None
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
+        message = str(getattr(err, "message", err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return None, f"cannot decode image ({message}); run 'dataprep validate' on it"
+
+
+def predict_images(run: LoadedRun, paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Prediction], list[np.ndarray]]:
+    """Predictions for `paths` (folders expanded) in order, plus the decoded pixels of each
+    successful file (for the grid)."""
+    files = data.expand_image_paths(paths)
+    if not files:
+        raise DataprepError(f"no images found in {[str(p) for p in paths]} (expected image files or folders of them)")
+    results = [Prediction(str(p)) for p in files]
+    pixels: list[np.ndarray | None] = []
+    for result, path in zip(results, files):
+        image, error = _read(path, run.image_size)
+        result.error = error
+        pixels.append(image)
+    ok = [i for i, image in enumerate(pixels) if image is not None]
+    for start in range(0, len(ok), BATCH):
+        chunk = ok[start:start + BATCH]
+        batch = np.stack([pixels[i] for i in chunk]).astype("float32")  # type: ignore[misc]
+        probs = np.asarray(run.model.predict_on_batch(batch), dtype=np.float64)
+        for i, row in zip(chunk, probs):
+            best = int(row.argmax())
+            results[i].label = run.class_names[best]
+            results[i].confidence = float(row[best])
+            results[i].probabilities = {name: float(p) for name, p in zip(run.class_names, row)}
+    return results, [pixels[i] for i in ok]  # type: ignore[misc]
+
+
+def predict(
+    run_dir: str | os.PathLike[str],
+    paths: Sequence[str | os.PathLike[str]],
+    grid: str | os.PathLike[str] | None = None,
+) -> list[Prediction]:
+    """Load `run_dir` and predict every image in `paths`; with `grid`, also draw them labelled."""
+    run = load_run(run_dir)
+    results, images = predict_images(run, paths)
+    if grid is not None:
+        good = [r for r in results if r.error is None]
+        captions = [f"{Path(r.path).name}\n{r.label} ({r.confidence:.1%})" for r in good]
+        write_prediction_grid(images, captions, grid)
+    return results
