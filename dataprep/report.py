@@ -55,8 +55,10 @@ class FileResult:
     def from_cache(cls, rel: str, d: dict[str, Any]) -> FileResult:
         findings = [Finding(rel, check, Severity(sev), detail) for check, sev, detail in d["findings"]]
         fields = {k: d[k] for k in ("size", "mtime_ns", "sha256", "format", "width", "height", "mode", "frames")}
-        hashes = {k: d.get(k) for k in ("phash", "dhash", "pixel_hash")}
-        return cls(rel=rel, findings=findings, properties=dict(d.get("properties") or {}), **fields, **hashes)
+        return cls(
+            rel=rel, findings=findings, phash=d.get("phash"), dhash=d.get("dhash"), pixel_hash=d.get("pixel_hash"),
+            properties=dict(d.get("properties") or {}), **fields,
+        )  # fmt: skip
 
 
 @dataclass

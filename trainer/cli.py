@@ -123,7 +123,7 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")] = False,
     grid: Annotated[Optional[Path], typer.Option(help="Also draw the images with their predicted labels to this PNG.")] = None,
-) -> int:
+) -> None:
     """Predict the class of each image; exit code 1 when some file could not be read."""
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
@@ -138,7 +138,8 @@ def predict(
     failed = [r for r in results if r.error is not None]
     for r in failed:
         print(f"error: {r.path}: {r.error}", file=sys.stderr)
-    return 1 if failed else 0
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @app.command()
