@@ -24,6 +24,7 @@ from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
 from dataprep.journal import (
     Journal,
+    crash_point,
     fsync_dir,
     move_atomic,
     reconcile_move,
@@ -283,6 +284,7 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         if opts.delete:
             src.unlink(missing_ok=True)
             fsync_dir(src.parent)
+            crash_point()  # the kill tests' hook: one file operation done
             entry["status"] = DELETED
             result.deleted += 1
         else:
@@ -323,6 +325,7 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
             if original.exists():  # planned but never moved, or restored by a killed run
                 if not dry_run:
                     entry["status"] = RESTORED
+                    journal.append({"op": "restore", "path": rel, "phase": "done", "recovered": True})
                 continue
             raise DataprepError(
                 f"'{rel}' is in the manifest but neither in '{qdir}' nor in '{root}'; it was moved by hand"
@@ -333,6 +336,7 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
                 if not dry_run:
                     stored.unlink()
                     entry["status"] = RESTORED
+                    journal.append({"op": "restore", "path": rel, "phase": "done", "recovered": True})
                 result.restored.append(rel)
                 continue
             result.refused.append(rel)

@@ -57,6 +57,18 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
     )
 
 
+def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
+    """`inspect` one file; a bug in a check (any exception it raises) becomes an
+    `inspection_failed` error for that file instead of ending the run. Used by the pool's
+    workers and by the in-process path alike, so both give the same verdict on the same file."""
+    try:
+        return inspect(path, rel, size, mtime_ns, options)
+    except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
+        text = str(err).strip().splitlines()
+        detail = f"internal error in a check ({type(err).__name__}: {text[0] if text else ''}); please report it"
+        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[Finding(rel, "inspection_failed", Severity.ERROR, detail)])
+
+
 def _failed(rec: FileRecord, detail: str) -> FileResult:
     return FileResult(
         rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns,
@@ -104,12 +116,7 @@ def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) ->
         if task is None:
             return
         index, path, rel, size, mtime_ns = task
-        try:
-            result = inspect(Path(path), rel, size, mtime_ns, options)
-        except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
-            detail = f"internal error in a check ({type(err).__name__}: {err}); please report it"
-            result = FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[Finding(rel, "inspection_failed", Severity.ERROR, detail)])
-        conn.send((index, result))
+        conn.send((index, inspect_guarded(inspect, Path(path), rel, size, mtime_ns, options)))
 
 
 @dataclass
@@ -223,7 +230,7 @@ def inspect_files_serially(records: Sequence[FileRecord], options: CheckOptions,
     """In-process inspection with no pool (jobs=0): for debugging and for tiny folders."""
     out = []
     for n, rec in enumerate(records, 1):
-        out.append(inspect_file(rec.path, rec.rel, rec.size, rec.mtime_ns, options))
+        out.append(inspect_guarded(inspect_file, rec.path, rec.rel, rec.size, rec.mtime_ns, options))
         if progress is not None:
             progress(n, len(records))
     return out

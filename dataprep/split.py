@@ -53,6 +53,7 @@ from dataprep.findings import Severity
 from dataprep.journal import (
     TMP_PREFIX,
     Journal,
+    crash_point,
     fsync_dir,
     reconcile_move,
     remove_stale_temporaries,
@@ -670,6 +671,7 @@ def execute_split(
                 _check_source(src, a)
                 _move(src, dst)
                 written += 1
+                crash_point()  # the kill tests' hook: one file operation done
             else:
                 already += 1
         else:
@@ -689,6 +691,7 @@ def execute_split(
                         ) from None
                     raise
                 written += 1
+                crash_point()  # the kill tests' hook: one file operation done
         batch.append(a.dest)
         if len(batch) >= JOURNAL_BATCH:
             journal.append({"op": "done", "dest": batch})

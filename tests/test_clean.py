@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,75 @@ def test_clean_cli_end_to_end(demo_copy: Path) -> None:
     assert out.exit_code == 0 and "would restore 4" in out.stdout
     bad_level = runner.invoke(app, ["clean", str(demo_copy), "--level", "info"])
     assert bad_level.exit_code == 2 and "would remove valid photos" in bad_level.stderr
+
+
+def assert_journal_tells_the_truth(root: Path, quarantine: Path) -> None:
+    """The last finished operation the journal records for each file matches where the file is:
+    after 'quarantine ... done' it is out of the dataset (in the quarantine unless deleted),
+    after 'restore ... done' it is back in the dataset."""
+    journal = quarantine / "journal.jsonl"
+    if not journal.exists():
+        return
+    last: dict[str, str] = {}
+    action: dict[str, str] = {}
+    for line in journal.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break  # a torn last line: the operation it announced never started
+        entry = json.loads(line)
+        if entry["phase"] == "intent" and entry["op"] == "quarantine":
+            action[entry["path"]] = entry["action"]
+        # An intent with no done after it is in flight: the file may be at either end.
+        last[entry["path"]] = entry["op"] if entry["phase"] == "done" else "in flight"
+    for rel, op in last.items():
+        if op == "in flight":
+            continue
+        if op == "restore":
+            assert (root / rel).exists() and not (quarantine / rel).exists(), rel
+        else:
+            assert not (root / rel).exists(), rel
+            assert (quarantine / rel).exists() == (action.get(rel, "move") == "move"), rel
+
+
+def test_kill_during_restore_at_every_step_then_restore_again(zoo_copy: Path) -> None:
+    original = tree_digest(zoo_copy)
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    clean(zoo_copy, CleanOptions(validate=SERIAL))
+    # Steps of a restore: per file intent + move + done, then the manifest save.
+    steps = 3 * len(ZOO_REMOVED) + 1
+    for kill_after in (1, 2, 3, 4, 5, 6, 20, steps - 1, steps):
+        killed = _dataprep(["restore", str(quarantine)], {KILL_AFTER_ENV: str(kill_after)})
+        assert killed.returncode == -9, (kill_after, killed.stderr)
+        union = tree_digest(zoo_copy) | {
+            k: v for k, v in tree_digest(quarantine).items() if k not in ("manifest.json", "journal.jsonl")
+        }
+        assert union == original, kill_after  # each file in one place or the other, whole
+        assert_journal_tells_the_truth(zoo_copy, quarantine)
+        done = _dataprep(["restore", str(quarantine)])
+        assert done.returncode == 0, done.stderr
+        assert tree_digest(zoo_copy) == original, kill_after
+        assert_journal_tells_the_truth(zoo_copy, quarantine)
+        clean(zoo_copy, CleanOptions(validate=SERIAL))  # quarantine again for the next kill point
+
+
+def test_kill_during_clean_delete_then_rerun(zoo_copy: Path) -> None:
+    """clean --delete killed at each step: a re-run deletes exactly the rest, keeps every other
+    file, and the manifest records each deleted file as deleted."""
+    original = tree_digest(zoo_copy)
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    steps = 2 + 3 * len(ZOO_REMOVED)  # manifest, per file intent + unlink + done, manifest
+    trial, tq = zoo_copy.parent / "trial", zoo_copy.parent / "trial.quarantine"
+    for kill_after in (1, 2, 3, 5, steps - 1):
+        # The same path, sizes and mtimes each time: the validate cache answers after the first run.
+        shutil.rmtree(trial, ignore_errors=True)
+        shutil.rmtree(tq, ignore_errors=True)
+        shutil.copytree(zoo_copy, trial)
+        killed = _dataprep(["clean", str(trial), "--jobs", "0", "--delete"], {KILL_AFTER_ENV: str(kill_after)})
+        assert killed.returncode == -9, (kill_after, killed.stderr)
+        kept = tree_digest(trial)
+        assert {k: original[k] for k in kept} == kept and set(original) - set(kept) <= ZOO_REMOVED
+        assert_journal_tells_the_truth(trial, tq)
+        finished = _dataprep(["clean", str(trial), "--jobs", "0", "--delete"])
+        assert finished.returncode == 0, finished.stderr
+        assert tree_digest(trial) == {k: v for k, v in original.items() if k not in ZOO_REMOVED}
+        manifest = json.loads((tq / "manifest.json").read_text())
+        assert {e["path"] for e in manifest["entries"] if e["status"] == "deleted"} == ZOO_REMOVED

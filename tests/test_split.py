@@ -577,3 +577,162 @@ def test_force_on_non_split_folder_is_refused(tmp_path: Path, vopts: ValidateOpt
     _png(out / "train" / "dogs" / "a.png", 3)
     with pytest.raises(DataprepError, match="no split.json"):
         split_dataset(raw, out, SplitSpec(2, 2), force=True, validate_options=vopts)
+
+
+# --- kill -9 after every kind of step, in every mode ----------------------------------------
+
+KILL_N = 12  # images in the kill tests' RAW (3 classes of 4)
+# Durable steps of a split of KILL_N files (dataprep.journal.crash_point counts them): split.json
+# written, journal 'begin', 'removed', one per placed file, one 'done' batch, split.json complete.
+KILL_STEPS = KILL_N + 5
+
+
+def _split_args(raw: Path, out: Path, mode: str) -> list[str]:
+    return ["split", str(raw), str(out), "--val", "1", "--test", "1", "--seed", "3", "--mode", mode]
+
+
+def _run_split(cache: Path, args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_cli_process(cache, *args, slow=False), cwd=REPO, capture_output=True, text=True,
+                          timeout=120, check=False, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def _kill_fixture(tmp_path: Path, vopts: ValidateOptions) -> tuple[Path, dict[str, str], Path]:
+    """(RAW, its tree, the uninterrupted copy split of an identical RAW) for the kill tests."""
+    classes = {"cats": 4, "dogs": 4, "emus": 4}
+    raw = make_raw(tmp_path / "raw", classes)
+    split_dataset(make_raw(tmp_path / "ref_raw", classes), tmp_path / "ref", SplitSpec(1, 1), seed=3, validate_options=vopts)
+    return raw, tree(raw), tmp_path / "ref"
+
+
+def _journal_done(out: Path) -> set[str]:
+    done: set[str] = set()
+    path = out / JOURNAL_NAME
+    if path.exists():
+        for line in path.read_text().splitlines(keepends=True):
+            if line.endswith("\n") and '"done"' in line:
+                done.update(json.loads(line)["dest"])
+    return done
+
+
+def assert_consistent_after_kill(raw: Path, raw_before: dict[str, str], out: Path, mode: str) -> None:
+    """What must hold at any instant a split is killed: no partial file at a final name, the
+    journal claims nothing that is not in place, and every photo is somewhere, whole."""
+    doc = json.loads((out / SPLIT_JSON).read_text())
+    planned = {f["path"]: f for f in doc["files"]}
+    present = {p for p in split_mod._files_under_splits(out)}
+    assert present <= set(planned), present - set(planned)
+    for rel in present:
+        f, dst, src = planned[rel], out / rel, raw / planned[rel]["source"]
+        if mode == "symlink":
+            assert dst.is_symlink() and Path(os.readlink(dst)) == src, rel
+        elif mode == "hardlink":
+            assert os.path.samefile(dst, src), rel
+        else:
+            assert sha(dst) == f["sha256"], rel  # never partial
+    assert _journal_done(out) <= present  # the journal never claims a file that is not there
+    if mode == "move":
+        for f in planned.values():
+            at_raw, at_out = (raw / f["source"]).exists(), f["path"] in present
+            assert at_raw or at_out, f["source"]  # never lost
+            assert raw_before[f["source"]] == (sha(raw / f["source"]) if at_raw else sha(out / f["path"]))
+    else:
+        assert tree(raw) == raw_before
+
+
+def assert_finished_like(out: Path, ref: Path) -> None:
+    assert tree(out) == tree(ref)  # no file lost, duplicated or partial; same bytes in the same places
+    doc = json.loads((out / SPLIT_JSON).read_text())
+    assert doc["complete"] is True and doc["files"] == json.loads((ref / SPLIT_JSON).read_text())["files"]
+    assert set(split_mod._files_under_splits(out)) == {f["path"] for f in doc["files"]}
+    assert not any(p.name.startswith(".dataprep-tmp-") or p.name == JOURNAL_NAME for p in out.rglob("*"))
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink", "move"])
+def test_kill_after_any_step_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
+    """`DATAPREP_KILL_AFTER_OPS=N` SIGKILLs the real CLI right after its N-th durable step:
+    split.json, journal lines, each placed file, the completion. Then --resume finishes."""
+    from dataprep.journal import KILL_AFTER_ENV
+
+    raw, before, ref = _kill_fixture(tmp_path, vopts)
+    for kill_after in (1, 3, 9, KILL_STEPS - 1, KILL_STEPS):
+        out = tmp_path / f"out{kill_after}"
+        killed = _run_split(tmp_path / "cache", _split_args(raw, out, mode), {KILL_AFTER_ENV: str(kill_after)})
+        assert killed.returncode == -9, (kill_after, killed.stderr)
+        assert_consistent_after_kill(raw, before, out, mode)
+        if kill_after == 3:
+            again = _run_split(tmp_path / "cache", _split_args(raw, out, mode))
+            assert again.returncode == 2 and "--resume" in again.stderr  # a plain re-run says what to do
+        resumed = _run_split(tmp_path / "cache", [*_split_args(raw, out, mode), "--resume"])
+        assert resumed.returncode == 0, (kill_after, resumed.stderr)
+        assert_finished_like(out, ref)
+        if mode == "move":  # put the photos back for the next kill point
+            for f in json.loads((out / SPLIT_JSON).read_text())["files"]:
+                os.rename(out / f["path"], raw / f["source"])
+            assert tree(raw) == before
+
+
+@pytest.mark.parametrize("mode", ["copy", "move"])
+def test_kill_twice_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
+    """A resumed run killed again (after the first files it places) still resumes to the same split."""
+    from dataprep.journal import KILL_AFTER_ENV
+
+    raw, before, ref = _kill_fixture(tmp_path, vopts)
+    out = tmp_path / "out"
+    assert _run_split(tmp_path / "cache", _split_args(raw, out, mode), {KILL_AFTER_ENV: "6"}).returncode == -9
+    second = _run_split(tmp_path / "cache", [*_split_args(raw, out, mode), "--resume"], {KILL_AFTER_ENV: "3"})
+    assert second.returncode == -9
+    assert_consistent_after_kill(raw, before, out, mode)
+    assert _run_split(tmp_path / "cache", [*_split_args(raw, out, mode), "--resume"]).returncode == 0
+    assert_finished_like(out, ref)
+
+
+def _kill_at_random_instants(tmp_path: Path, vopts: ValidateOptions, mode: str, delays: list[float]) -> None:
+    raw, before, ref = _kill_fixture(tmp_path, vopts)
+    cache = tmp_path / "cache"
+    for n, delay in enumerate(delays):
+        out = tmp_path / f"out{n}"
+        proc = subprocess.Popen(_cli_process(cache, *_split_args(raw, out, mode), slow=True), cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        if (out / SPLIT_JSON).exists():
+            assert_consistent_after_kill(raw, before, out, mode)
+        resume = ["--resume"] if (out / SPLIT_JSON).exists() else []
+        finished = _run_split(cache, [*_split_args(raw, out, mode), *resume])
+        assert finished.returncode == 0, (delay, finished.stderr)
+        assert_finished_like(out, ref)
+        if mode == "move":
+            for f in json.loads((out / SPLIT_JSON).read_text())["files"]:
+                os.rename(out / f["path"], raw / f["source"])
+
+
+@pytest.mark.parametrize("mode", ["copy", "move"])
+def test_kill_at_a_random_instant_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
+    """kill -9 after a random delay (seeded: the same instants on every run) of the slowed CLI."""
+    rng = random.Random(f"kill-{mode}")
+    _kill_at_random_instants(tmp_path, vopts, mode, [rng.uniform(0.3, 1.2) for _ in range(2)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink", "move"])
+def test_kill_at_many_random_instants_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
+    rng = random.Random(f"kill-many-{mode}")
+    _kill_at_random_instants(tmp_path, vopts, mode, [rng.uniform(0.1, 1.5) for _ in range(25)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink", "move"])
+def test_kill_after_every_step_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
+    from dataprep.journal import KILL_AFTER_ENV
+
+    raw, before, ref = _kill_fixture(tmp_path, vopts)
+    for kill_after in range(1, KILL_STEPS + 1):
+        out = tmp_path / f"out{kill_after}"
+        assert _run_split(tmp_path / "cache", _split_args(raw, out, mode), {KILL_AFTER_ENV: str(kill_after)}).returncode == -9
+        assert_consistent_after_kill(raw, before, out, mode)
+        assert _run_split(tmp_path / "cache", [*_split_args(raw, out, mode), "--resume"]).returncode == 0
+        assert_finished_like(out, ref)
+        if mode == "move":
+            for f in json.loads((out / SPLIT_JSON).read_text())["files"]:
+                os.rename(out / f["path"], raw / f["source"])

@@ -8,13 +8,14 @@ backed up (``keras.callbacks.BackupAndRestore``) and ``resume=True`` continues f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -110,6 +111,15 @@ def choose_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def strategy_name(strategy: tf.distribute.Strategy) -> str:
+    """The public name of a strategy (TF's class for MultiWorkerMirrored is CollectiveAllReduce)."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "MirroredStrategy"
+    return "default"
+
+
 def resolve_precision(requested: str) -> str:
     if requested not in PRECISIONS:
         raise DataprepError(f"--precision {requested} is not known (expected one of: {', '.join(PRECISIONS)})")
@@ -182,7 +192,8 @@ def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, e
 
 
 def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
-    """Create the run folder (refusing to overwrite one) or, resuming, read its config back."""
+    """Check that the run folder is new (it is created once the data is listed) or, resuming,
+    read its config back."""
     assert config.run_dir is not None
     path = Path(config.run_dir)
     if resume:
@@ -205,7 +216,6 @@ def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
             "pass another --run-dir, or --resume to continue it"
         )
-    path.mkdir(parents=True, exist_ok=True)
     return path, config
 
 
@@ -280,6 +290,7 @@ def fit(
     keras.mixed_precision.set_global_policy(precision)
     try:
         train, val, test = split_files(config)
+        run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
         shard = workers > 1
         train_pipe = data.make_pipeline(
             train, image_size=config.image_size, batch_size=config.batch_size * strategy.num_replicas_in_sync,
@@ -304,7 +315,7 @@ def fit(
                     "train_class_counts": train.class_counts(),
                     "class_weight": class_weight,
                     "precision": precision,
-                    "strategy": type(strategy).__name__,
+                    "strategy": strategy_name(strategy),
                     "replicas": strategy.num_replicas_in_sync,
                     "workers": workers,
                     "tensorflow": tf.__version__,
@@ -335,7 +346,9 @@ def fit(
                 if backbone is not None:
                     backbone.trainable = backbone_trainable
                 compile_model(model, config, steps_per_epoch, last - first, base_lr)
-            with warnings.catch_warnings():
+            if workers > 1:
+                _build_from_spec(model, train_pipe.dataset.element_spec)
+            with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
                 # Skipped files make the cardinality unknown; Keras warns when the pass ends.
                 warnings.filterwarnings("ignore", message=".*ran out of data.*")
                 model.fit(
@@ -362,6 +375,43 @@ def fit(
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
+
+
+def _build_from_spec(model: keras.Model, element_spec: Any) -> None:
+    """Work around Keras 3.15 under MultiWorkerMirroredStrategy: before the first step, `fit`
+    averages a distributed (x, y) batch with ``strategy.reduce`` to build metrics and optimizer,
+    which fails for a tuple with several workers. Build from the dataset's spec instead."""
+
+    def build(iterator: Any = None, data_batch: Any = None) -> None:
+        with model.distribute_strategy.scope():
+            model._symbolic_build(data_batch=tuple(element_spec))
+
+    model._maybe_symbolic_build = build
+
+
+@contextlib.contextmanager
+def _multi_worker_log_reduction(active: bool) -> Iterator[None]:
+    """Work around Keras 3.15 with several workers (tensorflow/tensorflow#72388): it averages
+    each replica's scalar logs with ``strategy.reduce("MEAN", v, axis=0)``, which fails on
+    scalars. For the duration of one `fit`, average them with ``axis=None`` instead."""
+    if not active:
+        yield
+        return
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction not in ("auto", "mean"):
+            return original(values, strategy, reduction)
+        return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        tf_trainer.reduce_per_replica = original
 
 
 def _worker_dir(config: FitConfig, index: int) -> tuple[Path, FitConfig]:
