@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/train_bench.py [--data ../shared/data/pets-800] [--json]
 
 Both recipes train on one seeded, stratified 80/20 split of DATA (a folder of class folders),
-materialised as symlinks in a temporary split folder, so they see exactly the same images.
+materialised as hardlinks in a temporary split folder, so they see exactly the same images.
 
 - tutorial: the Keras flowers tutorial as written: ``image_dataset_from_directory`` at 180×180,
   ``.cache().shuffle(1000).prefetch()`` of float32, a Sequential model with RandomFlip /
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -33,7 +34,8 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "pets-800"
 
 
 def make_split(data: Path, out: Path, seed: int, val_fraction: float = 0.2) -> dict[str, int]:
-    """Symlink a stratified 80/20 split of DATA's class folders into OUT/{train,val}/CLASS."""
+    """Hardlink (or copy) a stratified 80/20 split of DATA's class folders into OUT/{train,val}/CLASS.
+    Not symlinks: the scanner does not follow links that leave the dataset folder."""
     rng = random.Random(seed)
     counts = {"train": 0, "val": 0}
     for class_dir in sorted(p for p in data.iterdir() if p.is_dir()):
@@ -44,7 +46,10 @@ def make_split(data: Path, out: Path, seed: int, val_fraction: float = 0.2) -> d
             target = out / split / class_dir.name
             target.mkdir(parents=True, exist_ok=True)
             for f in chunk:
-                (target / f.name).symlink_to(f)
+                try:
+                    os.link(f, target / f.name)
+                except OSError:
+                    shutil.copy2(f, target / f.name)
             counts[split] += len(chunk)
     return counts
 

@@ -25,6 +25,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "dataprep"
 
 
+def _path_key(path: Path) -> str:
+    """The row key of a file: its absolute path, with bytes that are not UTF-8 (which SQLite
+    text cannot hold) written as backslash escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 class ResultCache:
     """Per-file validate results, keyed by (path, size, mtime_ns, checks version, options)."""
 
@@ -51,7 +57,7 @@ class ResultCache:
         cur = self._db.cursor()
         for rec in records:
             row = cur.execute(
-                "SELECT size, mtime_ns, key, result FROM results WHERE path = ?", (str(rec.path),)
+                "SELECT size, mtime_ns, key, result FROM results WHERE path = ?", (_path_key(rec.path),)
             ).fetchone()
             if row and row[0] == rec.size and row[1] == rec.mtime_ns and row[2] == self.key:
                 found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(row[3]))
@@ -59,7 +65,7 @@ class ResultCache:
 
     def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
         rows = [
-            (str(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache()))
+            (_path_key(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache()))
             for rec, res in pairs
         ]
         if rows:

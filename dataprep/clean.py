@@ -30,6 +30,7 @@ from dataprep.journal import (
     reconcile_move,
     remove_stale_temporaries,
     sha256_file,
+    walk_tree,
     write_json_atomic,
 )
 from dataprep.report import FileResult
@@ -166,6 +167,15 @@ class Manifest:
         )
 
 
+def _sha256_or_none(path: Path) -> str | None:
+    """The file's sha256; None when it cannot be read (a rename needs no read permission, so an
+    unreadable file is still quarantined; without a hash a cross-filesystem copy is not trusted)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
 def _selected(results: list[FileResult], level: Severity) -> list[FileResult]:
     chosen = []
     for r in results:
@@ -246,7 +256,10 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         manifest.save()
 
     report = validate(base, opts.validate)
-    selected = _selected(report.results, opts.level)
+    # Only files the scan listed move: a link not followed, an unreadable folder or an empty
+    # class folder is reported by validate, never touched here.
+    files = {r.rel for r in report.scan.images} | {r.rel for r in report.scan.junk}
+    selected = _selected([r for r in report.results if r.rel in files], opts.level)
     if opts.duplicates:
         order = {r.rel: i for i, r in enumerate(report.results)}
         extra = _duplicate_copies(report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected})
@@ -269,7 +282,7 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         manifest.entries[r.rel] = {
             "path": r.rel,
             "size": r.size,
-            "sha256": r.sha256 or sha256_file(base / r.rel),
+            "sha256": r.sha256 or _sha256_or_none(base / r.rel),
             "findings": [{"check": f.check, "severity": f.severity.value, "detail": f.detail} for f in r.findings],
             "action": action,
             "status": PLANNED,
@@ -307,6 +320,11 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
     if manifest is None:
         raise DataprepError(f"'{qdir}' has no {MANIFEST}; pass the folder `dataprep clean` wrote (e.g. DIR.quarantine)")
     root = manifest.root
+    if not root.is_absolute() or not root.is_dir():
+        raise DataprepError(
+            f"the dataset folder '{root}' named in '{qdir / MANIFEST}' does not exist (expected the folder `dataprep clean` "
+            "cleaned); it was moved or the manifest was edited: put the folder back, or fix 'root'"
+        )
     journal = Journal(qdir / JOURNAL)
     result = RestoreResult(root=root, quarantine=qdir, dry_run=dry_run)
     # Check every path before touching any file: an edited manifest must not move anything.
@@ -356,7 +374,7 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
 
 def _remove_empty_dirs(top: Path) -> None:
     """Remove folders under `top` that restoring emptied (never `top` itself)."""
-    for dirpath, dirnames, filenames in os.walk(top, topdown=False):
+    for dirpath, dirnames, filenames in walk_tree(top, topdown=False):
         path = Path(dirpath)
         if path != top and not filenames and not any((path / d).exists() for d in dirnames):
             try:

@@ -117,7 +117,7 @@ def validate(
         options.progress = progress
         report = run_validate(directory, options)
     if csv_out is not None:
-        write_atomic(csv_out, report.to_csv().encode("utf-8"))
+        write_atomic(csv_out, report.to_csv().encode("utf-8", "backslashreplace"))
     if json_out:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -55,8 +55,35 @@ def one_line_errors(fn: F) -> F:
                 raise
             print_error(str(err))
             raise typer.Exit(err.exit_code) from None
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            # The disk, not the user: disk full, permission denied, I/O error. The journaled
+            # commands stop with every file whole, so the same command re-run finishes the job.
+            if debug_enabled():
+                raise
+            print_error(os_error_line(err))
+            raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError: what failed, on which file, and what to do."""
+    where = f": '{err.filename}'" if err.filename is not None else ""
+    return f"{err.strerror or type(err).__name__}{where} (the command stopped there; fix the cause and re-run it)"
+
+
+def tolerate_undecodable_names() -> None:
+    """File names may hold bytes that are not UTF-8 (Python keeps them as lone surrogates):
+    print them as backslash escapes instead of dying with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
 
 
 class CommandApp(typer.Typer):
@@ -79,6 +106,7 @@ def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
         args.remove("--debug")
         os.environ[DEBUG_ENV] = "1"
     debug = debug_enabled()
+    tolerate_undecodable_names()
     try:
         result = app(args=args, prog_name=prog, standalone_mode=False)
     except _UsageError as err:

@@ -66,9 +66,51 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(path: str | os.PathLike[str]) -> None:
+    """`os.makedirs(path, exist_ok=True)` without recursion: `os.makedirs` recurses once per
+    missing folder and dies with RecursionError in a tree about a thousand folders deep."""
+    missing: list[str] = []
+    current = os.fspath(path)
+    while current and not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+
+
+def walk_tree(top: str | os.PathLike[str], topdown: bool = True) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(top)` (links not followed, unreadable folders skipped) without recursion, so a
+    very deep tree cannot exhaust the stack. With `topdown=False` the deepest folders come first."""
+    found: list[tuple[str, list[str], list[str]]] = []
+    stack = [os.fspath(top)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        dirs = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+        files = sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False))
+        if topdown:
+            yield folder, dirs, files
+        else:
+            found.append((folder, dirs, files))
+        stack.extend(os.path.join(folder, d) for d in reversed(dirs))
+    if not topdown:
+        yield from sorted(found, key=lambda t: -t[0].count(os.sep))
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}"
     try:
         with open(tmp, "wb") as fh:
@@ -82,13 +124,20 @@ def write_atomic(path: Path, data: bytes) -> None:
     crash_point()
 
 
+def json_text_bytes(text: str) -> bytes:
+    """JSON text as UTF-8. A file name with bytes that are not UTF-8 reaches us as a str with
+    lone surrogates (PEP 383), which UTF-8 cannot encode; inside a JSON string the backslash
+    escape `\\udcff` is exactly what `json.loads` turns back into that str, so the name survives."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_atomic(path, json_text_bytes(json.dumps(obj, indent=2, ensure_ascii=False) + "\n"))
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
     """Copy `src` to `dst` (bytes and mtime) so that `dst` is either absent or complete."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dst.parent)
     tmp = dst.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{dst.name}"
     try:
         shutil.copyfile(src, tmp)
@@ -110,7 +159,7 @@ def move_atomic(src: Path, dst: Path) -> None:
     """
     if dst.exists():
         raise FileExistsError(errno.EEXIST, "destination exists", str(dst))
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dst.parent)
     try:
         os.rename(src, dst)
     except OSError as err:
@@ -148,7 +197,7 @@ def remove_stale_temporaries(folder: Path) -> int:
     removed = 0
     if not folder.is_dir():
         return 0
-    for dirpath, _dirs, files in os.walk(folder):
+    for dirpath, _dirs, files in walk_tree(folder):
         for name in files:
             if name.startswith(TMP_PREFIX):
                 (Path(dirpath) / name).unlink(missing_ok=True)
@@ -163,9 +212,9 @@ class Journal:
         self.path = path
 
     def append(self, entry: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
+        make_dirs(self.path.parent)
+        line = json_text_bytes(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        with open(self.path, "ab") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())

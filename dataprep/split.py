@@ -55,9 +55,12 @@ from dataprep.journal import (
     Journal,
     crash_point,
     fsync_dir,
+    json_text_bytes,
+    make_dirs,
     reconcile_move,
     remove_stale_temporaries,
     sha256_file,
+    walk_tree,
     write_atomic,
 )
 from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory
@@ -328,7 +331,9 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
             continue  # every file of this class is in a group planned with another class
         val, test, cap, warnings = spec.targets(label, n)
         plan.warnings.extend(warnings)
-        rng = random.Random(f"{seed}:{label}")
+        # Bytes, not str: the same seed as the str for any UTF-8 name, and a class folder whose
+        # name holds non-UTF-8 bytes (a str with lone surrogates) seeds from those bytes.
+        rng = random.Random(f"{seed}:{label}".encode("utf-8", "surrogateescape"))
         order = list(class_groups)
         rng.shuffle(order)
         room = {"test": test, "val": val, "train": cap if cap is not None else n}
@@ -411,6 +416,7 @@ def collect_sources(
         )
     sources: list[SourceFile] = []
     excluded: list[Excluded] = [Excluded(r.rel, junk_reason(r.name) or "junk") for r in scan.junk]
+    excluded += [Excluded(p.rel, p.detail) for p in scan.problems]
     for rec in scan.images:
         if rec.label is None:
             excluded.append(Excluded(rec.rel, "not inside a class folder"))
@@ -420,10 +426,19 @@ def collect_sources(
             errors = [f.detail for f in result.findings if f.severity == Severity.ERROR]
             excluded.append(Excluded(rec.rel, f"invalid: {errors[0] if errors else 'error'} (--include-invalid keeps it)"))
             continue
-        sha = result.sha256 if result is not None and result.sha256 else sha256_file(rec.path)
+        sha = result.sha256 if result is not None and result.sha256 else _sha256_of_source(rec.path, rec.rel)
         sources.append(SourceFile(rel=rec.rel, label=rec.label, sha256=sha, size=rec.size))
     excluded.sort(key=lambda e: natural_key(e.path))
     return _with_duplicate_groups(sources, report), excluded
+
+
+def _sha256_of_source(path: Path, rel: str) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as err:
+        raise DataprepError(
+            f"cannot read '{rel}' in RAW ({err.strerror or err}); fix its permissions, or leave it out (drop --include-invalid)"
+        ) from None
 
 
 def _with_duplicate_groups(sources: list[SourceFile], report: Report) -> list[SourceFile]:
@@ -533,7 +548,7 @@ def manifest_bytes(doc: dict[str, Any]) -> bytes:
             lines.append(f"  {json.dumps(key)}: [\n{inner}\n  ]{comma}")
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
-    return ("{\n" + "\n".join(lines) + "\n}\n").encode("utf-8")
+    return json_text_bytes("{\n" + "\n".join(lines) + "\n}\n")
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
@@ -648,7 +663,7 @@ def execute_split(
     for split in plan.splits:  # every class in every used split: Keras keeps the class index
         for label in plan.classes:
             folder = os.path.join(out_s, split, label)
-            os.makedirs(folder, exist_ok=True)
+            make_dirs(folder)
             made.add(folder)
     written = already = 0
     batch: list[str] = []
@@ -666,10 +681,13 @@ def execute_split(
                 )
             if state == "pending":
                 if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
+                    make_dirs(parent)
                     made.add(parent)
                 _check_source(src, a)
-                _move(src, dst)
+                try:
+                    _move(src, dst)
+                except OSError as err:
+                    raise _write_error(err, a, out, mode) from None
                 written += 1
                 crash_point()  # the kill tests' hook: one file operation done
             else:
@@ -679,17 +697,16 @@ def execute_split(
                 already += 1
             else:
                 if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
+                    make_dirs(parent)
                     made.add(parent)
                 st = _check_source(src, a)
+                tmp = os.path.join(parent, TMP_PREFIX + name)
                 try:
-                    _place(mode, src, dst, os.path.join(parent, TMP_PREFIX + name), st)
+                    _place(mode, src, dst, tmp, st)
                 except OSError as err:
-                    if err.errno == errno.EXDEV:
-                        raise DataprepError(
-                            f"cannot hardlink across filesystems ('{raw}' -> '{out}'); use --mode copy or put OUT on RAW's disk"
-                        ) from None
-                    raise
+                    if os.path.lexists(tmp):
+                        os.unlink(tmp)  # a partial copy never stays behind (resume would remove it too)
+                    raise _write_error(err, a, out, mode) from None
                 written += 1
                 crash_point()  # the kill tests' hook: one file operation done
         batch.append(a.dest)
@@ -701,6 +718,20 @@ def execute_split(
     if batch:
         journal.append({"op": "done", "dest": batch})
     return written, already
+
+
+def _write_error(err: OSError, a: Assignment, out: Path, mode: str) -> DataprepError:
+    """One line for a file that could not be placed. The split stays resumable: split.json and
+    the journal say what is done, the file in flight is absent or complete, never partial."""
+    resume = "re-run the same command with --resume to finish"
+    if err.errno == errno.EXDEV:
+        return DataprepError(
+            f"cannot {mode} '{a.source}' across filesystems (RAW and '{out}' are on different disks); "
+            "start over with --mode copy --force, or put OUT on RAW's disk and " + resume
+        )
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DataprepError(f"disk full while writing '{a.dest}' into '{out}' ({err.strerror}); free some space, then {resume}")
+    return DataprepError(f"cannot write '{a.dest}' into '{out}': {err.strerror or err}; fix that, then {resume}")
 
 
 def _move(src: str, dst: str) -> None:
@@ -755,7 +786,7 @@ def _files_under_splits(out: Path) -> list[str]:
         base = out / split
         if not base.is_dir():
             continue
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, dirnames, filenames in walk_tree(base):
             dirnames.sort()
             for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
                 if not name.startswith(TMP_PREFIX):
@@ -810,7 +841,7 @@ def _remove_previous(out: Path, paths: Iterable[str]) -> int:
     for split in SPLIT_NAMES:
         base = out / split
         if base.is_dir():
-            for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda t: -len(t[0])):
+            for dirpath, _dirs, _files in walk_tree(base, topdown=False):
                 if not os.listdir(dirpath):
                     os.rmdir(dirpath)
     return removed

@@ -13,7 +13,7 @@ from dataprep.checks import CHECKS_VERSION, DATASET_CHECKS, CheckOptions, Qualit
 from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
 from dataprep.findings import Finding
 from dataprep.report import FileResult, Report
-from dataprep.scan import FileRecord, Scan, junk_reason, scan_dataset
+from dataprep.scan import FileRecord, Scan, ScanProblem, junk_reason, natural_key, scan_dataset
 
 
 @dataclass
@@ -70,9 +70,15 @@ def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], i
             cache.close()
     by_rel = {**known, **{r.rel: r for r in fresh}}
     results = [by_rel[r.rel] for r in scan.images] + [_junk_result(r) for r in scan.junk]
-    order = {r.rel: i for i, r in enumerate(scan.files)}
-    results.sort(key=lambda r: order[r.rel])
+    results += [_problem_result(p) for p in scan.problems]
+    results.sort(key=lambda r: natural_key(r.rel))
     return results, len(known), len(fresh)
+
+
+def _problem_result(problem: ScanProblem) -> FileResult:
+    """A link not followed, an unreadable folder or an empty class folder, as a result of its own."""
+    severity = DATASET_CHECKS[problem.check][0]
+    return FileResult(rel=problem.rel, size=0, mtime_ns=0, findings=[Finding(problem.rel, problem.check, severity, problem.detail)])
 
 
 def _is_transient(result: FileResult) -> bool:

@@ -125,6 +125,14 @@ def list_files(root: str | os.PathLike[str], split: str | None = None) -> FileLi
             )
         paths.append(str(record.path))
         labels.append(index[record.label])
+    if not paths:
+        prefix = f"{wanted}/" if wanted else ""
+        skipped_links = [p for p in scan.problems if p.check == "not_followed" and p.rel.startswith(prefix)]
+        if skipped_links:
+            raise DataprepError(
+                f"no images in '{scan.root / prefix}': {len(skipped_links)} symbolic links there are not followed "
+                f"(e.g. {skipped_links[0].rel}); re-run 'dataprep split' with copies or hardlinks"
+            )
     return FileList(tuple(paths), tuple(labels), tuple(class_names), str(scan.root), wanted)
 
 

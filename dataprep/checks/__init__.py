@@ -60,7 +60,9 @@ DATASET_CHECKS: dict[str, tuple[Severity, str]] = {
     "duplicate": (INFO, "exact byte duplicate of another file"),
     "near_duplicate": (INFO, "a copy (same pixels, or a resized/re-compressed/cropped/brightened one) that clean --duplicates removes"),
     "odd_size": (INFO, "far larger or smaller than the dataset's typical image"),
-    "inspection_failed": (ERR, "the file could not be inspected: a decoder crashed or hung, or it is unreadable"),
+    "inspection_failed": (ERR, "the file could not be inspected: a decoder crashed or hung, or it (or its folder) is unreadable"),
+    "not_followed": (WARN, "a symbolic link that leaves the folder, points at a folder, dangles or loops: not followed"),
+    "empty_class": (WARN, "a class folder with no images"),
 }
 
 CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS) + tuple(DATASET_CHECKS)
