@@ -2,9 +2,9 @@
 
 Creates the data under a scratch folder (default /tmp/dataprep-load, removed afterwards unless
 --keep), runs the real CLI in a subprocess for each case, and prints a markdown table: wall
-time, files per second, the largest single process's peak RSS (getrusage RUSAGE_CHILDREN
-ru_maxrss: the CLI or one of its workers) and the peak of the whole process tree's RSS summed
-(sampled from /proc every 0.1 s).
+time, files per second, the CLI process's peak RSS (getrusage RUSAGE_CHILDREN ru_maxrss in a
+wrapper; the pool's workers are forkserver children, outside it) and the peak of the whole
+process tree's RSS summed, workers included (sampled from /proc every 0.1 s).
 
     .venv/bin/python benchmarks/load_bench.py                # 100k validate, 25k split
     .venv/bin/python benchmarks/load_bench.py --validate 20000 --split 5000 --jobs 2
@@ -64,8 +64,8 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-# Runs the CLI as its child and prints that child's RUSAGE_CHILDREN ru_maxrss (KiB): per run,
-# the peak RSS of the largest process of the run (the CLI or a worker), not of earlier runs.
+# Runs the CLI as its child and prints that child's RUSAGE_CHILDREN ru_maxrss (KiB): the CLI
+# process's peak RSS for this run alone, not of earlier runs.
 _WRAPPER = """
 import resource, subprocess, sys
 code = subprocess.run([sys.executable, "-m", "dataprep", *sys.argv[1:]], stdout=subprocess.DEVNULL).returncode
@@ -119,16 +119,17 @@ def main() -> None:
         r = run(["validate", str(scratch / "v"), "--json", "--no-cache", *jobs])
         rows.append((f"validate, {args.validate:,} files (16x16 PNG, every 10th empty)", args.validate, r))
         make_pngs(scratch / "s", args.split)
-        r = run(["split", str(scratch / "s"), str(scratch / "out"), "--json", "--no-cache", *jobs])
+        cache = ["--cache-dir", str(scratch / "cache")]
+        r = run(["split", str(scratch / "s"), str(scratch / "out"), "--json", *cache, *jobs])
         rows.append((f"split --mode copy, {args.split:,} files (validate + plan + copy)", args.split, r))
-        r = run(["split", str(scratch / "s"), str(scratch / "out-link"), "--json", "--mode", "hardlink", *jobs])
+        r = run(["split", str(scratch / "s"), str(scratch / "out-link"), "--json", "--mode", "hardlink", *cache, *jobs])
         rows.append((f"split --mode hardlink, {args.split:,} files (validate cache warm)", args.split, r))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     cores = len(os.sched_getaffinity(0))
     print(f"\n{cores} cores, Python {sys.version.split()[0]}\n")
-    print("| run | wall time | files/s | peak RSS, largest process | peak RSS, whole process tree |")
+    print("| run | wall time | files/s | peak RSS, CLI process (getrusage) | peak RSS, CLI + workers (sampled) |")
     print("|---|---:|---:|---:|---:|")
     for name, n, r in rows:
         print(f"| {name} | {r['seconds']:.0f} s | {n / r['seconds']:,.0f} | {r['largest_mib']:.0f} MiB | {r['tree_mib']:.0f} MiB |")

@@ -9,11 +9,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataprep.cache import ResultCache
-from dataprep.checks import CHECKS_VERSION, DATASET_CHECKS, CheckOptions, QualityThresholds
+from dataprep.checks import (
+    CHECKS_VERSION,
+    DATASET_CHECKS,
+    CheckOptions,
+    QualityThresholds,
+)
 from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
 from dataprep.findings import Finding
 from dataprep.report import FileResult, Report
-from dataprep.scan import FileRecord, Scan, ScanProblem, junk_reason, natural_key, scan_dataset
+from dataprep.scan import (
+    FileRecord,
+    Scan,
+    ScanProblem,
+    junk_reason,
+    natural_key,
+    scan_dataset,
+)
 
 
 @dataclass

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tree_digest
 from typer.testing import CliRunner
 
-from conftest import tree_digest
 from dataprep.clean import CleanOptions, clean, restore
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
@@ -113,7 +113,7 @@ def test_restore_never_overwrites(zoo_copy: Path) -> None:
 
 def _dataprep(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
 def test_kill_during_clean_then_rerun_loses_nothing(zoo_copy: Path) -> None:
@@ -210,7 +210,6 @@ def test_kill_during_clean_delete_then_rerun(zoo_copy: Path) -> None:
     """clean --delete killed at each step: a re-run deletes exactly the rest, keeps every other
     file, and the manifest records each deleted file as deleted."""
     original = tree_digest(zoo_copy)
-    quarantine = zoo_copy.parent / "zoo.quarantine"
     steps = 2 + 3 * len(ZOO_REMOVED)  # manifest, per file intent + unlink + done, manifest
     trial, tq = zoo_copy.parent / "trial", zoo_copy.parent / "trial.quarantine"
     for kill_after in (1, 2, 3, 5, steps - 1):

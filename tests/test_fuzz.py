@@ -11,12 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import fuzz
 import pytest
+from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz
-from conftest import FIXTURES
 from dataprep.findings import Severity
 from dataprep.report import Report
 from dataprep.validate import ValidateOptions, validate

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ZOO, tree_digest
 from PIL import Image
 from typer.testing import CliRunner
 
 import dataprep.split as split_mod
-from conftest import ZOO, tree_digest
 from dataprep.clean import CleanOptions, clean, restore
 from dataprep.cli import app
 from dataprep.validate import ValidateOptions, validate
@@ -54,7 +54,7 @@ def no_tf_split(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def _dataprep(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, timeout=300, cwd=REPO)
+    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, timeout=300, cwd=REPO, check=False)
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_names_with_spaces_newlines_and_non_utf8_bytes(tmp_path: Path) -> None:
     assert tree_digest(root) == before
     out = tmp_path / "out"
     split = subprocess.run([sys.executable, "-c", _NO_TF_CLI, str(tmp_path / "cache"), "split", str(root), str(out),
-                            "--val", "1", "--test", "0"], capture_output=True, timeout=300, cwd=REPO)  # fmt: skip
+                            "--val", "1", "--test", "0"], capture_output=True, timeout=300, cwd=REPO, check=False)  # fmt: skip
     assert split.returncode == 0, split.stderr.decode()
     doc = json.loads((out / "split.json").read_text(encoding="utf-8"))
     assert len(doc["files"]) == 8
@@ -272,7 +272,7 @@ def test_100k_empty_files_through_the_pool(tmp_path: Path) -> None:
 
 def _png_claiming(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))  # noqa: E731
+    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
 
 
