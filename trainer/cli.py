@@ -13,14 +13,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dataprep.console import run_app
+from dataprep.console import CommandApp, run_app
 
-app = typer.Typer(
+app = CommandApp(
     name="trainer",
     help="Train, evaluate and use image classifiers on folders prepared by dataprep.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
