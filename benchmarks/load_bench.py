@@ -125,12 +125,13 @@ def main() -> None:
         print(f"made {args.validate} files in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         r = run(["validate", str(scratch / "v"), "--json", "--no-cache", *jobs])
         rows.append((f"validate, {args.validate:,} files (16x16 PNG, every 10th empty)", args.validate, r))
-        make_pngs(scratch / "s", args.split)
-        cache = ["--cache-dir", str(scratch / "cache")]
-        r = run(["split", str(scratch / "s"), str(scratch / "out"), "--json", *cache, *jobs])
-        rows.append((f"split --mode copy, {args.split:,} files (validate + plan + copy)", args.split, r))
-        r = run(["split", str(scratch / "s"), str(scratch / "out-link"), "--json", "--mode", "hardlink", *cache, *jobs])
-        rows.append((f"split --mode hardlink, {args.split:,} files (validate cache warm)", args.split, r))
+        if args.split:
+            make_pngs(scratch / "s", args.split)
+            cache = ["--cache-dir", str(scratch / "cache")]
+            r = run(["split", str(scratch / "s"), str(scratch / "out"), "--json", *cache, *jobs])
+            rows.append((f"split --mode copy, {args.split:,} files (validate + plan + copy)", args.split, r))
+            r = run(["split", str(scratch / "s"), str(scratch / "out-link"), "--json", "--mode", "hardlink", *cache, *jobs])
+            rows.append((f"split --mode hardlink, {args.split:,} files (validate cache warm)", args.split, r))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -212,8 +212,28 @@ main()
 # --- shapes of trees ------------------------------------------------------------------------
 
 
-def test_very_deep_tree(tmp_path: Path, no_tf_split: None) -> None:
+def _remove_tree(top: Path) -> None:
+    """Delete a tree without recursion (shutil.rmtree, and so pytest's tmp cleanup, would
+    exceed the recursion limit on it)."""
+    from dataprep.journal import walk_tree
+
+    for folder, _dirs, files in walk_tree(top, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(folder, name))
+        os.rmdir(folder)
+
+
+@pytest.fixture()
+def deep_tmp(tmp_path: Path) -> Any:
+    yield tmp_path
+    for child in tmp_path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            _remove_tree(child)
+
+
+def test_very_deep_tree(deep_tmp: Path, no_tf_split: None) -> None:
     """1,200 nested folders (deeper than Python's recursion limit): scan, validate, clean, split."""
+    tmp_path = deep_tmp
     root = tmp_path / "data"
     from dataprep.journal import make_dirs
 

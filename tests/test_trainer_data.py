@@ -35,7 +35,7 @@ def make_split_folder(root: Path, per_class: dict[str, int], classes: list[str])
                 rel = f"{split}/{name}/{name}{i}.jpg"
                 write_image(root / rel, COLORS.get(name, (128, 128, 128)), seed=ci * 1000 + i)
                 files.append({"path": rel, "split": split, "class": name})
-    (root / "split.json").write_text(json.dumps({"version": 1, "seed": 0, "classes": classes, "files": files}))
+    (root / "split.json").write_text(json.dumps({"version": 1, "seed": 0, "class_names": classes, "files": files}))
     return root
 
 

@@ -72,14 +72,14 @@ def read_class_names(root: str | os.PathLike[str]) -> list[str]:
     manifest = base / "split.json"
     if manifest.is_file():
         try:
-            classes = json.loads(manifest.read_text(encoding="utf-8"))["classes"]
+            classes = json.loads(manifest.read_text(encoding="utf-8"))["class_names"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise DataprepError(
-                f"unreadable split manifest '{manifest}': {err} (expected JSON with a 'classes' list); "
+                f"unreadable split manifest '{manifest}': {err} (expected JSON with a 'class_names' list); "
                 "re-run 'dataprep split' or delete split.json to use folder names"
             ) from None
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-            raise DataprepError(f"'classes' in '{manifest}' is not a list of names; re-run 'dataprep split'")
+            raise DataprepError(f"'class_names' in '{manifest}' is not a list of names; re-run 'dataprep split'")
         return list(classes)
     folder = base / "train" if (base / "train").is_dir() else base
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
