@@ -28,6 +28,9 @@ IMAGE_EXTENSIONS = frozenset(
 )
 JUNK_NAMES = frozenset({"thumbs.db", ".ds_store", "desktop.ini", "ehthumbs.db", ".directory"})
 SPLIT_NAMES = ("train", "val", "test")
+# dataprep's own files at the top of a folder it wrote (a split's manifest and journal): neither
+# images nor junk, so validate does not flag them and clean never moves them.
+OWN_FILES = frozenset({"split.json", ".dataprep-split.journal"})
 
 Layout = Literal["raw", "split", "flat"]
 
@@ -127,8 +130,32 @@ def _inside(path: Path, base: Path) -> bool:
     return path == base or base in path.parents
 
 
-def _link_problem(full: Path, base: Path, rel: str, is_dir: bool) -> ScanProblem | None:
-    """Why a symbolic link is not followed, or None when it points at a file inside `base`."""
+def _linked_sources(base: Path) -> list[Path]:
+    """Folders a split made with `--mode symlink` links into: its split.json names RAW.
+
+    Such links were written by dataprep itself, so following them out of OUT is expected;
+    any other link out of the dataset folder is not followed.
+    """
+    import json
+
+    manifest = base / "split.json"
+    if not manifest.is_file():
+        return []
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or data.get("mode") != "symlink" or not isinstance(data.get("raw"), str):
+        return []
+    try:
+        return [Path(data["raw"]).resolve()]
+    except OSError:
+        return []
+
+
+def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> ScanProblem | None:
+    """Why a symbolic link is not followed, or None when it points at a file inside one of the
+    `trusted` folders (the dataset folder, and RAW for a symlink split)."""
     target = os.readlink(full)
     try:
         resolved = full.resolve(strict=True)
@@ -140,7 +167,7 @@ def _link_problem(full: Path, base: Path, rel: str, is_dir: bool) -> ScanProblem
         return ScanProblem(rel, "not_followed", f"broken symbolic link to {target!r} ({err.strerror}): not followed")
     if is_dir or resolved.is_dir():
         return ScanProblem(rel, "not_followed", f"symbolic link to a folder ({target!r}): folder links are not followed")
-    if not _inside(resolved, base):
+    if not any(_inside(resolved, folder) for folder in trusted):
         return ScanProblem(
             rel, "not_followed", f"symbolic link to '{resolved}', outside the dataset folder: not followed"
         )
@@ -152,6 +179,7 @@ def scan_dataset(root: str | os.PathLike[str]) -> Scan:
     base = require_directory(root)
     layout = detect_layout(base)
     scan = Scan(root=base, layout=layout)
+    trusted = [base, *_linked_sources(base)]
     stack = [base]
     while stack:  # iterative: a tree thousands of folders deep is no problem
         folder = stack.pop()
@@ -179,7 +207,7 @@ def scan_dataset(root: str | os.PathLike[str]) -> Scan:
             except OSError:
                 continue  # vanished while we looked
             if is_link:
-                problem = _link_problem(full, base, rel, is_dir)
+                problem = _link_problem(full, trusted, rel, is_dir)
                 if problem is not None:
                     scan.problems.append(problem)
                     continue
@@ -192,6 +220,8 @@ def scan_dataset(root: str | os.PathLike[str]) -> Scan:
                 continue  # vanished while we looked
             if not stat.S_ISREG(st.st_mode):
                 continue  # sockets, fifos, devices: never images, never ours to move
+            if folder == base and full.name in OWN_FILES:
+                continue
             files_here += 1
             parts = rel.split("/")
             split: str | None = None

@@ -317,7 +317,9 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     plan.duplicate_groups = [[m.rel for m in g] for g in groups.values() if len(g) > 1]
     conflicts = [g for g in groups.values() if len({m.label for m in g}) > 1]
     if conflicts:
-        example = " = ".join(m.rel for m in conflicts[0][:2])
+        first = conflicts[0][0]
+        other = next(m for m in conflicts[0] if m.label != first.label)
+        example = f"{first.rel} = {other.rel}"
         plan.warnings.append(
             f"{len(conflicts)} group(s) of identical or near-identical files sit in different classes (e.g. {example}); "
             "each group is kept in one split, but the labels conflict: run `dataprep validate`"

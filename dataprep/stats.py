@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 STATS_VERSION = 1
 IMBALANCE_WARN = 3.0  # largest/smallest class above this gets a warning
 PERCENTILES = (("min", 0), ("p5", 5), ("p50", 50), ("p95", 95), ("max", 100))
-OWN_FILES = frozenset({"split.json", ".dataprep-split.journal"})  # dataprep's files at a split root
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None) -> dict
             "point stats at the dataset folder"
         )
     labelled = [r for r in scan.images if r.label is not None]
-    junk = [{"path": r.rel, "reason": junk_reason(r.name) or "junk"} for r in scan.junk if r.rel not in OWN_FILES]
+    junk = [{"path": r.rel, "reason": junk_reason(r.name) or "junk"} for r in scan.junk]
     junk += [{"path": r.rel, "reason": "image outside a class folder"} for r in scan.images if r.label is None]
     junk.sort(key=lambda j: natural_key(j["path"]))
     headers = dict(zip((r.rel for r in labelled), read_headers(labelled, jobs)))
