@@ -242,6 +242,9 @@ def build_augmentation(spec: str | AugmentSpec | None = None, seed: int | None =
     With a `seed`, layer number i of the table is seeded with ``seed + i``, so the same seed gives
     the same transforms and adding one augmentation does not change the others' draws.
     """
+    from dataprep.tensorflow_runtime import import_tensorflow
+
+    import_tensorflow()  # quietly, before Keras pulls it in with its start-up noise
     import keras  # lazy: keeps `dataprep --help` and spec parsing free of TensorFlow
 
     parsed = parse_augment_spec(spec)

@@ -85,18 +85,18 @@ def _warm_up_tensorflow() -> None:
     """
     import sys
 
-    from dataprep.checks.sample import _tensorflow
+    from dataprep.tensorflow_runtime import import_tensorflow
 
     blocked = "keras" not in sys.modules
     if blocked:
         sys.modules["keras"] = None  # type: ignore[assignment]
     try:
-        tf = _tensorflow()
+        tf = import_tensorflow()
     except ImportError:
         if not blocked:
             raise
         del sys.modules["keras"]
-        tf = _tensorflow()
+        tf = import_tensorflow()
     finally:
         if blocked and sys.modules.get("keras", 0) is None:
             del sys.modules["keras"]

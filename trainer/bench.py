@@ -13,6 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from dataprep.tensorflow_runtime import tf_error_message
 from trainer import data
 
 
@@ -68,8 +69,14 @@ def bench(
         "warm_read_seconds": round(warm_seconds, 3),
     }
     if compare:
-        count, seconds = keras_first_pass(folder, image_size, batch_size)
-        result["keras_first_pass_images_per_s"] = round(count / seconds, 1)
+        try:
+            count, seconds = keras_first_pass(folder, image_size, batch_size)
+            result["keras_first_pass_images_per_s"] = round(count / seconds, 1)
+        except tf.errors.OpError as err:
+            # The baseline has no safety net: one bad file ends its pass (our pipeline skips it).
+            reason = tf_error_message(err)
+            result["keras_first_pass_error"] = f"Keras' loader stopped on a bad file ({reason}); run 'dataprep clean' first"
+            compare = False
 
     start_build = time.perf_counter()
     pipeline = data.make_pipeline(

@@ -26,9 +26,9 @@ app = CommandApp(
 
 
 def _quiet_tensorflow() -> None:
-    import os
+    from dataprep.tensorflow_runtime import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
 
 
 def _print_json(value: Any) -> None:

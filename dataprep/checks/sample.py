@@ -5,18 +5,17 @@ decoded once per decoder, however many checks look at it.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dataprep.formats import TF_FORMATS, StreamEnd, extension_format, sniff_format, stream_end
+from dataprep.tensorflow_runtime import CapturedStderr, import_tensorflow, tf_error_message
 
 if TYPE_CHECKING:
     import numpy as np
@@ -231,13 +230,13 @@ class Sample:
             return Decoded(skipped=reason)
         if self.format not in TF_FORMATS:
             return Decoded(skipped=f"{self.format} is not a format TensorFlow decodes")
-        tf = _tensorflow()
-        with _CapturedStderr() as captured:
+        tf = import_tensorflow()
+        with CapturedStderr() as captured:
             try:
                 array = tf.io.decode_image(tf.constant(self.data), channels=3, expand_animations=False).numpy()
                 error = None
             except (tf.errors.OpError, ValueError) as err:
-                array, error = None, _tf_error(err)
+                array, error = None, tf_error_message(err)
         return Decoded(array=array, error=error, messages=captured.lines)
 
 
@@ -263,59 +262,3 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         scale = 257.0 if arr.max(initial=0) > 255 else 1.0
         return Image.fromarray(np.clip(arr / scale, 0, 255).astype("uint8")).convert("RGB")
     return im.convert("RGB")
-
-
-def _tf_error(err: BaseException) -> str:
-    message = getattr(err, "message", None) or str(err)
-    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
-    first = lines[0] if lines else type(err).__name__
-    first = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first)
-    return first.split("[Op:")[0].strip().rstrip(".") or type(err).__name__
-
-
-_TF: Any = None
-_TF_LOG_LINE = re.compile(r"^\s*[IWEF]\d{4} ")
-
-
-def _tensorflow() -> Any:
-    """Import TensorFlow once per process, quietly."""
-    global _TF
-    if _TF is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _CapturedStderr():
-            import tensorflow as tf
-        _TF = tf
-    return _TF
-
-
-class _CapturedStderr:
-    """Capture what C code writes to file descriptor 2 (libjpeg's warnings) during a block.
-
-    One temporary file per process is reused: opening one per decode would cost more than
-    the decode of a small photo.
-    """
-
-    _file: Any = None
-
-    def __enter__(self) -> _CapturedStderr:
-        import sys
-
-        sys.stderr.flush()
-        if _CapturedStderr._file is None:
-            _CapturedStderr._file = tempfile.TemporaryFile()
-        self._tmp = _CapturedStderr._file
-        self._tmp.seek(0)
-        self._tmp.truncate()
-        self._saved = os.dup(2)
-        os.dup2(self._tmp.fileno(), 2)
-        self.lines: list[str] = []
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        if os.fstat(self._tmp.fileno()).st_size:
-            self._tmp.seek(0)
-            text = self._tmp.read().decode("utf-8", "replace")
-            # Keep libjpeg's own lines; drop TensorFlow's log lines ("E0000 00:00:... file.cc:12] ...").
-            self.lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _TF_LOG_LINE.match(ln)]

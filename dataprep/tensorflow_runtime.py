@@ -1,0 +1,83 @@
+"""Importing TensorFlow quietly, and capturing what C libraries write to stderr.
+
+TensorFlow prints a screenful of absl/CUDA start-up lines on import; libjpeg prints its
+"Corrupt JPEG data" warnings with C stdio. Both go to file descriptor 2, which Python's
+sys.stderr never sees, so capturing them means redirecting the descriptor itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from typing import Any
+
+_TF: Any = None
+# TensorFlow's own log lines ("E0000 00:00:... file.cc:12] ..."), as opposed to libjpeg's.
+TF_LOG_LINE = re.compile(r"^\s*[IWEF]\d{4} ")
+
+
+def import_tensorflow() -> Any:
+    """Import TensorFlow once per process without its start-up noise; if the import fails,
+    what it printed is shown after all."""
+    global _TF
+    if _TF is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with CapturedStderr(keep_tf_logs=True) as captured:
+            try:
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()  # device discovery logs its CUDA probing here
+            except BaseException:
+                captured.replay_on_exit = True
+                raise
+        _TF = tf
+    return _TF
+
+
+class CapturedStderr:
+    """Capture what C code writes to file descriptor 2 during a block, as `lines`.
+
+    One temporary file per process is reused: opening one per decode would cost more than
+    the decode of a small photo. TensorFlow's log lines are dropped unless `keep_tf_logs`.
+    """
+
+    _file: Any = None
+
+    def __init__(self, keep_tf_logs: bool = False) -> None:
+        self.keep_tf_logs = keep_tf_logs
+        self.replay_on_exit = False
+        self.lines: list[str] = []
+
+    def __enter__(self) -> CapturedStderr:
+        sys.stderr.flush()
+        if CapturedStderr._file is None:
+            CapturedStderr._file = tempfile.TemporaryFile()
+        self._tmp = CapturedStderr._file
+        self._tmp.seek(0)
+        self._tmp.truncate()
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if os.fstat(self._tmp.fileno()).st_size:
+            self._tmp.seek(0)
+            text = self._tmp.read().decode("utf-8", "replace")
+            self.lines = [
+                ln.strip() for ln in text.splitlines() if ln.strip() and (self.keep_tf_logs or not TF_LOG_LINE.match(ln))
+            ]
+            if self.replay_on_exit:
+                sys.stderr.write(text)
+
+
+def tf_error_message(err: BaseException) -> str:
+    """The first line of a TensorFlow error without its graph-node decoration."""
+    message = getattr(err, "message", None) or str(err)
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    first = lines[0] if lines else type(err).__name__
+    first = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first)
+    return first.split("[Op:")[0].strip().rstrip(".") or type(err).__name__
