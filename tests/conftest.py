@@ -56,3 +56,22 @@ def expected_zoo_findings() -> dict[str, set[str]]:
 def tree_digest(root: Path) -> dict[str, bytes]:
     """Every file under root (relative POSIX path → bytes), for byte-identical comparisons."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def make_colour_split(
+    root: Path, counts: dict[str, int], seed: int = 0, shape: tuple[int, int] = (32, 32), noise: float = 20.0
+) -> Path:
+    """A tiny learnable split folder for trainer tests: root/SPLIT/{cat,dog}/*.jpg, cats red and
+    dogs blue with Gaussian noise, `counts[SPLIT]` images per class."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, n in counts.items():
+        for name, colour in (("cat", (220, 60, 40)), ("dog", (40, 70, 220))):
+            for i in range(n):
+                pixels = np.clip(np.array(colour) + rng.normal(0, noise, (*shape, 3)), 0, 255).astype("uint8")
+                path = root / split / name / f"{name}{i}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(path)
+    return root

@@ -8,33 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
 from trainer.cli import app  # noqa: E402
 
+from conftest import make_colour_split
+
 runner = CliRunner()
-
-
-def make_split(root: Path, counts: dict[str, int]) -> Path:
-    rng = np.random.default_rng(1)
-    for split, n in counts.items():
-        for name, color in (("cat", (220, 60, 40)), ("dog", (40, 70, 220))):
-            for i in range(n):
-                pixels = np.clip(np.array(color) + rng.normal(0, 20, (36, 30, 3)), 0, 255).astype("uint8")
-                path = root / split / name / f"{name}{i}.jpg"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels).save(path)
-    return root
 
 
 @pytest.fixture(scope="module")
 def split_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_split(tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4})
+    return make_colour_split(tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4}, seed=1, shape=(36, 30))
 
 
 @pytest.fixture(scope="module")

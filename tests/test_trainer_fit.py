@@ -6,34 +6,22 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 keras = pytest.importorskip("keras")
 
 from dataprep.errors import DataprepError  # noqa: E402
 from trainer.fit import FitConfig, auto_class_weight, fit  # noqa: E402
 
+from conftest import make_colour_split
+
 RUN_FILES = {"config.json", "class_names.json", "history.csv", "curves.png", "metrics.json", "model.keras",
              "confusion.png", "logs"}
 
 
-def make_split(root: Path, counts: dict[str, int]) -> Path:
-    rng = np.random.default_rng(0)
-    for split, n in counts.items():
-        for name, color in (("cat", (210, 70, 50)), ("dog", (50, 90, 200))):
-            for i in range(n):
-                pixels = np.clip(np.array(color) + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype("uint8")
-                path = root / split / name / f"{name}{i}.jpg"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels).save(path)
-    return root
-
-
 @pytest.fixture(scope="module")
 def split_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_split(tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4})
+    return make_colour_split(tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4}, seed=0, noise=30.0)
 
 
 def small(split_root: Path, run_dir: Path, **overrides: object) -> FitConfig:

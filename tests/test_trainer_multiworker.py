@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from conftest import make_colour_split
 
 pytest.importorskip("tensorflow")
 
@@ -27,21 +27,9 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def make_split(root: Path) -> Path:
-    rng = np.random.default_rng(2)
-    for split, n in (("train", 8), ("val", 4)):
-        for name, color in (("cat", (220, 60, 40)), ("dog", (40, 70, 220))):
-            for i in range(n):
-                pixels = np.clip(np.array(color) + rng.normal(0, 20, (32, 32, 3)), 0, 255).astype("uint8")
-                path = root / split / name / f"{name}{i}.jpg"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels).save(path)
-    return root
-
-
 @pytest.mark.slow
 def test_two_workers_on_loopback(tmp_path: Path) -> None:
-    data = make_split(tmp_path / "data")
+    data = make_colour_split(tmp_path / "data", {"train": 8, "val": 4}, seed=2)
     run = tmp_path / "run"
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     procs = []
