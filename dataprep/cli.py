@@ -6,17 +6,20 @@ Only this module prints. Library errors (DataprepError) become one line and exit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 
 from dataprep import __version__
 from dataprep.augment import augment_help
+from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
 
-from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+T = TypeVar("T")
 
 app = CommandApp(
     name="dataprep",
@@ -185,6 +188,19 @@ def clean(
         render.print_clean_result(result, delete=delete)
 
 
+def _with_hashing_progress(
+    json_out: bool, jobs: Optional[int], cache_dir: Optional[Path], no_cache: bool, run: Callable[["ValidateOptions"], T]
+) -> T:
+    """Run a grouping report (validate's hashes, then groups) with a progress bar on a terminal."""
+    from dataprep import render
+    from dataprep.validate import ValidateOptions
+
+    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    with render.progress_bar("hashing", enabled=not json_out) as progress:
+        options.progress = progress
+        return run(options)
+
+
 @app.command()
 def duplicates(
     directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
@@ -198,12 +214,10 @@ def duplicates(
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
-    from dataprep.validate import ValidateOptions
 
-    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with render.progress_bar("hashing", enabled=not json_out) as progress:
-        options.progress = progress
-        report = duplicates_report(directory, threshold, options)
+    report = _with_hashing_progress(
+        json_out, jobs, cache_dir, no_cache, lambda options: duplicates_report(directory, threshold, options)
+    )
     if json_out:
         print_json(report.to_dict())
     else:
@@ -223,12 +237,10 @@ def leakage(
 
     from dataprep import render
     from dataprep.duplicates import leakage_report
-    from dataprep.validate import ValidateOptions
 
-    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with render.progress_bar("hashing", enabled=not json_out) as progress:
-        options.progress = progress
-        report = leakage_report(out, threshold, options)
+    report = _with_hashing_progress(
+        json_out, jobs, cache_dir, no_cache, lambda options: leakage_report(out, threshold, options)
+    )
     if json_out:
         print_json(report.to_dict())
     else:
