@@ -23,6 +23,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from dataprep.errors import DataprepError
+from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
 from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory, scan_dataset
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 AUTOTUNE = tf.data.AUTOTUNE
 # Bump when decode/resize changes, so a file cache written by older code is never read.
 PREPROCESSING_VERSION = 1
-JPEG_RATIOS = (1, 2, 4, 8)
 SHUFFLE_BUFFER_MAX = 16384
 
 
@@ -173,38 +173,6 @@ def stratified_split(files: FileList, val_fraction: float, seed: int) -> tuple[F
         val_idx.extend(members[:n_val])
         train_idx.extend(members[n_val:])
     return files.subset(sorted(train_idx), "train"), files.subset(sorted(val_idx), "val")
-
-
-def jpeg_ratio_index(height: tf.Tensor, width: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Index into JPEG_RATIOS of the largest DCT scale that still leaves both sides ≥ image_size."""
-    short = tf.minimum(height, width)
-    steps = [tf.cast(short >= ratio * image_size, tf.int32) for ratio in JPEG_RATIOS[1:]]
-    return tf.add_n(steps)
-
-
-def decode_image(contents: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Encoded bytes → (image_size, image_size, 3) uint8 (squashed to square, like the tutorials)."""
-
-    def jpeg() -> tf.Tensor:
-        shape = tf.image.extract_jpeg_shape(contents)
-        branches = [
-            (lambda r=ratio: tf.image.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS
-        ]
-        return tf.switch_case(jpeg_ratio_index(shape[0], shape[1], image_size), branches)
-
-    def other() -> tf.Tensor:
-        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-        image.set_shape([None, None, 3])
-        return image
-
-    image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
-    resized = tf.image.resize(image, [image_size, image_size], method="bilinear")
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
-
-
-def load_image(path: str | tf.Tensor, image_size: int) -> tf.Tensor:
-    """Read and decode one file exactly as the pipeline does (eager use: predict, tests)."""
-    return decode_image(tf.io.read_file(path), image_size)
 
 
 def cache_key(files: FileList, image_size: int) -> str:

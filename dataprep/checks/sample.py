@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from dataprep.formats import TF_FORMATS, StreamEnd, extension_format, sniff_format, stream_end
 from dataprep.tensorflow_runtime import CapturedStderr, import_tensorflow, tf_error_message
+from dataprep.tf_decode import decode_full
 
 if TYPE_CHECKING:
     import numpy as np
@@ -233,7 +234,7 @@ class Sample:
         tf = import_tensorflow()
         with CapturedStderr() as captured:
             try:
-                array = tf.io.decode_image(tf.constant(self.data), channels=3, expand_animations=False).numpy()
+                array = decode_full(tf.constant(self.data)).numpy()
                 error = None
             except (tf.errors.OpError, ValueError) as err:
                 array, error = None, tf_error_message(err)
