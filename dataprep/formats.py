@@ -1,7 +1,8 @@
-"""Image format sniffing from magic bytes (what the stdlib's `imghdr` did; it is gone in 3.13),
-and the structure of JPEG and PNG streams: where the image data really ends.
+"""What a file's bytes are: image format sniffing from magic numbers (what the stdlib's `imghdr`
+did; it is gone in 3.13) with Pillow's identification behind it, which formats TensorFlow reads,
+the EXIF orientation, and the structure of JPEG, PNG and GIF streams (where the data really ends).
 
-Pure functions on bytes: no decoding, no I/O.
+Functions on bytes already read: no I/O, and no pixel decoding.
 """
 
 from __future__ import annotations
@@ -13,11 +14,35 @@ from dataclasses import dataclass
 # Formats TensorFlow's `decode_image` reads (what training uses).
 TF_FORMATS = frozenset({"jpeg", "png", "gif", "bmp", "webp"})
 
-EXTENSION_FORMATS = {
-    ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".jfif": "jpeg",
-    ".png": "png", ".gif": "gif", ".bmp": "bmp", ".webp": "webp",
-    ".tif": "tiff", ".tiff": "tiff", ".heic": "heic", ".heif": "heic", ".avif": "avif",
-}  # fmt: skip
+# Every image format we name: key -> (what users call it, its extensions; the first is the one
+# a file is renamed to). Keys are what `identify_format` returns.
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "jpeg": ("JPEG", (".jpg", ".jpeg", ".jpe", ".jfif")),
+    "png": ("PNG", (".png",)),
+    "gif": ("GIF", (".gif",)),
+    "bmp": ("BMP", (".bmp", ".dib")),
+    "webp": ("WebP", (".webp",)),
+    "tiff": ("TIFF", (".tif", ".tiff")),
+    "heic": ("HEIC/HEIF", (".heic", ".heif", ".hif")),
+    "avif": ("AVIF", (".avif",)),
+    "jpeg2000": ("JPEG 2000", (".jp2", ".j2k", ".jpx", ".jpf", ".j2c", ".jpc")),
+    "pnm": ("PPM/PGM/PBM", (".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pfm")),
+    "tga": ("TGA", (".tga", ".icb", ".vda", ".vst")),
+    "ico": ("ICO", (".ico", ".cur")),
+    "psd": ("PSD", (".psd",)),
+    "qoi": ("QOI", (".qoi",)),
+    "sgi": ("SGI", (".sgi", ".rgb", ".rgba", ".bw")),
+    "pcx": ("PCX", (".pcx",)),
+    "dds": ("DDS", (".dds",)),
+    "icns": ("ICNS", (".icns",)),
+    "exr": ("OpenEXR", (".exr",)),
+    "fits": ("FITS", (".fits", ".fit", ".fts")),
+}
+EXTENSION_FORMATS = {ext: key for key, (_name, exts) in FORMATS.items() for ext in exts}
+IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
+# Pillow's format ids that are another name for one of ours.
+_PILLOW_ALIASES = {"ppm": "pnm", "mpo": "jpeg", "dib": "bmp", "cur": "ico", "heif": "heic"}
+_PNM_KINDS = {b"P1": "PBM", b"P4": "PBM", b"P2": "PGM", b"P5": "PGM", b"P3": "PPM", b"P6": "PPM", b"P7": "PAM", b"Pf": "PFM", b"PF": "PFM"}
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -44,11 +69,74 @@ def sniff_format(head: bytes) -> str | None:
         return "ico"
     if head[:4] == b"8BPS":
         return "psd"
-    if head[:2] in (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6") and head[2:3] in (b"\n", b" ", b"\r", b"\t"):
+    if head[:2] in _PNM_KINDS and head[2:3] in (b"\n", b" ", b"\r", b"\t"):
         return "pnm"
     if head[:4] == b"\x76\x2f\x31\x01":
         return "exr"
+    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xffO\xffQ"):
+        return "jpeg2000"
+    if head[:4] == b"qoif":
+        return "qoi"
+    if head[:2] == b"\x01\xda":
+        return "sgi"
+    if head[:4] == b"DDS ":
+        return "dds"
+    if head[:4] == b"icns":
+        return "icns"
+    if head.startswith(b"SIMPLE  ="):
+        return "fits"
     return None
+
+
+def _not_an_image(head: bytes) -> bool:
+    """Bytes that are known to be something else (text, HTML, PDF, archives, Office/OLE files)."""
+    return describe_content(head) != "unrecognised binary data" or head.startswith(_OTHER_MAGIC)
+
+
+# Containers that are never images: gzip, bzip2, xz, 7z, RAR, OLE (Thumbs.db, .doc), AppleDouble.
+_OTHER_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"\xd0\xcf\x11\xe0", b"\x00\x05\x16\x07")
+
+
+def identify_format(data: bytes) -> str | None:
+    """The image format of a file's bytes: magic numbers first, then Pillow's identification
+    (TGA has no magic number; Pillow knows dozens of formats). None when it is no image.
+    Reads only `data`, which the caller already has: no second read of the file."""
+    fmt = sniff_format(data[:32])
+    if fmt is not None or not data or _not_an_image(data[:512]):
+        return fmt
+    import warnings
+    from io import BytesIO
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(BytesIO(data)) as im:
+                name = (im.format or "").lower()
+                if not name or im.width < 1 or im.height < 1:
+                    return None
+    except Exception:  # noqa: BLE001 - Pillow's identification raises anything on non-image bytes
+        return None
+    return format_key(name)
+
+
+def format_key(pillow_format: str) -> str:
+    """Our key for one of Pillow's format ids ('PPM' -> 'pnm', 'JPEG2000' -> 'jpeg2000')."""
+    key = pillow_format.lower()
+    return _PILLOW_ALIASES.get(key, key)
+
+
+def format_name(fmt: str, head: bytes = b"") -> str:
+    """What users call a format: 'JPEG 2000', 'TGA', 'PPM' (from the bytes when they say which)."""
+    if fmt == "pnm" and head[:2] in _PNM_KINDS:
+        return _PNM_KINDS[head[:2]]
+    return FORMATS.get(fmt, (fmt.upper(), ()))[0]
+
+
+def format_extension(fmt: str) -> str:
+    """The extension a file of this format gets when it is renamed: '.jpg', '.png', ..."""
+    return FORMATS.get(fmt, ("", (f".{fmt}",)))[1][0]
 
 
 def describe_content(head: bytes) -> str:
@@ -62,8 +150,12 @@ def describe_content(head: bytes) -> str:
         return "a PDF document"
     if head.startswith(b"PK\x03\x04"):
         return "a ZIP archive"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip archive"
     if not head.strip(b"\x00"):
         return "only zero bytes"
+    if b"\x00" in head:  # text has no NUL bytes; image headers (TGA, ...) nearly always do
+        return "unrecognised binary data"
     try:
         head.decode("utf-8")
         return "text"
@@ -72,6 +164,7 @@ def describe_content(head: bytes) -> str:
 
 
 def extension_format(name: str) -> str | None:
+    """The format a file name's extension claims, or None for an extension no image format uses."""
     return EXTENSION_FORMATS.get(os.path.splitext(name.lower())[1])
 
 
@@ -201,3 +294,86 @@ def stream_end(fmt: str | None, data: bytes) -> StreamEnd | None:
 def has_jfif_marker(data: bytes) -> bool:
     """True when a JPEG carries the JFIF APP0 marker (what the Keras tutorial's filter looks for)."""
     return data[6:10] == b"JFIF" or b"JFIF\x00" in data[:64]
+
+
+# --- EXIF orientation ---------------------------------------------------------------------------
+
+# What training sees, for each EXIF Orientation value, compared with what a viewer shows:
+# TensorFlow's decoders ignore the tag; viewers (and Pillow's ImageOps.exif_transpose) apply it.
+ORIENTATION_SEEN = {
+    2: "mirrored left to right",
+    3: "upside down (rotated 180°)",
+    4: "mirrored top to bottom",
+    5: "mirrored and rotated 90° counter-clockwise",
+    6: "rotated 90° counter-clockwise",
+    7: "mirrored and rotated 90° clockwise",
+    8: "rotated 90° clockwise",
+}
+
+
+def _tiff_orientation(tiff: bytes) -> int | None:
+    """The Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block, or None."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    order = "little" if tiff[:2] == b"II" else "big"
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return None
+    count = int.from_bytes(tiff[ifd : ifd + 2], order)
+    for i in range(count):
+        entry = ifd + 2 + 12 * i
+        if entry + 12 > len(tiff):
+            return None
+        if int.from_bytes(tiff[entry : entry + 2], order) == 0x0112:
+            value = int.from_bytes(tiff[entry + 8 : entry + 10], order)
+            return value if 1 <= value <= 8 else None
+    return None
+
+
+def _jpeg_exif(data: bytes) -> bytes | None:
+    pos = 2
+    n = len(data)
+    while pos + 4 <= n and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in (0xDA, 0xD9):  # the scan starts: metadata segments come before it
+            return None
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
+            return data[pos + 10 : pos + 2 + length]
+        pos += 2 + length
+    return None
+
+
+def _png_exif(data: bytes) -> bytes | None:
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"eXIf":
+            return data[pos + 8 : pos + 8 + length]
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        pos += 12 + length
+    return None
+
+
+def _webp_exif(data: bytes) -> bytes | None:
+    pos = 12
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        length = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if kind == b"EXIF":
+            block = data[pos + 8 : pos + 8 + length]
+            return block[6:] if block.startswith(b"Exif\x00\x00") else block
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def exif_orientation(fmt: str | None, data: bytes) -> int | None:
+    """The EXIF Orientation (1-8) of a JPEG, PNG or WebP, read from its metadata without
+    decoding; None when it has none. (Other formats are re-encoded by `convert` anyway.)"""
+    readers = {"jpeg": _jpeg_exif, "png": _png_exif, "webp": _webp_exif}
+    if fmt not in readers:
+        return None
+    block = readers[fmt](data)
+    return _tiff_orientation(block) if block else None

@@ -1,10 +1,17 @@
 """Walk a dataset folder: which files are images, which class and split each belongs to.
 
-Two layouts are recognised: ``root/CLASS/file`` (raw) and ``root/{train,val,test}/CLASS/file``
-(split). Files are listed in natural order (``img2`` before ``img10``) so every command sees
-the same order on every machine. Junk (Thumbs.db, .DS_Store, desktop.ini, AppleDouble ``._*``
-files, anything without an image extension) is listed separately: reported, never silently
-copied or dropped. Symbolic links to folders are not followed (no loops, no escaping ROOT), and
+Two layouts are recognised: ``root/CLASS/file`` (raw) and ``root/SPLIT/CLASS/file`` (split),
+where each split role has the names downloaded datasets use for it: train (``train``,
+``training``), validation (``val``, ``valid``, ``validation``, ``dev``), test (``test``,
+``testing``); the names are kept as they are on disk. A tree that reads both ways (a class
+literally named ``test`` beside other classes) is an error that names both readings and the
+``--layout raw|split`` choice. Files are listed in natural order (``img2`` before ``img10``) so
+every command sees the same order on every machine.
+
+Whether a file is an image is decided by its content, by whoever reads its bytes (validate's
+single read, stats' header read), never by its extension: the scan reads no file. Only system
+files (Thumbs.db, .DS_Store, desktop.ini, AppleDouble ``._*``) are junk by name; they are listed
+separately: reported, never silently copied or dropped. Symbolic links to folders are not followed (no loops, no escaping ROOT), and
 symbolic links to files are followed only when the file they point at is inside ROOT. What the
 walk cannot or will not enter (such links, dangling links, link loops, unreadable folders) and
 class folders without images are listed as `problems`: reported by validate, never touched by
@@ -23,11 +30,17 @@ from typing import Literal
 
 from dataprep.errors import DataprepError
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
-)
 JUNK_NAMES = frozenset({"thumbs.db", ".ds_store", "desktop.ini", "ehthumbs.db", ".directory"})
+# The folders `dataprep split` writes, one per role.
 SPLIT_NAMES = ("train", "val", "test")
+# Every name a split folder of each role has in datasets people download.
+SPLIT_ROLES: dict[str, tuple[str, ...]] = {
+    "train": ("train", "training"),
+    "val": ("val", "valid", "validation", "dev"),
+    "test": ("test", "testing"),
+}
+_ROLE_OF = {name: role for role, names in SPLIT_ROLES.items() for name in names}
+LAYOUT_CHOICES = ("raw", "split")
 # dataprep's own files at the top of a folder it wrote (a split's manifest and journal): neither
 # images nor junk, so validate does not flag them and clean never moves them.
 OWN_FILES = frozenset({"split.json", ".dataprep-split.journal"})
@@ -41,16 +54,18 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def junk_reason(name: str) -> str | None:
-    """Why a file name is junk, or None when it looks like an image."""
+    """Why a file is junk by its name alone (system files), or None: then its content decides."""
     lower = name.lower()
     if lower in JUNK_NAMES:
         return f"system file {name!r}"
     if lower.startswith("._"):
         return "macOS AppleDouble metadata file"
-    ext = os.path.splitext(lower)[1]
-    if ext not in IMAGE_EXTENSIONS:
-        return f"not an image extension ({ext or 'none'})"
     return None
+
+
+def split_role(name: str) -> str | None:
+    """The role ('train', 'val', 'test') a folder name plays in a split layout, or None."""
+    return _ROLE_OF.get(name.lower())
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,10 @@ class Scan:
     images: list[FileRecord] = field(default_factory=list)
     junk: list[FileRecord] = field(default_factory=list)
     problems: list[ScanProblem] = field(default_factory=list)
+    # Split layout: the folder on disk for each role present ({'train': 'training', 'val': 'dev'}).
+    split_folders: dict[str, str] = field(default_factory=dict)
+    # Why each file found to be junk by its content is junk (rel -> reason).
+    content_junk: dict[str, str] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
@@ -96,8 +115,21 @@ class Scan:
 
     @property
     def splits(self) -> list[str]:
+        """The split folders holding images, as named on disk, in role order (train, val, test)."""
         present = {r.split for r in self.images if r.split is not None}
-        return [s for s in SPLIT_NAMES if s in present]
+        return [name for name in self.split_folders.values() if name in present]
+
+    def junk_reason(self, record: FileRecord) -> str:
+        """Why a junk file is junk: its system name, or what its content is."""
+        return junk_reason(record.name) or self.content_junk.get(record.rel) or "not an image"
+
+    def mark_junk(self, reasons: dict[str, str]) -> None:
+        """Move the images whose content turned out to be no image (rel -> why) to `junk`."""
+        if not reasons:
+            return
+        self.content_junk.update(reasons)
+        self.junk = sorted(self.junk + [r for r in self.images if r.rel in reasons], key=lambda r: natural_key(r.rel))
+        self.images = [r for r in self.images if r.rel not in reasons]
 
     @property
     def files(self) -> list[FileRecord]:
@@ -115,15 +147,64 @@ def require_directory(root: str | os.PathLike[str], what: str = "a dataset folde
     return path.resolve()
 
 
-def detect_layout(root: Path) -> Layout:
-    """'split' when root holds train/ (and maybe val/, test/) folders, 'raw' when it holds
-    class folders, 'flat' when images sit directly in root."""
-    subdirs = {p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()}
-    if "train" in subdirs and subdirs <= set(SPLIT_NAMES):
-        return "split"
-    if subdirs:
-        return "raw"
-    return "flat"
+def _has_subfolders(folder: Path) -> bool:
+    try:
+        return any(p.is_dir() and not p.is_symlink() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def split_folders(root: Path, layout: str | None = None) -> tuple[Layout, dict[str, str]]:
+    """The layout of `root` and, for a split layout, the folder of each role present.
+
+    'split' when every folder in root is a split folder (train|training, val|valid|validation|dev,
+    test|testing) holding class folders; 'raw' when none is; 'flat' when root has no folders.
+    `layout` ('raw' or 'split') settles a tree that reads both ways; without it such a tree is
+    an error that names both readings.
+    """
+    if layout is not None and layout not in LAYOUT_CHOICES:
+        raise DataprepError(f"--layout {layout!r} is not a layout (expected raw or split)")
+    subdirs = sorted(
+        (p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")),
+        key=natural_key,
+    )
+    named = [d for d in subdirs if split_role(d) is not None]
+    if layout == "raw" or (layout is None and not named):
+        return ("raw" if subdirs else "flat"), {}
+    by_role: dict[str, list[str]] = {}
+    for d in named:
+        by_role.setdefault(split_role(d) or "", []).append(d)
+    twice = {role: names for role, names in by_role.items() if len(names) > 1}
+    if twice:
+        role, names = next(iter(twice.items()))
+        raise DataprepError(
+            f"'{root}' has {len(names)} {role} folders ({', '.join(names)}); expected one folder per split; "
+            "merge or rename one of them"
+        )
+    folders = {role: by_role[role][0] for role in SPLIT_ROLES if role in by_role}
+    if layout == "split":
+        if not named:
+            raise DataprepError(
+                f"--layout split, but '{root}' has no split folder (expected train|training, val|valid|validation|dev, "
+                "test|testing); drop --layout split to read it as class folders"
+            )
+        return "split", folders
+    others = [d for d in subdirs if split_role(d) is None]
+    nested = [d for d in named if _has_subfolders(root / d)]
+    if not others and len(nested) == len(named):
+        return "split", folders
+    if not others and not nested:
+        return "raw", {}  # classes that happen to be called train/test: they hold images, not classes
+    shown = ", ".join(subdirs[:6]) + (", ..." if len(subdirs) > 6 else "")
+    raise DataprepError(
+        f"'{root}' reads two ways: split folders ({', '.join(named)}) or classes ({shown}); "
+        "pass --layout split to read the split folders (the others are ignored) or --layout raw to read every folder as a class"
+    )
+
+
+def detect_layout(root: Path, layout: str | None = None) -> Layout:
+    """'split', 'raw' or 'flat' (images directly in root); see `split_folders`."""
+    return split_folders(root, layout)[0]
 
 
 def _inside(path: Path, base: Path) -> bool:
@@ -174,11 +255,13 @@ def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> Sc
     return None
 
 
-def scan_dataset(root: str | os.PathLike[str]) -> Scan:
-    """List every file under `root` (recursively) as image candidates, junk and problems."""
+def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Scan:
+    """List every file under `root` (recursively) as image candidates, junk and problems.
+    `layout` ('raw' or 'split') overrides the detection for a tree that reads both ways."""
     base = require_directory(root)
-    layout = detect_layout(base)
-    scan = Scan(root=base, layout=layout)
+    found, folders = split_folders(base, layout)
+    scan = Scan(root=base, layout=found, split_folders=folders)
+    role_folders = set(folders.values())
     trusted = [base, *_linked_sources(base)]
     stack = [base]
     while stack:  # iterative: a tree thousands of folders deep is no problem
@@ -226,9 +309,9 @@ def scan_dataset(root: str | os.PathLike[str]) -> Scan:
             parts = rel.split("/")
             split: str | None = None
             label: str | None = None
-            if layout == "split" and len(parts) >= 3 and parts[0] in SPLIT_NAMES:
+            if found == "split" and len(parts) >= 3 and parts[0] in role_folders:
                 split, label = parts[0], parts[1]
-            elif layout != "split" and len(parts) >= 2:
+            elif found != "split" and len(parts) >= 2:
                 label = parts[0]
             record = FileRecord(path=full, rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns)
             (scan.junk if junk_reason(full.name) else scan.images).append(record)
@@ -247,7 +330,7 @@ def _add_empty_classes(scan: Scan) -> None:
     if scan.layout == "flat":
         return
     try:
-        tops = [scan.root] if depth == 1 else [scan.root / s for s in SPLIT_NAMES if (scan.root / s).is_dir()]
+        tops = [scan.root] if depth == 1 else [scan.root / s for s in scan.split_folders.values() if (scan.root / s).is_dir()]
         folders = [p for top in tops for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
         return  # an unreadable folder is already a problem

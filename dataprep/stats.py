@@ -22,11 +22,10 @@ import numpy as np
 from PIL import Image
 
 from dataprep.errors import DataprepError
+from dataprep.formats import TF_FORMATS, describe_content, extension_format, format_key, format_name, sniff_format
 from dataprep.journal import write_atomic
 from dataprep.scan import (
-    SPLIT_NAMES,
     FileRecord,
-    junk_reason,
     natural_key,
     scan_dataset,
 )
@@ -41,7 +40,8 @@ PERCENTILES = (("min", 0), ("p5", 5), ("p50", 50), ("p95", 95), ("max", 100))
 
 @dataclass(frozen=True)
 class ImageHeader:
-    """What an image's header says, or why it could not be read."""
+    """What an image's header says, or why it could not be read. `not_image` says what the
+    content is when it is no image at all (junk by content)."""
 
     size: int
     format: str | None = None
@@ -49,14 +49,27 @@ class ImageHeader:
     width: int | None = None
     height: int | None = None
     error: str | None = None
+    not_image: str | None = None
 
 
 def read_header(path: Path, size: int) -> ImageHeader:
-    """Format, mode and dimensions from the header only (no pixel decode)."""
+    """Format, mode and dimensions from the header only (no pixel decode). The first bytes,
+    read through the same open file, say what the content is when Pillow cannot read it."""
     try:
-        with Image.open(path) as im:
-            return ImageHeader(size=size, format=im.format, mode=im.mode, width=im.width, height=im.height)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+            fh.seek(0)
+            try:
+                with Image.open(fh) as im:
+                    return ImageHeader(size=size, format=im.format, mode=im.mode, width=im.width, height=im.height)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+                sniffed = sniff_format(head[:32])
+                if sniffed is None and extension_format(path.name) is None:
+                    what = describe_content(head) if head else "an empty file"
+                    return ImageHeader(size=size, not_image=f"content is {what}, not an image" if head else what)
+                name = format_name(sniffed, head) if sniffed else None
+                return ImageHeader(size=size, format=name, error=f"{type(err).__name__}: {err}".splitlines()[0][:200])
+    except OSError as err:
         return ImageHeader(size=size, error=f"{type(err).__name__}: {err}".splitlines()[0][:200])
 
 
@@ -105,25 +118,29 @@ def imbalance(counts: dict[str, int]) -> dict[str, Any]:
     return {"ratio": ratio, "largest": largest, "smallest": smallest, "high": high, "threshold": IMBALANCE_WARN}
 
 
-def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None) -> dict[str, Any]:
+def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None, layout: str | None = None) -> dict[str, Any]:
     """Numbers about the dataset at `root`, as JSON-ready data.
 
     Raw layout: ``{"version", "root", "layout": "raw", "count", "bytes", "classes": {CLASS: {...}},
     "imbalance", "junk", "unreadable"}``. Split layout: the same with ``"splits": {SPLIT: {"count",
     "bytes", "share", "classes": {CLASS: {...}}, "imbalance"}}`` in place of ``"classes"``; the
-    top-level imbalance is over all splits together. Junk lists files that are not images.
+    top-level imbalance is over all splits together; splits keep their names on disk. Junk lists
+    files that are not images (by name or by content). `tf_unreadable` counts images, per format,
+    that TensorFlow cannot decode (`dataprep convert` fixes them).
     """
-    scan = scan_dataset(root)
+    scan = scan_dataset(root, layout)
     if scan.layout == "flat" or not scan.classes:
         raise DataprepError(
             f"'{root}' has no class folders (expected DIR/CLASS/*.jpg or DIR/{{train,val,test}}/CLASS/*.jpg); "
             "point stats at the dataset folder"
         )
     labelled = [r for r in scan.images if r.label is not None]
-    junk = [{"path": r.rel, "reason": junk_reason(r.name) or "junk"} for r in scan.junk]
+    headers = dict(zip((r.rel for r in labelled), read_headers(labelled, jobs)))
+    scan.mark_junk({rel: h.not_image for rel, h in headers.items() if h.not_image})
+    labelled = [r for r in scan.images if r.label is not None]
+    junk = [{"path": r.rel, "reason": scan.junk_reason(r)} for r in scan.junk]
     junk += [{"path": r.rel, "reason": "image outside a class folder"} for r in scan.images if r.label is None]
     junk.sort(key=lambda j: natural_key(j["path"]))
-    headers = dict(zip((r.rel for r in labelled), read_headers(labelled, jobs)))
     classes = scan.classes
     total = len(labelled)
     out: dict[str, Any] = {
@@ -139,7 +156,7 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None) -> dict
 
     if scan.layout == "split":
         splits: dict[str, Any] = {}
-        for split in SPLIT_NAMES:
+        for split in scan.splits:
             records = [r for r in labelled if r.split == split]
             if not records:
                 continue
@@ -160,10 +177,22 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None) -> dict
         out["classes"] = by_class(labelled, total)
         out["imbalance"] = imbalance({c: v["count"] for c, v in out["classes"].items()})
     out["junk"] = junk
+    out["tf_unreadable"] = tf_unreadable(headers[r.rel] for r in labelled)
     out["unreadable"] = [
         {"path": rel, "error": h.error} for rel, h in sorted(headers.items(), key=lambda kv: natural_key(kv[0])) if h.error
     ]
     return out
+
+
+def tf_unreadable(headers: Iterable[ImageHeader]) -> dict[str, int]:
+    """How many images of each format TensorFlow's decoder cannot read (PPM, TIFF, TGA, ...)."""
+    counts: Counter[str] = Counter()
+    for h in headers:
+        if h.format is None or h.error is not None:
+            continue
+        if format_key(h.format) not in TF_FORMATS:
+            counts[h.format] += 1
+    return dict(sorted(counts.items()))
 
 
 def _class_rows(stats: dict[str, Any]) -> list[tuple[str | None, str, dict[str, Any]]]:
@@ -248,6 +277,12 @@ def stats_renderables(stats: dict[str, Any], max_junk: int = 20) -> list[Rendera
             out.append(Text(f"  {j['path']}: {j['reason']}"))
         if len(stats["junk"]) > max_junk:
             out.append(Text(f"  ... and {len(stats['junk']) - max_junk} more (see --json)"))
+    if stats.get("tf_unreadable"):
+        n = sum(stats["tf_unreadable"].values())
+        out.append(Text(
+            f"{n} image(s) in formats TensorFlow cannot decode ({_counts_text(stats['tf_unreadable'])}): training would "
+            f"skip them; run `dataprep convert {stats['root']}`", style="yellow",
+        ))  # fmt: skip
     if stats["unreadable"]:
         out.append(Text(f"{len(stats['unreadable'])} image(s) with an unreadable header (run `dataprep validate`):", style="red"))
         for u in stats["unreadable"][:max_junk]:

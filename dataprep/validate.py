@@ -17,12 +17,12 @@ from dataprep.checks import (
 )
 from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
 from dataprep.findings import Finding
+from dataprep.formats import extension_format
 from dataprep.report import FileResult, Report
 from dataprep.scan import (
     FileRecord,
     Scan,
     ScanProblem,
-    junk_reason,
     natural_key,
     scan_dataset,
 )
@@ -42,6 +42,7 @@ class ValidateOptions:
     image_properties: bool = True  # perceptual hashes + quality findings (off: neither)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     progress: ProgressFn | None = None
+    layout: str | None = None  # 'raw' | 'split' for a tree that reads both ways (dataprep.scan)
 
     @property
     def check_options(self) -> CheckOptions:
@@ -55,7 +56,7 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
     """Check every file under `root` and return the report. Writes nothing under `root`."""
     opts = options or ValidateOptions()
     started = time.perf_counter()
-    scan = scan_dataset(root)
+    scan = scan_dataset(root, opts.layout)
     results, cached, inspected = inspect_scan(scan, opts)
     add_dataset_findings(scan, results, odd_size=opts.quality.odd_size if opts.image_properties else None)
     return Report(
@@ -81,7 +82,8 @@ def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], i
         if cache:
             cache.close()
     by_rel = {**known, **{r.rel: r for r in fresh}}
-    results = [by_rel[r.rel] for r in scan.images] + [_junk_result(r) for r in scan.junk]
+    scan.mark_junk(content_junk(scan.images, by_rel))
+    results = [by_rel[r.rel] for r in scan.images] + [_junk_result(scan, r) for r in scan.junk]
     results += [_problem_result(p) for p in scan.problems]
     results.sort(key=lambda r: natural_key(r.rel))
     return results, len(known), len(fresh)
@@ -98,9 +100,28 @@ def _is_transient(result: FileResult) -> bool:
     return any(f.check == "inspection_failed" for f in result.findings)
 
 
-def _junk_result(rec: FileRecord) -> FileResult:
+def content_junk(records: list[FileRecord], by_rel: dict[str, FileResult]) -> dict[str, str]:
+    """The files whose bytes are no image (text, HTML, an archive, nothing) and whose name does
+    not claim an image format either: junk, with the reason. (A `.jpg` holding HTML stays an
+    image with an `unknown_format` error: a download that failed, not a stray file.)"""
+    reasons: dict[str, str] = {}
+    for rec in records:
+        result = by_rel[rec.rel]
+        if result.format is not None or extension_format(rec.name) is not None:
+            continue
+        checks = {f.check: f.detail for f in result.findings}
+        if "inspection_failed" in checks:
+            continue
+        if "empty_file" in checks:
+            reasons[rec.rel] = "an empty file"
+        elif "unknown_format" in checks:
+            reasons[rec.rel] = checks["unknown_format"].split(",")[0]
+    return reasons
+
+
+def _junk_result(scan: Scan, rec: FileRecord) -> FileResult:
     severity, _ = DATASET_CHECKS["junk_file"]
-    reason = junk_reason(rec.name) or "junk"
+    reason = scan.junk_reason(rec)
     finding = Finding(rec.rel, "junk_file", severity, f"{reason}: not a training image")
     return FileResult(rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns, findings=[finding])
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from dataprep.checks import content_checks as cc
 from dataprep.checks import file_checks as fc
 from dataprep.checks import quality_checks as qc
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "3"
+CHECKS_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ ERR, WARN, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("empty_file", ERR, "bytes", fc.empty_file, "zero bytes"),
     CheckSpec("unknown_format", ERR, "bytes", fc.unknown_format, "content is no image format (text, HTML, garbage)"),
-    CheckSpec("unsupported_format", ERR, "bytes", fc.unsupported_format, "an image format TensorFlow cannot decode"),
+    CheckSpec("unsupported_format", ERR, "bytes", cc.unsupported_format, "an image format TensorFlow cannot decode (PPM, TIFF, TGA, HEIC, ...): dataprep convert"),
     CheckSpec("extension_mismatch", INFO, "bytes", fc.extension_mismatch, "extension says one format, content another"),
     CheckSpec("no_jfif_marker", INFO, "bytes", fc.no_jfif_marker, "JPEG without the JFIF marker (fine on its own)"),
     CheckSpec("truncated", WARN, "bytes", fc.truncated, "ends before the format's end marker"),
@@ -41,6 +42,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("pixel_limit", ERR, "header", fc.pixel_limit, "header dimensions above the pixel cap (decompression bomb)"),
     CheckSpec("too_small", WARN, "header", fc.too_small, "width or height below the minimum"),
     CheckSpec("color_mode", INFO, "header", fc.color_mode, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha"),
+    CheckSpec("exif_orientation", WARN, "bytes", cc.orientation, "EXIF orientation that TensorFlow ignores: training sees it rotated; dataprep convert"),
     CheckSpec("animated", INFO, "header", fc.animated, "more than one frame; training sees the first"),
     CheckSpec("pillow_decode", ERR, "pillow", fc.pillow_decode, "Pillow's full decode fails"),
     CheckSpec("tf_decode", ERR, "tensorflow", fc.tf_decode, "TensorFlow's decode_image fails"),
@@ -56,7 +58,7 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 # Checks computed over the whole dataset once every file is inspected (see report.py).
 DATASET_CHECKS: dict[str, tuple[Severity, str]] = {
-    "junk_file": (WARN, "Thumbs.db, .DS_Store, desktop.ini, ._* or a non-image extension"),
+    "junk_file": (WARN, "not an image by content (text, HTML, archives) or Thumbs.db, .DS_Store, desktop.ini, ._*"),
     "duplicate": (INFO, "exact byte duplicate of another file"),
     "near_duplicate": (INFO, "a copy (same pixels, or a resized/re-compressed/cropped/brightened one) that clean --duplicates removes"),
     "odd_size": (INFO, "far larger or smaller than the dataset's typical image"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dataprep.checks.sample import Sample
-from dataprep.formats import TF_FORMATS, describe_content, has_jfif_marker
+from dataprep.formats import describe_content, has_jfif_marker
 
 # Mean absolute difference (0-255 scale) between TensorFlow's and Pillow's pixels above which
 # the two decoders disagree about the image, not just about rounding (JPEG IDCT variants differ
@@ -33,14 +33,6 @@ def empty_file(s: Sample) -> Iterator[str]:
 def unknown_format(s: Sample) -> Iterator[str]:
     if s.data and s.format is None:
         yield f"content is {describe_content(s.data[:512])}, not an image ({len(s.data)} bytes)"
-
-
-def unsupported_format(s: Sample) -> Iterator[str]:
-    if s.format is not None and s.format not in TF_FORMATS:
-        yield (
-            f"{s.format.upper()} image: TensorFlow's decode_image reads only JPEG, PNG, GIF, BMP and WebP; "
-            "convert it to JPEG or PNG"
-        )
 
 
 def extension_mismatch(s: Sample) -> Iterator[str]:

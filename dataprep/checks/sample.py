@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataprep.formats import TF_FORMATS, StreamEnd, extension_format, sniff_format, stream_end
+from dataprep.formats import TF_FORMATS, StreamEnd, extension_format, identify_format, stream_end
 from dataprep.tensorflow_runtime import CapturedStderr, import_tensorflow, tf_error_message
 from dataprep.tf_decode import decode_full
 
@@ -116,7 +116,7 @@ class Sample:
 
     @cached_property
     def format(self) -> str | None:
-        return sniff_format(self.data[:32])
+        return identify_format(self.data)
 
     @cached_property
     def extension_format(self) -> str | None:
