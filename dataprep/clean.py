@@ -212,7 +212,7 @@ def _recover(manifest: Manifest, journal: Journal) -> int:
     """Settle every entry a killed run left as 'planned'. Returns how many were settled."""
     settled = 0
     for rel, entry in manifest.entries.items():
-        if entry["status"] != PLANNED:
+        if entry["status"] != PLANNED or entry["action"] == "convert":  # convert finishes its own
             continue
         src = _safe_rel(rel, manifest.root, "the manifest")
         if entry["action"] == "delete":
@@ -333,6 +333,9 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
         remove_stale_temporaries(qdir)
     for rel, entry in sorted(manifest.entries.items()):
         stored, original = targets[rel]
+        if entry["action"] == "convert" and entry["status"] != RESTORED:
+            _restore_conversion(rel, entry, root, qdir, journal, result)
+            continue
         if entry["status"] == DELETED or (entry["status"] == PLANNED and entry["action"] == "delete"):
             if not original.exists():
                 result.not_restorable.append(rel)
@@ -370,6 +373,20 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
         manifest.save()
         _remove_empty_dirs(qdir)
     return result
+
+
+def _restore_conversion(rel: str, entry: dict[str, Any], root: Path, qdir: Path, journal: Journal, result: RestoreResult) -> None:
+    """An original `dataprep convert` replaced: remove the converted file, put the original back."""
+    from dataprep.convert import restore_conversion
+
+    outcome = restore_conversion(rel, entry, root, qdir, journal, result.dry_run)
+    if outcome == "refused":
+        result.refused.append(rel)
+        return
+    if outcome == "restored":
+        result.restored.append(rel)
+    if not result.dry_run:
+        entry["status"] = RESTORED
 
 
 def _remove_empty_dirs(top: Path) -> None:

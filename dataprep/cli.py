@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 app = CommandApp(
     name="dataprep",
-    help="From a folder of labelled photos to a dataset you can train on: validate, clean, restore, duplicates, leakage, split, stats, augment-preview.",
+    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, duplicates, leakage, split, stats, augment-preview.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -92,6 +92,12 @@ Threshold = Annotated[
 ]
 
 
+Layout = Annotated[
+    Optional[str],
+    typer.Option("--layout", help="raw|split: how to read a tree that could be either (a class named like a split folder).", metavar="LAYOUT"),
+]
+
+
 def _validate_options(
     jobs: Optional[int], timeout: float, cache_dir: Optional[Path], no_cache: bool, max_pixels: int, min_size: int
 ) -> "ValidateOptions":
@@ -115,6 +121,7 @@ def validate(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = 178_956_970,
     min_size: MinSize = 8,
+    layout: Layout = None,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
@@ -125,6 +132,7 @@ def validate(
 
     level = parse_severity(fail_on, allow_never=True)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
+    options.layout = layout
     with render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = run_validate(directory, options)
@@ -338,6 +346,7 @@ def stats(
     directory: Annotated[Path, typer.Argument(help="Dataset folder: DIR/CLASS/*.jpg or DIR/{train,val,test}/CLASS/*.jpg.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png.")] = None,
+    layout: Layout = None,
 ) -> None:
     """Counts, shares, bytes, formats, colour modes and sizes per class (and split); imbalance; junk. Reads headers only."""
     import json
@@ -345,7 +354,7 @@ def stats(
     from dataprep import render
     from dataprep.stats import dataset_stats, plot_stats, stats_renderables
 
-    numbers = dataset_stats(directory)
+    numbers = dataset_stats(directory, layout=layout)
     if plot is not None:
         plot_stats(numbers, plot)
     if json_out:
@@ -355,6 +364,48 @@ def stats(
         render.stdout.print(renderable)
     if plot is not None:
         print(f"chart written to {plot}")
+
+
+
+@app.command()
+def convert(
+    directory: Annotated[Path, typer.Argument(help="Dataset folder whose images TensorFlow cannot read (or reads wrongly).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write a converted copy of the dataset here instead; DIR is not touched.")] = None,
+    to: Annotated[str, typer.Option("--to", help="Format for re-encoded images: png (lossless) or jpeg. JPEG sources stay JPEG.", metavar="FORMAT")] = "png",
+    quality: Annotated[int, typer.Option("--quality", help="JPEG quality (1-100) for JPEG output.")] = 95,
+    first_frame: Annotated[bool, typer.Option("--first-frame", help="Also convert animated images to their first frame (drops the other frames).")] = False,
+    quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where the originals go (default: DIR.quarantine beside DIR).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be converted; touch nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+    layout: Layout = None,
+    jobs: Jobs = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+) -> None:
+    """Re-encode what TensorFlow cannot read (PPM, TIFF, TGA, HEIC, ...), reads wrongly (palette/16-bit BMP) or sees rotated (EXIF orientation); rename lying extensions.
+
+    Originals go to the quarantine with clean's manifest: undo with `dataprep restore DIR.quarantine`.
+    A killed run loses nothing; re-run it to finish.
+    """
+    import json
+
+    from dataprep import render
+    from dataprep.convert import ConvertOptions
+    from dataprep.convert import convert as run_convert
+    from dataprep.validate import ValidateOptions
+
+    options = ConvertOptions(
+        to=to.lower(), quality=quality, first_frame=first_frame, out=out, quarantine=quarantine, dry_run=dry_run,
+        validate=ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache, layout=layout),
+    )  # fmt: skip
+    with render.progress_bar("validating", enabled=not json_out) as progress:
+        options.validate.progress = progress
+        options.after_file = progress
+        result = run_convert(directory, options)
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.print_convert_result(result)
 
 
 def main() -> None:

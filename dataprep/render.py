@@ -17,6 +17,7 @@ from dataprep.report import Report
 
 if TYPE_CHECKING:
     from dataprep.clean import CleanResult, RestoreResult
+    from dataprep.convert import ConvertResult
     from dataprep.duplicates import DuplicatesReport, LeakageReport
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -154,3 +155,31 @@ def print_leaks(report: LeakageReport, limit: int = 50) -> None:
         table.add_row(leak.kind, ", ".join(leak.splits), "\n".join(leak.paths), str(leak.distance))
     stdout.print(table)
     stdout.print(f"[bold red]{len(report.leaks)} leak(s)[/]: the same photo (or a near copy) is in more than one split")
+
+
+def print_convert_result(result: ConvertResult) -> None:
+    """What convert did (or, with --dry-run, would do)."""
+    if result.recovered:
+        stdout.print(f"finished {result.recovered} file(s) an interrupted run had started")
+    for rel, why in result.skipped:
+        if why:
+            stderr.print(f"skipped {rel}: {why}", style="yellow", highlight=False, markup=False)
+    if not result.planned:
+        stdout.print(f"[green]nothing to convert[/] in {result.root}: TensorFlow reads every image as it is")
+    else:
+        table = Table(title=("Would convert" if result.dry_run else "Converted"), title_justify="left")
+        table.add_column("file", overflow="fold")
+        table.add_column("becomes", overflow="fold")
+        table.add_column("why")
+        for c in result.planned:
+            table.add_row(c.rel, c.target, "; ".join(c.why))
+        stdout.print(table)
+    if result.dry_run:
+        stdout.print(f"dry run: {len(result.planned)} file(s) would be converted; nothing was touched")
+    elif result.out is not None:
+        stdout.print(f"wrote {result.converted} converted and {result.copied} copied file(s) to {result.out}; {result.root} is unchanged")
+    elif result.planned:
+        stdout.print(
+            f"converted {result.converted} file(s); originals in {result.quarantine}\n"
+            f"undo with: dataprep restore {result.quarantine}"
+        )
