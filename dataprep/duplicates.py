@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dataprep.errors import DataprepError
-from dataprep.scan import SPLIT_NAMES, natural_key
+from dataprep.scan import SPLIT_ROLES, natural_key, split_role
 
 if TYPE_CHECKING:
     import numpy as np
@@ -243,7 +243,7 @@ class Leak:
 
 def split_of(rel: str) -> str | None:
     top = rel.split("/", 1)[0]
-    return top if top in SPLIT_NAMES else None
+    return top if split_role(top) is not None else None  # train|training, val|valid|validation|dev, test|testing
 
 
 def find_leaks(groups: Sequence[DuplicateGroup]) -> list[Leak]:
@@ -252,7 +252,7 @@ def find_leaks(groups: Sequence[DuplicateGroup]) -> list[Leak]:
     for g in groups:
         splits = {s for p in g.paths if (s := split_of(p)) is not None}
         if len(splits) > 1:
-            leaks.append(Leak(g.kind, g.paths, [s for s in SPLIT_NAMES if s in splits], g.distance))
+            leaks.append(Leak(g.kind, g.paths, sorted(splits, key=lambda s: list(SPLIT_ROLES).index(split_role(s) or "")), g.distance))
     return leaks
 
 

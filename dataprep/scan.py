@@ -41,9 +41,9 @@ SPLIT_ROLES: dict[str, tuple[str, ...]] = {
 }
 _ROLE_OF = {name: role for role, names in SPLIT_ROLES.items() for name in names}
 LAYOUT_CHOICES = ("raw", "split")
-# dataprep's own files at the top of a folder it wrote (a split's manifest and journal): neither
+# dataprep's own files at the top of a folder it wrote (a split's manifest and journal, convert --out's record): neither
 # images nor junk, so validate does not flag them and clean never moves them.
-OWN_FILES = frozenset({"split.json", ".dataprep-split.journal"})
+OWN_FILES = frozenset({"split.json", ".dataprep-split.journal", "convert.json"})
 
 Layout = Literal["raw", "split", "flat"]
 

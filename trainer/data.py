@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from dataprep.errors import DataprepError
 from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
-from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory, scan_dataset
+from dataprep.scan import junk_reason, natural_key, require_directory, scan_dataset, split_folders, split_role
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,12 @@ class FileList:
         )
 
 
-def read_class_names(root: str | os.PathLike[str]) -> list[str]:
+def read_class_names(root: str | os.PathLike[str], layout: str | None = None) -> list[str]:
     """The class index of a dataset folder.
 
     From ``split.json`` (written by ``dataprep split``) when present; otherwise the sorted
-    folder names of ``train/`` (split layout) or of the root (raw layout).
+    folder names of the train split (``train/`` or ``training/``; split layout) or of the root
+    (raw layout).
     """
     base = require_directory(root, "a split folder or a folder of class folders")
     manifest = base / "split.json"
@@ -81,8 +82,15 @@ def read_class_names(root: str | os.PathLike[str]) -> list[str]:
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
             raise DataprepError(f"'class_names' in '{manifest}' is not a list of names; re-run 'dataprep split'")
         return list(classes)
-    folder = base / "train" if (base / "train").is_dir() else base
+    found, folders = split_folders(base, layout)
+    top = folders.get("train") if found == "split" else None
+    folder = base / top if top else base
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if found == "split" and not top:
+        raise DataprepError(
+            f"'{base}' has split folders ({', '.join(folders.values())}) but no train|training folder to train on; "
+            "add one, or pass the folder of class folders"
+        )
     if not names:
         raise DataprepError(
             f"no class folders in '{folder}' (expected CLASS/ subfolders with images); "
@@ -91,19 +99,27 @@ def read_class_names(root: str | os.PathLike[str]) -> list[str]:
     return names
 
 
-def list_files(root: str | os.PathLike[str], split: str | None = None) -> FileList:
-    """Images of one split (``train``, ``val``, ``test``) or, with ``split=None``, of every image
-    under a raw class-folder tree (or the train split of a split folder)."""
-    scan = scan_dataset(root)
+def list_files(root: str | os.PathLike[str], split: str | None = None, layout: str | None = None) -> FileList:
+    """Images of one split or, with ``split=None``, of every image under a raw class-folder tree
+    (or the train split of a split folder). `split` is a role (``train``, ``val``, ``test``) or
+    the folder's own name (``training``, ``validation``, ``dev``, ...)."""
+    scan = scan_dataset(root, layout)
     if scan.layout == "flat":
         raise DataprepError(
             f"images sit directly in '{root}' (expected class folders: ROOT/CLASS/*.jpg or ROOT/train/CLASS/*.jpg); "
             "move them into one folder per class"
         )
-    class_names = read_class_names(scan.root)
+    class_names = read_class_names(scan.root, layout)
     index = {name: i for i, name in enumerate(class_names)}
+    wanted: str | None
     if scan.layout == "split":
-        wanted = split or "train"
+        role = split_role(split) if split not in (None, "all") else "train"
+        wanted = scan.split_folders.get(role or "")
+        if wanted is None:
+            raise DataprepError(
+                f"'{root}' has no {split!r} split (it has {', '.join(scan.split_folders.values())}); "
+                "pick one of those, or run 'dataprep split'"
+            )
     else:
         if split not in (None, "train", "all"):
             raise DataprepError(
@@ -121,7 +137,7 @@ def list_files(root: str | os.PathLike[str], split: str | None = None) -> FileLi
         if record.label not in index:
             raise DataprepError(
                 f"class folder '{record.label}' in '{root}' is not in the class list {class_names} "
-                "(from split.json or train/); re-run 'dataprep split' so every split has the same classes"
+                "(from split.json or the train split); give every split the same class folders"
             )
         paths.append(str(record.path))
         labels.append(index[record.label])
@@ -136,12 +152,11 @@ def list_files(root: str | os.PathLike[str], split: str | None = None) -> FileLi
     return FileList(tuple(paths), tuple(labels), tuple(class_names), str(scan.root), wanted)
 
 
-def available_splits(root: str | os.PathLike[str]) -> list[str]:
-    """Split folders present under `root` (empty for a raw class-folder tree)."""
-    base = require_directory(root)
-    if not (base / "train").is_dir():
-        return []
-    return [name for name in SPLIT_NAMES if (base / name).is_dir()]
+def available_splits(root: str | os.PathLike[str], layout: str | None = None) -> list[str]:
+    """The split roles ('train', 'val', 'test') present under `root`, whatever their folders are
+    called on disk (train|training, val|valid|validation|dev, test|testing); empty for a raw tree."""
+    found, folders = split_folders(require_directory(root), layout)
+    return list(folders) if found == "split" else []
 
 
 def expand_image_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:

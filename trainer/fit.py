@@ -227,7 +227,13 @@ def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.F
         if "val" in splits:
             val = data.list_files(config.data_dir, "val")
         else:
+            folder = train.split
             train, val = data.stratified_split(train, config.val_fraction, config.seed)
+            kept = "the test split is kept for the final test metrics" if "test" in splits else "there is no test split"
+            data.log.warning(
+                "no validation folder in '%s': holding out %s of %s/ per class (seed %d, --val-fraction) for validation; %s",
+                config.data_dir, f"{config.val_fraction:.0%}", folder, config.seed, kept,
+            )
         test = data.list_files(config.data_dir, "test") if "test" in splits else None
     else:
         train, val = data.stratified_split(data.list_files(config.data_dir), config.val_fraction, config.seed)
