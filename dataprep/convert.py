@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataprep.clean import JOURNAL, PLANNED, QUARANTINED, RESERVED, Manifest, _safe_rel, default_quarantine
 from dataprep.errors import DataprepError
-from dataprep.formats import FORMATS, format_extension, format_name
+from dataprep.formats import FORMATS, enable_heif, format_extension, format_name
 from dataprep.journal import (
     Journal,
     copy_atomic,
@@ -130,12 +130,7 @@ class ConvertResult:
 
 def heif_available() -> bool:
     """Whether HEIC/HEIF can be read (through the optional pillow-heif)."""
-    try:
-        import pillow_heif
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
+    return enable_heif()
 
 
 def _to_output_mode(im: Image.Image, output: str) -> Image.Image:

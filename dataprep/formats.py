@@ -97,11 +97,31 @@ def _not_an_image(head: bytes) -> bool:
 _OTHER_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"\xd0\xcf\x11\xe0", b"\x00\x05\x16\x07")
 
 
+def enable_heif() -> bool:
+    """Let Pillow read HEIC/HEIF through the optional pillow-heif (`pip install 'dataprep[heif]'`).
+    True when it is installed."""
+    global _heif
+    if _heif is None:
+        try:
+            import pillow_heif
+        except ImportError:
+            _heif = False
+        else:
+            pillow_heif.register_heif_opener()
+            _heif = True
+    return _heif
+
+
+_heif: bool | None = None
+
+
 def identify_format(data: bytes) -> str | None:
     """The image format of a file's bytes: magic numbers first, then Pillow's identification
     (TGA has no magic number; Pillow knows dozens of formats). None when it is no image.
     Reads only `data`, which the caller already has: no second read of the file."""
     fmt = sniff_format(data[:32])
+    if fmt == "heic":
+        enable_heif()  # before anyone asks Pillow for the header
     if fmt is not None or not data or _not_an_image(data[:512]):
         return fmt
     import warnings
