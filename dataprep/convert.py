@@ -224,6 +224,11 @@ def _target_name(rel: str, output_fmt: str, taken: set[str], exists: Callable[[s
     return None
 
 
+def _exists_besides(root: Path, source: str) -> Callable[[str], bool]:
+    """Whether a file other than `source` already exists at a relative path under `root`."""
+    return lambda rel: rel != source and (root / rel).exists()
+
+
 def plan_conversions(report: Report, options: ConvertOptions) -> tuple[list[Conversion], list[tuple[str, str]]]:
     """Which images to convert into what, and which cannot be (with the reason)."""
     planned: list[Conversion] = []
@@ -242,7 +247,7 @@ def plan_conversions(report: Report, options: ConvertOptions) -> tuple[list[Conv
         if not why:
             continue
         output = (("jpeg" if r.format == "jpeg" else options.to) if reencode else r.format) or options.to
-        target = _target_name(r.rel, output, taken - {r.rel}, lambda rel: (report.root / rel).exists() and rel != r.rel)
+        target = _target_name(r.rel, output, taken - {r.rel}, _exists_besides(report.root, r.rel))
         if target is None:
             skipped.append((r.rel, "every name for the converted file is taken; rename a file and re-run"))
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 # Formats TensorFlow's `decode_image` reads (what training uses).
 TF_FORMATS = frozenset({"jpeg", "png", "gif", "bmp", "webp"})
@@ -73,7 +74,7 @@ def sniff_format(head: bytes) -> str | None:
         return "pnm"
     if head[:4] == b"\x76\x2f\x31\x01":
         return "exr"
-    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xffO\xffQ"):
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xffO\xffQ")):
         return "jpeg2000"
     if head[:4] == b"qoif":
         return "qoi"
@@ -164,7 +165,7 @@ def describe_content(head: bytes) -> str:
     stripped = head.lstrip().lower()
     if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
         return "an HTML page"
-    if stripped.startswith(b"<?xml") or stripped.startswith(b"<svg"):
+    if stripped.startswith((b"<?xml", b"<svg")):
         return "XML/SVG text"
     if head.startswith(b"%PDF"):
         return "a PDF document"
@@ -335,7 +336,7 @@ def _tiff_orientation(tiff: bytes) -> int | None:
     """The Orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block, or None."""
     if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
         return None
-    order = "little" if tiff[:2] == b"II" else "big"
+    order: Literal["little", "big"] = "little" if tiff[:2] == b"II" else "big"
     ifd = int.from_bytes(tiff[4:8], order)
     if ifd + 2 > len(tiff):
         return None

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job end to end on the bundled demo data:
-# generate fixtures -> validate -> clean -> split -> stats -> augment-preview -> fit -> predict.
+# generate fixtures -> validate -> convert -> clean -> split -> stats -> augment-preview -> fit -> predict.
 # Everything is written under the build folder ($2); the committed fixtures are never modified.
 set -euo pipefail
 BIN=${1:-.venv/bin}
@@ -19,6 +19,9 @@ cp -r "$OUT/fixtures/demo" "$OUT/raw"
 
 step "dataprep validate $OUT/raw   (finds the planted bad files; exit 1 means 'errors found')"
 "$BIN/dataprep" validate "$OUT/raw" --csv "$OUT/findings.csv" || [ $? -eq 1 ]
+
+step "dataprep convert $OUT/raw   (a PPM TensorFlow cannot read -> PNG; a sideways phone photo -> upright)"
+"$BIN/dataprep" convert "$OUT/raw"
 
 step "dataprep clean $OUT/raw   (quarantines them, with a manifest; undo: dataprep restore)"
 "$BIN/dataprep" clean "$OUT/raw"

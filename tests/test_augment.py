@@ -256,7 +256,7 @@ def test_preview_skips_undecodable_files(tmp_path: Path) -> None:
 def test_preview_errors_on_a_folder_without_images(tmp_path: Path) -> None:
     (tmp_path / "raw" / "cat").mkdir(parents=True)
     (tmp_path / "raw" / "cat" / "notes.txt").write_text("hi")
-    with pytest.raises(DataprepError, match="no images found"):
+    with pytest.raises(DataprepError, match="no images found|could be decoded"):  # notes.txt: junk by content
         render_augment_preview(tmp_path / "raw", tmp_path / "p.png")
 
 
