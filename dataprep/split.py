@@ -424,9 +424,11 @@ def collect_sources(
             excluded.append(Excluded(rec.rel, "not inside a class folder"))
             continue
         result = report.result(rec.rel)
-        if result is not None and result.worst == Severity.ERROR and not include_invalid:
-            errors = [f.detail for f in result.findings if f.severity == Severity.ERROR]
-            excluded.append(Excluded(rec.rel, f"invalid: {errors[0] if errors else 'error'} (--include-invalid keeps it)"))
+        # An image in a format TensorFlow cannot read is still an image of its class: split places
+        # it (`dataprep convert` makes it readable, before or after the split).
+        errors = [f.detail for f in result.findings if f.severity == Severity.ERROR and f.check != "unsupported_format"] if result else []
+        if errors and not include_invalid:
+            excluded.append(Excluded(rec.rel, f"invalid: {errors[0]} (--include-invalid keeps it)"))
             continue
         sha = result.sha256 if result is not None and result.sha256 else _sha256_of_source(rec.path, rec.rel)
         sources.append(SourceFile(rel=rec.rel, label=rec.label, sha256=sha, size=rec.size))

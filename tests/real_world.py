@@ -28,6 +28,10 @@ def picture(label: int, index: int, size: tuple[int, int] = (40, 28)) -> Image.I
     w, h = size
     arr = np.clip(np.array(COLOURS[label]) + rng.normal(0, 25, (h, w, 3)), 0, 255).astype(np.uint8)
     arr[: h // 3, : w // 3] = 255
+    # a dark block at a random place and size: distinct pictures get distinct perceptual hashes
+    bw, bh = int(rng.integers(w // 4, w // 2)), int(rng.integers(h // 4, h // 2))
+    x, y = int(rng.integers(w // 3, w - bw)), int(rng.integers(0, h - bh))
+    arr[y : y + bh, x : x + bw] = rng.integers(0, 80, 3)
     return Image.fromarray(arr)
 
 

@@ -310,3 +310,19 @@ def test_convert_cli_json_and_dry_run(tmp_path: Path) -> None:
     assert data["dry_run"] and [f["target"] for f in data["files"]] == ["00000/00000_00000.png", "00001/00000_00000.png"]
     bad = runner.invoke(app, ["convert", str(tmp_path / "gtsrb"), "--to", "gif"])
     assert bad.exit_code == 2 and "expected png or jpeg" in bad.stderr
+
+
+def test_split_places_images_tensorflow_cannot_read_yet(tmp_path: Path) -> None:
+    from dataprep.split import SplitSpec, split_dataset
+
+    from photos import photo  # distinct pictures: no near duplicates to keep together
+
+    for c in range(2):
+        for i in range(10):
+            (tmp_path / "gtsrb" / f"{c:05d}").mkdir(parents=True, exist_ok=True)
+            photo(100 * c + i, (96, 72)).save(tmp_path / "gtsrb" / f"{c:05d}" / f"{i:05d}.ppm")
+    result = split_dataset(tmp_path / "gtsrb", tmp_path / "out", SplitSpec(2, 2), validate_options=SERIAL)
+    assert result.excluded == [] and len(result.plan.assignments) == 20
+    convert(tmp_path / "out", ConvertOptions(validate=SERIAL))
+    assert errors_and_warnings(tmp_path / "out") == {}
+    assert len(list((tmp_path / "out").rglob("*.png"))) == 20

@@ -138,3 +138,24 @@ def test_fit_reads_downloaded_split_layouts(shape: str, tmp_path: Path, caplog: 
         held = [r.getMessage() for r in caplog.records if "no validation folder" in r.getMessage()]
         assert len(held) == 1 and f"of {train_folder}/" in held[0] and "25%" in held[0]
     assert metrics["skipped_files"] == {"train": 0, "val": 0}
+
+
+def test_trainer_says_which_files_it_cannot_decode(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = pytest.importorskip("trainer.data")
+    ppm_classes(tmp_path, classes=2, per_class=3)
+    with caplog.at_level(logging.WARNING, logger="trainer.data"):
+        files = data.list_files(tmp_path)
+    assert len(files) == 6 and files.class_names == ("00000", "00001")  # counted as images of their class
+    lines = [r.getMessage() for r in caplog.records if "cannot decode" in r.getMessage()]
+    assert len(lines) == 1 and "PPM/PGM/PBM 6" in lines[0] and "dataprep convert" in lines[0]
+
+
+def test_trainer_layout_reads_an_ambiguous_tree(tmp_path: Path) -> None:
+    data = pytest.importorskip("trainer.data")
+    for name in ("cat", "dog", "test"):
+        (tmp_path / name).mkdir()
+        picture(0, len(name)).save(tmp_path / name / "a.jpg")
+    with pytest.raises(DataprepError, match="--layout"):
+        data.list_files(tmp_path)
+    assert data.list_files(tmp_path, None, "raw").class_names == ("cat", "dog", "test")
+    assert data.available_splits(tmp_path, "raw") == []

@@ -51,7 +51,8 @@ def fit(
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
     weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
     freeze_epochs: Annotated[Optional[int], typer.Option(help="Transfer models: epochs with the backbone frozen [default: half].")] = None,
-    val_fraction: Annotated[float, typer.Option(help="Held out for validation when there is no val/ split.")] = 0.2,
+    val_fraction: Annotated[float, typer.Option(help="Held out (seeded, per class) for validation when there is no val|valid|validation|dev folder.")] = 0.2,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="raw|split: how to read a tree that could be either (a class named like a split folder).", metavar="LAYOUT")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Cache decoded images on disk here (data larger than RAM).")] = None,
     precision: Annotated[str, typer.Option(help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16.")] = "auto",
     xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
@@ -70,7 +71,7 @@ def fit(
         data_dir=str(data_dir), model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
         lr=lr, lr_schedule=lr_schedule, augment=augment, run_dir=str(run_dir) if run_dir else None, seed=seed,
         patience=patience, class_weight=class_weight, weights=weights, freeze_epochs=freeze_epochs,
-        val_fraction=val_fraction, cache_dir=str(cache_dir) if cache_dir else None, precision=precision,
+        val_fraction=val_fraction, layout=layout, cache_dir=str(cache_dir) if cache_dir else None, precision=precision,
         xla=xla, verbose=1 if sys.stdout.isatty() else 2,
     )
     result = run_fit(config, resume=resume)

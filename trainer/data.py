@@ -149,7 +149,24 @@ def list_files(root: str | os.PathLike[str], split: str | None = None, layout: s
                 f"no images in '{scan.root / prefix}': {len(skipped_links)} symbolic links there are not followed "
                 f"(e.g. {skipped_links[0].rel}); re-run 'dataprep split' with copies or hardlinks"
             )
+    _warn_unreadable_formats(paths, scan.root)
     return FileList(tuple(paths), tuple(labels), tuple(class_names), str(scan.root), wanted)
+
+
+def _warn_unreadable_formats(paths: Sequence[str], root: Path) -> None:
+    """One line when files are named as formats TensorFlow cannot decode (a hint from the names:
+    training reads the bytes and skips what it cannot decode; `dataprep convert` fixes them)."""
+    from collections import Counter
+
+    from dataprep.formats import TF_FORMATS, extension_format, format_name
+
+    found = Counter(f for p in paths if (f := extension_format(p)) is not None and f not in TF_FORMATS)
+    if found:
+        kinds = ", ".join(f"{format_name(f)} {n}" for f, n in sorted(found.items()))
+        log.warning(
+            "%d files in '%s' are in formats TensorFlow cannot decode (%s): training skips them; "
+            "run 'dataprep convert %s' first", sum(found.values()), root, kinds, root,
+        )
 
 
 def available_splits(root: str | os.PathLike[str], layout: str | None = None) -> list[str]:

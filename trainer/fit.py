@@ -60,6 +60,7 @@ class FitConfig:
     freeze_epochs: int | None = None  # transfer models: epochs with the backbone frozen (None: half)
     fine_tune_lr_factor: float = 0.1
     val_fraction: float = 0.2  # only when the folder has no val/ split
+    layout: str | None = None  # raw | split, for a tree that reads both ways (dataprep.scan)
     cache_dir: str | None = None
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
     xla: bool = False
@@ -221,11 +222,11 @@ def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
 
 def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.FileList | None]:
     """(train, val, test): the folder's splits, or a seeded stratified hold-out of a raw tree."""
-    splits = data.available_splits(config.data_dir)
+    splits = data.available_splits(config.data_dir, config.layout)
     if splits:
-        train = data.list_files(config.data_dir, "train")
+        train = data.list_files(config.data_dir, "train", config.layout)
         if "val" in splits:
-            val = data.list_files(config.data_dir, "val")
+            val = data.list_files(config.data_dir, "val", config.layout)
         else:
             folder = train.split
             train, val = data.stratified_split(train, config.val_fraction, config.seed)
@@ -234,9 +235,9 @@ def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.F
                 "no validation folder in '%s': holding out %s of %s/ per class (seed %d, --val-fraction) for validation; %s",
                 config.data_dir, f"{config.val_fraction:.0%}", folder, config.seed, kept,
             )
-        test = data.list_files(config.data_dir, "test") if "test" in splits else None
+        test = data.list_files(config.data_dir, "test", config.layout) if "test" in splits else None
     else:
-        train, val = data.stratified_split(data.list_files(config.data_dir), config.val_fraction, config.seed)
+        train, val = data.stratified_split(data.list_files(config.data_dir, None, config.layout), config.val_fraction, config.seed)
         test = None
     if len(val) == 0:
         raise DataprepError(
