@@ -165,7 +165,8 @@ def split_folders(root: Path, layout: str | None = None) -> tuple[Layout, dict[s
     if layout is not None and layout not in LAYOUT_CHOICES:
         raise DataprepError(f"--layout {layout!r} is not a layout (expected raw or split)")
     subdirs = sorted(
-        (p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")),
+        (p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+         and p.name.lower() != "__macosx"),  # a zip's resource forks (`._*` files: junk), never a class or split
         key=natural_key,
     )
     named = [d for d in subdirs if split_role(d) is not None]

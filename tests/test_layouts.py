@@ -38,6 +38,15 @@ def test_every_split_layout_is_read_with_its_names(shape: str, tmp_path: Path) -
     assert len(report.scan.images) == sum(counts.values()) and report.scan.junk == []
 
 
+def test_a_zips_macosx_folder_does_not_make_a_split_ambiguous(tmp_path: Path) -> None:
+    split_tree(tmp_path, ("train", "validation"))
+    (tmp_path / "__MACOSX" / "train").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "train" / "._cat_0.jpg").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    scan = scan_dataset(tmp_path)
+    assert scan.layout == "split" and scan.splits == ["train", "validation"]
+    assert [r.rel for r in scan.junk] == ["__MACOSX/train/._cat_0.jpg"]
+
+
 def test_trainer_lists_each_role_by_its_folder(tmp_path: Path) -> None:
     data = pytest.importorskip("trainer.data")
     split_tree(tmp_path, ("training", "dev", "testing"))
