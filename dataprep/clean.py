@@ -69,6 +69,7 @@ class CleanResult:
     deleted: int = 0
     recovered: int = 0
     dry_run: bool = False
+    to_convert: list[str] = field(default_factory=list)  # images left in place: `dataprep convert` fixes them
 
     @property
     def manifest(self) -> Path:
@@ -87,6 +88,7 @@ class CleanResult:
             "moved": self.moved,
             "deleted": self.deleted,
             "recovered_from_interrupted_run": self.recovered,
+            "left_for_convert": self.to_convert,
         }
 
 
@@ -176,14 +178,34 @@ def _sha256_or_none(path: Path) -> str | None:
         return None
 
 
-def _selected(results: list[FileResult], level: Severity) -> list[FileResult]:
+# Errors `dataprep convert` fixes (an image TensorFlow cannot read, or reads wrongly, while Pillow
+# reads it): the file is a photo to train on, so clean leaves it for convert instead of removing it.
+CONVERTIBLE = frozenset({"unsupported_format", "tf_decode", "wrong_pixels"})
+
+
+def convertible(r: FileResult) -> bool:
+    """True when every error of `r` is one `dataprep convert` fixes (and the file is not cut short:
+    a truncated file is damaged, not just stored in the wrong format)."""
+    errors = {f.check for f in r.findings if f.severity == Severity.ERROR}
+    truncated = any(f.check == "truncated" for f in r.findings)
+    return bool(errors) and errors <= CONVERTIBLE and not truncated
+
+
+def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResult], list[str]]:
+    """(what to remove, the images left in place for `dataprep convert`)."""
     chosen = []
+    left: list[str] = []
     for r in results:
         worst = r.worst
         is_junk = any(f.check == "junk_file" for f in r.findings)
+        if not is_junk and convertible(r):
+            others = [f for f in r.findings if f.severity != Severity.ERROR and f.severity >= level]
+            left.append(r.rel)
+            if not others:
+                continue
         if is_junk or (worst is not None and worst >= level):
             chosen.append(r)
-    return chosen
+    return chosen, left
 
 
 def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], leaving: set[str]) -> list[FileResult]:
@@ -259,12 +281,14 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     # Only files the scan listed move: a link not followed, an unreadable folder or an empty
     # class folder is reported by validate, never touched here.
     files = {r.rel for r in report.scan.images} | {r.rel for r in report.scan.junk}
-    selected = _selected([r for r in report.results if r.rel in files], opts.level)
+    selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
     if opts.duplicates:
         order = {r.rel: i for i, r in enumerate(report.results)}
         extra = _duplicate_copies(report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected})
         selected = sorted(selected + extra, key=lambda r: order[r.rel])
-    result = CleanResult(root=base, quarantine=quarantine, selected=selected, recovered=recovered, dry_run=opts.dry_run)
+    result = CleanResult(
+        root=base, quarantine=quarantine, selected=selected, recovered=recovered, dry_run=opts.dry_run, to_convert=to_convert
+    )
     if opts.dry_run or not selected:
         return result
 

@@ -56,7 +56,7 @@ OUT_MANIFEST = "convert.json"
 OUT_VERSION = 1
 TARGETS = ("png", "jpeg")
 _FIXED_BY_REENCODING = ("unsupported_format", "tf_decode", "wrong_pixels", "exif_orientation")
-_NOT_CONVERTIBLE = ("empty_file", "unknown_format", "pixel_limit", "pillow_decode", "inspection_failed")
+_NOT_CONVERTIBLE = ("empty_file", "unknown_format", "pixel_limit", "pillow_decode", "inspection_failed", "truncated")
 
 AfterFile = Callable[[int, int], None]
 

@@ -90,6 +90,12 @@ def print_clean_result(result: CleanResult, delete: bool) -> None:
     verb = "delete" if delete else f"move to {result.quarantine}"
     if result.recovered:
         stdout.print(f"finished {result.recovered} file(s) an interrupted run had started")
+    if result.to_convert:
+        stdout.print(
+            f"[yellow]{len(result.to_convert)} image(s) that TensorFlow cannot read (or reads wrongly) were left in place[/]: "
+            f"they are photos to train on; run `dataprep convert {result.root}`",
+            highlight=False,
+        )
     if not result.selected:
         stdout.print(f"[green]nothing to remove[/] in {result.root}: no junk and no file at the chosen level")
         return

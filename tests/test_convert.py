@@ -313,9 +313,9 @@ def test_convert_cli_json_and_dry_run(tmp_path: Path) -> None:
 
 
 def test_split_places_images_tensorflow_cannot_read_yet(tmp_path: Path) -> None:
-    from dataprep.split import SplitSpec, split_dataset
-
     from photos import photo  # distinct pictures: no near duplicates to keep together
+
+    from dataprep.split import SplitSpec, split_dataset
 
     for c in range(2):
         for i in range(10):
@@ -326,3 +326,19 @@ def test_split_places_images_tensorflow_cannot_read_yet(tmp_path: Path) -> None:
     convert(tmp_path / "out", ConvertOptions(validate=SERIAL))
     assert errors_and_warnings(tmp_path / "out") == {}
     assert len(list((tmp_path / "out").rglob("*.png"))) == 20
+
+
+def test_convert_fixes_the_zoo_files_clean_leaves_for_it(zoo_copy: Path) -> None:
+    from dataprep.clean import CleanOptions, clean
+
+    left = set(clean(zoo_copy, CleanOptions(dry_run=True, validate=SERIAL)).to_convert)
+    result = convert(zoo_copy, ConvertOptions(validate=SERIAL))
+    targets = {c.rel: c.target for c in result.planned}
+    assert left <= set(targets)
+    assert targets["zoo/palette_8bit.bmp"] == "zoo/palette_8bit.png"  # TensorFlow read palette indices as gray
+    assert targets["zoo/gif_named.jpg"] == "zoo/gif_named.gif"  # renamed: same bytes
+    assert "zoo/truncated_no_iend.png" not in targets and "zoo/animated.gif" not in targets
+    after = checks_of(zoo_copy)
+    for rel in targets.values():
+        assert not after[rel] & {"unsupported_format", "tf_decode", "wrong_pixels", "extension_mismatch"}, rel
+    assert clean(zoo_copy, CleanOptions(dry_run=True, validate=SERIAL)).to_convert == []
