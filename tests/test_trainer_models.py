@@ -15,7 +15,7 @@ from trainer.models import DEFAULT_MODEL, build_model, find_backbone, list_model
 
 def test_registry_lists_the_promised_models() -> None:
     names = set(list_models())
-    assert {"baseline_cnn", "small_xception", "xception", "efficientnetv2b0", "mobilenetv3small"} <= names
+    assert {"baseline_cnn", "small_xception", "xception", "vgg16", "resnet50", "efficientnetv2b0", "mobilenetv3small"} <= names
     assert DEFAULT_MODEL in names
     with pytest.raises(DataprepError, match="unknown model 'nope'.*baseline_cnn"):
         model_info("nope")
@@ -82,3 +82,12 @@ def test_imagenet_offline_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> 
         build_model("mobilenetv3small", 32, 2, weights="imagenet")
     message = str(err.value)
     assert "\n" not in message and "--weights PATH" in message and "--weights none" in message
+
+
+@pytest.mark.parametrize("name, application", [("vgg16", "vgg16"), ("resnet50", "resnet50")])
+def test_caffe_backbones_see_inputs_as_keras_applications_prepares_them(name: str, application: str) -> None:
+    model = build_model(name, 32, 2)
+    preprocessing = keras.Model(model.input, model.get_layer("backbone_preprocessing").output)
+    x = np.random.default_rng(3).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    expected = getattr(keras.applications, application).preprocess_input(x.copy())
+    np.testing.assert_allclose(preprocessing.predict_on_batch(x), expected, atol=1e-3)

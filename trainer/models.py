@@ -21,6 +21,7 @@ from dataprep.errors import DataprepError
 
 Builder = Callable[[int, int, str], keras.Model]
 DEFAULT_MODEL = "compact_cnn"
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what keras.applications.vgg16/resnet50 subtract
 WEIGHTS_HELP = "--weights PATH (a local .weights.h5 of the backbone without its top) or --weights none"
 
 
@@ -237,12 +238,16 @@ def _transfer_model(
     num_classes: int,
     weights: str,
     rescale: tuple[float, float] | None,
+    caffe: bool = False,
     **kwargs: object,
 ) -> keras.Model:
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     x = inputs
     if rescale is not None:
         x = layers.Rescaling(rescale[0], offset=rescale[1], name="backbone_preprocessing")(x)
+    if caffe:  # keras.applications' "caffe" mode: RGB to BGR, minus the ImageNet mean, no scaling
+        x = keras.ops.flip(x, axis=-1)
+        x = layers.Rescaling(1.0, offset=[-m for m in IMAGENET_MEAN_BGR], name="backbone_preprocessing")(x)
     backbone = load_backbone(application, image_size, weights, **kwargs)
     backbone.trainable = False  # fit unfreezes it for the fine-tuning phase
     # training=False keeps batch norm in inference mode, also once the backbone is unfrozen.
@@ -254,6 +259,18 @@ def _transfer_model(
 def xception(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
     """Xception backbone (keras.applications), frozen then fine-tuned; expects -1..1 inputs."""
     return _transfer_model("xception", keras.applications.Xception, image_size, num_classes, weights, (1 / 127.5, -1.0))
+
+
+@register_model(default_image_size=160, min_image_size=32, transfer=True)
+def vgg16(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """VGG16 backbone (seed 001's network; caffe-style BGR inputs), frozen then fine-tuned."""
+    return _transfer_model("vgg16", keras.applications.VGG16, image_size, num_classes, weights, None, caffe=True)
+
+
+@register_model(default_image_size=160, min_image_size=32, transfer=True)
+def resnet50(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """ResNet50 backbone (caffe-style BGR inputs), frozen then fine-tuned."""
+    return _transfer_model("resnet50", keras.applications.ResNet50, image_size, num_classes, weights, None, caffe=True)
 
 
 @register_model(default_image_size=192, min_image_size=32, transfer=True)
