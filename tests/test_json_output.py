@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from dataprep.cli import app as dataprep_app  # noqa: E402
-from trainer.cli import app as trainer_app  # noqa: E402
+from conftest import make_colour_split
 
-from conftest import make_colour_split  # noqa: E402
+from dataprep.cli import app as dataprep_app
+from trainer.cli import app as trainer_app
 
 runner = CliRunner()
 APPS: dict[str, typer.Typer] = {"dataprep": dataprep_app, "trainer": trainer_app}
@@ -50,11 +50,14 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     split_root = make_colour_split(root / "s", {"train": 8, "val": 3, "test": 3}, seed=5, shape=(24, 24))
     run = root / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}  # TensorFlow's own log lines must not reach stdout either
+    fit = ["fit", str(split_root), "--run-dir", str(run), "--image-size", "16", "--batch-size", "8", "--epochs", "2"]
     fitted = subprocess.run(
-        [sys.executable, "-m", "trainer", "fit", str(split_root), "--run-dir", str(run), "--image-size", "16",
-         "--batch-size", "8", "--epochs", "2", "--augment", "none", "--json"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [sys.executable, "-m", "trainer", *fit, "--augment", "none", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert fitted.returncode == 0, fitted.stderr
     (root / "fit.stdout").write_text(fitted.stdout)
     (root / "fit.stderr").write_text(fitted.stderr)
@@ -89,12 +92,16 @@ ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[in
     ("dataprep", "restore"): (_restore_after_clean, {0}),
     ("dataprep", "duplicates"): (lambda d: [str(d["raw"]), "--jobs", "0"], {0}),
     ("dataprep", "leakage"): (lambda d: [str(d["split"]), "--jobs", "0"], {0}),
-    ("dataprep", "split"): (lambda d: [str(d["raw"]), str(d["root"] / "split-out"), "--val", "1", "--test", "1",
-                                       "--jobs", "0"], {0}),  # fmt: skip
+    ("dataprep", "split"): (
+        lambda d: [str(d["raw"]), str(d["root"] / "split-out"), "--val", "1", "--test", "1", "--jobs", "0"],
+        {0},
+    ),
     ("dataprep", "stats"): (lambda d: [str(d["raw"])], {0}),
     ("trainer", "evaluate"): (lambda d: [str(d["run"]), str(d["split"])], {0}),
-    ("trainer", "predict"): (lambda d: [str(d["run"]), str(d["split"] / "test"), str(d["raw"] / "cat" / "broken.jpg")],
-                             {1}),  # fmt: skip  # 1: one file could not be read
+    ("trainer", "predict"): (  # exit 1: one file could not be read
+        lambda d: [str(d["run"]), str(d["split"] / "test"), str(d["raw"] / "cat" / "broken.jpg")],
+        {1},
+    ),
     ("trainer", "bench"): (lambda d: [str(d["split"]), "--image-size", "16", "--no-compare"], {0}),
     ("trainer", "models"): (lambda d: [], {0}),
     # trainer fit: run by the `data` fixture as a real subprocess.

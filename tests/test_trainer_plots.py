@@ -10,8 +10,8 @@ from PIL import Image
 
 pytest.importorskip("keras")
 
-from trainer.evaluate import EvalResult, per_class_scores  # noqa: E402
-from trainer.plots import GridImage, grid_order, write_confusion_png, write_prediction_grid  # noqa: E402
+from trainer.evaluate import EvalResult, per_class_scores
+from trainer.plots import GridImage, grid_order, write_confusion_png, write_prediction_grid
 
 
 def item(name: str, predicted: str, confidence: float, true: str | None) -> GridImage:
@@ -26,7 +26,13 @@ def test_grid_puts_wrong_answers_first_surest_first() -> None:
         item("right_unsure", "dog", 0.51, "dog"),
         item("wrong_sure", "cat", 0.95, "dog"),
     ]
-    assert [i.name for i in grid_order(items)] == ["wrong_sure", "wrong_unsure", "unknown", "right_unsure", "right_sure"]
+    assert [i.name for i in grid_order(items)] == [
+        "wrong_sure",
+        "wrong_unsure",
+        "unknown",
+        "right_unsure",
+        "right_sure",
+    ]
     assert [i.correct for i in items] == [True, False, None, True, False]
 
 
@@ -35,7 +41,9 @@ def test_grid_and_confusion_pngs_are_written(tmp_path: Path) -> None:
     write_prediction_grid([item(f"f{k}.jpg", "cat", 0.6 + k / 100, "dog" if k % 3 else "cat") for k in range(9)], grid)
     matrix = np.array([[5, 1], [2, 4]])
     confusion = tmp_path / "confusion.png"
-    write_confusion_png(matrix, ["cat", "dog"], confusion, title="test", scores=per_class_scores(matrix, ["cat", "dog"]))
+    write_confusion_png(
+        matrix, ["cat", "dog"], confusion, title="test", scores=per_class_scores(matrix, ["cat", "dog"])
+    )
     for png in (grid, confusion):
         with Image.open(png) as image:
             assert image.format == "PNG" and min(image.size) > 100

@@ -115,12 +115,11 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")] = False,
-    grid: Annotated[Optional[Path], typer.Option(help="Also draw the images titled with label and confidence to this PNG (right/wrong marked when the folder names the class; wrong first).")] = None,
+    grid: Annotated[Optional[Path], typer.Option(help="Also draw the answers to this PNG (✓/✗ where the folder names the class; wrong first).")] = None,
 ) -> None:
     """Predict the class of each image; exit code 1 when some file could not be read."""
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
-
     from trainer.render import print_predictions
 
     results = run_predict(run, paths, grid=grid)

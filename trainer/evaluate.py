@@ -205,7 +205,9 @@ def evaluate(
     files = data.FileList(
         files.paths, tuple(mapping[y] for y in files.labels), tuple(run.class_names), files.root, files.split
     )
-    png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
+    png = (
+        Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
+    )
     result = evaluate_model(
         run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
     )

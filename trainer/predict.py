@@ -38,8 +38,12 @@ class Prediction:
         return self.label == self.true_label
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "label": self.label, "confidence": self.confidence,
-                               "probabilities": self.probabilities}
+        out: dict[str, Any] = {
+            "path": self.path,
+            "label": self.label,
+            "confidence": self.confidence,
+            "probabilities": self.probabilities,
+        }
         if self.true_label is not None:
             out.update(true_label=self.true_label, correct=self.correct)
         if self.error is not None:
@@ -60,7 +64,9 @@ def _read(path: Path, image_size: int) -> tuple[np.ndarray | None, str | None]:
         return None, f"cannot decode image ({message}); run 'dataprep validate' on it"
 
 
-def predict_images(run: LoadedRun, paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Prediction], list[np.ndarray]]:
+def predict_images(
+    run: LoadedRun, paths: Sequence[str | os.PathLike[str]]
+) -> tuple[list[Prediction], list[np.ndarray]]:
     """Predictions for `paths` (folders expanded) in order, plus the decoded pixels of each
     successful file (for the grid)."""
     files = data.expand_image_paths(paths)
@@ -75,7 +81,7 @@ def predict_images(run: LoadedRun, paths: Sequence[str | os.PathLike[str]]) -> t
         pixels.append(image)
     ok = [i for i, image in enumerate(pixels) if image is not None]
     for start in range(0, len(ok), BATCH):
-        chunk = ok[start:start + BATCH]
+        chunk = ok[start : start + BATCH]
         batch = np.stack([pixels[i] for i in chunk]).astype("float32")  # type: ignore[misc]
         probs = np.asarray(run.model.predict_on_batch(batch), dtype=np.float64)
         for i, row in zip(chunk, probs):

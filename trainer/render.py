@@ -64,7 +64,9 @@ def print_evaluation(report: Evaluation) -> None:
     if report.confidently_wrong:
         wrong = Table("most confidently wrong", "true", "predicted", "confidence")
         for row in report.confidently_wrong:
-            wrong.add_row(_relative(row["path"], report.data), row["true"], row["predicted"], f"{row['confidence']:.1%}")
+            wrong.add_row(
+                _relative(row["path"], report.data), row["true"], row["predicted"], f"{row['confidence']:.1%}"
+            )
         console.print(wrong)
     else:
         console.print("no wrong answers")
