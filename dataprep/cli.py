@@ -352,7 +352,7 @@ def stats(
     import json
 
     from dataprep import render
-    from dataprep.stats import dataset_stats, plot_stats, stats_renderables
+    from dataprep.stats import dataset_stats, plot_stats
 
     numbers = dataset_stats(directory, layout=layout)
     if plot is not None:
@@ -360,7 +360,7 @@ def stats(
     if json_out:
         print(json.dumps(numbers, indent=2, ensure_ascii=False))
         return
-    for renderable in stats_renderables(numbers):
+    for renderable in render.stats_renderables(numbers):
         render.stdout.print(renderable)
     if plot is not None:
         print(f"chart written to {plot}")

@@ -3,7 +3,8 @@
 Works on a raw layout (``DIR/CLASS/*``) and on a split layout (``DIR/{train,val,test}/CLASS/*``).
 Only image headers are read (Pillow's lazy `Image.open` parses the header and stops: no pixel
 decode), in a thread pool, so 25k files take seconds. `dataset_stats` returns plain JSON-ready
-data; `stats_renderables` and `plot_stats` turn it into a Rich table and a PNG. Only the CLI prints.
+data; `plot_stats` draws it as a PNG and ``dataprep.render.stats_renderables`` as a Rich table.
+Only the CLI prints.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -29,9 +30,6 @@ from dataprep.scan import (
     natural_key,
     scan_dataset,
 )
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
 
 STATS_VERSION = 1
 IMBALANCE_WARN = 3.0  # largest/smallest class above this gets a warning
@@ -193,103 +191,6 @@ def tf_unreadable(headers: Iterable[ImageHeader]) -> dict[str, int]:
         if format_key(h.format) not in TF_FORMATS:
             counts[h.format] += 1
     return dict(sorted(counts.items()))
-
-
-def _class_rows(stats: dict[str, Any]) -> list[tuple[str | None, str, dict[str, Any]]]:
-    """(split or None, class, numbers) rows in display order."""
-    if "splits" in stats:
-        return [(s, c, v) for s, block in stats["splits"].items() for c, v in block["classes"].items()]
-    return [(None, c, v) for c, v in stats["classes"].items()]
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
-def _short_bytes(n: int) -> str:
-    """Bytes in at most 6 characters for the table: 512B, 15.1K, 33.8M, 1.2G."""
-    return _human_bytes(n).replace(" KB", "K").replace(" MB", "M").replace(" GB", "G").replace(" B", "B")
-
-
-def _counts_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def _range_text(p: dict[str, int | None]) -> str:
-    if p["p50"] is None:
-        return "-"
-    return f"{p['p5']}/{p['p50']}/{p['p95']}"
-
-
-def stats_renderables(stats: dict[str, Any], max_junk: int = 20) -> list[RenderableType]:
-    """The Rich table (per class, and per split) plus imbalance and junk lines, for the CLI to print."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    split_layout = "splits" in stats
-    table = Table(
-        title=f"{stats['root']} ({stats['layout']} layout, {stats['count']} images, {_human_bytes(stats['bytes'])})",
-        caption="width, height: 5th/50th/95th percentile in pixels", box=box.SIMPLE_HEAD,
-    )  # fmt: skip
-    if split_layout:
-        table.add_column("split", no_wrap=True)
-    for name, justify in (("class", "left"), ("count", "right"), ("share", "right"), ("bytes", "right"),
-                          ("formats", "left"), ("modes", "left"), ("width", "right"), ("height", "right")):  # fmt: skip
-        wraps = name in ("formats", "modes")
-        table.add_column(name, justify=justify, no_wrap=not wraps, min_width=8 if wraps else None)  # type: ignore[arg-type]
-    previous: str | None = None
-    for split, label, v in _class_rows(stats):
-        cells = [
-            label, str(v["count"]), f"{v['share']:.1%}", _short_bytes(v["bytes"]), _counts_text(v["formats"]),
-            _counts_text(v["modes"]), _range_text(v["width"]), _range_text(v["height"]),
-        ]  # fmt: skip
-        if split_layout:
-            cells.insert(0, split if split is not None and split != previous else "")
-            if previous is not None and split != previous:
-                table.add_section()
-            previous = split
-        table.add_row(*cells)
-    out: list[RenderableType] = [table]
-    imb = stats["imbalance"]
-    if imb["largest"] is not None:
-        if imb["ratio"] is None:
-            line = f"imbalance: class {imb['smallest']!r} is empty (largest {imb['largest']!r})"
-        else:
-            line = f"imbalance: {imb['ratio']:.2f} (largest {imb['largest']!r} / smallest {imb['smallest']!r})"
-        if imb["high"]:
-            line += f" — warning: above {imb['threshold']:g}; consider class weights, more data or resampling"
-        out.append(Text(line, style="yellow" if imb["high"] else ""))
-    if split_layout:
-        for split, block in stats["splits"].items():
-            si = block["imbalance"]
-            if si["high"] and si["largest"] is not None:
-                ratio = "an empty class" if si["ratio"] is None else f"{si['ratio']:.2f}"
-                out.append(Text(f"warning: {split} split imbalance {ratio} ({si['largest']!r} vs {si['smallest']!r})", style="yellow"))
-    if stats["junk"]:
-        out.append(Text(f"{len(stats['junk'])} junk file(s), not counted:", style="yellow"))
-        for j in stats["junk"][:max_junk]:
-            out.append(Text(f"  {j['path']}: {j['reason']}"))
-        if len(stats["junk"]) > max_junk:
-            out.append(Text(f"  ... and {len(stats['junk']) - max_junk} more (see --json)"))
-    if stats.get("tf_unreadable"):
-        n = sum(stats["tf_unreadable"].values())
-        out.append(Text(
-            f"{n} image(s) in formats TensorFlow cannot decode ({_counts_text(stats['tf_unreadable'])}): training would "
-            f"skip them; run `dataprep convert {stats['root']}`", style="yellow",
-        ))  # fmt: skip
-    if stats["unreadable"]:
-        out.append(Text(f"{len(stats['unreadable'])} image(s) with an unreadable header (run `dataprep validate`):", style="red"))
-        for u in stats["unreadable"][:max_junk]:
-            out.append(Text(f"  {u['path']}: {u['error']}"))
-    return out
-
-
 def plot_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a bar chart of images per class (stacked by split) to `path` (PNG), atomically."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state

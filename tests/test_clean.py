@@ -154,9 +154,9 @@ def test_clean_cli_end_to_end(demo_copy: Path) -> None:
     data = json.loads(out.stdout)
     assert data["moved"] == 4
     assert sorted(f["path"] for f in data["files"]) == [
-        "circle/circle_061.jpg", "square/Thumbs.db", "square/square_061.jpg", "triangle/triangle_061.jpg",
+        "circle/circle_201.jpg", "square/Thumbs.db", "square/square_201.jpg", "triangle/triangle_201.jpg",
     ]  # fmt: skip
-    assert data["left_for_convert"] == ["circle/circle_062.ppm"]  # a PPM: `dataprep convert` makes it readable
+    assert data["left_for_convert"] == ["circle/circle_photo.ppm"]  # a PPM: `dataprep convert` makes it readable
     out = runner.invoke(app, ["restore", str(demo_copy.parent / "demo.quarantine"), "--dry-run"])
     assert out.exit_code == 0 and "would restore 4" in out.stdout
     bad_level = runner.invoke(app, ["clean", str(demo_copy), "--level", "info"])

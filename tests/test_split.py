@@ -495,6 +495,7 @@ def _cli_process(cache: Path, *args: str, slow: bool) -> list[str]:
     return [sys.executable, "-c", _SLOW_CLI.replace("time.sleep(0.01)", "pass"), str(cache), *args]
 
 
+@pytest.mark.slow  # timed (polls a slowed CLI); the default tier kills at deterministic steps instead
 @pytest.mark.parametrize("kill_at", [3, 25, 60])
 def test_kill_9_mid_run_then_resume(tmp_path: Path, kill_at: int) -> None:
     """A real `kill -9` of `python -m dataprep split` (slowed down to 10 ms per file), then --resume."""
@@ -707,6 +708,7 @@ def _kill_at_random_instants(tmp_path: Path, vopts: ValidateOptions, mode: str, 
                 os.rename(out / f["path"], raw / f["source"])
 
 
+@pytest.mark.slow  # a wall-clock delay; test_kill_after_any_step_then_resume is the deterministic default
 @pytest.mark.parametrize("mode", ["copy", "move"])
 def test_kill_at_a_random_instant_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
     """kill -9 after a random delay (seeded: the same instants on every run) of the slowed CLI."""

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 
 from dataprep.cli import app
 from dataprep.errors import DataprepError
+from dataprep.render import stats_renderables
 from dataprep.stats import (
     IMBALANCE_WARN,
     dataset_stats,
     imbalance,
     plot_stats,
-    stats_renderables,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

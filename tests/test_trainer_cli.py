@@ -30,11 +30,13 @@ def run_dir(split_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "r1"
     result = runner.invoke(app, [
         "fit", str(split_root), "--run-dir", str(run), "--image-size", "32", "--batch-size", "8",
-        "--epochs", "2", "--augment", "flip=horizontal", "--lr", "0.003", "--json",
+        "--epochs", "2", "--augment", "flip=horizontal", "--lr", "0.003",
     ])
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.stdout[result.stdout.index("{\n"):])
-    assert metrics["run_dir"] == str(run) and metrics["epochs_run"] == 2
+    summary, curves = result.stdout.splitlines()[-2:]  # (--json output: tests/test_json_output.py)
+    assert summary.startswith(f"run: {run}  val_accuracy ") and "epochs 2" in summary
+    assert curves.startswith(f"curves: tensorboard --logdir {run / 'logs'}")
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
     return run
 
 
@@ -53,6 +55,10 @@ def test_evaluate_json_and_table(run_dir: Path, split_root: Path, tmp_path: Path
     assert sum(map(sum, report["confusion_matrix"])) == 8
     assert {r["class"] for r in report["per_class"]} == {"cat", "dog"}
     assert 0.0 <= report["accuracy"] <= 1.0 and png.is_file()
+    wrong = report["most_confidently_wrong"]
+    assert len(wrong) == 8 - round(report["accuracy"] * 8)
+    assert all(w["true"] != w["predicted"] for w in wrong)
+    assert [w["confidence"] for w in wrong] == sorted((w["confidence"] for w in wrong), reverse=True)
     table = runner.invoke(app, ["evaluate", str(run_dir), str(split_root), "--split", "val"])
     assert table.exit_code == 0, table.output
     assert "precision" in table.stdout and "accuracy" in table.stdout
@@ -73,7 +79,10 @@ def test_predict_files_folders_grid_and_bad_files(run_dir: Path, split_root: Pat
     for a in good:
         assert a["label"] in ("cat", "dog") and set(a["probabilities"]) == {"cat", "dog"}
         assert a["confidence"] == pytest.approx(max(a["probabilities"].values()))
+        assert a["true_label"] == Path(a["path"]).parent.name  # the class folder says
+        assert a["correct"] == (a["label"] == a["true_label"])
     assert "cannot decode" in answers[-1]["error"] and grid.is_file()
+    assert "true_label" not in answers[-1]  # tmp_path is no class folder
     plain = runner.invoke(app, ["predict", str(run_dir), str(cat)])
     assert plain.exit_code == 0 and plain.stdout.startswith(f"{cat}: ") and "%" in plain.stdout
 
@@ -112,3 +121,4 @@ def test_subprocess_exit_codes(tmp_path: Path, run_dir: Path) -> None:
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     helped = run_trainer("--help", cwd=tmp_path)
     assert helped.returncode == 0 and "fit" in helped.stdout
+

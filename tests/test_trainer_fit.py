@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
 from dataprep.errors import DataprepError  # noqa: E402
-from trainer.fit import FitConfig, auto_class_weight, fit  # noqa: E402
+from trainer.fit import FitConfig, Phase, auto_class_weight, fit, plan_phases, resolve_config  # noqa: E402
 
 from conftest import make_colour_split
 
@@ -34,7 +36,10 @@ def small(split_root: Path, run_dir: Path, **overrides: object) -> FitConfig:
 
 
 def test_fit_writes_the_whole_run_folder(split_root: Path, tmp_path: Path) -> None:
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     result = fit(small(split_root, tmp_path / "run"))
+    assert random.getstate() == python_state  # the run seeded the global generators and gave them back
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
     run = result.run_dir
     assert RUN_FILES <= {p.name for p in run.iterdir()}
     assert json.loads((run / "class_names.json").read_text()) == ["cat", "dog"]
@@ -112,3 +117,15 @@ def test_bad_options_fail_before_any_work(split_root: Path, tmp_path: Path) -> N
     with pytest.raises(DataprepError, match="unknown model"):
         fit(small(split_root, tmp_path / "b", model="resnet9000"))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_phases_scratch_trains_once_transfer_freezes_then_fine_tunes() -> None:
+    scratch = resolve_config(FitConfig(data_dir="d", epochs=5, run_dir="r"))
+    assert plan_phases(scratch) == [Phase("train", 0, 5, scratch.lr, True)]
+    transfer = resolve_config(FitConfig(data_dir="d", model="mobilenetv3small", epochs=5, lr=0.01, run_dir="r"))
+    frozen, fine_tune = plan_phases(transfer)
+    assert (frozen.name, frozen.first_epoch, frozen.last_epoch, frozen.backbone_trainable) == ("frozen", 0, 2, False)
+    assert (fine_tune.first_epoch, fine_tune.last_epoch, fine_tune.backbone_trainable) == (2, 5, True)
+    assert fine_tune.lr == pytest.approx(0.01 * transfer.fine_tune_lr_factor) and fine_tune.epochs == 3
+    frozen_only = FitConfig(data_dir="d", model="mobilenetv3small", epochs=2, freeze_epochs=4, run_dir="r")
+    assert [p.name for p in plan_phases(resolve_config(frozen_only))] == ["frozen"]

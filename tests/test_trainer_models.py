@@ -15,7 +15,8 @@ from trainer.models import DEFAULT_MODEL, build_model, find_backbone, list_model
 
 def test_registry_lists_the_promised_models() -> None:
     names = set(list_models())
-    assert {"baseline_cnn", "small_xception", "xception", "efficientnetv2b0", "mobilenetv3small"} <= names
+    transfer = {"xception", "vgg16", "resnet50", "efficientnetv2b0", "mobilenetv3small"}
+    assert {"baseline_cnn", "small_xception", *transfer} <= names
     assert DEFAULT_MODEL in names
     with pytest.raises(DataprepError, match="unknown model 'nope'.*baseline_cnn"):
         model_info("nope")
@@ -71,14 +72,23 @@ def test_weights_errors_are_one_line(tmp_path: Path) -> None:
         build_model("xception", 32, 2)
 
 
-def test_imagenet_offline_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from keras.src.applications import mobilenet_v3
-
-    def offline(*args: object, **kwargs: object) -> str:
-        raise Exception("URL fetch failure on https://example.invalid/weights.h5: None -- [Errno -2] Name or service not known")
-
-    monkeypatch.setattr(mobilenet_v3.file_utils, "get_file", offline)
+@pytest.mark.parametrize("name", [n for n in list_models() if model_info(n).transfer])
+def test_missing_imagenet_weights_are_one_clear_line(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing downloads at run time: without Keras' cached weights file, one line says what to do."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # where keras.applications keeps its weights
     with pytest.raises(DataprepError) as err:
-        build_model("mobilenetv3small", 32, 2, weights="imagenet")
+        build_model(name, max(model_info(name).min_image_size, 32), 2, weights="imagenet")
     message = str(err.value)
-    assert "\n" not in message and "--weights PATH" in message and "--weights none" in message
+    assert "\n" not in message and "are not on this machine" in message and str(tmp_path / "models") in message
+    assert "--weights PATH" in message and "--weights none" in message
+
+
+@pytest.mark.parametrize("name, application", [("vgg16", "vgg16"), ("resnet50", "resnet50")])
+def test_caffe_backbones_see_inputs_as_keras_applications_prepares_them(name: str, application: str) -> None:
+    model = build_model(name, 32, 2)
+    preprocessing = keras.Model(model.input, model.get_layer("backbone_preprocessing").output)
+    x = np.random.default_rng(3).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    expected = getattr(keras.applications, application).preprocess_input(x.copy())
+    np.testing.assert_allclose(preprocessing.predict_on_batch(x), expected, atol=1e-3)

@@ -6,6 +6,7 @@ prints; errors are DataprepError, turned into one line and exit code 2 by `run_a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -74,15 +75,18 @@ def fit(
         val_fraction=val_fraction, layout=layout, cache_dir=str(cache_dir) if cache_dir else None, precision=precision,
         xla=xla, verbose=1 if sys.stdout.isatty() else 2,
     )
-    result = run_fit(config, resume=resume)
+    from trainer import render
+    from trainer.run_folder import LOGS
+
     if as_json:
-        _print_json({"run_dir": str(result.run_dir), **result.metrics})
+        # stdout carries one JSON document: Keras' progress lines go to stderr meanwhile.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_fit(config, resume=resume)
+        logs = result.run_dir / LOGS
+        _print_json({"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)})
         return
-    m = result.metrics
-    line = f"run: {result.run_dir}  val_accuracy {m['val_accuracy']:.4f}  val_loss {m['val_loss']:.4f}"
-    if "test_accuracy" in m:
-        line += f"  test_accuracy {m['test_accuracy']:.4f}"
-    print(line + f"  epochs {m['epochs_run']}  {m['train_seconds']:.1f}s")
+    result = run_fit(config, resume=resume)
+    render.print_fit_result(result.run_dir, result.metrics, result.run_dir / LOGS)
 
 
 @app.command()
@@ -94,7 +98,7 @@ def evaluate(
     confusion: Annotated[Optional[Path], typer.Option(help="Confusion matrix PNG [default: in the run folder].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Accuracy, per-class precision/recall/F1 and the confusion matrix of a run's best model."""
+    """Accuracy, per-class precision/recall/F1, the confusion matrix (PNG) and the most confidently wrong files."""
     _quiet_tensorflow()
     from trainer.evaluate import evaluate as run_evaluate
 
@@ -102,21 +106,9 @@ def evaluate(
     if as_json:
         _print_json(report.to_dict())
         return
-    from rich.console import Console
-    from rich.table import Table
+    from trainer.render import print_evaluation
 
-    console = Console()
-    console.print(f"{report.data} ({report.split or 'all'}): {report.images} images, accuracy {report.accuracy:.4f}, "
-                  f"loss {report.loss:.4f}" + (f", {report.skipped} skipped (undecodable)" if report.skipped else ""))
-    scores = Table("class", "precision", "recall", "f1", "support")
-    for row in report.per_class:
-        scores.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
-    console.print(scores)
-    matrix = Table("true \\ predicted", *report.class_names)
-    for name, counts in zip(report.class_names, report.confusion.tolist()):
-        matrix.add_row(name, *(str(c) for c in counts))
-    console.print(matrix)
-    console.print(f"confusion matrix: {report.confusion_png}")
+    print_evaluation(report)
 
 
 @app.command()
@@ -124,23 +116,22 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")] = False,
-    grid: Annotated[Optional[Path], typer.Option(help="Also draw the images with their predicted labels to this PNG.")] = None,
+    grid: Annotated[Optional[Path], typer.Option(help="Also draw the answers to this PNG (✓/✗ where the folder names the class; wrong first).")] = None,
 ) -> None:
     """Predict the class of each image; exit code 1 when some file could not be read."""
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
+    from trainer.render import print_predictions
 
     results = run_predict(run, paths, grid=grid)
     if as_json:
         _print_json([r.to_dict() for r in results])
-    else:
         for r in results:
-            if r.error is None:
-                print(f"{r.path}: {r.label} ({r.confidence:.2%})")
-    failed = [r for r in results if r.error is not None]
-    for r in failed:
-        print(f"error: {r.path}: {r.error}", file=sys.stderr)
-    if failed:
+            if r.error is not None:
+                print(f"error: {r.path}: {r.error}", file=sys.stderr)
+    else:
+        print_predictions(results)
+    if any(r.error is not None for r in results):
         raise typer.Exit(code=1)
 
 
@@ -161,8 +152,9 @@ def bench(
     if as_json:
         _print_json(result)
         return
-    for key, value in result.items():
-        print(f"{key}: {value}")
+    from trainer.render import print_bench
+
+    print_bench(result)
 
 
 @app.command("models")
@@ -178,10 +170,9 @@ def models_command(
         _print_json([{"name": i.name, "default_image_size": i.default_image_size, "min_image_size": i.min_image_size,
                       "transfer": i.transfer, "default": i.name == DEFAULT_MODEL, "summary": i.summary} for i in rows])
         return
-    for i in rows:
-        mark = "*" if i.name == DEFAULT_MODEL else " "
-        kind = "transfer" if i.transfer else "scratch"
-        print(f"{mark} {i.name:18s} {kind:8s} {i.default_image_size:4d}px  {i.summary}")
+    from trainer.render import print_models
+
+    print_models(rows, DEFAULT_MODEL)
 
 
 def main() -> None:

@@ -40,6 +40,43 @@ def per_class_scores(matrix: np.ndarray, class_names: Sequence[str]) -> list[dic
 
 
 @dataclass
+class EvalResult:
+    """A model's answers on a labelled file list: the scores, and every evaluated file's true
+    label and predicted probabilities (undecodable files are left out), in file order."""
+
+    accuracy: float
+    loss: float
+    confusion: np.ndarray
+    per_class: list[dict[str, Any]]
+    paths: list[str]
+    y_true: np.ndarray
+    probs: np.ndarray
+
+    @property
+    def images(self) -> int:
+        """How many files were evaluated (the others could not be decoded)."""
+        return len(self.paths)
+
+    def confidently_wrong(self, class_names: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
+        """The wrong answers the model was surest of, most confident first: the files to look at
+        first (often mislabelled, or a class the model confuses)."""
+        if not len(self.paths):
+            return []
+        predicted = self.probs.argmax(axis=1)
+        confidence = self.probs.max(axis=1)
+        wrong = [i for i in np.argsort(-confidence, kind="stable") if predicted[i] != self.y_true[i]]
+        return [
+            {
+                "path": self.paths[i],
+                "true": class_names[int(self.y_true[i])],
+                "predicted": class_names[int(predicted[i])],
+                "confidence": float(confidence[i]),
+            }
+            for i in wrong[:limit]
+        ]
+
+
+@dataclass
 class Evaluation:
     """What `evaluate` found; `to_dict` is the --json schema."""
 
@@ -54,7 +91,7 @@ class Evaluation:
     per_class: list[dict[str, Any]]
     confusion: np.ndarray
     confusion_png: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    confidently_wrong: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +107,7 @@ class Evaluation:
             "per_class": self.per_class,
             "confusion_matrix": self.confusion.tolist(),
             "confusion_png": self.confusion_png,
+            "most_confidently_wrong": self.confidently_wrong,
         }
 
 
@@ -82,19 +120,35 @@ def default_split(root: str | os.PathLike[str]) -> str | None:
     return "train" if splits else None
 
 
-def predictions_on(model: keras.Model, pipeline: data.Pipeline) -> tuple[np.ndarray, np.ndarray, float]:
-    """(true labels, predicted probabilities, mean loss) over a non-shuffled pipeline."""
+def labelled_predictions(
+    model: keras.Model, files: data.FileList, image_size: int, batch_size: int = 32
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(paths, true labels, predicted probabilities) of every decodable file, in file order.
+
+    Each file is decoded as the training pipeline decodes it (``data.load_image``); the path
+    travels with the pixels, so skipped (undecodable) files cannot shift the answers.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(list(files.paths), tf.string), tf.constant(list(files.labels), tf.int32))
+    )
+    ds = ds.map(
+        lambda path, label: (data.load_image(path, image_size), label, path),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    ds = ds.ignore_errors(log_warning=True).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    paths: list[str] = []
     labels: list[np.ndarray] = []
     probs: list[np.ndarray] = []
-    for x, y in pipeline.dataset:
-        probs.append(np.asarray(model.predict_on_batch(x), dtype=np.float64))
+    for x, y, p in ds:
+        probs.append(np.asarray(model.predict_on_batch(tf.cast(x, tf.float32)), dtype=np.float64))
         labels.append(y.numpy())
+        paths.extend(v.decode("utf-8") for v in p.numpy())
     if not probs:
-        return np.zeros(0, np.int64), np.zeros((0, len(pipeline.files.class_names))), float("nan")
-    y_true = np.concatenate(labels).astype(np.int64)
-    p = np.concatenate(probs)
-    loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y_true)), y_true], 1e-7, 1.0))))
-    return y_true, p, loss
+        return [], np.zeros(0, np.int64), np.zeros((0, len(files.class_names)))
+    return paths, np.concatenate(labels).astype(np.int64), np.concatenate(probs)
 
 
 def evaluate_model(
@@ -104,17 +158,23 @@ def evaluate_model(
     batch_size: int = 32,
     confusion_png: str | os.PathLike[str] | None = None,
     title: str = "confusion matrix",
-) -> tuple[float, float, np.ndarray, list[dict[str, Any]], int]:
-    """(accuracy, loss, confusion matrix, per-class scores, images evaluated) of `model` on `files`."""
-    pipeline = data.make_pipeline(files, image_size=image_size, batch_size=batch_size, training=False, cache=False)
-    y_true, probs, loss = predictions_on(model, pipeline)
+) -> EvalResult:
+    """Accuracy, loss, confusion matrix and per-class scores of `model` on `files`, with every
+    file's answer; with `confusion_png`, also the confusion matrix picture."""
+    paths, y_true, probs = labelled_predictions(model, files, image_size, batch_size)
     k = len(files.class_names)
     y_pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
-    matrix = confusion_matrix(y_true, y_pred, k)
+    matrix = confusion_matrix(y_true.tolist(), y_pred.tolist(), k)
     accuracy = float((y_true == y_pred).mean()) if len(y_true) else float("nan")
+    loss = (
+        float(-np.mean(np.log(np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0))))
+        if len(y_true)
+        else float("nan")
+    )
+    scores = per_class_scores(matrix, files.class_names)
     if confusion_png is not None:
-        write_confusion_png(matrix, files.class_names, confusion_png, title=title)
-    return accuracy, loss, matrix, per_class_scores(matrix, files.class_names), int(len(y_true))
+        write_confusion_png(matrix, files.class_names, confusion_png, title=title, scores=scores)
+    return EvalResult(accuracy, loss, matrix, scores, paths, y_true, probs)
 
 
 def evaluate(
@@ -123,11 +183,13 @@ def evaluate(
     split: str | None = None,
     batch_size: int = 32,
     confusion_png: str | os.PathLike[str] | None = None,
+    wrong_limit: int = 10,
 ) -> Evaluation:
     """Evaluate the best model of `run_dir` on `data_dir` (its test split by default).
 
     The folder's classes must be the run's classes (same names); labels are mapped by name, so a
-    folder holding only some of the classes also works.
+    folder holding only some of the classes also works. The `wrong_limit` most confidently wrong
+    files are listed.
     """
     run = load_run(run_dir)
     chosen = split or default_split(data_dir)
@@ -143,8 +205,10 @@ def evaluate(
     files = data.FileList(
         files.paths, tuple(mapping[y] for y in files.labels), tuple(run.class_names), files.root, files.split
     )
-    png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
-    accuracy, loss, matrix, per_class, n = evaluate_model(
+    png = (
+        Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
+    )
+    result = evaluate_model(
         run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
     )
     return Evaluation(
@@ -152,11 +216,12 @@ def evaluate(
         data=files.root,
         split=chosen,
         class_names=run.class_names,
-        accuracy=accuracy,
-        loss=loss,
-        images=n,
-        skipped=len(files) - n,
-        per_class=per_class,
-        confusion=matrix,
+        accuracy=result.accuracy,
+        loss=result.loss,
+        images=result.images,
+        skipped=len(files) - result.images,
+        per_class=result.per_class,
+        confusion=result.confusion,
         confusion_png=str(png),
+        confidently_wrong=result.confidently_wrong(run.class_names, wrong_limit),
     )

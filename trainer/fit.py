@@ -12,10 +12,11 @@ import contextlib
 import json
 import math
 import os
+import random
 import shutil
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -192,32 +193,34 @@ def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, e
 # --- the run ---------------------------------------------------------------------------------
 
 
-def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
-    """Check that the run folder is new (it is created once the data is listed) or, resuming,
-    read its config back."""
+def resumed_config(config: FitConfig) -> FitConfig:
+    """The configuration saved in the interrupted run `config.run_dir` (only `verbose` is taken
+    from `config`): resuming continues the run as it was started."""
     assert config.run_dir is not None
     path = Path(config.run_dir)
-    if resume:
-        saved = path / run_folder.CONFIG
-        if not saved.is_file():
-            raise DataprepError(
-                f"nothing to resume in '{path}' (expected {run_folder.CONFIG} from an earlier 'trainer fit'); "
-                "pass the --run-dir of the interrupted run"
-            )
-        if (path / run_folder.METRICS).is_file():
-            raise DataprepError(
-                f"run '{path}' already finished (it has {run_folder.METRICS}); nothing to resume. "
-                "Start a new run with another --run-dir"
-            )
-        values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
-        values["verbose"] = config.verbose
-        return path, FitConfig.from_dict(values)
+    saved = path / run_folder.CONFIG
+    if not saved.is_file():
+        raise DataprepError(
+            f"nothing to resume in '{path}' (expected {run_folder.CONFIG} from an earlier 'trainer fit'); "
+            "pass the --run-dir of the interrupted run"
+        )
+    if (path / run_folder.METRICS).is_file():
+        raise DataprepError(
+            f"run '{path}' already finished (it has {run_folder.METRICS}); nothing to resume. "
+            "Start a new run with another --run-dir"
+        )
+    values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
+    values["verbose"] = config.verbose
+    return FitConfig.from_dict(values)
+
+
+def require_new_run_dir(path: Path) -> None:
+    """A new run needs a new (or empty) folder: an earlier run is never overwritten."""
     if path.exists() and any(path.iterdir()):
         raise DataprepError(
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
             "pass another --run-dir, or --resume to continue it"
         )
-    return path, config
 
 
 def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.FileList | None]:
@@ -247,17 +250,65 @@ def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.F
     return train, val, test
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One stretch of training with one optimizer: epochs `first_epoch` up to (not including)
+    `last_epoch` at peak learning rate `lr`, with the pretrained backbone trainable or frozen."""
+
+    name: str
+    first_epoch: int
+    last_epoch: int
+    lr: float
+    backbone_trainable: bool
+
+    @property
+    def epochs(self) -> int:
+        return self.last_epoch - self.first_epoch
+
+
+def plan_phases(config: FitConfig) -> list[Phase]:
+    """From-scratch models train in one phase; transfer models first train the head on a frozen
+    backbone (`freeze_epochs`), then fine-tune everything at a lower learning rate."""
+    frozen = config.freeze_epochs or 0
+    if not frozen:
+        return [Phase("train", 0, config.epochs, config.lr, True)]
+    phases = [Phase("frozen", 0, frozen, config.lr, False)]
+    if config.epochs > frozen:
+        phases.append(Phase("fine_tune", frozen, config.epochs, config.lr * config.fine_tune_lr_factor, True))
+    return phases
+
+
+def seed_globally(seed: int) -> Callable[[], None]:
+    """Seed the global random state for a run; returns the function that gives Python's and
+    NumPy's states back.
+
+    Keras draws initial weights and dropout masks from global generators, so `fit` seeds Python's
+    `random`, NumPy's and TensorFlow's global seed (``keras.utils.set_random_seed``) once, at the
+    start of a run, and restores Python's and NumPy's states when the run ends. TensorFlow's
+    global seed cannot be read back and stays set; the data pipeline passes its own seeds.
+    """
+    python_state = random.getstate()
+    numpy_state = np.random.get_state()
+    keras.utils.set_random_seed(seed)
+
+    def restore() -> None:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+    return restore
+
+
 def best_so_far(history_csv: Path, monitor: str = "val_accuracy") -> float | None:
     values = run_folder.read_history(history_csv).get(monitor)
     return max(values) if values else None
 
 
 def callbacks_for(
-    run_dir: Path, phase: str, config: FitConfig, extra: Sequence[keras.callbacks.Callback]
+    run_dir: Path, phase: Phase, config: FitConfig, extra: Sequence[keras.callbacks.Callback]
 ) -> list[keras.callbacks.Callback]:
     history_csv = run_dir / run_folder.HISTORY
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(run_dir / run_folder.BACKUP / phase)),
+        keras.callbacks.BackupAndRestore(str(run_dir / run_folder.BACKUP / phase.name)),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / run_folder.MODEL),
             monitor="val_accuracy",
@@ -283,18 +334,22 @@ def fit(
     `resume=True` continues the run in `config.run_dir` from its last completed epoch, with the
     configuration saved there. Extra `callbacks` run after the built-in ones.
     """
-    config = resolve_config(config)
-    strategy = choose_strategy()
     workers, worker_index = worker_count()
     chief = worker_index == 0
-    run_dir, config = prepare_run_dir(config, resume) if chief else _worker_dir(config, worker_index)
-    config = resolve_config(config)
-    assert config.image_size is not None and config.freeze_epochs is not None
+    config = resolve_config(resumed_config(config) if resume and chief else config)
+    assert config.image_size is not None and config.freeze_epochs is not None and config.run_dir is not None
+    if chief:
+        run_dir = Path(config.run_dir)
+        if not resume:
+            require_new_run_dir(run_dir)
+    else:
+        run_dir = _worker_dir(config, worker_index)
+    strategy = choose_strategy()
 
-    keras.utils.set_random_seed(config.seed)
     previous_policy = keras.mixed_precision.global_policy()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
+    restore_random_state = seed_globally(config.seed)  # the one place a run touches global random state
     try:
         train, val, test = split_files(config)
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
@@ -333,26 +388,18 @@ def fit(
         started = time.perf_counter()
         with strategy.scope():
             model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
-        frozen_epochs = config.freeze_epochs
-        phases: list[tuple[str, int, int, float, bool]] = []
-        if frozen_epochs:
-            phases.append(("frozen", 0, frozen_epochs, config.lr, False))
-            if config.epochs > frozen_epochs:
-                phases.append(("fine_tune", frozen_epochs, config.epochs, config.lr * config.fine_tune_lr_factor, True))
-        else:
-            phases.append(("train", 0, config.epochs, config.lr, True))
-
+        phases = plan_phases(config)
         stopped_early = False
-        for name, first, last, base_lr, backbone_trainable in phases:
-            done_marker = run_dir / run_folder.BACKUP / f"{name}.done.weights.h5"
+        for phase in phases:
+            done_marker = run_dir / run_folder.BACKUP / f"{phase.name}.done.weights.h5"
             if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
                 model.load_weights(str(done_marker))
                 continue
             with strategy.scope():
                 backbone = find_backbone(model)
                 if backbone is not None:
-                    backbone.trainable = backbone_trainable
-                compile_model(model, config, steps_per_epoch, last - first, base_lr)
+                    backbone.trainable = phase.backbone_trainable
+                compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
             if workers > 1:
                 _build_from_spec(model, train_pipe.dataset.element_spec)
             with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
@@ -361,11 +408,11 @@ def fit(
                 model.fit(
                     train_pipe.dataset,
                     validation_data=val_pipe.dataset,
-                    initial_epoch=first,
-                    epochs=last,
+                    initial_epoch=phase.first_epoch,
+                    epochs=phase.last_epoch,
                     shuffle=False,  # the pipeline shuffles (seeded) before batching
                     class_weight=class_weight,
-                    callbacks=callbacks_for(run_dir, name, config, callbacks),
+                    callbacks=callbacks_for(run_dir, phase, config, callbacks),
                     verbose=config.verbose,
                 )
             stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
@@ -379,6 +426,7 @@ def fit(
         metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+        restore_random_state()
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
@@ -421,13 +469,13 @@ def _multi_worker_log_reduction(active: bool) -> Iterator[None]:
         tf_trainer.reduce_per_replica = original
 
 
-def _worker_dir(config: FitConfig, index: int) -> tuple[Path, FitConfig]:
+def _worker_dir(config: FitConfig, index: int) -> Path:
     """Non-chief workers of a multi-worker run write checkpoints to a scratch folder they delete."""
     assert config.run_dir is not None
     path = Path(config.run_dir).parent / f".{Path(config.run_dir).name}.worker-{index}"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
-    return path, config
+    return path
 
 
 def _finish(
@@ -449,30 +497,30 @@ def _finish(
         model.save(model_file)
         best = model
     history = run_folder.read_history(run_dir / run_folder.HISTORY)
-    val_accuracy, val_loss, _, val_scores, val_n = evaluate_model(
+    val = evaluate_model(
         best, val_pipe.files, config.image_size, config.batch_size,
         run_dir / run_folder.CONFUSION if chief and test is None else None, title="validation",
     )
     metrics: dict[str, Any] = {
         "version": run_folder.RUN_VERSION,
         "model": config.model,
-        "val_accuracy": val_accuracy,
-        "val_loss": val_loss,
+        "val_accuracy": val.accuracy,
+        "val_loss": val.loss,
         "best_epoch": int(np.argmax(history["val_accuracy"])) + 1 if history.get("val_accuracy") else None,
         "epochs_run": len(history.get("loss", [])),
         "train_seconds": round(train_seconds, 2),
         "images_per_epoch": len(train_pipe.files),
-        "val_per_class": val_scores,
+        "val_per_class": val.per_class,
     }
     if test is not None and len(test):
-        test_accuracy, test_loss, _, test_scores, _ = evaluate_model(
+        tested = evaluate_model(
             best, test, config.image_size, config.batch_size,
             run_dir / run_folder.CONFUSION if chief else None, title="test",
         )
-        metrics.update(test_accuracy=test_accuracy, test_loss=test_loss, test_per_class=test_scores)
+        metrics.update(test_accuracy=tested.accuracy, test_loss=tested.loss, test_per_class=tested.per_class)
     metrics["skipped_files"] = {
         "train": len(train_pipe.files) - train_pipe.count_decoded(),
-        "val": len(val_pipe.files) - val_n,
+        "val": len(val_pipe.files) - val.images,
     }
     if chief:
         write_curves_png(history, run_dir / run_folder.CURVES)

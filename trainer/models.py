@@ -10,6 +10,7 @@ entry of ``list_models()``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from dataprep.errors import DataprepError
 
 Builder = Callable[[int, int, str], keras.Model]
 DEFAULT_MODEL = "compact_cnn"
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what keras.applications.vgg16/resnet50 subtract
 WEIGHTS_HELP = "--weights PATH (a local .weights.h5 of the backbone without its top) or --weights none"
 
 
@@ -195,26 +197,51 @@ def compact_cnn(image_size: int, num_classes: int, weights: str = "none") -> ker
 # --- transfer learning ----------------------------------------------------------------------
 
 
+# The file names keras.applications gives its ImageNet weights without the top, in its cache.
+IMAGENET_NOTOP_FILES = {
+    "Xception": "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "VGG16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "ResNet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "EfficientNetV2B0": "efficientnetv2-b0_notop.h5",
+    "MobileNetV3Small": "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+}
+
+
+def keras_weights_dirs() -> list[Path]:
+    """Where keras.applications keeps the weights it downloaded: $KERAS_HOME/models, else
+    ~/.keras/models (or /tmp/.keras/models when home is read-only). Read at call time."""
+    if "KERAS_HOME" in os.environ:
+        return [Path(os.environ["KERAS_HOME"]) / "models"]
+    return [Path.home() / ".keras" / "models", Path("/tmp/.keras/models")]
+
+
+def local_imagenet_weights(application: str) -> Path:
+    """The ImageNet weights of `application` (without top) on this machine. The trainer never
+    downloads: when they are missing, one line says where to put them or what to pass instead."""
+    name = IMAGENET_NOTOP_FILES[application]
+    for folder in keras_weights_dirs():
+        if (folder / name).is_file():
+            return folder / name
+    raise DataprepError(
+        f"ImageNet weights for {application} are not on this machine (expected {name} in "
+        f"{keras_weights_dirs()[0]}; the trainer never downloads); copy them there from a machine where "
+        f"keras.applications.{application}(include_top=False) ran, or pass {WEIGHTS_HELP}"
+    )
+
+
 def load_backbone(
     application: Callable[..., keras.Model], image_size: int, weights: str, **kwargs: object
 ) -> keras.Model:
-    """A keras.applications network without its top, with weights from 'imagenet', 'none' or a
-    local .weights.h5 file. Offline, 'imagenet' fails with one line that says what to do."""
+    """A keras.applications network without its top, with weights from 'imagenet' (Keras' own
+    cached file, never downloaded), 'none' or a local .weights.h5 file; missing weights are one
+    line that says what to do."""
     shape = (image_size, image_size, 3)
     label = application.__name__
     if weights in ("none", "", None):
         return application(include_top=False, weights=None, input_shape=shape, pooling="avg", **kwargs)
     if weights == "imagenet":
-        try:
-            return application(
-                include_top=False, weights="imagenet", input_shape=shape, pooling="avg", **kwargs
-            )
-        except Exception as err:  # keras.utils.get_file raises a bare Exception when the download fails
-            if "URL fetch failure" not in str(err) and not isinstance(err, OSError):
-                raise
-            raise DataprepError(
-                f"could not download ImageNet weights for {label} (no network?); pass {WEIGHTS_HELP}"
-            ) from None
+        local = local_imagenet_weights(label)
+        return application(include_top=False, weights=str(local), input_shape=shape, pooling="avg", **kwargs)
     path = Path(weights).expanduser()
     if not path.is_file():
         raise DataprepError(f"no such weights file: '{weights}' (expected imagenet, none or a path); pass {WEIGHTS_HELP}")
@@ -237,12 +264,16 @@ def _transfer_model(
     num_classes: int,
     weights: str,
     rescale: tuple[float, float] | None,
+    caffe: bool = False,
     **kwargs: object,
 ) -> keras.Model:
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     x = inputs
     if rescale is not None:
         x = layers.Rescaling(rescale[0], offset=rescale[1], name="backbone_preprocessing")(x)
+    if caffe:  # keras.applications' "caffe" mode: RGB to BGR, minus the ImageNet mean, no scaling
+        x = keras.ops.flip(x, axis=-1)
+        x = layers.Rescaling(1.0, offset=[-m for m in IMAGENET_MEAN_BGR], name="backbone_preprocessing")(x)
     backbone = load_backbone(application, image_size, weights, **kwargs)
     backbone.trainable = False  # fit unfreezes it for the fine-tuning phase
     # training=False keeps batch norm in inference mode, also once the backbone is unfrozen.
@@ -254,6 +285,18 @@ def _transfer_model(
 def xception(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
     """Xception backbone (keras.applications), frozen then fine-tuned; expects -1..1 inputs."""
     return _transfer_model("xception", keras.applications.Xception, image_size, num_classes, weights, (1 / 127.5, -1.0))
+
+
+@register_model(default_image_size=160, min_image_size=32, transfer=True)
+def vgg16(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """VGG16 backbone (seed 001's network; caffe-style BGR inputs), frozen then fine-tuned."""
+    return _transfer_model("vgg16", keras.applications.VGG16, image_size, num_classes, weights, None, caffe=True)
+
+
+@register_model(default_image_size=160, min_image_size=32, transfer=True)
+def resnet50(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """ResNet50 backbone (caffe-style BGR inputs), frozen then fine-tuned."""
+    return _transfer_model("resnet50", keras.applications.ResNet50, image_size, num_classes, weights, None, caffe=True)
 
 
 @register_model(default_image_size=192, min_image_size=32, transfer=True)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def write_curves_png(history: Mapping[str, Sequence[float]], path: str | os.PathLike[str]) -> None:
@@ -32,42 +34,122 @@ def write_curves_png(history: Mapping[str, Sequence[float]], path: str | os.Path
     plt.close(fig)
 
 
+RIGHT_COLOUR = "#1a7f37"
+WRONG_COLOUR = "#cf222e"
+UNKNOWN_COLOUR = "#24292f"
+
+
 def write_confusion_png(
-    matrix: np.ndarray, class_names: Sequence[str], path: str | os.PathLike[str], title: str = "confusion matrix"
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "confusion matrix",
+    scores: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Counts per (true, predicted) class, rows are true classes."""
+    """Counts per (true, predicted) class, rows are true classes; with `scores` (per-class
+    precision and recall), each row is labelled with its recall and each column with its
+    precision, and the title gives the accuracy."""
     k = len(class_names)
-    size = max(4.0, 0.6 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    size = max(4.5, 0.8 * k + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 0.5, size))
     ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(k), labels=list(class_names), rotation=45, ha="right")
-    ax.set_yticks(range(k), labels=list(class_names))
+    rows, columns = list(class_names), list(class_names)
+    if scores is not None:
+        by_name = {str(row["class"]): row for row in scores}
+        rows = [f"{name}\nrecall {by_name[name]['recall']:.2f}" for name in class_names]
+        columns = [f"{name}\nprecision {by_name[name]['precision']:.2f}" for name in class_names]
+    ax.set_xticks(range(k), labels=columns, rotation=30 if k > 3 else 0, ha="right" if k > 3 else "center")
+    ax.set_yticks(range(k), labels=rows)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    total = int(matrix.sum())
+    if total:
+        title += f": accuracy {np.trace(matrix) / total:.3f} on {total} images"
     ax.set_title(title)
     top = matrix.max() if matrix.size else 0
     for i in range(k):
+        row_total = int(matrix[i].sum())
         for j in range(k):
-            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
-                    color="white" if top and matrix[i, j] > top / 2 else "black")
+            count = int(matrix[i, j])
+            text = f"{count}\n{count / row_total:.0%}" if row_total else str(count)
+            ax.text(j, i, text, ha="center", va="center", color="white" if top and count > top / 2 else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+@dataclass(frozen=True)
+class GridImage:
+    """One picture of a prediction grid: its pixels, file name, the answer and (when the folder
+    says) the true label."""
+
+    pixels: np.ndarray
+    name: str
+    predicted: str
+    confidence: float
+    true: str | None = None
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.true is None else self.true == self.predicted
+
+
+def grid_order(items: Sequence[GridImage]) -> list[GridImage]:
+    """Wrong answers first (surest first), then unknown and right ones (least sure first): the
+    pictures that answer "where does the model fail?" come first."""
+
+    def key(item: GridImage) -> tuple[int, float]:
+        if item.correct is False:
+            return 0, -item.confidence
+        return (1 if item.correct is None else 2), item.confidence
+
+    return sorted(items, key=key)
 
 
 def write_prediction_grid(
-    images: Sequence[np.ndarray], captions: Sequence[str], path: str | os.PathLike[str], columns: int = 4
+    items: Sequence[GridImage], path: str | os.PathLike[str], columns: int = 6, limit: int = 48
 ) -> None:
-    """Images with their predicted labels underneath (seed 001's 3×3 grid, any count)."""
-    n = max(1, len(images))
+    """The images titled with predicted label and confidence; where the true label is known, a
+    green ✓ or a red ✗ (with the true label). Sorted wrong-first; at most `limit` are drawn."""
+    ordered = grid_order(items)
+    shown = ordered[:limit]
+    n = max(1, len(shown))
     cols = min(columns, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.6 * rows + 0.6), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, caption in zip(axes.flat, images, captions):
-        ax.imshow(image.astype("uint8"))
-        ax.set_title(caption, fontsize=9)
-    fig.tight_layout()
+    for ax, item in zip(axes.flat, shown):
+        ax.imshow(item.pixels.astype("uint8"))
+        answer = f"{item.predicted} {item.confidence:.0%}"
+        if item.correct is None:
+            colour, caption = UNKNOWN_COLOUR, answer
+        elif item.correct:
+            colour, caption = RIGHT_COLOUR, f"✓ {answer}"
+        else:
+            colour, caption = WRONG_COLOUR, f"✗ {answer}\n(true: {item.true})"
+        ax.set_title(f"{caption}\n{_short(item.name)}", fontsize=8, color=colour)
+        if item.correct is False:
+            for side in ax.spines.values():
+                side.set_visible(True)
+                side.set_color(WRONG_COLOUR)
+                side.set_linewidth(3)
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    known = [item for item in items if item.correct is not None]
+    if known:
+        wrong = sum(1 for item in known if item.correct is False)
+        summary = f"{len(known) - wrong} of {len(known)} right, {wrong} wrong (wrong ones first)"
+    else:
+        summary = f"{len(items)} predictions (true labels unknown)"
+    if len(shown) < len(items):
+        summary += f"; {len(shown)} of {len(items)} shown"
+    fig.suptitle(summary, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the summary line
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _short(name: str, width: int = 24) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1) :]

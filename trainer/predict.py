@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from dataprep.errors import DataprepError
 from trainer import data
-from trainer.plots import write_prediction_grid
+from trainer.plots import GridImage, write_prediction_grid
 from trainer.run_folder import LoadedRun, load_run
 
 BATCH = 32
@@ -28,10 +28,24 @@ class Prediction:
     confidence: float | None = None
     probabilities: dict[str, float] | None = None
     error: str | None = None
+    true_label: str | None = None  # the file's folder, when it names one of the run's classes
+
+    @property
+    def correct(self) -> bool | None:
+        """Right or wrong when the true label is known and there is an answer; else None."""
+        if self.true_label is None or self.label is None:
+            return None
+        return self.label == self.true_label
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "label": self.label, "confidence": self.confidence,
-                               "probabilities": self.probabilities}
+        out: dict[str, Any] = {
+            "path": self.path,
+            "label": self.label,
+            "confidence": self.confidence,
+            "probabilities": self.probabilities,
+        }
+        if self.true_label is not None:
+            out.update(true_label=self.true_label, correct=self.correct)
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -50,13 +64,16 @@ def _read(path: Path, image_size: int) -> tuple[np.ndarray | None, str | None]:
         return None, f"cannot decode image ({message}); run 'dataprep validate' on it"
 
 
-def predict_images(run: LoadedRun, paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Prediction], list[np.ndarray]]:
+def predict_images(
+    run: LoadedRun, paths: Sequence[str | os.PathLike[str]]
+) -> tuple[list[Prediction], list[np.ndarray]]:
     """Predictions for `paths` (folders expanded) in order, plus the decoded pixels of each
     successful file (for the grid)."""
     files = data.expand_image_paths(paths)
     if not files:
         raise DataprepError(f"no images found in {[str(p) for p in paths]} (expected image files or folders of them)")
-    results = [Prediction(str(p)) for p in files]
+    known = set(run.class_names)
+    results = [Prediction(str(p), true_label=p.parent.name if p.parent.name in known else None) for p in files]
     pixels: list[np.ndarray | None] = []
     for result, path in zip(results, files):
         image, error = _read(path, run.image_size)
@@ -64,7 +81,7 @@ def predict_images(run: LoadedRun, paths: Sequence[str | os.PathLike[str]]) -> t
         pixels.append(image)
     ok = [i for i, image in enumerate(pixels) if image is not None]
     for start in range(0, len(ok), BATCH):
-        chunk = ok[start:start + BATCH]
+        chunk = ok[start : start + BATCH]
         batch = np.stack([pixels[i] for i in chunk]).astype("float32")  # type: ignore[misc]
         probs = np.asarray(run.model.predict_on_batch(batch), dtype=np.float64)
         for i, row in zip(chunk, probs):
@@ -80,11 +97,15 @@ def predict(
     paths: Sequence[str | os.PathLike[str]],
     grid: str | os.PathLike[str] | None = None,
 ) -> list[Prediction]:
-    """Load `run_dir` and predict every image in `paths`; with `grid`, also draw them labelled."""
+    """Load `run_dir` and predict every image in `paths`; with `grid`, also draw them titled with
+    the answer, marked right or wrong where the folder names the true class, wrong ones first."""
     run = load_run(run_dir)
     results, images = predict_images(run, paths)
     if grid is not None:
         good = [r for r in results if r.error is None]
-        captions = [f"{Path(r.path).name}\n{r.label} ({r.confidence:.1%})" for r in good]
-        write_prediction_grid(images, captions, grid)
+        items = [
+            GridImage(pixels, Path(r.path).name, r.label or "", r.confidence or 0.0, r.true_label)
+            for r, pixels in zip(good, images)
+        ]
+        write_prediction_grid(items, grid)
     return results
