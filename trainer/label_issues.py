@@ -286,7 +286,7 @@ def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelI
     run = load_run(fit_dir)
     if run.class_names != items.class_names:
         raise DataprepError(f"fold {fold} trained on classes {run.class_names}, expected {items.class_names}; start a new run")
-    probs = _predict(run, [items.root / items.paths[i] for i in held])
+    probs = _predict(run, [items.root / items.paths[i] for i in held], mirror=_trained_on_mirrors(config.augment))
     index = {name: i for i, name in enumerate(items.class_names)}
     accuracy = float(np.mean([probs[j].argmax() == index[items.labels[i]] for j, i in enumerate(held)]))
     run_folder.write_json(fold_dir / HELDOUT, {
@@ -298,9 +298,19 @@ def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelI
     return accuracy
 
 
-def _predict(run: Any, files: Sequence[Path], batch: int = 64) -> np.ndarray:
+def _trained_on_mirrors(augment: str) -> bool:
+    """Whether training flipped images left-right: then a mirror image is as much that class."""
+    from dataprep.augment import parse_augment_spec
+
+    spec = "" if augment == "default" else augment
+    return any(key == "flip" and "horizontal" in str(value) for key, value in parse_augment_spec(spec).steps)
+
+
+def _predict(run: Any, files: Sequence[Path], mirror: bool = False, batch: int = 64) -> np.ndarray:
     """Class probabilities of `files` with the training decoder, in order; a file that does
-    not decode is an error (validate let it through, so it changed since)."""
+    not decode is an error (validate let it through, so it changed since). With `mirror`, the
+    mean over the image and its left-right mirror (test-time augmentation the model was trained
+    for): steadier probabilities, so fewer clean images look like label errors by chance."""
     import tensorflow as tf
 
     from trainer import data
@@ -314,7 +324,11 @@ def _predict(run: Any, files: Sequence[Path], batch: int = 64) -> np.ndarray:
                 pixels.append(data.load_image(str(path), run.image_size).numpy())
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
                 raise DataprepError(f"'{path}' no longer decodes (it passed validate earlier); run 'dataprep validate' and start a new run") from None
-        out[start:start + len(chunk)] = run.model.predict_on_batch(np.stack(pixels).astype("float32"))
+        stack = np.stack(pixels).astype("float32")
+        probs = np.asarray(run.model.predict_on_batch(stack), dtype=np.float64)
+        if mirror:
+            probs = (probs + np.asarray(run.model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
+        out[start:start + len(chunk)] = probs
     return out
 
 
