@@ -108,7 +108,7 @@ def run_trainer(data: Path, run_dir: Path, args: argparse.Namespace, group_dupli
     started = time.perf_counter()
     result = find_label_issues(LabelIssuesConfig(
         data_dir=str(data), folds=args.folds, model=args.model, image_size=args.image_size, epochs=args.epochs,
-        batch_size=args.batch_size, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates, verbose=0,
+        batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates, verbose=0,
     ))  # fmt: skip
     seconds = time.perf_counter() - started
     _, confidence = rank_label_issues(result.labels, result.probs)
@@ -133,13 +133,16 @@ def _true_accuracy(result: Any, wrong: set[str]) -> float:
 
 
 def main() -> None:
+    from trainer.label_issues import LabelIssuesConfig
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--model", default="compact_cnn")
+    parser.add_argument("--folds", type=int, default=LabelIssuesConfig.folds)
+    parser.add_argument("--epochs", type=int, default=LabelIssuesConfig.epochs)
+    parser.add_argument("--image-size", type=int, default=LabelIssuesConfig.image_size)
+    parser.add_argument("--batch-size", type=int, default=LabelIssuesConfig.batch_size)
+    parser.add_argument("--model", default=LabelIssuesConfig.model)
+    parser.add_argument("--augment", default=LabelIssuesConfig.augment)
     parser.add_argument("--flip", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--only", choices=["a", "b"], default=None, help="Run one trained variant only.")
@@ -163,13 +166,13 @@ def main() -> None:
     names = {"a": "(a) duplicate-aware folds", "b": "(b) plain folds, copies across folds", "c": "(c) random ranking"}
     summary = {
         "data": str(args.data), "files": files, "mislabelled": len(wrong), "folds": args.folds, "epochs": args.epochs,
-        "image_size": args.image_size, "model": args.model, "seconds_total": round(total, 1), "rows": rows,
+        "image_size": args.image_size, "model": args.model, "augment": args.augment, "seconds_total": round(total, 1), "rows": rows,
     }  # fmt: skip
     if args.json:
         print(json.dumps(summary, indent=2))
         return
     print(f"{files} files, {len(wrong)} mislabelled; {args.model} {args.image_size}px, {args.folds} folds x "
-          f"{args.epochs} epochs; total {total:.0f} s")
+          f"{args.epochs} epochs, augment {args.augment}; total {total:.0f} s")
     print("| ranker | flagged | precision | recall | top-N precision | fold accuracy | wall s |")
     print("|---|---|---|---|---|---|---|")
     for key, row in rows.items():

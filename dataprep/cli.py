@@ -327,7 +327,8 @@ def relabel(
     """Move each suspected label error into its suggested class folder. Journaled; undo with `dataprep restore DIR.relabel`."""
     import json
 
-    from dataprep.label_issues import read_label_issues, relabel as run_relabel, select_suspects
+    from dataprep.label_issues import read_label_issues, select_suspects
+    from dataprep.label_issues import relabel as run_relabel
 
     result = run_relabel(directory, select_suspects(read_label_issues(label_issues), top, min_score), record, dry_run)
     if json_out:

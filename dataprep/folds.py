@@ -34,14 +34,14 @@ def plan_folds(items: Sequence[tuple[str, str, str]], k: int, seed: int) -> dict
     groups: dict[str, list[tuple[str, str]]] = {}
     for path, label, key in ordered:
         groups.setdefault(key, []).append((path, label))
+    by_class: dict[str, list[list[str]]] = {}
     if isinstance(k, bool) or not isinstance(k, int) or k < 2 or k > len(groups):
         raise DataprepError(
             f"--folds {k} does not fit {len(ordered)} file(s) in {len(groups)} duplicate group(s): expected 2 to "
             f"{len(groups)} folds (each fold needs a group of its own); pass --folds in that range or add images"
         )
-    by_class: dict[str, list[list[str]]] = {}
-    for members in groups.values():  # insertion order: natural order of each group's first file
-        by_class.setdefault(members[0][1], []).append([path for path, _ in members])
+    for group in groups.values():  # insertion order: natural order of each group's first file
+        by_class.setdefault(group[0][1], []).append([path for path, _ in group])
 
     total = [0] * k
     fold_of: dict[str, int] = {}

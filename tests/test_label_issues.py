@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tree_digest
 from typer.testing import CliRunner
 
-from conftest import tree_digest
 from dataprep.cli import app
 from dataprep.errors import DataprepError
 from dataprep.journal import KILL_AFTER_ENV

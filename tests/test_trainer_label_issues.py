@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 pytest.importorskip("tensorflow")
 pytest.importorskip("cleanlab")
 
-from dataprep.journal import KILL_AFTER_ENV  # noqa: E402
-from trainer.cli import app  # noqa: E402
+from dataprep.journal import KILL_AFTER_ENV
+from trainer.cli import app
 
 runner = CliRunner()
 
@@ -115,7 +115,7 @@ def test_json_output_is_the_ranked_list(finished_run: tuple[Path, Path, dict[str
     again = runner.invoke(app, ["label-issues", str(data), "--run-dir", str(run), "--resume", "--json", "--jobs", "0"])
     assert again.exit_code == 0, again.output
     listed = json.loads(again.stdout)
-    assert listed["files"] == 50 and set(i["path"] for i in listed["issues"][:4]) == PLANTED
+    assert listed["files"] == 50 and {i["path"] for i in listed["issues"][:4]} == PLANTED
     assert "finished earlier" in again.stderr
 
 
