@@ -130,3 +130,14 @@ def test_bad_folds_is_one_clear_error(tmp_path: Path) -> None:
     data = make_flipped(tmp_path / "data", per_class=6)
     result = runner.invoke(app, ["label-issues", str(data), "--folds", "50", "--run-dir", str(tmp_path / "r"), "--jobs", "0"])
     assert result.exit_code == 2 and "--folds 50" in result.stderr
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    import inspect
+
+    from trainer.cli import label_issues_command
+    from trainer.label_issues import LabelIssuesConfig
+
+    parameters = inspect.signature(label_issues_command).parameters
+    for name in ("folds", "model", "image_size", "batch_size", "epochs", "lr", "augment", "weights", "seed", "threshold", "top"):
+        assert parameters[name].default == getattr(LabelIssuesConfig, name), name

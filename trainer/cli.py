@@ -171,9 +171,10 @@ def label_issues_command(
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
     image_size: Annotated[Optional[int], typer.Option(help="Square input size in pixels.")] = 64,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
-    epochs: Annotated[int, typer.Option(help="Epochs per fold.")] = 12,
+    epochs: Annotated[int, typer.Option(help="Epochs per fold.")] = 24,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
-    augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "default",
+    augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "flip=horizontal",
+    weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
     seed: Annotated[int, typer.Option(help="Seed for the folds, shuffling, augmentation and initial weights.")] = 1337,
     threshold: Annotated[int, typer.Option(help="Near duplicates (pHash bits, as 'dataprep duplicates') share a fold.")] = 10,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")] = None,
@@ -192,7 +193,7 @@ def label_issues_command(
     _quiet_tensorflow()
     config = LabelIssuesConfig(
         data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
-        lr=lr, augment=augment, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
+        lr=lr, augment=augment, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
         jobs=jobs, verbose=0 if as_json else 2,
     )  # fmt: skip
 
