@@ -295,7 +295,7 @@ def leakage(
 
 @app.command()
 def restore(
-    quarantine: Annotated[Path, typer.Argument(help="The quarantine folder `dataprep clean` wrote (DIR.quarantine).")],
+    quarantine: Annotated[Path, typer.Argument(help="The quarantine folder `dataprep clean` wrote (DIR.quarantine), or `dataprep relabel`'s record (DIR.relabel).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be restored; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
 ) -> None:

@@ -247,7 +247,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     make_dirs(dst.parent)
     try:
         os.link(src, dst)
-    except OSError:
+    except FileExistsError:
+        raise
+    except OSError:  # another filesystem, or links not allowed: a copy (DATA is never changed)
         shutil.copy2(src, dst)
 
 
@@ -262,9 +264,7 @@ def _fold_folder(items: Items, fold_of: dict[str, int], fold: int, config: Label
     val_of = plan_folds(rest, min(slices, n_groups), config.seed + 1000 + fold) if n_groups >= 2 else {}
     for path, label in zip(items.paths, items.labels):
         role = "test" if fold_of[path] == fold else ("val" if val_of.get(path) == 0 else "train")
-        parts = path.split("/")
-        flat = "__".join(parts[:-2] + parts[-1:])  # the class folder is the parent
-        _link_or_copy(items.root / path, target / role / label / flat)
+        _link_or_copy(items.root / path, target / role / label / path.replace("/", "__"))  # unique: the whole path
 
 
 def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelIssuesConfig, run_dir: Path) -> float:
