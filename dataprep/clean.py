@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,7 +34,7 @@ from dataprep.journal import (
     walk_tree,
     write_json_atomic,
 )
-from dataprep.report import FileResult
+from dataprep.report import FileResult, Report
 from dataprep.scan import require_directory
 from dataprep.validate import ValidateOptions, validate
 
@@ -58,6 +59,9 @@ class CleanOptions:
     delete: bool = False
     dry_run: bool = False
     validate: ValidateOptions = field(default_factory=ValidateOptions)
+    # Instead of `level` and `duplicates`: pick the files from validate's report (e.g. the
+    # suspects of `trainer label-issues`, see dataprep.label_issues).
+    select: Callable[[Report], list[FileResult]] | None = None
 
 
 @dataclass
@@ -281,8 +285,11 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     # Only files the scan listed move: a link not followed, an unreadable folder or an empty
     # class folder is reported by validate, never touched here.
     files = {r.rel for r in report.scan.images} | {r.rel for r in report.scan.junk}
-    selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
-    if opts.duplicates:
+    if opts.select is not None:
+        selected, to_convert = [r for r in opts.select(report) if r.rel in files], []
+    else:
+        selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
+    if opts.duplicates and opts.select is None:
         order = {r.rel: i for i, r in enumerate(report.results)}
         extra = _duplicate_copies(report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected})
         selected = sorted(selected + extra, key=lambda r: order[r.rel])
@@ -352,7 +359,7 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
     journal = Journal(qdir / JOURNAL)
     result = RestoreResult(root=root, quarantine=qdir, dry_run=dry_run)
     # Check every path before touching any file: an edited manifest must not move anything.
-    targets = {rel: (_safe_rel(rel, qdir, "the manifest"), _safe_rel(rel, root, "the manifest")) for rel in manifest.entries}
+    targets = {rel: (_stored_at(entry, qdir, root), _safe_rel(rel, root, "the manifest")) for rel, entry in manifest.entries.items()}
     if not dry_run:
         remove_stale_temporaries(qdir)
     for rel, entry in sorted(manifest.entries.items()):
@@ -411,6 +418,14 @@ def _restore_conversion(rel: str, entry: dict[str, Any], root: Path, qdir: Path,
         result.restored.append(rel)
     if not result.dry_run:
         entry["status"] = RESTORED
+
+
+def _stored_at(entry: dict[str, Any], qdir: Path, root: Path) -> Path:
+    """Where a manifest entry's file is now: in the quarantine, or for `dataprep relabel`'s
+    entries at its new class folder inside the dataset (`to`)."""
+    if entry.get("action") == "relabel":
+        return _safe_rel(str(entry.get("to", "")), root, "the manifest")
+    return _safe_rel(entry["path"], qdir, "the manifest")
 
 
 def _remove_empty_dirs(top: Path) -> None:

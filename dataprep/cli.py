@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 app = CommandApp(
     name="dataprep",
-    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, duplicates, leakage, split, stats, augment-preview.",
+    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -147,6 +147,41 @@ def validate(
     raise typer.Exit(EXIT_FINDINGS if report.has_findings_at_or_above(level) else EXIT_OK)
 
 
+LabelIssuesFile = Annotated[
+    Optional[Path],
+    typer.Option("--label-issues", help="label_issues.json/.csv from `trainer label-issues`: act on its suspects.", metavar="FILE"),
+]
+Top = Annotated[Optional[int], typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1)]
+MinScore = Annotated[
+    Optional[float],
+    typer.Option("--min-score", help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).", metavar="S"),
+]
+
+
+def _clean_label_issues(
+    directory: Path, file: Path, top: Optional[int], min_score: Optional[float], quarantine: Optional[Path],
+    delete: bool, duplicates: bool, dry_run: bool, json_out: bool,
+) -> None:
+    """`clean --label-issues`: quarantine the suspects of `trainer label-issues` (manifest, restore)."""
+    import json
+
+    from dataprep import render
+    from dataprep.errors import DataprepError
+    from dataprep.label_issues import clean_label_issues, read_label_issues, select_suspects
+
+    if delete or duplicates:
+        raise DataprepError("--label-issues quarantines suspects for review; drop --delete/--duplicates (restore undoes it)")
+    suspects = select_suspects(read_label_issues(file), top, min_score)
+    with render.progress_bar("validating", enabled=not json_out) as progress:
+        from dataprep.validate import ValidateOptions
+
+        result = clean_label_issues(directory, suspects, quarantine, dry_run, ValidateOptions(progress=progress))
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render.print_clean_result(result, delete=False)
+
+
 @app.command()
 def clean(
     directory: Annotated[Path, typer.Argument(help="Dataset folder to clean (e.g. PetImages).")],
@@ -167,8 +202,13 @@ def clean(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = 178_956_970,
     min_size: MinSize = 8,
+    label_issues: LabelIssuesFile = None,
+    top: Top = None,
+    min_score: MinScore = None,
 ) -> None:
     """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
+
+    With --label-issues FILE: quarantine the suspected label errors `trainer label-issues` listed instead.
 
     Undo with `dataprep restore DIR.quarantine`. A killed run loses nothing; re-run it to finish.
     """
@@ -180,6 +220,11 @@ def clean(
     from dataprep.errors import DataprepError
     from dataprep.findings import Severity, parse_severity
 
+    if label_issues is not None:
+        _clean_label_issues(directory, label_issues, top, min_score, quarantine, delete, duplicates, dry_run, json_out)
+        return
+    if top is not None or min_score is not None:
+        raise DataprepError("--top and --min-score choose among label issues; pass --label-issues FILE with them")
     chosen = parse_severity(level)
     if chosen is None or chosen < Severity.WARNING:
         raise DataprepError(f"--level {level!r} would remove valid photos; expected error or warning")
@@ -258,7 +303,7 @@ def leakage(
 
 @app.command()
 def restore(
-    quarantine: Annotated[Path, typer.Argument(help="The quarantine folder `dataprep clean` wrote (DIR.quarantine).")],
+    quarantine: Annotated[Path, typer.Argument(help="The quarantine folder `dataprep clean` wrote (DIR.quarantine), or `dataprep relabel`'s record (DIR.relabel).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be restored; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
 ) -> None:
@@ -275,6 +320,40 @@ def restore(
         render.print_restore_result(result)
     if result.refused:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def relabel(
+    directory: Annotated[Path, typer.Argument(help="The folder `trainer label-issues` scored: DIR/CLASS/* (or DIR/SPLIT/CLASS/*).")],
+    label_issues: Annotated[Path, typer.Option("--label-issues", help="label_issues.json/.csv from `trainer label-issues`.", metavar="FILE")],
+    top: Top = None,
+    min_score: MinScore = None,
+    record: Annotated[Optional[Path], typer.Option("--record", help="Where the manifest and journal go (default: DIR.relabel beside DIR).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the moves; touch nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+) -> None:
+    """Move each suspected label error into its suggested class folder. Journaled; undo with `dataprep restore DIR.relabel`."""
+    import json
+
+    from dataprep.label_issues import read_label_issues, select_suspects
+    from dataprep.label_issues import relabel as run_relabel
+
+    result = run_relabel(directory, select_suspects(read_label_issues(label_issues), top, min_score), record, dry_run)
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    if result.recovered:
+        print(f"finished {result.recovered} move(s) an interrupted run had started")
+    for src, dst, why in result.moves:
+        print(f"{'would move' if dry_run else 'moved'} {src} -> {dst}  (rank {why.rank}, score {why.score:.3f})")
+    if result.already:
+        print(f"{result.already} file(s) were relabelled by an earlier run")
+    if dry_run:
+        print(f"dry run: {len(result.moves)} file(s) would move; nothing was touched")
+    elif result.moves:
+        print(f"moved {result.moved} file(s); manifest {result.record / 'manifest.json'}\nundo with: dataprep restore {result.record}")
+    else:
+        print("nothing to relabel")
 
 
 @app.command("augment-preview")

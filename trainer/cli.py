@@ -157,6 +157,55 @@ def bench(
     print_bench(result)
 
 
+@app.command("label-issues")
+def label_issues_command(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")],
+    folds: Annotated[int, typer.Option(help="Models to train; each image is scored by the one that did not see it.")] = 4,
+    model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
+    image_size: Annotated[Optional[int], typer.Option(help="Square input size in pixels.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    epochs: Annotated[int, typer.Option(help="Epochs per fold.")] = 24,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
+    augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "flip=horizontal",
+    weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
+    seed: Annotated[int, typer.Option(help="Seed for the folds, shuffling, augmentation and initial weights.")] = 1337,
+    threshold: Annotated[int, typer.Option(help="Near duplicates (pHash bits, as 'dataprep duplicates') share a fold.")] = 10,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")] = None,
+    top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.")] = 16,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Validate's worker processes (default: all cores).", min=0)] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ranked list as JSON.")] = False,
+) -> None:
+    """Rank likely mislabelled images: k-fold training on duplicate-aware folds, out-of-fold probabilities, cleanlab."""
+    from dataprep.errors import DataprepError
+    from trainer.label_issues import LabelIssuesConfig, find_label_issues, require_cleanlab
+
+    require_cleanlab()
+    if resume and run_dir is None:
+        raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+    _quiet_tensorflow()
+    config = LabelIssuesConfig(
+        data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
+        lr=lr, augment=augment, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
+        jobs=jobs, verbose=0 if as_json else 2,
+    )  # fmt: skip
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+    result = find_label_issues(config, resume=resume, progress=say)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    print(f"{len(result.issues)} of {len(result.paths)} images look mislabelled (folds' held-out accuracy: "
+          + ", ".join(f"{a:.3f}" for a in result.fold_accuracy) + ")")
+    for issue in result.issues[:20]:
+        print(f"{issue.rank:4d}  {issue.path}  {issue.given_label} -> {issue.suggested_label}  score {issue.score:.3f}")
+    if len(result.issues) > 20:
+        print(f"... {len(result.issues) - 20} more in {result.run_dir / 'label_issues.csv'}")
+    print(f"run: {result.run_dir}  picture: {result.run_dir / 'label_issues.png'}")
+
+
 @app.command("models")
 def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
