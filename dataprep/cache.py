@@ -7,6 +7,7 @@ version and the check options all match. Nothing is ever written into the datase
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -74,3 +75,20 @@ class ResultCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def fingerprint(options: object) -> str:
+    """`name=value;...` over a dataclass's fields, nested dataclasses inline: the part of the
+    cache key that says which options produced a result. Derived from the fields themselves,
+    so a new threshold cannot be left out of the key; a field that must not be part of it
+    (judged after the cache, over the whole dataset) says so with `metadata={"cache_key": False}`."""
+    parts = []
+    for f in dataclasses.fields(options):  # type: ignore[arg-type]
+        if not f.metadata.get("cache_key", True):
+            continue
+        value = getattr(options, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            parts.append(f"{f.name}=({fingerprint(value)})")
+        else:
+            parts.append(f"{f.name}={value!r}")
+    return ";".join(parts)
