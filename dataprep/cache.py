@@ -19,6 +19,7 @@ from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 
 CACHE_FILE = "results-v1.sqlite3"
+LOOKUP_BATCH = 500  # paths per query; SQLite allows 32766 parameters
 
 
 def default_cache_dir() -> Path:
@@ -53,15 +54,22 @@ class ResultCache:
             ) from None
 
     def lookup(self, records: Iterable[FileRecord]) -> dict[str, FileResult]:
-        """Cached results for the records whose file is unchanged, by `rel`."""
+        """Cached results for the records whose file is unchanged, by `rel`. Rows are fetched
+        in batches (one query per LOOKUP_BATCH paths): a re-run over unchanged files is
+        mostly this lookup."""
+        by_key = {_path_key(rec.path): rec for rec in records}
+        keys = list(by_key)
         found: dict[str, FileResult] = {}
-        cur = self._db.cursor()
-        for rec in records:
-            row = cur.execute(
-                "SELECT size, mtime_ns, key, result FROM results WHERE path = ?", (_path_key(rec.path),)
-            ).fetchone()
-            if row and row[0] == rec.size and row[1] == rec.mtime_ns and row[2] == self.key:
-                found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(row[3]))
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            batch = keys[start : start + LOOKUP_BATCH]
+            rows = self._db.execute(
+                f"SELECT path, size, mtime_ns, result FROM results WHERE key = ? AND path IN ({','.join('?' * len(batch))})",
+                (self.key, *batch),
+            ).fetchall()
+            for path, size, mtime_ns, result in rows:
+                rec = by_key[path]
+                if size == rec.size and mtime_ns == rec.mtime_ns:
+                    found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(result))
         return found
 
     def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
