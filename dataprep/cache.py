@@ -62,8 +62,9 @@ class ResultCache:
         found: dict[str, FileResult] = {}
         for start in range(0, len(keys), LOOKUP_BATCH):
             batch = keys[start : start + LOOKUP_BATCH]
+            marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                f"SELECT path, size, mtime_ns, result FROM results WHERE key = ? AND path IN ({','.join('?' * len(batch))})",
+                f"SELECT path, size, mtime_ns, result FROM results WHERE key = ? AND path IN ({marks})",
                 (self.key, *batch),
             ).fetchall()
             for path, size, mtime_ns, result in rows:

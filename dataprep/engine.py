@@ -66,7 +66,8 @@ def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_n
     except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
         text = str(err).strip().splitlines()
         detail = f"internal error in a check ({type(err).__name__}: {text[0] if text else ''}); please report it"
-        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[finding(rel, Check.INSPECTION_FAILED, detail)])
+        failed = finding(rel, Check.INSPECTION_FAILED, detail)
+        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[failed])
 
 
 def _failed(rec: FileRecord, detail: str) -> FileResult:

@@ -67,7 +67,8 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
 def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:
     """Results for every file of `scan` (images inspected or cached, junk described)."""
     check_opts = opts.check_options
-    cache = ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{fingerprint(check_opts)}") if opts.use_cache else None
+    key = f"checks={CHECKS_VERSION};{fingerprint(check_opts)}"
+    cache = ResultCache(opts.cache_dir, key) if opts.use_cache else None
     try:
         known = cache.lookup(scan.images) if cache else {}
         todo = [r for r in scan.images if r.rel not in known]
@@ -89,7 +90,8 @@ def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], i
 
 def _problem_result(problem: ScanProblem) -> FileResult:
     """A link not followed, an unreadable folder or an empty class folder, as a result of its own."""
-    return FileResult(rel=problem.rel, size=0, mtime_ns=0, findings=[finding(problem.rel, problem.check, problem.detail)])
+    found = finding(problem.rel, problem.check, problem.detail)
+    return FileResult(rel=problem.rel, size=0, mtime_ns=0, findings=[found])
 
 
 def _is_transient(result: FileResult) -> bool:

@@ -29,7 +29,12 @@ from conftest import FIXTURES, ZOO
 from PIL import Image
 
 from dataprep.checks import CheckOptions, Sample
-from dataprep.tensorflow_runtime import TF_LOG_LINE, CapturedStderr, import_tensorflow, tf_error_message
+from dataprep.tensorflow_runtime import (
+    TF_LOG_LINE,
+    CapturedStderr,
+    import_tensorflow,
+    tf_error_message,
+)
 
 PIPELINE_SIZE = 224  # a typical training image size: the pipeline takes its DCT-scaled branches on big JPEGs
 OPTIONS = CheckOptions(image_properties=False)
@@ -160,13 +165,13 @@ def disagreements(files: Iterator[tuple[str, bytes]], tmp: Path) -> tuple[list[s
             continue
         judged.append(v)
         if v.validate_rejects != v.tf_rejects:
-            problems.append(f"{name}: validate says rejects={v.validate_rejects}, TensorFlow's decode_full {v.tf_rejects}")
+            problems.append(f"{name}: validate says rejects={v.validate_rejects}, decode_full {v.tf_rejects}")
         if v.pipeline_rejects != v.tf_rejects:
-            problems.append(f"{name}: the pipeline's decode_image rejects={v.pipeline_rejects}, decode_full {v.tf_rejects}")
+            problems.append(f"{name}: pipeline decode_image rejects={v.pipeline_rejects}, decode_full {v.tf_rejects}")
         if v.settled and v.tf_warnings:
-            problems.append(f"{name}: settled without TensorFlow, but libjpeg warned in TensorFlow: {v.tf_warnings}")
+            problems.append(f"{name}: settled without TensorFlow, but TensorFlow's libjpeg warned: {v.tf_warnings}")
         if v.validate_pillow_rejects != v.pillow_rejects:
-            problems.append(f"{name}: validate says Pillow rejects={v.validate_pillow_rejects}, Pillow {v.pillow_rejects}")
+            problems.append(f"{name}: validate: Pillow rejects={v.validate_pillow_rejects}; Pillow: {v.pillow_rejects}")
     return problems, judged
 
 
@@ -177,7 +182,8 @@ def test_fixtures_and_photos_get_tensorflows_verdict(tmp_path: Path) -> None:
     # The zoo's clean JPEGs are settled without TensorFlow; its damaged and special ones are not.
     assert by_name["zoo/valid_baseline.jpg"].settled and by_name["zoo/valid_progressive.jpg"].settled
     assert by_name["zoo/grayscale.jpg"].settled and by_name["photo0_restarts.jpg"].settled
-    for name in ("zoo/truncated_half.jpg", "zoo/extraneous_bytes.jpg", "zoo/cmyk.jpg", "zoo/valid.png", "photo0_cmyk.jpg"):
+    unsettled = ("zoo/truncated_half.jpg", "zoo/extraneous_bytes.jpg", "zoo/cmyk.jpg", "zoo/valid.png")
+    for name in (*unsettled, "photo0_cmyk.jpg"):
         assert not by_name[name].settled, name
 
 
