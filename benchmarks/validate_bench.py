@@ -134,6 +134,22 @@ def run_validate(root: Path, cache: Path) -> tuple[float, dict]:  # type: ignore
     return time.perf_counter() - start, json.loads(proc.stdout)
 
 
+_NO_PROPERTIES = """
+import sys
+from dataprep.validate import ValidateOptions, validate
+
+if __name__ == "__main__":
+    validate(sys.argv[1], ValidateOptions(use_cache=False, image_properties=False))
+"""
+
+
+def run_validate_without_properties(root: Path) -> float:
+    """validate through the library in a fresh process, verdicts only: no hashes or image properties."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", _NO_PROPERTIES, str(root)], check=True)
+    return time.perf_counter() - start
+
+
 def bench_folder(root: Path, repeat: int) -> dict[str, float]:
     files = list_images(root)
     for path in files:  # warm the page cache so every contender reads from memory
@@ -150,6 +166,7 @@ def bench_folder(root: Path, repeat: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as cache:
             rows["validate_first"], report = run_validate(root, Path(cache))
             rows["validate_rerun"], _ = run_validate(root, Path(cache))
+        rows["validate_no_properties"] = run_validate_without_properties(root)
         findings = len(report["findings"])
         for k, v in rows.items():
             best[k] = min(best.get(k, v), v)
@@ -167,6 +184,7 @@ def print_folder(name: str, r: dict[str, float], cores: int) -> None:
         "tf_decode": "`tf.io.decode_image` loop (import not counted)",
         "validate_first": "dataprep validate, first run",
         "validate_rerun": "dataprep validate, re-run (cache)",
+        "validate_no_properties": "validate, first run without hashes and image properties (library)",
     }
     for key, label in rows.items():
         print(f"| {label} | {r[key]:.2f} | {n / r[key]:.0f} | {base / r[key]:.2f}x |")
