@@ -255,7 +255,10 @@ class Sample:
         """The single decode of a JPEG the libjpeg-turbo path can settle (see the module
         docstring), strict and DCT-scaled; None for every other file. `settled` is set only
         when the decode was clean: then it is also Pillow's and TensorFlow's verdict."""
-        import simplejpeg
+        try:
+            import simplejpeg
+        except ImportError:  # no wheel for this platform: every file goes to Pillow and TensorFlow
+            return None
 
         h = self.header
         if self.format != "jpeg" or self.decodable or h.error or h.format != "jpeg" or h.frames != 1:
