@@ -7,6 +7,7 @@ version and the check options all match. Nothing is ever written into the datase
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -18,6 +19,7 @@ from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 
 CACHE_FILE = "results-v1.sqlite3"
+LOOKUP_BATCH = 500  # paths per query; SQLite allows 32766 parameters
 
 
 def default_cache_dir() -> Path:
@@ -52,15 +54,23 @@ class ResultCache:
             ) from None
 
     def lookup(self, records: Iterable[FileRecord]) -> dict[str, FileResult]:
-        """Cached results for the records whose file is unchanged, by `rel`."""
+        """Cached results for the records whose file is unchanged, by `rel`. Rows are fetched
+        in batches (one query per LOOKUP_BATCH paths): a re-run over unchanged files is
+        mostly this lookup."""
+        by_key = {_path_key(rec.path): rec for rec in records}
+        keys = list(by_key)
         found: dict[str, FileResult] = {}
-        cur = self._db.cursor()
-        for rec in records:
-            row = cur.execute(
-                "SELECT size, mtime_ns, key, result FROM results WHERE path = ?", (_path_key(rec.path),)
-            ).fetchone()
-            if row and row[0] == rec.size and row[1] == rec.mtime_ns and row[2] == self.key:
-                found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(row[3]))
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            batch = keys[start : start + LOOKUP_BATCH]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT path, size, mtime_ns, result FROM results WHERE key = ? AND path IN ({marks})",
+                (self.key, *batch),
+            ).fetchall()
+            for path, size, mtime_ns, result in rows:
+                rec = by_key[path]
+                if size == rec.size and mtime_ns == rec.mtime_ns:
+                    found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(result))
         return found
 
     def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
@@ -74,3 +84,20 @@ class ResultCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def fingerprint(options: object) -> str:
+    """`name=value;...` over a dataclass's fields, nested dataclasses inline: the part of the
+    cache key that says which options produced a result. Derived from the fields themselves,
+    so a new threshold cannot be left out of the key; a field that must not be part of it
+    (judged after the cache, over the whole dataset) says so with `metadata={"cache_key": False}`."""
+    parts = []
+    for f in dataclasses.fields(options):  # type: ignore[arg-type]
+        if not f.metadata.get("cache_key", True):
+            continue
+        value = getattr(options, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            parts.append(f"{f.name}=({fingerprint(value)})")
+        else:
+            parts.append(f"{f.name}={value!r}")
+    return ";".join(parts)

@@ -19,10 +19,10 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from dataprep.checks import CheckOptions, Sample, run_checks
-from dataprep.findings import Finding, Severity
+from dataprep.checks import Check, CheckOptions, Sample, finding, run_checks
 from dataprep.report import FileResult
 from dataprep.scan import FileRecord
+from dataprep.tensorflow_runtime import mark_decode_only_process
 
 ProgressFn = Callable[[int, int], None]
 InspectFn = Callable[[Path, str, int, int, CheckOptions], FileResult]
@@ -33,8 +33,8 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
     try:
         data = path.read_bytes()
     except OSError as err:
-        finding = Finding(rel, "inspection_failed", Severity.ERROR, f"cannot read the file: {err.strerror or err}")
-        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[finding])
+        failed = finding(rel, Check.INSPECTION_FAILED, f"cannot read the file: {err.strerror or err}")
+        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[failed])
     sample = Sample(path, rel, options, data=data)
     findings = run_checks(sample)
     header = sample.header if sample.format is not None else None
@@ -66,47 +66,21 @@ def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_n
     except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
         text = str(err).strip().splitlines()
         detail = f"internal error in a check ({type(err).__name__}: {text[0] if text else ''}); please report it"
-        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[Finding(rel, "inspection_failed", Severity.ERROR, detail)])
+        failed = finding(rel, Check.INSPECTION_FAILED, detail)
+        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[failed])
 
 
 def _failed(rec: FileRecord, detail: str) -> FileResult:
     return FileResult(
         rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns,
-        findings=[Finding(rec.rel, "inspection_failed", Severity.ERROR, detail)],
+        findings=[finding(rec.rel, Check.INSPECTION_FAILED, detail)],
     )  # fmt: skip
 
 
-def _warm_up_tensorflow() -> None:
-    """Import TensorFlow in a worker, leaving out what decoding does not need.
-
-    TensorFlow's package init also imports Keras (about a fifth of its import time); a worker
-    only decodes, so Keras is kept out when TensorFlow allows it. GPUs are hidden: decoding runs
-    on the CPU, and a worker must not reserve GPU memory that training needs.
-    """
-    import sys
-
-    from dataprep.tensorflow_runtime import import_tensorflow
-
-    blocked = "keras" not in sys.modules
-    if blocked:
-        sys.modules["keras"] = None  # type: ignore[assignment]
-    try:
-        tf = import_tensorflow()
-    except ImportError:
-        if not blocked:
-            raise
-        del sys.modules["keras"]
-        tf = import_tensorflow()
-    finally:
-        if blocked and sys.modules.get("keras", 0) is None:
-            del sys.modules["keras"]
-    tf.config.set_visible_devices([], "GPU")
-
-
 def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) -> None:
-    """Worker loop: warm up the decoders, say ready, then inspect one file per message."""
-    if options.use_tf:
-        _warm_up_tensorflow()
+    """Worker loop: say ready, then inspect one file per message. TensorFlow is not imported
+    here: only when the first file that needs its verdict arrives (most folders: never)."""
+    mark_decode_only_process()
     conn.send(("ready", None))
     while True:
         try:

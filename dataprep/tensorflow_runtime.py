@@ -14,6 +14,7 @@ import tempfile
 from typing import Any
 
 _TF: Any = None
+_DECODE_ONLY_PROCESS = False
 # TensorFlow's own log lines ("E0000 00:00:... file.cc:12] ..."), as opposed to libjpeg's.
 TF_LOG_LINE = re.compile(r"^\s*[IWEF]\d{4} ")
 
@@ -34,6 +35,42 @@ def import_tensorflow() -> Any:
                 raise
         _TF = tf
     return _TF
+
+
+def mark_decode_only_process() -> None:
+    """Say that this process (a validate worker) only decodes: when it first needs TensorFlow,
+    `import_tensorflow_for_decoding` hides the GPUs from it. Imports nothing."""
+    global _DECODE_ONLY_PROCESS
+    _DECODE_ONLY_PROCESS = True
+
+
+def import_tensorflow_for_decoding() -> Any:
+    """TensorFlow for decoding files, imported on first use and then reused.
+
+    TensorFlow's package init also imports Keras (about a fifth of its import time), which
+    decoding does not need: it is kept out of the import when nothing has loaded it yet (a
+    later `import keras` still works). In a process marked decode-only, GPUs are hidden:
+    decoding runs on the CPU, and a worker must not reserve GPU memory that training needs.
+    """
+    if _TF is not None:
+        return _TF
+    blocked = "keras" not in sys.modules
+    if blocked:
+        sys.modules["keras"] = None  # type: ignore[assignment]
+    try:
+        tf = import_tensorflow()
+    except ImportError:
+        if not blocked:
+            raise
+        del sys.modules["keras"]
+        blocked = False
+        tf = import_tensorflow()
+    finally:
+        if blocked and sys.modules.get("keras", 0) is None:
+            del sys.modules["keras"]
+    if _DECODE_ONLY_PROCESS:
+        tf.config.set_visible_devices([], "GPU")
+    return tf
 
 
 class CapturedStderr:

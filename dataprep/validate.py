@@ -8,15 +8,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataprep.cache import ResultCache
+from dataprep.cache import ResultCache, fingerprint
 from dataprep.checks import (
     CHECKS_VERSION,
-    DATASET_CHECKS,
+    Check,
     CheckOptions,
     QualityThresholds,
+    finding,
 )
 from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
-from dataprep.findings import Finding
 from dataprep.formats import extension_format
 from dataprep.report import FileResult, Report
 from dataprep.scan import (
@@ -68,7 +68,8 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
 def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:
     """Results for every file of `scan` (images inspected or cached, junk described)."""
     check_opts = opts.check_options
-    cache = ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{check_opts.fingerprint()}") if opts.use_cache else None
+    key = f"checks={CHECKS_VERSION};{fingerprint(check_opts)}"
+    cache = ResultCache(opts.cache_dir, key) if opts.use_cache else None
     try:
         known = cache.lookup(scan.images) if cache else {}
         todo = [r for r in scan.images if r.rel not in known]
@@ -91,13 +92,13 @@ def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], i
 
 def _problem_result(problem: ScanProblem) -> FileResult:
     """A link not followed, an unreadable folder or an empty class folder, as a result of its own."""
-    severity = DATASET_CHECKS[problem.check][0]
-    return FileResult(rel=problem.rel, size=0, mtime_ns=0, findings=[Finding(problem.rel, problem.check, severity, problem.detail)])
+    found = finding(problem.rel, problem.check, problem.detail)
+    return FileResult(rel=problem.rel, size=0, mtime_ns=0, findings=[found])
 
 
 def _is_transient(result: FileResult) -> bool:
     """Timeouts and crashes may depend on machine load: inspect those files again next time."""
-    return any(f.check == "inspection_failed" for f in result.findings)
+    return any(f.check == Check.INSPECTION_FAILED for f in result.findings)
 
 
 def content_junk(records: list[FileRecord], by_rel: dict[str, FileResult]) -> dict[str, str]:
@@ -110,20 +111,18 @@ def content_junk(records: list[FileRecord], by_rel: dict[str, FileResult]) -> di
         if result.format is not None or extension_format(rec.name) is not None:
             continue
         checks = {f.check: f.detail for f in result.findings}
-        if "inspection_failed" in checks:
+        if Check.INSPECTION_FAILED in checks:
             continue
-        if "empty_file" in checks:
+        if Check.EMPTY_FILE in checks:
             reasons[rec.rel] = "an empty file"
-        elif "unknown_format" in checks:
-            reasons[rec.rel] = checks["unknown_format"].split(",")[0]
+        elif Check.UNKNOWN_FORMAT in checks:
+            reasons[rec.rel] = checks[Check.UNKNOWN_FORMAT].split(",")[0]
     return reasons
 
 
 def _junk_result(scan: Scan, rec: FileRecord) -> FileResult:
-    severity, _ = DATASET_CHECKS["junk_file"]
-    reason = scan.junk_reason(rec)
-    finding = Finding(rec.rel, "junk_file", severity, f"{reason}: not a training image")
-    return FileResult(rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns, findings=[finding])
+    junk = finding(rec.rel, Check.JUNK_FILE, f"{scan.junk_reason(rec)}: not a training image")
+    return FileResult(rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns, findings=[junk])
 
 
 def add_dataset_findings(scan: Scan, results: list[FileResult], odd_size: float | None = None) -> None:
@@ -131,7 +130,6 @@ def add_dataset_findings(scan: Scan, results: list[FileResult], odd_size: float 
     images whose size is that many times above or below the dataset's median."""
     if odd_size is not None:
         _add_odd_size(results, odd_size)
-    severity, _ = DATASET_CHECKS["duplicate"]
     groups: dict[str, list[FileResult]] = defaultdict(list)
     for r in results:
         if r.sha256 is not None and r.size > 0:
@@ -140,11 +138,11 @@ def add_dataset_findings(scan: Scan, results: list[FileResult], odd_size: float 
         # `results` is in natural order: the first member is the one kept, the others are copies.
         first = members[0]
         for r in members[1:]:
-            r.findings.append(Finding(r.rel, "duplicate", severity, f"same bytes as {first.rel}"))
+            r.findings.append(finding(r.rel, Check.DUPLICATE, f"same bytes as {first.rel}"))
 
 
 ODD_SIZE_MIN_IMAGES = 10  # a median of fewer images says little about what is typical
-_SIZE_SPOKEN_FOR = frozenset({"too_small", "pixel_limit"})
+_SIZE_SPOKEN_FOR = frozenset({Check.TOO_SMALL, Check.PIXEL_LIMIT})
 
 
 def _add_odd_size(results: list[FileResult], factor: float) -> None:
@@ -152,7 +150,6 @@ def _add_odd_size(results: list[FileResult], factor: float) -> None:
     of the decoded images. Files already flagged too_small or pixel_limit are left to those."""
     import statistics
 
-    severity, _ = DATASET_CHECKS["odd_size"]
     sized = [
         r for r in results
         if r.properties and r.width and r.height and not any(f.check in _SIZE_SPOKEN_FOR for f in r.findings)
@@ -165,7 +162,7 @@ def _add_odd_size(results: list[FileResult], factor: float) -> None:
         side = (r.width * r.height) ** 0.5
         if side > factor * median or side * factor < median:
             word = "larger" if side > median else "smaller"
-            r.findings.append(Finding(r.rel, "odd_size", severity, (
+            r.findings.append(finding(r.rel, Check.ODD_SIZE, (
                 f"{r.width}x{r.height}: about {max(side / median, median / side):.0f}x {word} than the dataset's "
                 f"median image ({median:.0f} px a side; threshold {factor:g}x)"
             )))  # fmt: skip

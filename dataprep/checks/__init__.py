@@ -1,9 +1,13 @@
 """The checks `validate` runs, registered in one explicit table.
 
-A check is a small function `(sample) -> iterable of detail strings`; each detail becomes a
-Finding with the check's name and severity from the table. Adding a check is one function
-plus one row. Bump CHECKS_VERSION whenever a check's behaviour changes: it is part of the
-result-cache key, so stale results are never reused.
+A per-file check is a small function `(sample) -> iterable of detail strings`; each detail
+becomes a Finding with the check's name and severity from the table. Adding one is one
+function plus one row. Dataset checks (duplicates, junk, odd sizes, scan problems) have no
+per-file function: they are computed over every file at once (validate.py, clean.py), and
+their row gives them their severity and summary like every other check.
+
+Bump CHECKS_VERSION whenever a check's behaviour changes: it is part of the result-cache key,
+so stale results are never reused.
 """
 
 from __future__ import annotations
@@ -14,69 +18,106 @@ from dataclasses import dataclass
 from dataprep.checks import content_checks as cc
 from dataprep.checks import file_checks as fc
 from dataprep.checks import quality_checks as qc
+from dataprep.checks.names import Check
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "4"
+CHECKS_VERSION = "5"
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
     severity: Severity
-    needs: str  # "bytes" | "header" | "pillow" | "tensorflow": what the check reads from the Sample
-    run: Callable[[Sample], Iterable[str]]
     summary: str
+    # `(sample) -> details` for a per-file check; None for a check computed over the dataset.
+    run: Callable[[Sample], Iterable[str]] | None = None
+
+    @property
+    def per_file(self) -> bool:
+        return self.run is not None
 
 
 ERR, WARN, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("empty_file", ERR, "bytes", fc.empty_file, "zero bytes"),
-    CheckSpec("unknown_format", ERR, "bytes", fc.unknown_format, "content is no image format (text, HTML, garbage)"),
-    CheckSpec("unsupported_format", ERR, "bytes", cc.unsupported_format, "an image format TensorFlow cannot decode (PPM, TIFF, TGA, HEIC, ...): dataprep convert"),
-    CheckSpec("extension_mismatch", INFO, "bytes", fc.extension_mismatch, "extension says one format, content another"),
-    CheckSpec("no_jfif_marker", INFO, "bytes", fc.no_jfif_marker, "JPEG without the JFIF marker (fine on its own)"),
-    CheckSpec("truncated", WARN, "bytes", fc.truncated, "ends before the format's end marker"),
-    CheckSpec("trailing_data", INFO, "bytes", fc.trailing_data, "bytes after the end marker"),
-    CheckSpec("pixel_limit", ERR, "header", fc.pixel_limit, "header dimensions above the pixel cap (decompression bomb)"),
-    CheckSpec("too_small", WARN, "header", fc.too_small, "width or height below the minimum"),
-    CheckSpec("color_mode", INFO, "header", fc.color_mode, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha"),
-    CheckSpec("exif_orientation", WARN, "bytes", cc.orientation, "EXIF orientation that TensorFlow ignores: training sees it rotated; dataprep convert"),
-    CheckSpec("animated", INFO, "header", fc.animated, "more than one frame; training sees the first"),
-    CheckSpec("pillow_decode", ERR, "pillow", fc.pillow_decode, "Pillow's full decode fails"),
-    CheckSpec("tf_decode", ERR, "tensorflow", fc.tf_decode, "TensorFlow's decode_image fails"),
-    CheckSpec("corrupt_data", WARN, "tensorflow", fc.corrupt_data, "decodes, but libjpeg reported corrupt data"),
-    CheckSpec("wrong_pixels", ERR, "tensorflow", fc.wrong_pixels, "TensorFlow decodes to other pixels than the image holds"),
-    CheckSpec("dark", INFO, "pillow", qc.dark, "very dark: the brightest pixels are dim"),
-    CheckSpec("light", INFO, "pillow", qc.light, "very light: washed out, the darkest pixels are bright"),
-    CheckSpec("blurry", INFO, "pillow", qc.blurry, "little edge detail for its contrast: out of focus or upscaled"),
-    CheckSpec("low_information", INFO, "pillow", qc.low_information, "few gray levels: nearly blank or flat"),
-    CheckSpec("odd_aspect_ratio", INFO, "pillow", qc.odd_aspect_ratio, "much wider than tall, or taller than wide"),
-    CheckSpec("grayscale", INFO, "pillow", qc.grayscale, "stored as colour but every pixel is gray"),
+    CheckSpec(Check.EMPTY_FILE, ERR, "zero bytes", fc.empty_file),
+    CheckSpec(Check.UNKNOWN_FORMAT, ERR, "content is no image format (text, HTML, garbage)", fc.unknown_format),
+    CheckSpec(
+        Check.UNSUPPORTED_FORMAT, ERR,
+        "an image format TensorFlow cannot decode (PPM, TIFF, TGA, HEIC, ...): dataprep convert",
+        cc.unsupported_format,
+    ),
+    CheckSpec(Check.EXTENSION_MISMATCH, INFO, "extension says one format, content another", fc.extension_mismatch),
+    CheckSpec(Check.NO_JFIF_MARKER, INFO, "JPEG without the JFIF marker (fine on its own)", fc.no_jfif_marker),
+    CheckSpec(Check.TRUNCATED, WARN, "ends before the format's end marker", fc.truncated),
+    CheckSpec(Check.TRAILING_DATA, INFO, "bytes after the end marker", fc.trailing_data),
+    CheckSpec(Check.PIXEL_LIMIT, ERR, "header dimensions above the pixel cap (decompression bomb)", fc.pixel_limit),
+    CheckSpec(Check.TOO_SMALL, WARN, "width or height below the minimum", fc.too_small),
+    CheckSpec(Check.COLOR_MODE, INFO, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha", fc.color_mode),
+    CheckSpec(
+        Check.EXIF_ORIENTATION, WARN,
+        "EXIF orientation that TensorFlow ignores: training sees it rotated; dataprep convert",
+        cc.orientation,
+    ),
+    CheckSpec(Check.ANIMATED, INFO, "more than one frame; training sees the first", fc.animated),
+    CheckSpec(Check.PILLOW_DECODE, ERR, "Pillow's full decode fails", fc.pillow_decode),
+    CheckSpec(Check.TF_DECODE, ERR, "TensorFlow's decode_image fails", fc.tf_decode),
+    CheckSpec(Check.CORRUPT_DATA, WARN, "decodes, but libjpeg reported corrupt data", fc.corrupt_data),
+    CheckSpec(Check.WRONG_PIXELS, ERR, "TensorFlow decodes to other pixels than the image holds", fc.wrong_pixels),
+    CheckSpec(Check.DARK, INFO, "very dark: the brightest pixels are dim", qc.dark),
+    CheckSpec(Check.LIGHT, INFO, "very light: washed out, the darkest pixels are bright", qc.light),
+    CheckSpec(Check.BLURRY, INFO, "little edge detail for its contrast: out of focus or upscaled", qc.blurry),
+    CheckSpec(Check.LOW_INFORMATION, INFO, "few gray levels: nearly blank or flat", qc.low_information),
+    CheckSpec(Check.ODD_ASPECT_RATIO, INFO, "much wider than tall, or taller than wide", qc.odd_aspect_ratio),
+    CheckSpec(Check.GRAYSCALE, INFO, "stored as colour but every pixel is gray", qc.grayscale),
+    # Computed over the whole dataset once every file is inspected, or by the scan itself.
+    CheckSpec(Check.JUNK_FILE, WARN, "not an image by content (text, HTML, archives) or Thumbs.db, .DS_Store, desktop.ini, ._*"),
+    CheckSpec(Check.DUPLICATE, INFO, "exact byte duplicate of another file"),
+    CheckSpec(
+        Check.NEAR_DUPLICATE, INFO,
+        "a copy (same pixels, or a resized/re-compressed/cropped/brightened one) that clean --duplicates removes",
+    ),
+    CheckSpec(Check.ODD_SIZE, INFO, "far larger or smaller than the dataset's typical image"),
+    CheckSpec(
+        Check.INSPECTION_FAILED, ERR,
+        "the file could not be inspected: a decoder crashed or hung, or it (or its folder) is unreadable",
+    ),
+    CheckSpec(
+        Check.NOT_FOLLOWED, WARN,
+        "a symbolic link that leaves the folder, points at a folder, dangles or loops: not followed",
+    ),
+    CheckSpec(Check.EMPTY_CLASS, WARN, "a class folder with no images"),
 )
 
-# Checks computed over the whole dataset once every file is inspected (see report.py).
-DATASET_CHECKS: dict[str, tuple[Severity, str]] = {
-    "junk_file": (WARN, "not an image by content (text, HTML, archives) or Thumbs.db, .DS_Store, desktop.ini, ._*"),
-    "duplicate": (INFO, "exact byte duplicate of another file"),
-    "near_duplicate": (INFO, "a copy (same pixels, or a resized/re-compressed/cropped/brightened one) that clean --duplicates removes"),
-    "odd_size": (INFO, "far larger or smaller than the dataset's typical image"),
-    "inspection_failed": (ERR, "the file could not be inspected: a decoder crashed or hung, or it (or its folder) is unreadable"),
-    "not_followed": (WARN, "a symbolic link that leaves the folder, points at a folder, dangles or loops: not followed"),
-    "empty_class": (WARN, "a class folder with no images"),
-}
+FILE_CHECKS: tuple[CheckSpec, ...] = tuple(c for c in CHECKS if c.per_file)
+CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS)
+_BY_NAME = {c.name: c for c in CHECKS}
+# name -> (severity, summary) of the dataset checks (kept for the renderers that list them).
+DATASET_CHECKS: dict[str, tuple[Severity, str]] = {c.name: (c.severity, c.summary) for c in CHECKS if not c.per_file}
 
-CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS) + tuple(DATASET_CHECKS)
+
+def severity_of(name: str) -> Severity:
+    """The severity the table gives check `name`."""
+    return _BY_NAME[name].severity
+
+
+def finding(path: str, name: str, detail: str) -> Finding:
+    """A Finding of check `name`, with the table's severity."""
+    return Finding(path, name, _BY_NAME[name].severity, detail)
 
 
 def run_checks(sample: Sample) -> list[Finding]:
-    """Run every registered check on one sample, in table order."""
+    """Run every per-file check on one sample, in table order."""
     findings: list[Finding] = []
-    for spec in CHECKS:
+    for spec in FILE_CHECKS:
+        assert spec.run is not None
         for detail in spec.run(sample):
             findings.append(Finding(sample.rel, spec.name, spec.severity, detail))
     return findings
 
 
-__all__ = ["CHECKS", "CHECKS_VERSION", "CHECK_NAMES", "DATASET_CHECKS", "CheckOptions", "CheckSpec", "QualityThresholds", "Sample", "run_checks"]
+__all__ = [
+    "CHECKS", "CHECKS_VERSION", "CHECK_NAMES", "DATASET_CHECKS", "FILE_CHECKS", "Check", "CheckOptions",
+    "CheckSpec", "QualityThresholds", "Sample", "finding", "run_checks", "severity_of",
+]  # fmt: skip

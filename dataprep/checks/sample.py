@@ -1,6 +1,23 @@
-"""One file under inspection: its bytes, its header, and each decoder's result, computed
-lazily and at most once. Every check reads from the same Sample, so a file is read once and
-decoded once per decoder, however many checks look at it.
+"""One file under inspection: its bytes, its header, and one decode, computed lazily and at
+most once. Every check, hash and property reads the same Sample, so a file is read once and
+decoded once.
+
+The one decode, and when TensorFlow is asked at all (DESIGN.md, "One decode per file"):
+
+- An 8-bit baseline or progressive YCbCr/grayscale JPEG is decoded by libjpeg-turbo (through
+  simplejpeg) in strict mode, DCT-scaled down: libjpeg still reads every entropy-coded byte, and
+  strict mode turns every libjpeg warning ("Corrupt JPEG data: ...", "Premature end of JPEG
+  file") into a failure. TensorFlow's JPEG decoder is libjpeg-turbo too, with no check of its own
+  beyond a size cap (see `_settles_tensorflow`), and it fails only on libjpeg errors and
+  missing data: so a clean, warning-free decode here is TensorFlow's verdict, and it is not
+  asked. This is the common case; a folder of clean JPEGs never imports TensorFlow.
+- Every other file (a JPEG that warns or fails, CMYK, 12-bit, arithmetic-coded, multi-picture;
+  PNG, which Pillow reads with its own parser where TensorFlow uses libpng; GIF, BMP, WebP) is
+  decoded by Pillow and asked of TensorFlow's own decoder, the training pipeline's
+  (`dataprep.tf_decode`), imported on the first such file.
+
+tests/test_differential.py is the proof: the real TensorFlow decoders against these verdicts
+over the fixture zoo, the regression corpus and fresh fuzzed mutants.
 """
 
 from __future__ import annotations
@@ -14,8 +31,18 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataprep.formats import TF_FORMATS, StreamEnd, extension_format, identify_format, stream_end
-from dataprep.tensorflow_runtime import CapturedStderr, import_tensorflow, tf_error_message
+from dataprep.formats import (
+    TF_FORMATS,
+    StreamEnd,
+    extension_format,
+    identify_format,
+    stream_end,
+)
+from dataprep.tensorflow_runtime import (
+    CapturedStderr,
+    import_tensorflow_for_decoding,
+    tf_error_message,
+)
 from dataprep.tf_decode import decode_full
 
 if TYPE_CHECKING:
@@ -37,19 +64,20 @@ class QualityThresholds:
     low_information: float = 3.0  # `low_information`: gray-level entropy below this many bits
     odd_aspect_ratio: float = 0.33  # `odd_aspect_ratio`: short side / long side below this
     grayscale: float = 6.0  # `grayscale`: RGB image whose channels differ by at most this (99th pct)
-    odd_size: float = 10.0  # `odd_size`: sqrt(w*h) this many times above or below the dataset median
+    # `odd_size`: sqrt(w*h) this many times above or below the dataset median. Judged over the
+    # whole dataset after the cache, so it is not part of the cache key.
+    odd_size: float = field(default=10.0, metadata={"cache_key": False})
 
     def fingerprint(self) -> str:
-        # odd_size is judged over the whole dataset, after the cache: not part of the key.
-        return (
-            f"dark={self.dark};light={self.light};blurry={self.blurry};low_information={self.low_information};"
-            f"odd_aspect_ratio={self.odd_aspect_ratio};grayscale={self.grayscale}"
-        )
+        from dataprep.cache import fingerprint
+
+        return fingerprint(self)
 
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """Thresholds the checks use. Part of the result-cache key: change one, results change."""
+    """Thresholds the checks use. Every field is part of the result-cache key: change one,
+    results change."""
 
     max_pixels: int = 178_956_970  # what Pillow refuses as a decompression bomb
     min_size: int = 8
@@ -59,8 +87,9 @@ class CheckOptions:
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     def fingerprint(self) -> str:
-        text = f"max_pixels={self.max_pixels};min_size={self.min_size};use_tf={int(self.use_tf)}"
-        return text + f";properties={int(self.image_properties)};{self.quality.fingerprint()}"
+        from dataprep.cache import fingerprint
+
+        return fingerprint(self)
 
 
 @dataclass
@@ -82,27 +111,73 @@ class Header:
 
 @dataclass
 class Decoded:
-    """A decoder's verdict: an RGB uint8 array on success, or the error it raised."""
+    """A decoder's verdict: an RGB uint8 array on success, or the error it raised. `settled`
+    names why the verdict is known without calling that decoder (the single decode decided it)."""
 
     array: np.ndarray | None = None
     error: str | None = None
     messages: list[str] = field(default_factory=list)
     skipped: str | None = None
+    settled: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.array is not None
+        return self.array is not None or (self.settled is not None and self.error is None)
 
 
 # "<_io.BytesIO object at 0x7f20679e5080>": an address differs on every run, so it must not
 # reach a report (same inputs, same report).
 _OBJECT_REPR = re.compile(r"\s*<[^<>]*\bat 0x[0-9a-fA-F]+>")
 
+# TensorFlow's JPEG decoder refuses an image of this many bytes or more (height * width *
+# components of the file, jpeg_mem.cc), before it decodes anything.
+TF_JPEG_MAX_BYTES = 1 << 29
+# Frame markers the single decode settles: SOF0 baseline, SOF1 extended sequential, SOF2
+# progressive (Huffman-coded). Arithmetic, lossless and hierarchical JPEGs go to TensorFlow.
+_SETTLED_SOF = frozenset({0xC0, 0xC1, 0xC2})
+_ANY_SOF = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0)})
+_JPEG_SPACES = {"YCbCr": 3, "Gray": 1}  # libjpeg-turbo's colour spaces the single decode settles
+SETTLED_BY_LIBJPEG = "a clean, warning-free libjpeg-turbo decode of every entropy-coded byte"
+
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     first = _OBJECT_REPR.sub("", text[0]) if text else ""
     return f"{type(err).__name__}: {first}".rstrip(": ")
+
+
+@dataclass(frozen=True)
+class JpegFrame:
+    """What a JPEG's frame header (SOFn) says: the coding process, bits per sample, components."""
+
+    marker: int
+    precision: int
+    components: int
+
+
+def jpeg_frame(data: bytes) -> JpegFrame | None:
+    """The first SOFn segment of a JPEG, walking marker segments from SOI; None when there is
+    none before the first scan or the segments are not well formed."""
+    n, pos = len(data), 2
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None  # garbage between segments: libjpeg warns; not a clean file
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            return None
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in _ANY_SOF:
+            if length < 8 or pos + 10 > n:
+                return None
+            return JpegFrame(marker, data[pos + 4], data[pos + 9])
+        pos += 2 + length
+    return None
 
 
 class Sample:
@@ -172,15 +247,59 @@ class Sample:
     @property
     def reduced_jpeg(self) -> bool:
         """Plain YCbCr or grayscale JPEGs decode identically in Pillow and TensorFlow (both are
-        libjpeg-turbo), so Pillow's decode needs only the verdict, not full-size pixels."""
+        libjpeg-turbo), so their decode needs only the verdict, not full-size pixels."""
         return self.format == "jpeg" and self.header.mode in ("RGB", "L")
 
     @cached_property
+    def libjpeg(self) -> Decoded | None:
+        """The single decode of a JPEG the libjpeg-turbo path can settle (see the module
+        docstring), strict and DCT-scaled; None for every other file. `settled` is set only
+        when the decode was clean: then it is also Pillow's and TensorFlow's verdict."""
+        try:
+            import simplejpeg
+        except ImportError:  # no wheel for this platform: every file goes to Pillow and TensorFlow
+            return None
+
+        h = self.header
+        if self.format != "jpeg" or self.decodable or h.error or h.format != "jpeg" or h.frames != 1:
+            return None
+        if h.mode not in ("RGB", "L") or h.width is None or h.height is None:
+            return None
+        frame = jpeg_frame(self.data)
+        if frame is None or frame.marker not in _SETTLED_SOF or frame.precision != 8:
+            return None
+        try:
+            height, width, space, _ = simplejpeg.decode_jpeg_header(self.data)
+        except ValueError:
+            return None
+        if _JPEG_SPACES.get(space) != frame.components or (width, height) != (h.width, h.height):
+            return None
+        if height * width * frame.components >= TF_JPEG_MAX_BYTES:
+            return None  # TensorFlow refuses it before decoding: let TensorFlow say so
+        out_w, out_h = self._reduced_size(width, height)
+        try:
+            array = simplejpeg.decode_jpeg(self.data, colorspace="RGB", min_width=out_w, min_height=out_h, strict=True)
+        except Exception as err:  # noqa: BLE001 - any failure or warning: Pillow and TensorFlow judge it
+            return Decoded(error=_first_line(err))
+        return Decoded(array=array, settled=SETTLED_BY_LIBJPEG)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the single decode alone gives the decoders' verdicts (no TensorFlow call)."""
+        decoded = self.libjpeg
+        return decoded is not None and decoded.settled is not None
+
+    @cached_property
     def pillow(self) -> Decoded:
-        """Pillow's full decode (load(), not verify(): verify misses truncated JPEGs), as RGB."""
+        """Pillow's verdict. A clean strict libjpeg-turbo decode is Pillow's verdict too (Pillow
+        decodes JPEG with libjpeg-turbo, after its header parse succeeded); otherwise Pillow's
+        own full decode (load(), not verify(): verify misses truncated JPEGs), as RGB."""
         import numpy as np
         from PIL import Image
 
+        if self.settled:
+            assert self.libjpeg is not None
+            return self.libjpeg
         if reason := self.decodable:
             return Decoded(skipped=reason)
         try:
@@ -198,7 +317,7 @@ class Sample:
             return Decoded(error=_first_line(err))
 
     def _draft_size(self, width: int, height: int) -> tuple[int, int]:
-        """The size asked of a draft-mode JPEG decode: 1/8 scale, but with image properties on,
+        """The size asked of a DCT-scaled JPEG decode: 1/8 scale, but with image properties on,
         large enough (MIN_DECODE_SIDE on the long side) to measure sharpness and hash."""
         import math
 
@@ -209,29 +328,46 @@ class Sample:
             scale = max(scale, min(1.0, MIN_DECODE_SIDE / max(width, height, 1)))
         return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
+    def _reduced_size(self, width: int, height: int) -> tuple[int, int]:
+        """The output size of the libjpeg-turbo decode: the 1/1, 1/2, 1/4 or 1/8 scale that Pillow's
+        draft() picks for `_draft_size` (the largest reduction still at least that large), so the
+        pixels, and the hashes made from them, are the same whichever path decoded the file."""
+        want_w, want_h = self._draft_size(width, height)
+        reduction = min(width // want_w, height // want_h)
+        denom = next(d for d in (8, 4, 2, 1) if reduction >= d)
+        return -(-width // denom), -(-height // denom)
+
+    @property
+    def pixels(self) -> Decoded:
+        """The one decode every property is computed from."""
+        return self.libjpeg if self.settled and self.libjpeg is not None else self.pillow
+
     @cached_property
     def properties(self) -> ImageProperties | None:
-        """Hashes and image properties of Pillow's decode (the same array, no second decode);
+        """Hashes and image properties of the one decode (the same array, no second decode);
         None when they are off or the image did not decode."""
         from dataprep.checks.image_properties import image_properties
 
-        array = self.pillow.array
+        array = self.pixels.array
         if not self.options.image_properties or array is None or array.ndim != 3 or 0 in array.shape:
             return None
         return image_properties(array)
 
     @cached_property
     def tensorflow(self) -> Decoded:
-        """TensorFlow's decoder exactly as training calls it:
-        decode_image(channels=3, expand_animations=False). libjpeg's warnings, which it
-        writes to the process's stderr, are captured as `messages`."""
+        """TensorFlow's verdict, as the training pipeline's decoder gives it
+        (`dataprep.tf_decode.decode_full`: decode_image(channels=3, expand_animations=False)).
+        Settled by the single decode where that is exact; otherwise TensorFlow is asked, and
+        libjpeg's warnings, which it writes to the process's stderr, are captured as `messages`."""
         if not self.options.use_tf:
             return Decoded(skipped="TensorFlow check disabled")
         if reason := self.decodable:
             return Decoded(skipped=reason)
         if self.format not in TF_FORMATS:
             return Decoded(skipped=f"{self.format} is not a format TensorFlow decodes")
-        tf = import_tensorflow()
+        if self.settled:
+            return Decoded(settled=SETTLED_BY_LIBJPEG)
+        tf = import_tensorflow_for_decoding()
         with CapturedStderr() as captured:
             try:
                 array = decode_full(tf.constant(self.data)).numpy()
