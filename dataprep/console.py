@@ -33,8 +33,8 @@ def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV) == "1"
 
 
-def print_error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+def print_error(message: str, prefix: str = "error") -> None:
+    print(f"{prefix}: {message}", file=sys.stderr)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -53,7 +53,7 @@ def one_line_errors(fn: F) -> F:
         except DataprepError as err:
             if debug_enabled():
                 raise
-            print_error(str(err))
+            print_error(str(err), err.prefix)
             raise typer.Exit(err.exit_code) from None
         except BrokenPipeError:
             raise
@@ -122,7 +122,8 @@ def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
     except DataprepError as err:  # raised outside a command, e.g. in a callback
         if debug:
             raise
-        fail(str(err), err.exit_code)
+        print_error(str(err), err.prefix)
+        raise SystemExit(err.exit_code) from None
     except typer.Abort:
         fail("aborted", 130)
     except KeyboardInterrupt:

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dataprep import defaults
 from dataprep import __version__
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
 SPLIT_JSON = "split.json"
 JOURNAL_NAME = ".dataprep-split.journal"
 SPLIT_JSON_VERSION = 1
-DEFAULT_SEED = 1337
+DEFAULT_SEED = defaults.DEFAULT_SEED
 MODES = ("copy", "hardlink", "symlink", "move")
 _LINUX = sys.platform.startswith("linux")
 JOURNAL_BATCH = 256  # destinations per journal line: one fsync per batch, not per file

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from dataprep.errors import DataprepError
 from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
-from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory, scan_dataset
+from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, no_images_message, require_directory, scan_dataset
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ def list_files(root: str | os.PathLike[str], split: str | None = None) -> FileLi
     """Images of one split (``train``, ``val``, ``test``) or, with ``split=None``, of every image
     under a raw class-folder tree (or the train split of a split folder)."""
     scan = scan_dataset(root)
+    if not scan.images:
+        raise DataprepError(no_images_message(scan, root))
     if scan.layout == "flat":
         raise DataprepError(
             f"images sit directly in '{root}' (expected class folders: ROOT/CLASS/*.jpg or ROOT/train/CLASS/*.jpg); "

@@ -15,6 +15,7 @@ from dataprep.errors import DataprepError
 from trainer import data
 from trainer.plots import write_confusion_png
 from trainer.run_folder import load_run
+from trainer.screening import ScreenOptions, refused_files
 
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
@@ -54,6 +55,7 @@ class Evaluation:
     per_class: list[dict[str, Any]]
     confusion: np.ndarray
     confusion_png: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)  # file -> why validate's checks refused it
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +72,7 @@ class Evaluation:
             "per_class": self.per_class,
             "confusion_matrix": self.confusion.tolist(),
             "confusion_png": self.confusion_png,
+            "refused": self.refused,
         }
 
 
@@ -123,6 +126,7 @@ def evaluate(
     split: str | None = None,
     batch_size: int = 32,
     confusion_png: str | os.PathLike[str] | None = None,
+    screen: ScreenOptions | None = None,
 ) -> Evaluation:
     """Evaluate the best model of `run_dir` on `data_dir` (its test split by default).
 
@@ -143,6 +147,11 @@ def evaluate(
     files = data.FileList(
         files.paths, tuple(mapping[y] for y in files.labels), tuple(run.class_names), files.root, files.split
     )
+    # What validate calls an error is left out and reported, never scored.
+    refused = refused_files([Path(p) for p in files.paths], screen)
+    if refused:
+        files = files.subset([i for i, p in enumerate(files.paths) if Path(p).absolute() not in refused], files.split)
+    listed = len(files) + len(refused)
     png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
     accuracy, loss, matrix, per_class, n = evaluate_model(
         run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
@@ -155,8 +164,10 @@ def evaluate(
         accuracy=accuracy,
         loss=loss,
         images=n,
-        skipped=len(files) - n,
+        skipped=listed - n,
         per_class=per_class,
         confusion=matrix,
         confusion_png=str(png),
+        refused={str(Path(p).relative_to(files.root)) if Path(p).is_relative_to(files.root) else str(p): why
+                 for p, why in refused.items()},
     )

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +25,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
 from trainer import data, run_folder
+from trainer.resume import (
+    absolute,
+    check_same_dataset,
+    dataset_digest,
+    interrupt_ends_at_checkpoint,
+    interrupt_hooks,
+    resumed_config,
+)
+from trainer.screening import undecodable, within_pixel_cap
 from trainer.evaluate import evaluate_model
 from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
 from trainer.plots import write_curves_png
@@ -45,7 +55,7 @@ class FitConfig:
     data_dir: str
     model: str = DEFAULT_MODEL
     image_size: int | None = None  # None: the model's default size
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 12
     lr: float = 3e-3
     lr_schedule: str = "cosine"
@@ -53,7 +63,7 @@ class FitConfig:
     weight_decay: float = 1e-4
     augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
     run_dir: str | None = None  # None: runs/<timestamp>
-    seed: int = 1337
+    seed: int = DEFAULT_SEED
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
     weights: str = "none"  # transfer models: imagenet | none | PATH
@@ -63,6 +73,7 @@ class FitConfig:
     cache_dir: str | None = None
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
     xla: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the pixel cap validate applies: larger images are left out
     verbose: int = 2  # Keras progress: 1 progress bar, 2 one line per epoch, 0 silent
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,6 +164,9 @@ def resolve_config(config: FitConfig) -> FitConfig:
         resolved.freeze_epochs = 0
     if resolved.run_dir is None:
         resolved.run_dir = str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    # Absolute, resolved paths: the run folder must work from any directory (--resume).
+    resolved.data_dir, resolved.run_dir = absolute(resolved.data_dir) or "", absolute(resolved.run_dir)
+    resolved.cache_dir = absolute(resolved.cache_dir)
     resolve_precision(config.precision)
     return resolved
 
@@ -191,9 +205,11 @@ def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, e
 # --- the run ---------------------------------------------------------------------------------
 
 
-def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
+def prepare_run_dir(
+    config: FitConfig, resume: bool, typed: Collection[str] = (), override: bool = False
+) -> tuple[Path, FitConfig]:
     """Check that the run folder is new (it is created once the data is listed) or, resuming,
-    read its config back."""
+    read its config back (see `trainer.resume.resumed_config` for `typed` and `override`)."""
     assert config.run_dir is not None
     path = Path(config.run_dir)
     if resume:
@@ -209,8 +225,7 @@ def prepare_run_dir(config: FitConfig, resume: bool) -> tuple[Path, FitConfig]:
                 "Start a new run with another --run-dir"
             )
         values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
-        values["verbose"] = config.verbose
-        return path, FitConfig.from_dict(values)
+        return path, resumed_config(values, config, typed, override)
     if path.exists() and any(path.iterdir()):
         raise DataprepError(
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
@@ -269,18 +284,25 @@ def callbacks_for(
 
 
 def fit(
-    config: FitConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = ()
+    config: FitConfig,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    given: Collection[str] = (),
+    override: bool = False,
 ) -> RunResult:
     """Train `config.model` on `config.data_dir` and fill the run folder.
 
     `resume=True` continues the run in `config.run_dir` from its last completed epoch, with the
-    configuration saved there. Extra `callbacks` run after the built-in ones.
+    configuration saved there and the data folder of `config` (it must hold the same files).
+    Options named in `given` (those the user typed) must match the saved ones unless `override`.
+    Extra `callbacks` run after the built-in ones. Ctrl-C ends at the last completed epoch
+    with `dataprep.errors.Interrupted` naming the command that continues.
     """
     config = resolve_config(config)
     strategy = choose_strategy()
     workers, worker_index = worker_count()
     chief = worker_index == 0
-    run_dir, config = prepare_run_dir(config, resume) if chief else _worker_dir(config, worker_index)
+    run_dir, config = prepare_run_dir(config, resume, given, override) if chief else _worker_dir(config, worker_index)
     config = resolve_config(config)
     assert config.image_size is not None and config.freeze_epochs is not None
 
@@ -290,6 +312,11 @@ def fit(
     keras.mixed_precision.set_global_policy(precision)
     try:
         train, val, test = split_files(config)
+        digest = dataset_digest(train, val, test)
+        if resume and chief:
+            check_same_dataset(run_dir, config.data_dir, digest)
+        train, over_cap_train = within_pixel_cap(train, config.max_pixels)
+        val, over_cap_val = within_pixel_cap(val, config.max_pixels)
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
         shard = workers > 1
         train_pipe = data.make_pipeline(
@@ -318,6 +345,7 @@ def fit(
                     "strategy": strategy_name(strategy),
                     "replicas": strategy.num_replicas_in_sync,
                     "workers": workers,
+                    "dataset_digest": digest,
                     "tensorflow": tf.__version__,
                     "keras": keras.__version__,
                 },
@@ -336,45 +364,62 @@ def fit(
             phases.append(("train", 0, config.epochs, config.lr, True))
 
         stopped_early = False
-        for name, first, last, base_lr, backbone_trainable in phases:
-            done_marker = run_dir / run_folder.BACKUP / f"{name}.done.weights.h5"
-            if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
-                model.load_weights(str(done_marker))
-                continue
-            with strategy.scope():
-                backbone = find_backbone(model)
-                if backbone is not None:
-                    backbone.trainable = backbone_trainable
-                compile_model(model, config, steps_per_epoch, last - first, base_lr)
-            if workers > 1:
-                _build_from_spec(model, train_pipe.dataset.element_spec)
-            with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
-                # Skipped files make the cardinality unknown; Keras warns when the pass ends.
-                warnings.filterwarnings("ignore", message=".*ran out of data.*")
-                model.fit(
-                    train_pipe.dataset,
-                    validation_data=val_pipe.dataset,
-                    initial_epoch=first,
-                    epochs=last,
-                    shuffle=False,  # the pipeline shuffles (seeded) before batching
-                    class_weight=class_weight,
-                    callbacks=callbacks_for(run_dir, name, config, callbacks),
-                    verbose=config.verbose,
-                )
-            stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
-            if len(phases) > 1:
-                done_marker.parent.mkdir(parents=True, exist_ok=True)
-                model.save_weights(str(done_marker))
-            if stopped_early:
-                break
+        interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
+        with interrupt:
+            stopped_early = _train_phases(model, phases, config, strategy, workers, train_pipe, val_pipe,
+                                          class_weight, steps_per_epoch, run_dir, [*callbacks, *interrupt_hooks()])
         train_seconds = time.perf_counter() - started
 
-        metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief)
+        metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief,
+                          (over_cap_train, over_cap_val))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
+
+
+def _train_phases(
+    model: keras.Model, phases: list[tuple[str, int, int, float, bool]], config: FitConfig,
+    strategy: tf.distribute.Strategy, workers: int, train_pipe: data.Pipeline, val_pipe: data.Pipeline,
+    class_weight: dict[int, float] | None, steps_per_epoch: int, run_dir: Path,
+    callbacks: Sequence[keras.callbacks.Callback],
+) -> bool:
+    """Run each phase's epochs (a phase finished before an interruption is skipped); True when
+    early stopping ended training."""
+    stopped_early = False
+    for name, first, last, base_lr, backbone_trainable in phases:
+        done_marker = run_dir / run_folder.BACKUP / f"{name}.done.weights.h5"
+        if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
+            model.load_weights(str(done_marker))
+            continue
+        with strategy.scope():
+            backbone = find_backbone(model)
+            if backbone is not None:
+                backbone.trainable = backbone_trainable
+            compile_model(model, config, steps_per_epoch, last - first, base_lr)
+        if workers > 1:
+            _build_from_spec(model, train_pipe.dataset.element_spec)
+        with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
+            # Skipped files make the cardinality unknown; Keras warns when the pass ends.
+            warnings.filterwarnings("ignore", message=".*ran out of data.*")
+            model.fit(
+                train_pipe.dataset,
+                validation_data=val_pipe.dataset,
+                initial_epoch=first,
+                epochs=last,
+                shuffle=False,  # the pipeline shuffles (seeded) before batching
+                class_weight=class_weight,
+                callbacks=callbacks_for(run_dir, name, config, callbacks),
+                verbose=config.verbose,
+            )
+        stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
+        if len(phases) > 1:
+            done_marker.parent.mkdir(parents=True, exist_ok=True)
+            model.save_weights(str(done_marker))
+        if stopped_early:
+            break
+    return stopped_early
 
 
 def _build_from_spec(model: keras.Model, element_spec: Any) -> None:
@@ -432,6 +477,7 @@ def _finish(
     test: data.FileList | None,
     train_seconds: float,
     chief: bool,
+    over_cap: tuple[dict[str, str], dict[str, str]] = ({}, {}),
 ) -> dict[str, Any]:
     """Evaluate the best model, write curves, confusion matrix and metrics.json."""
     assert config.image_size is not None
@@ -463,10 +509,17 @@ def _finish(
             run_dir / run_folder.CONFUSION if chief else None, title="test",
         )
         metrics.update(test_accuracy=test_accuracy, test_loss=test_loss, test_per_class=test_scores)
-    metrics["skipped_files"] = {
-        "train": len(train_pipe.files) - train_pipe.count_decoded(),
-        "val": len(val_pipe.files) - val_n,
-    }
+    # Which files were skipped, and why: over the pixel cap (never decoded), or unreadable.
+    skipped: dict[str, str] = {}
+    metrics["skipped_files"] = {}
+    for name, pipe, decoded, capped in (
+        ("train", train_pipe, train_pipe.count_decoded(), over_cap[0]), ("val", val_pipe, val_n, over_cap[1])
+    ):
+        skipped.update(capped)
+        if decoded < len(pipe.files):
+            skipped.update({p: "the training decoder cannot read it" for p in undecodable(pipe.files, config.image_size)})
+        metrics["skipped_files"][name] = len(pipe.files) - decoded + len(capped)
+    metrics["skipped_paths"] = skipped
     if chief:
         write_curves_png(history, run_dir / run_folder.CURVES)
         run_folder.write_json(run_dir / run_folder.METRICS, metrics)

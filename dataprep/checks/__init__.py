@@ -16,7 +16,7 @@ from dataprep.checks import quality_checks as qc
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "3"
+CHECKS_VERSION = "4"  # 4: --max-pixels raises Pillow's own limit (a 179 MP photo decodes)
 
 
 @dataclass(frozen=True)
