@@ -86,7 +86,8 @@ def tf_error_message(err: BaseException) -> str:
 # What the image decoders' C libraries write on their own (libjpeg's warnings have no prefix).
 _DECODER_LINE = re.compile(
     r"(JPEG|jpeg|libpng|PNG|TIFF|tiff|GIF|BMP|WebP|webp|Huffman|marker|SOS|DQT|DHT|extraneous bytes|"
-    r"Premature end|Corrupt|Invalid|Improper call|Ignoring error|function_node)"
+    r"Premature end|Corrupt|Invalid|Improper call|Ignoring error|function_node|Input file read error|"
+    r"Empty input file|Bogus|Unsupported|Quantization|Suspension|read error)"
 )
 
 

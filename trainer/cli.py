@@ -123,6 +123,7 @@ def fit(
     )
     with decoder_messages() as noise:
         result = run_fit(config, resume=resume, given=given, override=override)
+    _print_skipped(result.metrics.get("skipped_paths") or {})
     _print_decoder_summary(noise, data_dir)
     if as_json:
         _print_json({"run_dir": str(result.run_dir), **result.metrics})
@@ -132,7 +133,6 @@ def fit(
     if "test_accuracy" in m:
         line += f"  test_accuracy {m['test_accuracy']:.4f}"
     print(line + f"  epochs {m['epochs_run']}  {m['train_seconds']:.1f}s")
-    _print_skipped(m.get("skipped_paths") or {})
 
 
 SKIPPED_SHOWN = 20

@@ -92,7 +92,8 @@ def undecodable(files: data.FileList, image_size: int) -> list[str]:
 
     paths = tf.data.Dataset.from_tensor_slices(tf.constant(list(files.paths), tf.string))
     decoded = paths.map(
-        lambda p: (p, tf.shape(data.load_image(p, image_size))[0]), num_parallel_calls=tf.data.AUTOTUNE,
+        # The pixels themselves, not their (static) shape: that would let TensorFlow skip the decode.
+        lambda p: (p, data.load_image(p, image_size)), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     ).ignore_errors()
     ok = {p.numpy().decode("utf-8", "surrogateescape") for p, _ in decoded}
