@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from dataprep import defaults as d
 
 
-def _finite(value: Optional[float]) -> Optional[float]:
+def _finite(value: float | None) -> float | None:
     """Refuse NaN and infinity (click's FloatRange lets NaN through: no comparison is true)."""
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{value} is not a finite number (expected a number like 1.5)")
@@ -39,7 +39,7 @@ def _int_range(bounds: tuple[int, int]) -> dict[str, int]:
 # --- inspection: validate and the commands that run its checks ------------------------------
 
 Jobs = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--jobs", "-j", help="Worker processes (default: all cores; 0: no pool).", **_int_range(d.JOBS_RANGE)),
 ]
 Timeout = Annotated[
@@ -67,7 +67,7 @@ MinSize = Annotated[
     ),
 ]
 CacheDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--cache-dir",
         help="Result cache folder (default $XDG_CACHE_HOME/dataprep or ~/.cache/dataprep).",
@@ -99,7 +99,7 @@ ImageSize = Annotated[
     int, typer.Option("--image-size", help="Square size in pixels to decode to.", **_int_range(d.IMAGE_SIZE_RANGE))
 ]
 ModelImageSize = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--image-size", help="Square input size in pixels [default: the model's].", **_int_range(d.IMAGE_SIZE_RANGE)
     ),
@@ -121,7 +121,7 @@ Patience = Annotated[
     ),
 ]
 FreezeEpochs = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--freeze-epochs",
         help="Transfer models: epochs with the backbone frozen [default: half].",

@@ -47,8 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dataprep import defaults
-from dataprep import __version__
+from dataprep import __version__, defaults
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
 from dataprep.journal import (

@@ -101,7 +101,7 @@ class DecoderMessages:
     def __init__(self) -> None:
         self.decoder_lines: list[str] = []
 
-    def __enter__(self) -> DecoderMessages:
+    def __enter__(self) -> DecoderMessages:  # noqa: PYI034 - matches CapturedStderr
         # Its own file, not CapturedStderr's shared one: per-file captures nest inside this one.
         sys.stderr.flush()
         self._tmp = tempfile.TemporaryFile()

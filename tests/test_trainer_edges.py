@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from trainer.cli import app  # noqa: E402
-
 from conftest import make_colour_split
+
+from trainer.cli import app
 
 runner = CliRunner()
 FIT = ["--image-size", "32", "--batch-size", "8", "--augment", "none"]

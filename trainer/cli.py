@@ -13,7 +13,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
 from dataprep.console import CommandApp, run_app
 from dataprep.defaults import (
     DEFAULT_BATCH_SIZE,
@@ -39,6 +38,7 @@ from dataprep.options import (
     Seed,
     ValFraction,
 )
+from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
 
 app = CommandApp(
     name="trainer",

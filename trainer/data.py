@@ -23,8 +23,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from dataprep.errors import DataprepError
-from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
 from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, no_images_message, require_directory, scan_dataset
+from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 

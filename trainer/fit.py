@@ -28,6 +28,9 @@ import tensorflow as tf
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
 from trainer import data, run_folder
+from trainer.evaluate import evaluate_model
+from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
+from trainer.plots import write_curves_png
 from trainer.resume import (
     absolute,
     check_same_dataset,
@@ -37,9 +40,6 @@ from trainer.resume import (
     resumed_config,
 )
 from trainer.screening import undecodable, within_pixel_cap
-from trainer.evaluate import evaluate_model
-from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
-from trainer.plots import write_curves_png
 from trainer.tensorboard import EpochScalars
 
 DEFAULT_AUGMENT_NAME = "default"
@@ -363,11 +363,10 @@ def fit(
         else:
             phases.append(("train", 0, config.epochs, config.lr, True))
 
-        stopped_early = False
         interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
         with interrupt:
-            stopped_early = _train_phases(model, phases, config, strategy, workers, train_pipe, val_pipe,
-                                          class_weight, steps_per_epoch, run_dir, [*callbacks, *interrupt_hooks()])
+            _train_phases(model, phases, config, strategy, workers, train_pipe, val_pipe,
+                          class_weight, steps_per_epoch, run_dir, [*callbacks, *interrupt_hooks()])
         train_seconds = time.perf_counter() - started
 
         metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief,
