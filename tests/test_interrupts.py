@@ -56,50 +56,57 @@ def interrupted_line(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_case1_ctrl_c_during_split_names_resume_and_resumes_to_the_same_split(tmp_path: Path) -> None:
+# One interrupt point per command in the default tier; the others with -m slow.
+POINTS = [1, pytest.param(3, marks=pytest.mark.slow), pytest.param(7, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("after", POINTS)
+def test_case1_ctrl_c_during_split_names_resume_and_resumes_to_the_same_split(tmp_path: Path, after: int) -> None:
     raw = make_raw(tmp_path / "raw")
     args = ["--val", "1", "--test", "1", "--seed", "3", "-j", "0"]
     reference = dataprep(["split", str(raw), str(tmp_path / "ref"), *args], tmp_path / "cache")
     assert reference.returncode == 0, reference.stderr
-    for after in (1, 3, 7):
-        out = tmp_path / f"out{after}"
-        stopped = dataprep(["split", str(raw), str(out), *args], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
-        assert interrupted_line(stopped) == (
-            f"interrupted: split stopped; the files placed in '{out}' so far are kept and journaled; "
-            f"finish with: dataprep split {raw} {out} --resume (same options)"
-        )
-        resumed = dataprep(["split", str(raw), str(out), *args, "--resume"], tmp_path / "cache")
-        assert resumed.returncode == 0, resumed.stderr
-        assert tree(out).keys() - {"split.json"} == tree(tmp_path / "ref").keys() - {"split.json"}
-        assert {k: v for k, v in tree(out).items() if k != "split.json"} == {
-            k: v for k, v in tree(tmp_path / "ref").items() if k != "split.json"
-        }
-        files = json.loads((out / "split.json").read_text())["files"]
-        assert files == json.loads((tmp_path / "ref" / "split.json").read_text())["files"]
+    out = tmp_path / f"out{after}"
+    stopped = dataprep(["split", str(raw), str(out), *args], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
+    assert interrupted_line(stopped) == (
+        f"interrupted: split stopped; the files placed in '{out}' so far are kept and journaled; "
+        f"finish with: dataprep split {raw} {out} --resume (same options)"
+    )
+    resumed = dataprep(["split", str(raw), str(out), *args, "--resume"], tmp_path / "cache")
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(out).keys() - {"split.json"} == tree(tmp_path / "ref").keys() - {"split.json"}
+    assert {k: v for k, v in tree(out).items() if k != "split.json"} == {
+        k: v for k, v in tree(tmp_path / "ref").items() if k != "split.json"
+    }
+    files = json.loads((out / "split.json").read_text())["files"]
+    assert files == json.loads((tmp_path / "ref" / "split.json").read_text())["files"]
 
 
-def test_case1_ctrl_c_during_clean_then_the_same_command_finishes(tmp_path: Path) -> None:
-    def dataset(root: Path) -> Path:
-        make_raw(root)
-        (root / "cats" / "empty.png").write_bytes(b"")
-        (root / "dogs" / "text.jpg").write_text("not a photo")
-        (root / "emus" / "half.png").write_bytes((root / "emus" / "img0.png").read_bytes()[:40])
-        return root
-
-    reference = dataset(tmp_path / "ref")
-    assert dataprep(["clean", str(reference), "-j", "0"], tmp_path / "cache").returncode == 0
-    for after in (1, 2, 5):
-        data = dataset(tmp_path / f"data{after}")
-        stopped = dataprep(["clean", str(data), "-j", "0"], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
-        assert interrupted_line(stopped) == (
-            "interrupted: clean stopped; every file moved so far is in the quarantine with its manifest; "
-            f"finish with the same command: dataprep clean {data} (same options)"
-        )
-        finished = dataprep(["clean", str(data), "-j", "0"], tmp_path / "cache")
-        assert finished.returncode == 0, finished.stderr
-        assert tree(data) == tree(reference)
-        quarantine = Path(f"{data}.quarantine")
-        assert set(tree(quarantine)) == set(tree(Path(f"{reference}.quarantine")))
+@pytest.mark.parametrize("after", [2, pytest.param(1, marks=pytest.mark.slow), pytest.param(5, marks=pytest.mark.slow)])
+def test_case1_ctrl_c_during_clean_and_restore_then_the_same_command_finishes(tmp_path: Path, after: int) -> None:
+    data = make_raw(tmp_path / "data")
+    (data / "cats" / "empty.png").write_bytes(b"")
+    (data / "dogs" / "text.jpg").write_text("not a photo")
+    (data / "emus" / "half.png").write_bytes((data / "emus" / "img0.png").read_bytes()[:40])
+    original = tree(data)
+    removed = {"cats/empty.png", "dogs/text.jpg", "emus/half.png"}
+    quarantine = tmp_path / "data.quarantine"
+    stopped = dataprep(["clean", str(data), "-j", "0"], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
+    assert interrupted_line(stopped) == (
+        "interrupted: clean stopped; every file moved so far is in the quarantine with its manifest; "
+        f"finish with the same command: dataprep clean {data} (same options)"
+    )
+    finished = dataprep(["clean", str(data), "-j", "0"], tmp_path / "cache")
+    assert finished.returncode == 0, finished.stderr
+    assert tree(data) == {k: v for k, v in original.items() if k not in removed}
+    assert removed <= set(tree(quarantine))
+    # restore, interrupted too, then run again: the original tree, byte for byte.
+    stopped = dataprep(["restore", str(quarantine)], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
+    assert interrupted_line(stopped) == (
+        f"interrupted: restore stopped; files restored so far are back; finish with: dataprep restore {quarantine}"
+    )
+    assert dataprep(["restore", str(quarantine)], tmp_path / "cache").returncode == 0
+    assert tree(data) == original
 
 
 def test_case6_validate_on_an_empty_folder_exits_2(tmp_path: Path) -> None:

@@ -53,6 +53,34 @@ def run_dir(split_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+def test_case1_2_ctrl_c_in_process_then_resume_with_changed_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same user story in this process (the default tier): SIGINT after epoch 1 of 2 ends
+    with the --resume line and exit 130; from another directory, --epochs 3 is refused without
+    --override and taken with it."""
+    data = make_colour_split(tmp_path / "data", {"train": 4, "val": 2}, seed=5)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATAPREP_INTERRUPT_AFTER_EPOCHS", "1")
+    stopped = runner.invoke(app, ["fit", "data", "--run-dir", "run", *FIT, "--epochs", "2"])
+    assert stopped.exit_code == 130, stopped.output
+    run = (tmp_path / "run").resolve()
+    assert one_line(stopped.stderr) == (
+        f"interrupted: training stopped after 1 completed epoch(s); the run is kept in '{run}'; "
+        f"continue it with: trainer fit {data.resolve()} --run-dir {run} --resume"
+    )
+    monkeypatch.delenv("DATAPREP_INTERRUPT_AFTER_EPOCHS")
+    monkeypatch.chdir("/")
+    refused = runner.invoke(app, ["fit", str(data.resolve()), "--run-dir", str(run), "--resume", "--epochs", "3"])
+    assert refused.exit_code == 2 and "--epochs 3 (run has 2)" in one_line(refused.stderr)
+    resumed = runner.invoke(app, ["fit", str(data.resolve()), "--run-dir", str(run), "--resume", "--epochs", "3",
+                                  "--override", "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout[resumed.stdout.index("{\n"):])["epochs_run"] == 3
+    assert json.loads((run / "config.json").read_text())["fit"]["epochs"] == 3
+
+
+@pytest.mark.slow  # three trainer processes (~1 min); the in-process test above is the default tier's
 def test_case1_2_ctrl_c_then_resume_from_another_directory(tmp_path: Path) -> None:
     """Ctrl-C during fit: one line naming --resume, exit 130; the run folder stores absolute
     paths, so `cd / && trainer fit /abs/data --run-dir /abs/run --resume` finishes it. A file the
@@ -191,3 +219,15 @@ def test_case6_empty_and_linked_folders(tmp_path: Path, split_root: Path) -> Non
         f"followed; to follow them, copy the dataset with the links resolved (cp -rL '{linked}' COPY) and use COPY"
     )
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["fit", "MISSING"], ["bench", "MISSING"], ["evaluate", "MISSING", "DATA"], ["evaluate", "RUN", "MISSING"],
+    ["predict", "MISSING", "DATA"], ["predict", "RUN", "MISSING"],
+])  # fmt: skip
+def test_missing_paths_are_one_line(args: list[str], run_dir: Path, split_root: Path, tmp_path: Path) -> None:
+    names = {"MISSING": str(tmp_path / "no such"), "DATA": str(split_root), "RUN": str(run_dir)}
+    result = runner.invoke(app, [names.get(a, a) for a in args])
+    assert result.exit_code in (1, 2), result.output
+    line = one_line(result.stderr)
+    assert line.startswith("error: ") and "no such" in line
