@@ -123,16 +123,16 @@ def fit(
     )
     with decoder_messages() as noise:
         result = run_fit(config, resume=resume, given=given, override=override)
-    _print_skipped(result.metrics.get("skipped_paths") or {})
-    _print_decoder_summary(noise, data_dir)
     if as_json:
         _print_json({"run_dir": str(result.run_dir), **result.metrics})
-        return
-    m = result.metrics
-    line = f"run: {result.run_dir}  val_accuracy {m['val_accuracy']:.4f}  val_loss {m['val_loss']:.4f}"
-    if "test_accuracy" in m:
-        line += f"  test_accuracy {m['test_accuracy']:.4f}"
-    print(line + f"  epochs {m['epochs_run']}  {m['train_seconds']:.1f}s")
+    else:
+        m = result.metrics
+        line = f"run: {result.run_dir}  val_accuracy {m['val_accuracy']:.4f}  val_loss {m['val_loss']:.4f}"
+        if "test_accuracy" in m:
+            line += f"  test_accuracy {m['test_accuracy']:.4f}"
+        print(line + f"  epochs {m['epochs_run']}  {m['train_seconds']:.1f}s", flush=True)
+    _print_skipped(result.metrics.get("skipped_paths") or {})
+    _print_decoder_summary(noise, data_dir)
 
 
 SKIPPED_SHOWN = 20
@@ -180,7 +180,7 @@ def evaluate(
 
     console = Console()
     console.print(f"{report.data} ({report.split or 'all'}): {report.images} images, accuracy {report.accuracy:.4f}, "
-                  f"loss {report.loss:.4f}" + (f", {report.skipped} skipped (undecodable)" if report.skipped else ""))
+                  f"loss {report.loss:.4f}" + (f", {report.skipped} skipped (listed above)" if report.skipped else ""))
     scores = Table("class", "precision", "recall", "f1", "support")
     for row in report.per_class:
         scores.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
