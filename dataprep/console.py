@@ -99,8 +99,24 @@ class CommandApp(typer.Typer):
         return decorator
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm_like_ctrl_c() -> None:
+    """SIGTERM (what `kill` and schedulers send) ends a command the way Ctrl-C does: journaled
+    work kept, one line naming what continues it, exit 130. Only in this process: validate's
+    pool workers are started by a fork server and keep the default handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
 def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
     """Run `app` as the program `prog` and exit with its code."""
+    stop_on_sigterm_like_ctrl_c()
     args = list(sys.argv[1:] if argv is None else argv)
     if "--debug" in args:
         args.remove("--debug")

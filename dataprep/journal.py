@@ -28,8 +28,10 @@ CHUNK = 1 << 20
 # SIGKILLs itself right after its N-th journaled step or file operation.
 KILL_AFTER_ENV = "DATAPREP_KILL_AFTER_OPS"
 # The same for Ctrl-C: with DATAPREP_INTERRUPT_AFTER_OPS=N the process sends itself SIGINT
-# (once) right after its N-th step, so tests interrupt at exact points, without sleeps.
+# (once) right after its N-th step, so tests interrupt at exact points, without sleeps;
+# DATAPREP_INTERRUPT_SIGNAL=SIGTERM sends that instead.
 INTERRUPT_AFTER_ENV = "DATAPREP_INTERRUPT_AFTER_OPS"
+INTERRUPT_SIGNAL_ENV = "DATAPREP_INTERRUPT_SIGNAL"
 _ops_done = 0
 _interrupted = False
 
@@ -49,7 +51,7 @@ def crash_point() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if interrupt_at and _ops_done >= int(interrupt_at) and not _interrupted:
         _interrupted = True
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), getattr(signal, os.environ.get(INTERRUPT_SIGNAL_ENV, "SIGINT")))
 
 
 def sha256_file(path: Path) -> str:

@@ -20,7 +20,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dataprep.cli import app
-from dataprep.journal import INTERRUPT_AFTER_ENV
+from dataprep.journal import INTERRUPT_AFTER_ENV, INTERRUPT_SIGNAL_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,13 +61,17 @@ POINTS = [1, pytest.param(3, marks=pytest.mark.slow), pytest.param(7, marks=pyte
 
 
 @pytest.mark.parametrize("after", POINTS)
-def test_case1_ctrl_c_during_split_names_resume_and_resumes_to_the_same_split(tmp_path: Path, after: int) -> None:
+@pytest.mark.parametrize("signal_name", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])
+def test_case1_ctrl_c_during_split_names_resume_and_resumes_to_the_same_split(
+    tmp_path: Path, after: int, signal_name: str
+) -> None:
     raw = make_raw(tmp_path / "raw")
     args = ["--val", "1", "--test", "1", "--seed", "3", "-j", "0"]
     reference = dataprep(["split", str(raw), str(tmp_path / "ref"), *args], tmp_path / "cache")
     assert reference.returncode == 0, reference.stderr
     out = tmp_path / f"out{after}"
-    stopped = dataprep(["split", str(raw), str(out), *args], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
+    stopped = dataprep(["split", str(raw), str(out), *args], tmp_path / "cache",
+                       **{INTERRUPT_AFTER_ENV: str(after), INTERRUPT_SIGNAL_ENV: signal_name})
     assert interrupted_line(stopped) == (
         f"interrupted: split stopped; the files placed in '{out}' so far are kept and journaled; "
         f"finish with: dataprep split {raw} {out} --resume (same options)"
