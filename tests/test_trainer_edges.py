@@ -231,3 +231,12 @@ def test_missing_paths_are_one_line(args: list[str], run_dir: Path, split_root: 
     assert result.exit_code in (1, 2), result.output
     line = one_line(result.stderr)
     assert line.startswith("error: ") and "no such" in line
+
+
+def test_case4_predict_applies_the_same_pixel_cap(run_dir: Path, tmp_path: Path) -> None:
+    Image.new("RGB", (120, 100), (220, 60, 40)).save(tmp_path / "photo.jpg")
+    capped = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "photo.jpg"), "--max-pixels", "5000"])
+    assert capped.exit_code == 1
+    assert "not predicted: validate rates it an error (pixel_limit: header says 120x100" in one_line(capped.stderr)
+    raised = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "photo.jpg"), "--max-pixels", "20000"])
+    assert raised.exit_code == 0 and raised.stdout.startswith(f"{tmp_path / 'photo.jpg'}: ")

@@ -166,3 +166,12 @@ def test_inspection_options_mean_the_same_everywhere(
         CliRunner().invoke(app, args + options, catch_exceptions=False)
     (opts,) = seen
     assert (opts.jobs, opts.timeout_s, opts.max_pixels, opts.min_size, opts.use_cache) == (0, 7.0, 12345, 3, False)
+
+
+def test_case4_augment_preview_applies_the_pixel_cap(tmp_path: Path) -> None:
+    from dataprep.preview import load_preview_image
+
+    Image.new("RGB", (120, 100), (10, 200, 30)).save(tmp_path / "photo.png")
+    with pytest.raises(ValueError, match=r"120x100 is over the 5000 pixel cap; raise --max-pixels to show it"):
+        load_preview_image(tmp_path / "photo.png", 64, max_pixels=5000)
+    assert load_preview_image(tmp_path / "photo.png", 64).shape == (53, 64, 3)
