@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def dataprep(args: list[str], cache: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dataprep", *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "dataprep", *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "XDG_CACHE_HOME": str(cache), **env},
     )  # fmt: skip
 

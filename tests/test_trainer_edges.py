@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ FIT = ["--image-size", "32", "--batch-size", "8", "--augment", "none"]
 def trainer(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`trainer ARGS` as a user runs it: its own process, its own working directory."""
     return subprocess.run(
-        [sys.executable, "-m", "trainer", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "trainer", *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **env},
     )
 
@@ -163,10 +164,10 @@ def test_case4_max_pixels_raises_pillows_limit_too(tmp_path: Path) -> None:
 
     (tmp_path / "d" / "a").mkdir(parents=True)
     Image.new("L", (13500, 13300), 90).save(tmp_path / "d" / "a" / "big.jpg", quality=30)
-    opts = dict(jobs=0, use_cache=False, use_tf=False, image_properties=False)
-    capped = validate(tmp_path / "d", ValidateOptions(**opts))  # type: ignore[arg-type]
+    opts: dict[str, Any] = {"jobs": 0, "use_cache": False, "use_tf": False, "image_properties": False}
+    capped = validate(tmp_path / "d", ValidateOptions(**opts))
     assert {f.check for f in capped.results[0].findings} == {"pixel_limit", "color_mode"}
-    raised = validate(tmp_path / "d", ValidateOptions(max_pixels=500_000_000, **opts))  # type: ignore[arg-type]
+    raised = validate(tmp_path / "d", ValidateOptions(max_pixels=500_000_000, **opts))
     assert {f.check for f in raised.results[0].findings} == {"color_mode"}
 
 
