@@ -63,7 +63,7 @@ from dataprep.journal import (
     walk_tree,
     write_atomic,
 )
-from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory
+from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, no_images_message, require_directory
 
 if TYPE_CHECKING:
     from dataprep.report import Report
@@ -411,6 +411,8 @@ def collect_sources(
             f"'{raw}' is already split (it holds {'/'.join(scan.splits) or 'train'} folders); "
             "pass the raw folder of class folders (RAW/CLASS/*.jpg)"
         )
+    if not scan.images and not scan.junk:
+        raise DataprepError(no_images_message(scan, raw))
     if not scan.classes:
         raise DataprepError(
             f"'{raw}' has no class folders (expected RAW/CLASS/*.jpg, e.g. RAW/cats/1.jpg); "

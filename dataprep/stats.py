@@ -28,6 +28,7 @@ from dataprep.scan import (
     FileRecord,
     junk_reason,
     natural_key,
+    no_images_message,
     scan_dataset,
 )
 
@@ -114,6 +115,8 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None) -> dict
     top-level imbalance is over all splits together. Junk lists files that are not images.
     """
     scan = scan_dataset(root)
+    if not scan.images and not scan.junk:
+        raise DataprepError(no_images_message(scan, root))
     if scan.layout == "flat" or not scan.classes:
         raise DataprepError(
             f"'{root}' has no class folders (expected DIR/CLASS/*.jpg or DIR/{{train,val,test}}/CLASS/*.jpg); "

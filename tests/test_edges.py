@@ -124,14 +124,16 @@ def test_case6_validate_on_an_empty_folder_exits_2(tmp_path: Path) -> None:
     )
 
 
-def test_case6_validate_names_class_folders_that_are_links(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["validate", "split", "stats"])
+def test_case6_class_folders_that_are_links_are_named(tmp_path: Path, command: str) -> None:
     real = make_raw(tmp_path / "real")
     linked = tmp_path / "linked"
     linked.mkdir()
     for name in ("cats", "dogs"):
         (linked / name).symlink_to(real / name, target_is_directory=True)
-    result = CliRunner().invoke(app, ["validate", str(linked), "-j", "0"])
-    assert result.exit_code == 2
+    out = [str(tmp_path / "out")] if command == "split" else []
+    result = CliRunner().invoke(app, [command, str(linked), *out] + (["-j", "0"] if command != "stats" else []))
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
     assert result.stderr.strip() == (
         f"error: no images found under '{linked}': its class folders 'cats', 'dogs' are symbolic links, which are "
         f"not followed; to follow them, copy the dataset with the links resolved (cp -rL '{linked}' COPY) and use COPY"
