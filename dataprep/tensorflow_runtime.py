@@ -117,9 +117,11 @@ class DecoderMessages:
         text = self._tmp.read().decode("utf-8", "replace")
         self._tmp.close()
         other: list[str] = []
+        raw = os.environ.get("DATAPREP_DEBUG") == "1"  # --debug: every line as the libraries wrote it
         for line in text.splitlines():
             if line.strip():
-                (self.decoder_lines if TF_LOG_LINE.match(line) or _DECODER_LINE.search(line) else other).append(line)
+                noise = not raw and (TF_LOG_LINE.match(line) or _DECODER_LINE.search(line))
+                (self.decoder_lines if noise else other).append(line)
         if other:
             sys.stderr.write("\n".join(other) + "\n")
             sys.stderr.flush()

@@ -177,3 +177,16 @@ def test_case4_augment_preview_applies_the_pixel_cap(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"120x100 is over the 5000 pixel cap; raise --max-pixels to show it"):
         load_preview_image(tmp_path / "photo.png", 64, max_pixels=5000)
     assert load_preview_image(tmp_path / "photo.png", 64).shape == (53, 64, 3)
+
+
+def test_case5_decoder_noise_becomes_one_summary(capfd: pytest.CaptureFixture[str]) -> None:
+    """What libjpeg and TensorFlow write to file descriptor 2 is counted, not shown; any other
+    line still reaches stderr."""
+    from dataprep.tensorflow_runtime import decoder_messages
+
+    with decoder_messages() as noise:
+        os.write(2, b"Premature end of JPEG data\nE0000 00:00:1.2 jpeg.cc:1] Corrupt JPEG data: 2 extraneous bytes\n")
+        os.write(2, b"Improper call to JPEG library in state 201\na line of the user's own\n")
+    assert noise.count == 3
+    assert noise.summary() == "the image decoders reported 3 warning(s), most often 'Premature end of JPEG data'"
+    assert capfd.readouterr().err == "a line of the user's own\n"
