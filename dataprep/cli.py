@@ -6,7 +6,9 @@ Only this module prints. Library errors (DataprepError) become one line and exit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import shlex
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
@@ -15,6 +17,15 @@ import typer
 from dataprep import __version__
 from dataprep.augment import augment_help
 from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+from dataprep.defaults import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_SIZE,
+    DEFAULT_PREVIEW_SEED,
+    DEFAULT_SEED,
+    DEFAULT_THRESHOLD_BITS,
+    DEFAULT_TIMEOUT_S,
+)
+from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Threshold, Timeout
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -67,29 +78,19 @@ FailOn = Annotated[
         metavar="LEVEL",
     ),
 ]
-Jobs = Annotated[
-    Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: all cores; 0: no pool).", min=0)
-]
-CacheDir = Annotated[
-    Optional[Path],
-    typer.Option("--cache-dir", help="Result cache folder (default $XDG_CACHE_HOME/dataprep or ~/.cache/dataprep)."),
-]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Inspect every file again; neither read nor write the cache.")]
-Timeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds one file may take before it is an error (hung decoder).", min=1)
-]
-MaxPixels = Annotated[
-    int, typer.Option("--max-pixels", help="Images whose header claims more pixels are errors and not decoded.", min=1)
-]
-MinSize = Annotated[int, typer.Option("--min-size", help="Warn about images narrower or shorter than this (px).", min=1)]
-Threshold = Annotated[
-    int,
-    typer.Option(
-        "--threshold",
-        help="Near duplicates: at most this many of the 64 pHash bits differ (0-24; default 10).",
-        metavar="BITS",
-    ),
-]
+# Jobs, Timeout, MaxPixels, MinSize, CacheDir, NoCache, Threshold, Seed: declared once, with their
+# ranges, in dataprep/options.py; the defaults below are dataprep/defaults.py's named constants.
+
+
+@contextlib.contextmanager
+def _on_interrupt(message: str) -> Iterator[None]:
+    """Ctrl-C inside the block: one line saying what was kept and what to run, exit 130."""
+    from dataprep.errors import Interrupted
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(message) from None
 
 
 Layout = Annotated[
@@ -116,11 +117,11 @@ def validate(
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write every finding to this CSV file.")] = None,
     fail_on: FailOn = "error",
     jobs: Jobs = None,
-    timeout: Timeout = 60.0,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
-    max_pixels: MaxPixels = 178_956_970,
-    min_size: MinSize = 8,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
     layout: Layout = None,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
@@ -136,6 +137,11 @@ def validate(
     with render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = run_validate(directory, options)
+    if not report.scan.images:
+        from dataprep.errors import DataprepError
+        from dataprep.scan import no_images_message
+
+        raise DataprepError(no_images_message(report.scan, directory))
     if csv_out is not None:
         write_atomic(csv_out, report.to_csv().encode("utf-8", "backslashreplace"))
     if json_out:
@@ -195,13 +201,13 @@ def clean(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be removed; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
     duplicates: Annotated[bool, typer.Option("--duplicates", help="Also remove exact and near duplicates: keep the largest file of each group.")] = False,
-    threshold: Threshold = 10,
+    threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     jobs: Jobs = None,
-    timeout: Timeout = 60.0,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
-    max_pixels: MaxPixels = 178_956_970,
-    min_size: MinSize = 8,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
     label_issues: LabelIssuesFile = None,
     top: Top = None,
     min_score: MinScore = None,
@@ -232,23 +238,22 @@ def clean(
         level=chosen, quarantine=quarantine, delete=delete, dry_run=dry_run, duplicates=duplicates, threshold=threshold,
         validate=_validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size),
     )  # fmt: skip
-    with render.progress_bar("validating") as progress:
-        options.validate.progress = progress
-        result = run_clean(directory, options)
+    again = shlex.join(["dataprep", "clean", str(directory), *(["--delete"] if delete else [])])
+    with _on_interrupt(f"clean stopped; every file moved so far is in the quarantine with its manifest; "
+                       f"finish with the same command: {again} (same options)"):
+        with render.progress_bar("validating") as progress:
+            options.validate.progress = progress
+            result = run_clean(directory, options)
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         render.print_clean_result(result, delete=delete)
 
 
-def _with_hashing_progress(
-    json_out: bool, jobs: Optional[int], cache_dir: Optional[Path], no_cache: bool, run: Callable[["ValidateOptions"], T]
-) -> T:
+def _with_hashing_progress(json_out: bool, options: "ValidateOptions", run: Callable[["ValidateOptions"], T]) -> T:
     """Run a grouping report (validate's hashes, then groups) with a progress bar on a terminal."""
     from dataprep import render
-    from dataprep.validate import ValidateOptions
 
-    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
     with render.progress_bar("hashing", enabled=not json_out) as progress:
         options.progress = progress
         return run(options)
@@ -258,19 +263,21 @@ def _with_hashing_progress(
 def duplicates(
     directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
-    threshold: Threshold = 10,
+    threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     jobs: Jobs = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
 ) -> None:
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, brightened copies)."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
 
-    report = _with_hashing_progress(
-        json_out, jobs, cache_dir, no_cache, lambda options: duplicates_report(directory, threshold, options)
-    )
+    options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
+    report = _with_hashing_progress(json_out, options, lambda opts: duplicates_report(directory, threshold, opts))
     if json_out:
         print_json(report.to_dict())
     else:
@@ -281,19 +288,21 @@ def duplicates(
 def leakage(
     out: Annotated[Path, typer.Argument(help="A split folder: OUT/{train,val,test}/CLASS/*.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
-    threshold: Threshold = 10,
+    threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     jobs: Jobs = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
 ) -> None:
     """Exact and near duplicates that sit in more than one split (train/test leakage). Exit 1 when any exists."""
 
     from dataprep import render
     from dataprep.duplicates import leakage_report
 
-    report = _with_hashing_progress(
-        json_out, jobs, cache_dir, no_cache, lambda options: leakage_report(out, threshold, options)
-    )
+    options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
+    report = _with_hashing_progress(json_out, options, lambda opts: leakage_report(out, threshold, opts))
     if json_out:
         print_json(report.to_dict())
     else:
@@ -313,7 +322,9 @@ def restore(
     from dataprep import render
     from dataprep.clean import restore as run_restore
 
-    result = run_restore(quarantine, dry_run=dry_run)
+    with _on_interrupt(f"restore stopped; files restored so far are back; finish with: "
+                       f"{shlex.join(['dataprep', 'restore', str(quarantine)])}"):
+        result = run_restore(quarantine, dry_run=dry_run)
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -360,12 +371,13 @@ def relabel(
 def augment_preview(
     root: Annotated[Path, typer.Argument(help="Dataset folder: CLASS/* or {train,val,test}/CLASS/* images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write, e.g. preview.png.")],
-    images: Annotated[int, typer.Option("--images", min=1, help="How many real images to show (spread across classes).")] = 4,
-    per_image: Annotated[int, typer.Option("--per-image", min=1, help="Augmented copies per image.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the images picked and the random transforms; same seed, same PNG.")] = 0,
+    images: Annotated[int, typer.Option("--images", min=1, max=256, help="How many real images to show (spread across classes).")] = 4,
+    per_image: Annotated[int, typer.Option("--per-image", min=1, max=64, help="Augmented copies per image.")] = 5,
+    seed: Seed = DEFAULT_PREVIEW_SEED,
     augment: Annotated[Optional[str], typer.Option("--augment", help=augment_help())] = None,
-    size: Annotated[int, typer.Option("--size", min=16, help="Longest side, in pixels, of each image in the grid.")] = 256,
+    size: Annotated[int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")] = 256,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it already exists.")] = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Show what training augmentation does to your images: a grid, original first in each row."""
     from dataprep.preview import render_augment_preview  # imports TensorFlow: only when this command runs
@@ -374,7 +386,8 @@ def augment_preview(
         typer.echo(f"warning: skipped {rel}: cannot decode ({reason})", err=True)
 
     path = render_augment_preview(
-        root, out, images=images, per_image=per_image, seed=seed, augment=augment, size=size, force=force, on_skip=skipped
+        root, out, images=images, per_image=per_image, seed=seed, augment=augment, size=size, force=force, on_skip=skipped,
+        max_pixels=max_pixels,
     )
     print(path)
 
@@ -386,7 +399,7 @@ def split(
     val: Annotated[str, typer.Option("--val", metavar="N|FRACTION", help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.")] = "0.1",
     test: Annotated[str, typer.Option("--test", metavar="N|FRACTION", help="Per class, like --val; 0 for no test split.")] = "0.1",
     train: Annotated[Optional[str], typer.Option("--train", metavar="N|FRACTION", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Same files + same seed = same split on any machine.")] = 1337,
+    seed: Seed = DEFAULT_SEED,
     mode: Annotated[str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")] = "copy",
     include_invalid: Annotated[bool, typer.Option("--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json.")] = False,
@@ -394,21 +407,27 @@ def split(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (counts per split and class) and write nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
     jobs: Jobs = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
 ) -> None:
     """Split RAW into train/val/test per class: seeded, duplicates kept together, journaled (resumable)."""
     import json
 
     from dataprep import render
     from dataprep.split import SplitSpec, split_dataset, split_renderables
-    from dataprep.validate import ValidateOptions
 
-    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with render.progress_bar("splitting", enabled=not json_out) as progress:
+    options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
+    spec = SplitSpec.parse(val, test, train)
+    again = shlex.join(["dataprep", "split", str(raw), str(out), "--resume"])
+    with _on_interrupt(f"split stopped; the files placed in '{out}' so far are kept and journaled; "
+                       f"finish with: {again} (same options)"), \
+            render.progress_bar("splitting", enabled=not json_out) as progress:
         options.progress = progress
         result = split_dataset(
-            raw, out, SplitSpec.parse(val, test, train), seed=seed, mode=mode, include_invalid=include_invalid,
+            raw, out, spec, seed=seed, mode=mode, include_invalid=include_invalid,
             resume=resume, force=force, dry_run=dry_run, validate_options=options, after_file=progress,
         )  # fmt: skip
     if json_out:

@@ -33,8 +33,8 @@ def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV) == "1"
 
 
-def print_error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+def print_error(message: str, prefix: str = "error") -> None:
+    print(f"{prefix}: {message}", file=sys.stderr)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -53,7 +53,7 @@ def one_line_errors(fn: F) -> F:
         except DataprepError as err:
             if debug_enabled():
                 raise
-            print_error(str(err))
+            print_error(str(err), err.prefix)
             raise typer.Exit(err.exit_code) from None
         except BrokenPipeError:
             raise
@@ -99,8 +99,24 @@ class CommandApp(typer.Typer):
         return decorator
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm_like_ctrl_c() -> None:
+    """SIGTERM (what `kill` and schedulers send) ends a command the way Ctrl-C does: journaled
+    work kept, one line naming what continues it, exit 130. Only in this process: validate's
+    pool workers are started by a fork server and keep the default handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
 def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
     """Run `app` as the program `prog` and exit with its code."""
+    stop_on_sigterm_like_ctrl_c()
     args = list(sys.argv[1:] if argv is None else argv)
     if "--debug" in args:
         args.remove("--debug")
@@ -122,7 +138,8 @@ def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
     except DataprepError as err:  # raised outside a command, e.g. in a callback
         if debug:
             raise
-        fail(str(err), err.exit_code)
+        print_error(str(err), err.prefix)
+        raise SystemExit(err.exit_code) from None
     except typer.Abort:
         fail("aborted", 130)
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dataprep.defaults import DEFAULT_THRESHOLD_BITS, THRESHOLD_RANGE_BITS
 from dataprep.errors import DataprepError
 from dataprep.scan import SPLIT_ROLES, natural_key, split_role
 
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
     from dataprep.report import FileResult
     from dataprep.validate import ValidateOptions
 
-DEFAULT_THRESHOLD = 10
-MAX_THRESHOLD = 24  # beyond this, two unrelated photos match (distinct photos sit 25-40 bits apart)
+DEFAULT_THRESHOLD = DEFAULT_THRESHOLD_BITS
+MAX_THRESHOLD = THRESHOLD_RANGE_BITS[1]  # beyond this, two unrelated photos match (distinct photos sit 25-40 bits apart)
 HASH_BITS = 64
 REPORT_VERSION = 1
 

@@ -11,7 +11,24 @@ class DataprepError(Exception):
     """
 
     exit_code: int = 2
+    prefix: str = "error"  # the word the one-line message starts with
 
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+class Interrupted(DataprepError):
+    """The user pressed Ctrl-C (SIGINT) or the process got SIGTERM: a normal ending, not a failure.
+
+    The message says what was done and the exact command that continues the work; the CLI
+    prints it as one line and exits 130. Everything finished before the interrupt is kept.
+    """
+
+    prefix = "interrupted"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=EXIT_INTERRUPTED)

@@ -27,20 +27,31 @@ CHUNK = 1 << 20
 # Test hook for the kill tests: with DATAPREP_KILL_AFTER_OPS=N in the environment, the process
 # SIGKILLs itself right after its N-th journaled step or file operation.
 KILL_AFTER_ENV = "DATAPREP_KILL_AFTER_OPS"
+# The same for Ctrl-C: with DATAPREP_INTERRUPT_AFTER_OPS=N the process sends itself SIGINT
+# (once) right after its N-th step, so tests interrupt at exact points, without sleeps;
+# DATAPREP_INTERRUPT_SIGNAL=SIGTERM sends that instead.
+INTERRUPT_AFTER_ENV = "DATAPREP_INTERRUPT_AFTER_OPS"
+INTERRUPT_SIGNAL_ENV = "DATAPREP_INTERRUPT_SIGNAL"
 _ops_done = 0
+_interrupted = False
 
 
 def crash_point() -> None:
-    """Count one durable step; die here (as kill -9 would) when the test hook says so."""
-    global _ops_done
-    limit = os.environ.get(KILL_AFTER_ENV)
-    if not limit:
+    """Count one durable step; die here (as kill -9 would) or be interrupted (as by Ctrl-C)
+    when a test hook says so."""
+    global _ops_done, _interrupted
+    kill_at = os.environ.get(KILL_AFTER_ENV)
+    interrupt_at = os.environ.get(INTERRUPT_AFTER_ENV)
+    if not kill_at and not interrupt_at:
         return
-    _ops_done += 1
-    if _ops_done >= int(limit):
-        import signal
+    import signal
 
+    _ops_done += 1
+    if kill_at and _ops_done >= int(kill_at):
         os.kill(os.getpid(), signal.SIGKILL)
+    if interrupt_at and _ops_done >= int(interrupt_at) and not _interrupted:
+        _interrupted = True
+        os.kill(os.getpid(), getattr(signal, os.environ.get(INTERRUPT_SIGNAL_ENV, "SIGINT")))
 
 
 def sha256_file(path: Path) -> str:

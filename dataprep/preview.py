@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from dataprep.augment import AugmentSpec, build_augmentation, parse_augment_spec
+from dataprep.defaults import DEFAULT_MAX_PIXELS, DEFAULT_PREVIEW_SEED, apply_pixel_cap
 from dataprep.errors import DataprepError
 from dataprep.scan import FileRecord, natural_key, scan_dataset
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PREVIEW_IMAGES = 4
 DEFAULT_PER_IMAGE = 5
 DEFAULT_PREVIEW_SIZE = 256
-DEFAULT_PREVIEW_SEED = 0
 
 # What Pillow raises for a file it cannot decode: unknown/broken data (OSError and its
 # UnidentifiedImageError), truncated streams (EOFError), bad headers in some plugins
@@ -64,15 +64,21 @@ def preview_candidates(images: Sequence[FileRecord], rng: random.Random) -> Iter
                 yield files[turn]
 
 
-def load_preview_image(path: Path, size: int) -> np.ndarray:
+def load_preview_image(path: Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode `path` as an RGB uint8 array whose longest side is at most `size` pixels.
 
-    Raises one of DECODE_ERRORS when the file cannot be decoded. Aspect ratio is kept; the
-    geometric augmentations are relative to the image size, so they look the same at any scale.
+    Raises one of DECODE_ERRORS when the file cannot be decoded or its header claims more than
+    `max_pixels` (the pixel cap validate applies). Aspect ratio is kept; the geometric
+    augmentations are relative to the image size, so they look the same at any scale.
     """
     import numpy as np
 
+    apply_pixel_cap(max_pixels)
     with Image.open(path) as img:
+        if img.width * img.height > max_pixels:
+            raise ValueError(
+                f"{img.width}x{img.height} is over the {max_pixels} pixel cap; raise --max-pixels to show it"
+            )
         img.load()
         rgb = img.convert("RGB")
     rgb.thumbnail((size, size), Image.Resampling.BILINEAR)
@@ -155,6 +161,7 @@ def render_augment_preview(
     size: int = DEFAULT_PREVIEW_SIZE,
     force: bool = False,
     on_skip: SkipCallback | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """Write a PNG grid showing `images` real images from `root`, each augmented `per_image` times.
 
@@ -187,7 +194,7 @@ def render_augment_preview(
             break
         tried += 1
         try:
-            rows.append((record, load_preview_image(record.path, size)))
+            rows.append((record, load_preview_image(record.path, size, max_pixels)))
         except DECODE_ERRORS as err:
             reason = f"{type(err).__name__}: {err}".strip()
             if on_skip is not None:

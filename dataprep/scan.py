@@ -341,3 +341,26 @@ def _add_empty_classes(scan: Scan) -> None:
         rel = folder.relative_to(scan.root).as_posix()
         if rel not in with_images and not any(u == rel or u.startswith(rel + "/") for u in unreadable):
             scan.problems.append(ScanProblem(rel + "/", "empty_class", "class folder with no images"))
+
+
+def no_images_message(scan: Scan, root: str | os.PathLike[str]) -> str:
+    """The one line for a dataset folder with no images: why, and what to do about it.
+
+    Class folders that are symbolic links are the usual surprise (they are not followed: they
+    could loop or leave the folder), so they are named, with how to follow them.
+    """
+    linked = [
+        p.rel.rstrip("/") for p in scan.problems
+        if p.check == "not_followed" and "link to a folder" in p.detail and p.rel.rstrip("/").count("/") <= 1
+    ]  # fmt: skip
+    if linked:
+        names = ", ".join(f"'{n}'" for n in linked[:3]) + (f" and {len(linked) - 3} more" if len(linked) > 3 else "")
+        return (
+            f"no images found under '{root}': its class folders {names} are symbolic links, which are not followed; "
+            f"to follow them, copy the dataset with the links resolved (cp -rL '{root}' COPY) and use COPY"
+        )
+    junk = f" ({len(scan.junk)} non-image files only)" if scan.junk else ""
+    return (
+        f"no images found under '{root}'{junk} (expected image files in class folders: DIR/CLASS/*.jpg); "
+        "check the path"
+    )

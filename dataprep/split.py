@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dataprep import __version__
+from dataprep import __version__, defaults
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
 from dataprep.journal import (
@@ -63,7 +63,7 @@ from dataprep.journal import (
     walk_tree,
     write_atomic,
 )
-from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, require_directory
+from dataprep.scan import SPLIT_NAMES, junk_reason, natural_key, no_images_message, require_directory
 
 if TYPE_CHECKING:
     from dataprep.report import Report
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 SPLIT_JSON = "split.json"
 JOURNAL_NAME = ".dataprep-split.journal"
 SPLIT_JSON_VERSION = 1
-DEFAULT_SEED = 1337
+DEFAULT_SEED = defaults.DEFAULT_SEED
 MODES = ("copy", "hardlink", "symlink", "move")
 _LINUX = sys.platform.startswith("linux")
 JOURNAL_BATCH = 256  # destinations per journal line: one fsync per batch, not per file
@@ -411,6 +411,8 @@ def collect_sources(
             f"'{raw}' is already split (it holds {'/'.join(scan.splits) or 'train'} folders); "
             "pass the raw folder of class folders (RAW/CLASS/*.jpg)"
         )
+    if not scan.images and not scan.junk:
+        raise DataprepError(no_images_message(scan, raw))
     if not scan.classes:
         raise DataprepError(
             f"'{raw}' has no class folders (expected RAW/CLASS/*.jpg, e.g. RAW/cats/1.jpg); "

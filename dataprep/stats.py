@@ -28,6 +28,7 @@ from dataprep.journal import write_atomic
 from dataprep.scan import (
     FileRecord,
     natural_key,
+    no_images_message,
     scan_dataset,
 )
 
@@ -127,6 +128,8 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None, layout:
     that TensorFlow cannot decode (`dataprep convert` fixes them).
     """
     scan = scan_dataset(root, layout)
+    if not scan.images and not scan.junk:
+        raise DataprepError(no_images_message(scan, root))
     if scan.layout == "flat" or not scan.classes:
         raise DataprepError(
             f"'{root}' has no class folders (expected DIR/CLASS/*.jpg or DIR/{{train,val,test}}/CLASS/*.jpg); "

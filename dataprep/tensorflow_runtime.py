@@ -118,3 +118,67 @@ def tf_error_message(err: BaseException) -> str:
     first = lines[0] if lines else type(err).__name__
     first = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first)
     return first.split("[Op:")[0].strip().rstrip(".") or type(err).__name__
+
+
+# What the image decoders' C libraries write on their own (libjpeg's warnings have no prefix).
+_DECODER_LINE = re.compile(
+    r"(JPEG|jpeg|libpng|PNG|TIFF|tiff|GIF|BMP|WebP|webp|Huffman|marker|SOS|DQT|DHT|extraneous bytes|"
+    r"Premature end|Corrupt|Invalid|Improper call|Ignoring error|function_node|Input file read error|"
+    r"Empty input file|Bogus|Unsupported|Quantization|Suspension|read error)"
+)
+
+
+class DecoderMessages:
+    """Capture file descriptor 2 for a whole command: what the image decoders and TensorFlow
+    print there (libjpeg's "Premature end of JPEG data", libtiff warnings, TensorFlow's
+    "E0000 ..." lines) is counted for one summary line instead of reaching the console; any
+    other line (a Python warning, a traceback under --debug) is written out as usual at the end.
+    """
+
+    def __init__(self) -> None:
+        self.decoder_lines: list[str] = []
+
+    def __enter__(self) -> DecoderMessages:  # noqa: PYI034 - matches CapturedStderr
+        # Its own file, not CapturedStderr's shared one: per-file captures nest inside this one.
+        sys.stderr.flush()
+        self._tmp = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        text = self._tmp.read().decode("utf-8", "replace")
+        self._tmp.close()
+        other: list[str] = []
+        raw = os.environ.get("DATAPREP_DEBUG") == "1"  # --debug: every line as the libraries wrote it
+        for line in text.splitlines():
+            if line.strip():
+                noise = not raw and (TF_LOG_LINE.match(line) or _DECODER_LINE.search(line))
+                (self.decoder_lines if noise else other).append(line)
+        if other:
+            sys.stderr.write("\n".join(other) + "\n")
+            sys.stderr.flush()
+
+    @property
+    def count(self) -> int:
+        return len(self.decoder_lines)
+
+    def summary(self) -> str:
+        """One line: how many messages, and the most frequent one without TensorFlow's decoration."""
+        from collections import Counter
+
+        def plain(line: str) -> str:
+            line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", line)
+            return re.sub(r"^\s*[IWEF]\d{4} [\d:. ]+\S+\] ", "", line).strip()
+
+        common, _ = Counter(plain(ln) for ln in self.decoder_lines).most_common(1)[0]
+        return f"the image decoders reported {self.count} warning(s), most often {common!r}"
+
+
+def decoder_messages() -> DecoderMessages:
+    """A `DecoderMessages` capture, for ``with decoder_messages() as noise: ...``."""
+    return DecoderMessages()

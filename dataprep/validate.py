@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dataprep.checks import (
     QualityThresholds,
     finding,
 )
+from dataprep.defaults import DEFAULT_TIMEOUT_S
 from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
 from dataprep.formats import extension_format
 from dataprep.report import FileResult, Report
@@ -33,7 +35,7 @@ class ValidateOptions:
     """How to validate. `jobs=0` inspects in this process (no pool, no time limit)."""
 
     jobs: int | None = None
-    timeout_s: float = 60.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     cache_dir: Path | None = None
     use_cache: bool = True
     max_pixels: int = CheckOptions.max_pixels
@@ -63,6 +65,24 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
         root=scan.root, scan=scan, results=results, cached=cached, inspected=inspected,
         seconds=time.perf_counter() - started,
     )  # fmt: skip
+
+
+def inspect_paths(paths: Sequence[Path], options: ValidateOptions | None = None) -> dict[Path, FileResult]:
+    """Validate's per-file checks on individual files (not a dataset folder), from the result
+    cache when a file is unchanged since it was last inspected with the same options. `predict`
+    and `evaluate` use this so that they refuse what validate calls an error. Files that cannot
+    be stat'ed are left out of the answer."""
+    opts = options or ValidateOptions()
+    records: list[FileRecord] = []
+    for path in dict.fromkeys(Path(p).absolute() for p in paths):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        records.append(FileRecord(path=path, rel=str(path), label=None, split=None, size=st.st_size, mtime_ns=st.st_mtime_ns))
+    results, _, _ = inspect_scan(Scan(root=Path(os.sep), layout="flat", images=records), opts)
+    by_rel = {r.rel: r for r in results}
+    return {rec.path: by_rel[rec.rel] for rec in records}
 
 
 def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:

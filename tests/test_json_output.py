@@ -85,6 +85,21 @@ def _restore_after_clean(d: dict[str, Path]) -> list[str]:
     return [str(d["root"] / "to-restore.quarantine")]
 
 
+def _convert_copy(d: dict[str, Path]) -> list[str]:
+    target = d["root"] / "to-convert"
+    shutil.copytree(d["raw"], target)
+    return [str(target), "--jobs", "0"]
+
+
+def _relabel_copy(d: dict[str, Path]) -> list[str]:
+    target = d["root"] / "to-relabel"
+    shutil.copytree(d["raw"], target)
+    issues = d["root"] / "label_issues.json"
+    row = {"rank": 1, "path": "cat/cat0.jpg", "given_label": "cat", "suggested_label": "dog", "score": 0.9}
+    issues.write_text(json.dumps({"issues": [row]}))
+    return [str(target), "--label-issues", str(issues)]
+
+
 # The arguments each --json command runs with (besides --json), and the exit codes it may give.
 ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[int]]] = {
     ("dataprep", "validate"): (lambda d: [str(d["raw"]), "--jobs", "0"], {1}),  # 1: broken.jpg is an error
@@ -104,6 +119,13 @@ ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[in
     ),
     ("trainer", "bench"): (lambda d: [str(d["split"]), "--image-size", "16", "--no-compare"], {0}),
     ("trainer", "models"): (lambda d: [], {0}),
+    ("dataprep", "convert"): (_convert_copy, {0}),
+    ("dataprep", "relabel"): (_relabel_copy, {0}),
+    ("trainer", "label-issues"): (
+        lambda d: [str(d["raw"]), "--run-dir", str(d["root"] / "li"), "--folds", "2", "--epochs", "1",
+                   "--image-size", "16", "--jobs", "0"],
+        {0},
+    ),
     # trainer fit: run by the `data` fixture as a real subprocess.
     ("trainer", "fit"): (lambda d: [], set()),
 }

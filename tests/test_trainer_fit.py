@@ -80,8 +80,9 @@ def test_resume_continues_from_the_last_epoch(split_root: Path, tmp_path: Path) 
         fit(small(split_root, run, epochs=3), callbacks=[InterruptAfter(1)])
     assert not (run / "metrics.json").exists()
     assert any((run / "backup").rglob("*"))
-    # Resuming uses the saved config: the options given now (other than the folder) do not matter.
-    result = fit(FitConfig(data_dir="ignored", run_dir=str(run), verbose=0), resume=True)
+    # Resuming uses the saved config and the data folder given now (the same dataset); options the
+    # user did not type (here: all of them) do not matter.
+    result = fit(FitConfig(data_dir=str(split_root), run_dir=str(run), verbose=0), resume=True)
     assert result.metrics["epochs_run"] == 3
     with (run / "history.csv").open() as handle:
         assert [r["epoch"] for r in csv.DictReader(handle)] == ["0", "1", "2"]

@@ -15,6 +15,31 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dataprep.console import CommandApp, run_app
+from dataprep.defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BENCH_IMAGE_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_SEED,
+    DEFAULT_VAL_FRACTION,
+)
+from dataprep.options import (
+    BatchSize,
+    CacheDir,
+    Epochs,
+    FreezeEpochs,
+    ImageSize,
+    Jobs,
+    LearningRate,
+    MaxPixels,
+    ModelImageSize,
+    NoCache,
+    Patience,
+    Seed,
+    ValFraction,
+)
+from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
 
 app = CommandApp(
     name="trainer",
@@ -36,28 +61,48 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
+def _options_given(ctx: typer.Context, leave_out: tuple[str, ...]) -> set[str]:
+    """Names of the options the user typed (not defaults): what --resume compares with the run."""
+    typed = {"COMMANDLINE", "ENVIRONMENT"}  # click's ParameterSource (Typer vendors click: compare names)
+    return {
+        name for name in ctx.params
+        if name not in leave_out and getattr(ctx.get_parameter_source(name), "name", None) in typed
+    }  # fmt: skip
+
+
+def _print_decoder_summary(noise: DecoderMessages, data: Path | list[Path]) -> None:
+    """What the image decoders wrote to stderr during the command, as one line."""
+    if noise.count:
+        first = data if isinstance(data, Path) else data[0]
+        folder = first if first.is_dir() else first.parent
+        print(f"note: {noise.summary()}; 'dataprep validate {folder}' lists the files", file=sys.stderr)
+
+
 @app.command()
 def fit(
+    ctx: typer.Context,
     data_dir: Annotated[Path, typer.Argument(help="Split folder (dataprep split) or a folder of class folders.")],
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
-    image_size: Annotated[Optional[int], typer.Option(help="Square input size in pixels [default: the model's].")] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per batch (per replica).")] = 32,
-    epochs: Annotated[int, typer.Option(help="Epochs to train (transfer models: frozen + fine-tuning).")] = 12,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
+    image_size: ModelImageSize = None,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
+    epochs: Epochs = DEFAULT_EPOCHS,
+    lr: LearningRate = DEFAULT_LR,
     lr_schedule: Annotated[str, typer.Option(help="cosine (with warm-up) or constant.")] = "cosine",
     augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "default",
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for shuffling, augmentation and initial weights.")] = 1337,
-    patience: Annotated[int, typer.Option(help="Early stopping: epochs without val_accuracy gain (0: off).")] = 0,
+    seed: Seed = DEFAULT_SEED,
+    patience: Patience = 0,
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
     weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
-    freeze_epochs: Annotated[Optional[int], typer.Option(help="Transfer models: epochs with the backbone frozen [default: half].")] = None,
-    val_fraction: Annotated[float, typer.Option(help="Held out (seeded, per class) for validation when there is no val|valid|validation|dev folder.")] = 0.2,
+    freeze_epochs: FreezeEpochs = None,
+    val_fraction: ValFraction = DEFAULT_VAL_FRACTION,
     layout: Annotated[Optional[str], typer.Option("--layout", help="raw|split: how to read a tree that could be either (a class named like a split folder).", metavar="LAYOUT")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache decoded images on disk here (data larger than RAM).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache decoded images on disk here (data larger than RAM).", file_okay=False)] = None,
     precision: Annotated[str, typer.Option(help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16.")] = "auto",
     xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
-    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --run-dir (its saved config is used).")] = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --run-dir (its saved config is used; DATA_DIR may be given by another path).")] = False,
+    override: Annotated[bool, typer.Option("--override", help="With --resume: take the options given now where they differ from the run's config.json (else refused).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Train a model; writes config, history, curves, metrics, best model and logs to the run folder."""
@@ -68,25 +113,44 @@ def fit(
 
     if resume and run_dir is None:
         raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+    if override and not resume:
+        raise DataprepError("--override only applies with --resume (it takes changed options into a resumed run)")
+    given = _options_given(ctx, ("data_dir", "run_dir", "resume", "override", "as_json"))
     config = FitConfig(
         data_dir=str(data_dir), model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
         lr=lr, lr_schedule=lr_schedule, augment=augment, run_dir=str(run_dir) if run_dir else None, seed=seed,
         patience=patience, class_weight=class_weight, weights=weights, freeze_epochs=freeze_epochs,
         val_fraction=val_fraction, layout=layout, cache_dir=str(cache_dir) if cache_dir else None, precision=precision,
-        xla=xla, verbose=1 if sys.stdout.isatty() else 2,
+        xla=xla, max_pixels=max_pixels, verbose=1 if sys.stdout.isatty() else 2,
     )
     from trainer import render
     from trainer.run_folder import LOGS
 
+    with decoder_messages() as noise:
+        if as_json:
+            # stdout carries one JSON document: Keras' progress lines go to stderr meanwhile.
+            with contextlib.redirect_stdout(sys.stderr):
+                result = run_fit(config, resume=resume, given=given, override=override)
+        else:
+            result = run_fit(config, resume=resume, given=given, override=override)
+    logs = result.run_dir / LOGS
     if as_json:
-        # stdout carries one JSON document: Keras' progress lines go to stderr meanwhile.
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run_fit(config, resume=resume)
-        logs = result.run_dir / LOGS
         _print_json({"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)})
-        return
-    result = run_fit(config, resume=resume)
-    render.print_fit_result(result.run_dir, result.metrics, result.run_dir / LOGS)
+    else:
+        render.print_fit_result(result.run_dir, result.metrics, logs)
+    _print_skipped(result.metrics.get("skipped_paths") or {})
+    _print_decoder_summary(noise, data_dir)
+
+
+SKIPPED_SHOWN = 20
+
+
+def _print_skipped(skipped: dict[str, str]) -> None:
+    """The files fit left out, one line each (the first SKIPPED_SHOWN; metrics.json has all)."""
+    for path, why in list(skipped.items())[:SKIPPED_SHOWN]:
+        print(f"skipped: {path}: {why}", file=sys.stderr)
+    if len(skipped) > SKIPPED_SHOWN:
+        print(f"skipped: ... and {len(skipped) - SKIPPED_SHOWN} more (all in metrics.json, 'skipped_paths')", file=sys.stderr)
 
 
 @app.command()
@@ -94,15 +158,27 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     data_dir: Annotated[Path, typer.Argument(help="Labelled folder: a split folder or class folders.")],
     split: Annotated[Optional[str], typer.Option(help="train, val or test [default: test, else val].")] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
     confusion: Annotated[Optional[Path], typer.Option(help="Confusion matrix PNG [default: in the run folder].")] = None,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    jobs: Jobs = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Accuracy, per-class precision/recall/F1, the confusion matrix (PNG) and the most confidently wrong files."""
+    """Accuracy, per-class precision/recall/F1, the confusion matrix (PNG) and the most confidently wrong files.
+
+    Every file is first inspected with validate's checks (its cache is reused): files validate
+    calls an error are reported and left out, never scored."""
     _quiet_tensorflow()
     from trainer.evaluate import evaluate as run_evaluate
+    from trainer.screening import ScreenOptions
 
-    report = run_evaluate(run, data_dir, split=split, batch_size=batch_size, confusion_png=confusion)
+    screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    with decoder_messages() as noise:
+        report = run_evaluate(run, data_dir, split=split, batch_size=batch_size, confusion_png=confusion, screen=screen)
+    _print_skipped(report.refused)
+    _print_decoder_summary(noise, data_dir)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -117,13 +193,24 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")] = False,
     grid: Annotated[Optional[Path], typer.Option(help="Also draw the answers to this PNG (✓/✗ where the folder names the class; wrong first).")] = None,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    jobs: Jobs = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
 ) -> None:
-    """Predict the class of each image; exit code 1 when some file could not be read."""
+    """Predict the class of each image; exit code 1 when some file could not be read.
+
+    Every file is first inspected with validate's checks (its cache is reused): a file validate
+    calls an error (wrong pixels, over the pixel cap, undecodable) is reported, never predicted."""
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
     from trainer.render import print_predictions
+    from trainer.screening import ScreenOptions
 
-    results = run_predict(run, paths, grid=grid)
+    screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    with decoder_messages() as noise:
+        results = run_predict(run, paths, grid=grid, screen=screen)
+    _print_decoder_summary(noise, paths)
     if as_json:
         _print_json([r.to_dict() for r in results])
         for r in results:
@@ -138,9 +225,9 @@ def predict(
 @app.command()
 def bench(
     data_dir: Annotated[Path, typer.Argument(help="Folder of class folders, or a split folder (its train/ is used).")],
-    image_size: Annotated[int, typer.Option(help="Square size to decode to.")] = 128,
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Measure the on-disk cache here instead of memory.")] = None,
+    image_size: ImageSize = DEFAULT_BENCH_IMAGE_SIZE,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Measure the on-disk cache here instead of memory.", file_okay=False)] = None,
     compare: Annotated[bool, typer.Option(help="Also time keras.utils.image_dataset_from_directory.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
 ) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from dataprep.errors import DataprepError
-from dataprep.scan import junk_reason, natural_key, require_directory, scan_dataset, split_folders, split_role
+from dataprep.scan import junk_reason, natural_key, no_images_message, require_directory, scan_dataset, split_folders, split_role
 from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,8 @@ def list_files(root: str | os.PathLike[str], split: str | None = None, layout: s
     (or the train split of a split folder). `split` is a role (``train``, ``val``, ``test``) or
     the folder's own name (``training``, ``validation``, ``dev``, ...)."""
     scan = scan_dataset(root, layout)
+    if not scan.images:
+        raise DataprepError(no_images_message(scan, root))
     if scan.layout == "flat":
         raise DataprepError(
             f"images sit directly in '{root}' (expected class folders: ROOT/CLASS/*.jpg or ROOT/train/CLASS/*.jpg); "

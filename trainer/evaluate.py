@@ -15,6 +15,7 @@ from dataprep.errors import DataprepError
 from trainer import data
 from trainer.plots import write_confusion_png
 from trainer.run_folder import load_run
+from trainer.screening import ScreenOptions, refused_files
 
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
@@ -92,6 +93,7 @@ class Evaluation:
     confusion: np.ndarray
     confusion_png: str | None = None
     confidently_wrong: list[dict[str, Any]] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # file -> why validate's checks refused it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class Evaluation:
             "confusion_matrix": self.confusion.tolist(),
             "confusion_png": self.confusion_png,
             "most_confidently_wrong": self.confidently_wrong,
+            "refused": self.refused,
         }
 
 
@@ -184,6 +187,7 @@ def evaluate(
     batch_size: int = 32,
     confusion_png: str | os.PathLike[str] | None = None,
     wrong_limit: int = 10,
+    screen: ScreenOptions | None = None,
 ) -> Evaluation:
     """Evaluate the best model of `run_dir` on `data_dir` (its test split by default).
 
@@ -205,9 +209,12 @@ def evaluate(
     files = data.FileList(
         files.paths, tuple(mapping[y] for y in files.labels), tuple(run.class_names), files.root, files.split
     )
-    png = (
-        Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
-    )
+    # What validate calls an error is left out and reported, never scored.
+    refused = refused_files([Path(p) for p in files.paths], screen)
+    if refused:
+        files = files.subset([i for i, p in enumerate(files.paths) if Path(p).absolute() not in refused], files.split)
+    listed = len(files) + len(refused)
+    png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
     result = evaluate_model(
         run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
     )
@@ -219,9 +226,13 @@ def evaluate(
         accuracy=result.accuracy,
         loss=result.loss,
         images=result.images,
-        skipped=len(files) - result.images,
+        skipped=listed - result.images,
         per_class=result.per_class,
         confusion=result.confusion,
         confusion_png=str(png),
         confidently_wrong=result.confidently_wrong(run.class_names, wrong_limit),
+        refused={
+            str(Path(p).relative_to(files.root)) if Path(p).is_relative_to(files.root) else str(p): why
+            for p, why in refused.items()
+        },
     )

@@ -16,7 +16,7 @@ import random
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +26,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
 from trainer import data, run_folder
 from trainer.evaluate import evaluate_model
 from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
 from trainer.plots import write_curves_png
+from trainer.resume import (
+    absolute,
+    check_same_dataset,
+    dataset_digest,
+    interrupt_ends_at_checkpoint,
+    interrupt_hooks,
+    resumed_config,
+)
+from trainer.screening import undecodable, within_pixel_cap
 from trainer.tensorboard import EpochScalars
 
 DEFAULT_AUGMENT_NAME = "default"
@@ -46,7 +56,7 @@ class FitConfig:
     data_dir: str
     model: str = DEFAULT_MODEL
     image_size: int | None = None  # None: the model's default size
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 12
     lr: float = 3e-3
     lr_schedule: str = "cosine"
@@ -54,7 +64,7 @@ class FitConfig:
     weight_decay: float = 1e-4
     augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
     run_dir: str | None = None  # None: runs/<timestamp>
-    seed: int = 1337
+    seed: int = DEFAULT_SEED
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
     weights: str = "none"  # transfer models: imagenet | none | PATH
@@ -65,6 +75,7 @@ class FitConfig:
     cache_dir: str | None = None
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
     xla: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the pixel cap validate applies: larger images are left out
     verbose: int = 2  # Keras progress: 1 progress bar, 2 one line per epoch, 0 silent
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +166,9 @@ def resolve_config(config: FitConfig) -> FitConfig:
         resolved.freeze_epochs = 0
     if resolved.run_dir is None:
         resolved.run_dir = str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    # Absolute, resolved paths: the run folder must work from any directory (--resume).
+    resolved.data_dir, resolved.run_dir = absolute(resolved.data_dir) or "", absolute(resolved.run_dir)
+    resolved.cache_dir = absolute(resolved.cache_dir)
     resolve_precision(config.precision)
     return resolved
 
@@ -193,34 +207,33 @@ def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, e
 # --- the run ---------------------------------------------------------------------------------
 
 
-def resumed_config(config: FitConfig) -> FitConfig:
-    """The configuration saved in the interrupted run `config.run_dir` (only `verbose` is taken
-    from `config`): resuming continues the run as it was started."""
+def prepare_run_dir(
+    config: FitConfig, resume: bool, typed: Collection[str] = (), override: bool = False
+) -> tuple[Path, FitConfig]:
+    """Check that the run folder is new (it is created once the data is listed) or, resuming,
+    read its config back (see `trainer.resume.resumed_config` for `typed` and `override`)."""
     assert config.run_dir is not None
     path = Path(config.run_dir)
-    saved = path / run_folder.CONFIG
-    if not saved.is_file():
-        raise DataprepError(
-            f"nothing to resume in '{path}' (expected {run_folder.CONFIG} from an earlier 'trainer fit'); "
-            "pass the --run-dir of the interrupted run"
-        )
-    if (path / run_folder.METRICS).is_file():
-        raise DataprepError(
-            f"run '{path}' already finished (it has {run_folder.METRICS}); nothing to resume. "
-            "Start a new run with another --run-dir"
-        )
-    values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
-    values["verbose"] = config.verbose
-    return FitConfig.from_dict(values)
-
-
-def require_new_run_dir(path: Path) -> None:
-    """A new run needs a new (or empty) folder: an earlier run is never overwritten."""
+    if resume:
+        saved = path / run_folder.CONFIG
+        if not saved.is_file():
+            raise DataprepError(
+                f"nothing to resume in '{path}' (expected {run_folder.CONFIG} from an earlier 'trainer fit'); "
+                "pass the --run-dir of the interrupted run"
+            )
+        if (path / run_folder.METRICS).is_file():
+            raise DataprepError(
+                f"run '{path}' already finished (it has {run_folder.METRICS}); nothing to resume. "
+                "Start a new run with another --run-dir"
+            )
+        values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
+        return path, resumed_config(values, config, typed, override)
     if path.exists() and any(path.iterdir()):
         raise DataprepError(
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
             "pass another --run-dir, or --resume to continue it"
         )
+    return path, config
 
 
 def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.FileList | None]:
@@ -327,23 +340,30 @@ def callbacks_for(
 
 
 def fit(
-    config: FitConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = ()
+    config: FitConfig,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    given: Collection[str] = (),
+    override: bool = False,
 ) -> RunResult:
     """Train `config.model` on `config.data_dir` and fill the run folder.
 
     `resume=True` continues the run in `config.run_dir` from its last completed epoch, with the
-    configuration saved there. Extra `callbacks` run after the built-in ones.
+    configuration saved there and the data folder of `config` (it must hold the same files).
+    Options named in `given` (those the user typed) must match the saved ones unless `override`.
+    Extra `callbacks` run after the built-in ones. Ctrl-C ends at the last completed epoch
+    with `dataprep.errors.Interrupted` naming the command that continues.
     """
     workers, worker_index = worker_count()
     chief = worker_index == 0
-    config = resolve_config(resumed_config(config) if resume and chief else config)
-    assert config.image_size is not None and config.freeze_epochs is not None and config.run_dir is not None
+    config = resolve_config(config)
     if chief:
-        run_dir = Path(config.run_dir)
-        if not resume:
-            require_new_run_dir(run_dir)
+        run_dir, config = prepare_run_dir(config, resume, given, override)
+        if resume:  # the saved configuration, with the options allowed to change
+            config = resolve_config(config)
     else:
         run_dir = _worker_dir(config, worker_index)
+    assert config.image_size is not None and config.freeze_epochs is not None
     strategy = choose_strategy()
 
     previous_policy = keras.mixed_precision.global_policy()
@@ -352,6 +372,11 @@ def fit(
     restore_random_state = seed_globally(config.seed)  # the one place a run touches global random state
     try:
         train, val, test = split_files(config)
+        digest = dataset_digest(train, val, test)
+        if resume and chief:
+            check_same_dataset(run_dir, config.data_dir, digest)
+        train, over_cap_train = within_pixel_cap(train, config.max_pixels)
+        val, over_cap_val = within_pixel_cap(val, config.max_pixels)
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
         shard = workers > 1
         train_pipe = data.make_pipeline(
@@ -380,6 +405,7 @@ def fit(
                     "strategy": strategy_name(strategy),
                     "replicas": strategy.num_replicas_in_sync,
                     "workers": workers,
+                    "dataset_digest": digest,
                     "tensorflow": tf.__version__,
                     "keras": keras.__version__,
                 },
@@ -389,47 +415,63 @@ def fit(
         with strategy.scope():
             model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
         phases = plan_phases(config)
-        stopped_early = False
-        for phase in phases:
-            done_marker = run_dir / run_folder.BACKUP / f"{phase.name}.done.weights.h5"
-            if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
-                model.load_weights(str(done_marker))
-                continue
-            with strategy.scope():
-                backbone = find_backbone(model)
-                if backbone is not None:
-                    backbone.trainable = phase.backbone_trainable
-                compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
-            if workers > 1:
-                _build_from_spec(model, train_pipe.dataset.element_spec)
-            with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
-                # Skipped files make the cardinality unknown; Keras warns when the pass ends.
-                warnings.filterwarnings("ignore", message=".*ran out of data.*")
-                model.fit(
-                    train_pipe.dataset,
-                    validation_data=val_pipe.dataset,
-                    initial_epoch=phase.first_epoch,
-                    epochs=phase.last_epoch,
-                    shuffle=False,  # the pipeline shuffles (seeded) before batching
-                    class_weight=class_weight,
-                    callbacks=callbacks_for(run_dir, phase, config, callbacks),
-                    verbose=config.verbose,
-                )
-            stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
-            if len(phases) > 1:
-                done_marker.parent.mkdir(parents=True, exist_ok=True)
-                model.save_weights(str(done_marker))
-            if stopped_early:
-                break
+        interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
+        with interrupt:
+            _train_phases(model, phases, config, strategy, workers, train_pipe, val_pipe,
+                          class_weight, steps_per_epoch, run_dir, [*callbacks, *interrupt_hooks()])
         train_seconds = time.perf_counter() - started
 
-        metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief)
+        metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief,
+                          (over_cap_train, over_cap_val))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
         restore_random_state()
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
+
+
+def _train_phases(
+    model: keras.Model, phases: list[Phase], config: FitConfig,
+    strategy: tf.distribute.Strategy, workers: int, train_pipe: data.Pipeline, val_pipe: data.Pipeline,
+    class_weight: dict[int, float] | None, steps_per_epoch: int, run_dir: Path,
+    callbacks: Sequence[keras.callbacks.Callback],
+) -> bool:
+    """Run each phase's epochs (a phase finished before an interruption is skipped); True when
+    early stopping ended training."""
+    stopped_early = False
+    for phase in phases:
+        done_marker = run_dir / run_folder.BACKUP / f"{phase.name}.done.weights.h5"
+        if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
+            model.load_weights(str(done_marker))
+            continue
+        with strategy.scope():
+            backbone = find_backbone(model)
+            if backbone is not None:
+                backbone.trainable = phase.backbone_trainable
+            compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
+        if workers > 1:
+            _build_from_spec(model, train_pipe.dataset.element_spec)
+        with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
+            # Skipped files make the cardinality unknown; Keras warns when the pass ends.
+            warnings.filterwarnings("ignore", message=".*ran out of data.*")
+            model.fit(
+                train_pipe.dataset,
+                validation_data=val_pipe.dataset,
+                initial_epoch=phase.first_epoch,
+                epochs=phase.last_epoch,
+                shuffle=False,  # the pipeline shuffles (seeded) before batching
+                class_weight=class_weight,
+                callbacks=callbacks_for(run_dir, phase, config, callbacks),
+                verbose=config.verbose,
+            )
+        stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
+        if len(phases) > 1:
+            done_marker.parent.mkdir(parents=True, exist_ok=True)
+            model.save_weights(str(done_marker))
+        if stopped_early:
+            break
+    return stopped_early
 
 
 def _build_from_spec(model: keras.Model, element_spec: Any) -> None:
@@ -487,6 +529,7 @@ def _finish(
     test: data.FileList | None,
     train_seconds: float,
     chief: bool,
+    over_cap: tuple[dict[str, str], dict[str, str]] = ({}, {}),
 ) -> dict[str, Any]:
     """Evaluate the best model, write curves, confusion matrix and metrics.json."""
     assert config.image_size is not None
@@ -518,10 +561,17 @@ def _finish(
             run_dir / run_folder.CONFUSION if chief else None, title="test",
         )
         metrics.update(test_accuracy=tested.accuracy, test_loss=tested.loss, test_per_class=tested.per_class)
-    metrics["skipped_files"] = {
-        "train": len(train_pipe.files) - train_pipe.count_decoded(),
-        "val": len(val_pipe.files) - val.images,
-    }
+    # Which files were skipped, and why: over the pixel cap (never decoded), or unreadable.
+    skipped: dict[str, str] = {}
+    metrics["skipped_files"] = {}
+    for name, pipe, decoded, capped in (
+        ("train", train_pipe, train_pipe.count_decoded(), over_cap[0]), ("val", val_pipe, val.images, over_cap[1])
+    ):
+        skipped.update(capped)
+        if decoded < len(pipe.files):
+            skipped.update({p: "the training decoder cannot read it" for p in undecodable(pipe.files, config.image_size)})
+        metrics["skipped_files"][name] = len(pipe.files) - decoded + len(capped)
+    metrics["skipped_paths"] = skipped
     if chief:
         write_curves_png(history, run_dir / run_folder.CURVES)
         run_folder.write_json(run_dir / run_folder.METRICS, metrics)

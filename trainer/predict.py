@@ -12,9 +12,11 @@ import numpy as np
 import tensorflow as tf
 
 from dataprep.errors import DataprepError
+from dataprep.tensorflow_runtime import tf_error_message
 from trainer import data
 from trainer.plots import GridImage, write_prediction_grid
 from trainer.run_folder import LoadedRun, load_run
+from trainer.screening import ScreenOptions, refused_files
 
 BATCH = 32
 
@@ -60,22 +62,28 @@ def _read(path: Path, image_size: int) -> tuple[np.ndarray | None, str | None]:
     try:
         return data.load_image(str(path), image_size).numpy(), None
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
-        message = str(getattr(err, "message", err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return None, f"cannot decode image ({message}); run 'dataprep validate' on it"
+        return None, f"cannot decode image ({tf_error_message(err)}); run 'dataprep validate' on it"
 
 
 def predict_images(
-    run: LoadedRun, paths: Sequence[str | os.PathLike[str]]
+    run: LoadedRun, paths: Sequence[str | os.PathLike[str]], screen: ScreenOptions | None = None
 ) -> tuple[list[Prediction], list[np.ndarray]]:
     """Predictions for `paths` (folders expanded) in order, plus the decoded pixels of each
-    successful file (for the grid)."""
+    successful file (for the grid). Files validate's checks call an error are not predicted:
+    their `error` says why."""
     files = data.expand_image_paths(paths)
     if not files:
         raise DataprepError(f"no images found in {[str(p) for p in paths]} (expected image files or folders of them)")
     known = set(run.class_names)
     results = [Prediction(str(p), true_label=p.parent.name if p.parent.name in known else None) for p in files]
+    refused = refused_files([p for p in files if p.is_file()], screen)
     pixels: list[np.ndarray | None] = []
     for result, path in zip(results, files):
+        why = refused.get(path.absolute())
+        if why is not None:
+            result.error = f"not predicted: validate rates it an error ({why})"
+            pixels.append(None)
+            continue
         image, error = _read(path, run.image_size)
         result.error = error
         pixels.append(image)
@@ -96,11 +104,13 @@ def predict(
     run_dir: str | os.PathLike[str],
     paths: Sequence[str | os.PathLike[str]],
     grid: str | os.PathLike[str] | None = None,
+    screen: ScreenOptions | None = None,
 ) -> list[Prediction]:
-    """Load `run_dir` and predict every image in `paths`; with `grid`, also draw them titled with
-    the answer, marked right or wrong where the folder names the true class, wrong ones first."""
+    """Load `run_dir` and predict every image in `paths` that passes validate's checks; with `grid`,
+    also draw them titled with the answer, marked right or wrong where the folder names the true
+    class, wrong ones first."""
     run = load_run(run_dir)
-    results, images = predict_images(run, paths)
+    results, images = predict_images(run, paths, screen)
     if grid is not None:
         good = [r for r in results if r.error is None]
         items = [

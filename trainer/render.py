@@ -46,7 +46,7 @@ def print_fit_result(run_dir: Path, metrics: Mapping[str, Any], logs: Path) -> N
 def print_evaluation(report: Evaluation) -> None:
     """Accuracy line, per-class scores, the confusion matrix and the surest wrong answers."""
     console = Console()
-    skipped = f", {report.skipped} skipped (undecodable)" if report.skipped else ""
+    skipped = f", {report.skipped} skipped (listed above)" if report.skipped else ""
     console.print(
         f"{report.data} ({report.split or 'all'}): {report.images} images, accuracy {report.accuracy:.4f}, "
         f"loss {report.loss:.4f}{skipped}"

@@ -82,3 +82,12 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
     model = keras.models.load_model(model_file)
     image_size = int(model.input_shape[1])
     return LoadedRun(path, model, list(class_names), image_size, config)
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of a run folder; empty when missing or unreadable."""
+    try:
+        value = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

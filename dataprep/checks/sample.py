@@ -31,6 +31,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataprep.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIZE, apply_pixel_cap
 from dataprep.formats import (
     TF_FORMATS,
     StreamEnd,
@@ -79,8 +80,8 @@ class CheckOptions:
     """Thresholds the checks use. Every field is part of the result-cache key: change one,
     results change."""
 
-    max_pixels: int = 178_956_970  # what Pillow refuses as a decompression bomb
-    min_size: int = 8
+    max_pixels: int = DEFAULT_MAX_PIXELS  # what Pillow refuses as a decompression bomb
+    min_size: int = DEFAULT_MIN_SIZE
     use_tf: bool = True
     # Perceptual hashes and image properties (quality checks, duplicates, leakage).
     image_properties: bool = True
@@ -302,6 +303,7 @@ class Sample:
             return self.libjpeg
         if reason := self.decodable:
             return Decoded(skipped=reason)
+        apply_pixel_cap(self.options.max_pixels)  # --max-pixels raises Pillow's own limit too
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

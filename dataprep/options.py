@@ -1,0 +1,136 @@
+"""The command-line options both programs share, declared once with their checks.
+
+Each option is an ``Annotated`` type: its name, help, and allowed range (from
+`dataprep.defaults`). A value out of range, not a number, NaN or infinite is refused here, at
+the edge, before any work: one line (``Invalid value for '--jobs' / '-j': -1 is not in the
+range 0<=x<=1024``), exit 2, nothing written. `dataprep.cli` and `trainer.cli` use these types,
+so `--max-pixels` means the same in validate, split, predict and fit.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dataprep import defaults as d
+
+
+def _finite(value: float | None) -> float | None:
+    """Refuse NaN and infinity (click's FloatRange lets NaN through: no comparison is true)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number (expected a number like 1.5)")
+    return value
+
+
+def _open_fraction(value: float) -> float:
+    _finite(value)
+    if not 0.0 < value < 1.0:
+        raise typer.BadParameter(f"{value} is not a fraction strictly between 0 and 1 (e.g. 0.2)")
+    return value
+
+
+def _int_range(bounds: tuple[int, int]) -> dict[str, int]:
+    return {"min": bounds[0], "max": bounds[1]}
+
+
+# --- inspection: validate and the commands that run its checks ------------------------------
+
+Jobs = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", help="Worker processes (default: all cores; 0: no pool).", **_int_range(d.JOBS_RANGE)),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds one file may take before it is an error (hung decoder).",
+        min=d.TIMEOUT_RANGE_S[0],
+        max=d.TIMEOUT_RANGE_S[1],
+        callback=_finite,
+    ),
+]
+MaxPixels = Annotated[
+    int,
+    typer.Option(
+        "--max-pixels",
+        help="Pixel cap: images whose header claims more pixels are errors and never decoded (raises Pillow's own limit too).",
+        **_int_range(d.MAX_PIXELS_RANGE),
+    ),
+]
+MinSize = Annotated[
+    int,
+    typer.Option(
+        "--min-size", help="Warn about images narrower or shorter than this (px).", **_int_range(d.MIN_SIZE_RANGE)
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Result cache folder (default $XDG_CACHE_HOME/dataprep or ~/.cache/dataprep).",
+        file_okay=False,
+    ),
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Inspect every file again; neither read nor write the cache.")]
+Threshold = Annotated[
+    int,
+    typer.Option(
+        "--threshold",
+        help=f"Near duplicates: at most this many of the 64 pHash bits differ (0-24; default {d.DEFAULT_THRESHOLD_BITS}).",
+        metavar="BITS",
+        **_int_range(d.THRESHOLD_RANGE_BITS),
+    ),
+]
+
+# --- randomness --------------------------------------------------------------------------------
+
+Seed = Annotated[
+    int,
+    typer.Option("--seed", help="Same files + same seed = same result on any machine.", **_int_range(d.SEED_RANGE)),
+]
+
+# --- training ----------------------------------------------------------------------------------
+
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Images per batch.", **_int_range(d.BATCH_SIZE_RANGE))]
+ImageSize = Annotated[
+    int, typer.Option("--image-size", help="Square size in pixels to decode to.", **_int_range(d.IMAGE_SIZE_RANGE))
+]
+ModelImageSize = Annotated[
+    int | None,
+    typer.Option(
+        "--image-size", help="Square input size in pixels [default: the model's].", **_int_range(d.IMAGE_SIZE_RANGE)
+    ),
+]
+Epochs = Annotated[
+    int,
+    typer.Option(
+        "--epochs", help="Epochs to train (transfer models: frozen + fine-tuning).", **_int_range(d.EPOCHS_RANGE)
+    ),
+]
+LearningRate = Annotated[
+    float,
+    typer.Option("--lr", help="Peak learning rate (AdamW).", min=d.LR_RANGE[0], max=d.LR_RANGE[1], callback=_finite),
+]
+Patience = Annotated[
+    int,
+    typer.Option(
+        "--patience", help="Early stopping: epochs without val_accuracy gain (0: off).", **_int_range(d.PATIENCE_RANGE)
+    ),
+]
+FreezeEpochs = Annotated[
+    int | None,
+    typer.Option(
+        "--freeze-epochs",
+        help="Transfer models: epochs with the backbone frozen [default: half].",
+        **_int_range(d.PATIENCE_RANGE),
+    ),
+]
+ValFraction = Annotated[
+    float,
+    typer.Option(
+        "--val-fraction", help="Held out for validation when there is no val/ split.", callback=_open_fraction
+    ),
+]
