@@ -15,6 +15,7 @@ import typer
 from dataprep import __version__
 from dataprep.augment import augment_help
 from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+from dataprep.engine_options import Engine, RayAddress, with_engine
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -115,6 +116,8 @@ def validate(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = 178_956_970,
     min_size: MinSize = 8,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
@@ -125,6 +128,7 @@ def validate(
 
     level = parse_severity(fail_on, allow_never=True)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
+    with_engine(options, engine, ray_address, "validate")
     with render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = run_validate(directory, options)
@@ -159,6 +163,8 @@ def clean(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = 178_956_970,
     min_size: MinSize = 8,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
 
@@ -179,6 +185,7 @@ def clean(
         level=chosen, quarantine=quarantine, delete=delete, dry_run=dry_run, duplicates=duplicates, threshold=threshold,
         validate=_validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size),
     )  # fmt: skip
+    with_engine(options.validate, engine, ray_address, "clean")
     with render.progress_bar("validating") as progress:
         options.validate.progress = progress
         result = run_clean(directory, options)
@@ -189,13 +196,14 @@ def clean(
 
 
 def _with_hashing_progress(
-    json_out: bool, jobs: Optional[int], cache_dir: Optional[Path], no_cache: bool, run: Callable[["ValidateOptions"], T]
+    json_out: bool, jobs: Optional[int], cache_dir: Optional[Path], no_cache: bool, run: Callable[["ValidateOptions"], T],
+    engine: tuple[str, Optional[str], str] = ("local", None, "duplicates"),
 ) -> T:
     """Run a grouping report (validate's hashes, then groups) with a progress bar on a terminal."""
     from dataprep import render
     from dataprep.validate import ValidateOptions
 
-    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    options = with_engine(ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache), *engine)
     with render.progress_bar("hashing", enabled=not json_out) as progress:
         options.progress = progress
         return run(options)
@@ -209,6 +217,8 @@ def duplicates(
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, brightened copies)."""
 
@@ -216,7 +226,8 @@ def duplicates(
     from dataprep.duplicates import duplicates_report
 
     report = _with_hashing_progress(
-        json_out, jobs, cache_dir, no_cache, lambda options: duplicates_report(directory, threshold, options)
+        json_out, jobs, cache_dir, no_cache, lambda options: duplicates_report(directory, threshold, options),
+        (engine, ray_address, "duplicates"),
     )
     if json_out:
         print_json(report.to_dict())
@@ -232,6 +243,8 @@ def leakage(
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Exact and near duplicates that sit in more than one split (train/test leakage). Exit 1 when any exists."""
 
@@ -239,7 +252,8 @@ def leakage(
     from dataprep.duplicates import leakage_report
 
     report = _with_hashing_progress(
-        json_out, jobs, cache_dir, no_cache, lambda options: leakage_report(out, threshold, options)
+        json_out, jobs, cache_dir, no_cache, lambda options: leakage_report(out, threshold, options),
+        (engine, ray_address, "leakage"),
     )
     if json_out:
         print_json(report.to_dict())
@@ -309,6 +323,8 @@ def split(
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Split RAW into train/val/test per class: seeded, duplicates kept together, journaled (resumable)."""
     import json
@@ -317,7 +333,7 @@ def split(
     from dataprep.split import SplitSpec, split_dataset, split_renderables
     from dataprep.validate import ValidateOptions
 
-    options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
+    options = with_engine(ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache), engine, ray_address, "split")
     with render.progress_bar("splitting", enabled=not json_out) as progress:
         options.progress = progress
         result = split_dataset(

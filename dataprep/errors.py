@@ -15,3 +15,12 @@ class DataprepError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Interrupted(DataprepError):
+    """The user stopped a run (Ctrl-C or SIGTERM). Work finished before it is kept."""
+
+    exit_code = 130
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=130)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from dataprep.checks import (
     CheckOptions,
     QualityThresholds,
 )
-from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
+from dataprep.engine import InterruptHook, ProgressFn, interrupts_as_keyboard_interrupt, result_stream
+from dataprep.errors import Interrupted
 from dataprep.findings import Finding
 from dataprep.report import FileResult, Report
 from dataprep.scan import (
@@ -30,9 +32,12 @@ from dataprep.scan import (
 
 @dataclass
 class ValidateOptions:
-    """How to validate. `jobs=0` inspects in this process (no pool, no time limit)."""
+    """How to validate. `jobs=0` inspects in this process (no pool, no time limit).
+    `engine`: "local" (a process pool here) or "ray" (a Ray cluster at `ray_address`)."""
 
     jobs: int | None = None
+    engine: str = "local"
+    ray_address: str | None = None
     timeout_s: float = 60.0
     cache_dir: Path | None = None
     use_cache: bool = True
@@ -64,23 +69,49 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
     )  # fmt: skip
 
 
+CACHE_BATCH = 512  # results written to the cache per transaction, as they arrive
+
+
 def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:
-    """Results for every file of `scan` (images inspected or cached, junk described)."""
+    """Results for every file of `scan` (images inspected or cached, junk described).
+
+    Fresh results go to the cache as they arrive, so an interrupted run (Ctrl-C, SIGTERM:
+    `Interrupted`, exit 130) keeps what it finished and the next run reuses it."""
     check_opts = opts.check_options
     cache = ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{check_opts.fingerprint()}") if opts.use_cache else None
+    fresh: dict[str, FileResult] = {}
     try:
         known = cache.lookup(scan.images) if cache else {}
         todo = [r for r in scan.images if r.rel not in known]
-        if opts.jobs == 0:
-            fresh = inspect_files_serially(todo, check_opts, opts.progress)
-        else:
-            fresh = inspect_files(todo, check_opts, jobs=opts.jobs, timeout_s=opts.timeout_s, progress=opts.progress)
-        if cache:
-            cache.store((rec, res) for rec, res in zip(todo, fresh, strict=True) if not _is_transient(res))
+        unsaved: list[tuple[FileRecord, FileResult]] = []
+        hook = InterruptHook()
+        stream = result_stream(todo, check_opts, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s)
+        try:
+            with interrupts_as_keyboard_interrupt(), closing(stream):
+                for index, result in stream:
+                    rec = todo[index]
+                    fresh[rec.rel] = result
+                    if cache and not _is_transient(result):
+                        unsaved.append((rec, result))
+                        if len(unsaved) >= CACHE_BATCH:
+                            cache.store(unsaved)
+                            unsaved = []
+                    if opts.progress is not None:
+                        opts.progress(len(fresh), len(todo))
+                    hook.tick()
+        except KeyboardInterrupt:
+            kept = len(fresh) + len(known) if cache else 0
+            raise Interrupted(
+                f"interrupted after inspecting {len(fresh)} of {len(todo)} files ({kept} results cached); "
+                "re-run the same command to go on from there"
+            ) from None
+        finally:
+            if cache:
+                cache.store(unsaved)
     finally:
         if cache:
             cache.close()
-    by_rel = {**known, **{r.rel: r for r in fresh}}
+    by_rel = {**known, **fresh}
     results = [by_rel[r.rel] for r in scan.images] + [_junk_result(r) for r in scan.junk]
     results += [_problem_result(p) for p in scan.problems]
     results.sort(key=lambda r: natural_key(r.rel))
