@@ -134,6 +134,7 @@ class RayInspector:
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(InspectActor)
         self._slots: list[_Slot] = []
         self._failed_starts = 0
+        self.restarts = 0  # actors replaced after a crash, a lost node or a time-out
 
     def imap(self, records: Sequence[FileRecord]) -> Iterator[tuple[int, FileResult]]:
         """(index into `records`, result) for every record, in the order their batches finish."""
@@ -223,6 +224,7 @@ class RayInspector:
         return _Slot(actor=actor, ready_ref=actor.ready.remote())
 
     def _restart(self, slot: _Slot) -> _Slot:
+        self.restarts += 1
         self.ray.kill(slot.actor, no_restart=True)
         return self._start()
 
