@@ -336,14 +336,15 @@ def result_stream(
     ray_address: str | None = None,
     jobs: int | None = None,
     timeout_s: float = 60.0,
+    inspect: InspectFn = inspect_file,
 ) -> Iterator[tuple[int, FileResult]]:
     """(index, result) for every record as it finishes, on the chosen engine: "local" (this
     machine's pool; `jobs=0` in this process) or "ray" (`dataprep.ray_engine`)."""
     if engine == "ray":
         from dataprep.ray_engine import ray_stream
 
-        return ray_stream(records, options, address=ray_address, jobs=jobs or None, timeout_s=timeout_s)
-    return inspect_stream(records, options, jobs, timeout_s)
+        return ray_stream(records, options, address=ray_address, jobs=jobs or None, timeout_s=timeout_s, inspect=inspect)
+    return inspect_stream(records, options, jobs, timeout_s, inspect)
 
 
 def inspect_files(

@@ -16,7 +16,7 @@ from dataprep.checks import (
     CheckOptions,
     QualityThresholds,
 )
-from dataprep.engine import InterruptHook, ProgressFn, interrupts_as_keyboard_interrupt, result_stream
+from dataprep.engine import InspectFn, InterruptHook, ProgressFn, inspect_file, interrupts_as_keyboard_interrupt, result_stream
 from dataprep.errors import Interrupted
 from dataprep.findings import Finding
 from dataprep.report import FileResult, Report
@@ -72,8 +72,9 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
 CACHE_BATCH = 512  # results written to the cache per transaction, as they arrive
 
 
-def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:
+def inspect_scan(scan: Scan, opts: ValidateOptions, inspect: InspectFn = inspect_file) -> tuple[list[FileResult], int, int]:
     """Results for every file of `scan` (images inspected or cached, junk described).
+    `inspect` is the per-file function (tests and benchmarks pass a stand-in).
 
     Fresh results go to the cache as they arrive, so an interrupted run (Ctrl-C, SIGTERM:
     `Interrupted`, exit 130) keeps what it finished and the next run reuses it."""
@@ -85,7 +86,7 @@ def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], i
         todo = [r for r in scan.images if r.rel not in known]
         unsaved: list[tuple[FileRecord, FileResult]] = []
         hook = InterruptHook()
-        stream = result_stream(todo, check_opts, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s)
+        stream = result_stream(todo, check_opts, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect)
         try:
             with interrupts_as_keyboard_interrupt(), closing(stream):
                 for index, result in stream:
