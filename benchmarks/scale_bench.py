@@ -11,8 +11,10 @@ Sections (each prints a markdown table; `--json` adds one JSON line per section)
             report, JSON written to /dev/null) at 10k/100k/1M synthetic files, each in a fresh
             process; synthetic = real result objects shaped like a pets-800 photo's, no files
             (1M real files do not fit this machine's disk budget).
+  photos    per-file CPU cost on real photos (--photos DIR, default ../shared/data/pets-800).
   project   wall time for 1M and 10M photos at 8/64/512 worker cores from the measured per-file
-            cost (engines) and per-result driver cost (ingest).
+            cost (photos, else engines) and per-result driver cost (Ray's, from ingest);
+            --ray-start: Ray's start-up seconds (engines: ray_cold - ray_warm).
   hashes    HashIndex.pairs_within(10) over 1M and 10M random 64-bit pHashes with planted near
             copies: time and peak RSS.
 
@@ -37,7 +39,7 @@ from typing import Any
 from dataprep.checks import CheckOptions
 from dataprep.report import FileResult
 
-TEMPLATE = {  # dataprep's result for a pets-800 photo (cats/cat.0.jpg), hashes varied per file
+TEMPLATE: dict[str, Any] = {  # dataprep's result for a pets-800 photo (cats/cat.0.jpg), hashes varied per file
     "size": 33385, "mtime_ns": 0, "format": "jpeg", "width": 300, "height": 280, "mode": "RGB", "frames": 1,
     "findings": [],
     "properties": {
@@ -122,6 +124,23 @@ def section_engines(n: int) -> dict[str, Any]:
     return out
 
 
+def section_photos(root: Path) -> dict[str, Any]:
+    """Per-file CPU cost on real photos (the projection's input): validate, local engine, no cache."""
+    from dataprep.validate import ValidateOptions, validate
+
+    validate(root, ValidateOptions(use_cache=False, jobs=0, use_tf=False))  # page cache warm
+    t = time.perf_counter()
+    report = validate(root, ValidateOptions(use_cache=False))
+    seconds = time.perf_counter() - t
+    cores = os.cpu_count() or 1
+    n = len(report.scan.images)
+    per_file = round(seconds * cores / n, 4)
+    out = {"dir": str(root), "files": n, "seconds": round(seconds, 1), "cpu_s_per_file": per_file}
+    print(f"\n### photos: {n} real photos ({root.name}), local engine, {cores} cores: {seconds:.1f} s, "
+          f"{per_file * 1000:.0f} ms of CPU per file (worker start-up included)")
+    return out
+
+
 # --- ingest ------------------------------------------------------------------------------------
 
 
@@ -175,7 +194,7 @@ def section_ingest(n: int) -> list[dict[str, Any]]:
 
 
 def section_rss(sizes: list[int]) -> list[dict[str, Any]]:
-    runs = []
+    runs: list[dict[str, Any]] = []
     for n in sizes:
         for engine, jobs in (("local", None), ("ray", None)):
             if n > 100_000:  # 1M through a pool on 2 shared cores takes many minutes: the driver alone
@@ -236,7 +255,7 @@ def hashes_run(n: int) -> dict[str, Any]:
     index = HashIndex(hashes.tolist())
     i, _, _ = index.pairs_within(10)
     seconds = time.perf_counter() - t
-    return {"hashes": n, "seconds": round(seconds, 1), "pairs": int(len(i)), "comparisons": index.comparisons,
+    return {"hashes": n, "seconds": round(seconds, 1), "pairs": len(i), "comparisons": index.comparisons,
             "peak_rss_mib": round(peak_rss_mib()), "rss_before_mib": round(before)}  # fmt: skip
 
 
@@ -258,7 +277,9 @@ def main() -> None:
     ap.add_argument("--ingest", type=int, default=20000)
     ap.add_argument("--rss", default="10000,100000,1000000")
     ap.add_argument("--hashes", default="100000,200000,400000")
-    ap.add_argument("--sections", default="engines,ingest,rss,project,hashes")
+    ap.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800")
+    ap.add_argument("--ray-start", type=float, default=12.0, help="seconds to start Ray, for the projection")
+    ap.add_argument("--sections", default="engines,photos,ingest,rss,project,hashes")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--driver", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--engine", default="local", help=argparse.SUPPRESS)
@@ -275,15 +296,16 @@ def main() -> None:
     found: dict[str, Any] = {}
     if "engines" in sections:
         found["engines"] = section_engines(args.files)
+    if "photos" in sections and args.photos.is_dir():
+        found["photos"] = section_photos(args.photos)
     if "ingest" in sections:
         found["ingest"] = section_ingest(args.ingest)
     if "rss" in sections:
         found["rss"] = section_rss([int(x) for x in args.rss.split(",") if x])
-    if "project" in sections and "engines" in found and "ingest" in found:
+    if "project" in sections and "ingest" in found and ("photos" in found or "engines" in found):
         ray_ingest = next(r for r in found["ingest"] if r["engine"] == "ray")
-        found["project"] = section_project(
-            found["engines"]["cpu_s_per_file"], 1 / ray_ingest["results_per_s"], found["engines"]["ray_cold"] - found["engines"]["ray_warm"]
-        )
+        per_file = found["photos" if "photos" in found else "engines"]["cpu_s_per_file"]
+        found["project"] = section_project(per_file, 1 / ray_ingest["results_per_s"], args.ray_start)
     if "hashes" in sections:
         found["hashes"] = section_hashes([int(x) for x in args.hashes.split(",") if x])
     if args.json:

@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -212,12 +212,6 @@ class WorkerPool:
         self._ctx: Any = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         self._workers: list[_Worker] = []
 
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def imap(self, records: Sequence[FileRecord]) -> Iterator[tuple[int, FileResult]]:
         """(index into `records`, result) for every record, in the order they finish."""
         if not records:
@@ -312,7 +306,7 @@ def inspect_stream(
     jobs: int | None = None,
     timeout_s: float = 60.0,
     inspect: InspectFn = inspect_file,
-) -> Iterator[tuple[int, FileResult]]:
+) -> Generator[tuple[int, FileResult], None, None]:
     """(index, result) for every record as it finishes, from a local pool (`jobs=0`: in this process)."""
     if jobs == 0:
         for i, rec in enumerate(records):
@@ -337,7 +331,7 @@ def result_stream(
     jobs: int | None = None,
     timeout_s: float = 60.0,
     inspect: InspectFn = inspect_file,
-) -> Iterator[tuple[int, FileResult]]:
+) -> Generator[tuple[int, FileResult], None, None]:
     """(index, result) for every record as it finishes, on the chosen engine: "local" (this
     machine's pool; `jobs=0` in this process) or "ray" (`dataprep.ray_engine`)."""
     if engine == "ray":

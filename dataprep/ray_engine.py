@@ -4,9 +4,9 @@ Ray actors (one per CPU of the cluster, each loading its decoders once) inspect 
 batches with `engine.inspect_guarded`, the function the local pool calls, so the engines cannot
 drift. The driver (this process) hands out batches, yields each result as its batch comes back
 and owns the cache and the report. Per-file time limit and crash isolation hold as in the local
-pool: a batch that outlives `timeout_s` per file, or whose worker dies (a decoder crash, a lost
-node), is split and each file retried alone; a file alone that hangs, or kills its worker twice,
-becomes `inspection_failed`, and the run goes on.
+pool: an actor's watchdog ends it when one file outlives `timeout_s`, and a batch whose worker
+dies (a hang, a decoder crash, a lost node) is split and each file retried alone; a file alone
+that hangs, or kills its worker twice, becomes `inspection_failed`, and the run goes on.
 
 Safe by default: a Ray that dataprep starts itself has no dashboard, requires Ray's token
 authentication (Ray's default since 2.5x when RAY_AUTH_MODE is unset) and is shut down when the
@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 
 DEFAULT_BATCH = 16
+WATCHDOG_EXIT = 124  # an actor whose file outlived the time limit ends itself with this code
+BACKSTOP_S = 30.0  # the driver's own limit beyond the watchdog's, for a worker too stuck to run it
 SOLO_CRASHES_ALLOWED = 1  # a file alone may kill its worker once (a lost node); the second time it is the file
 AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
 
@@ -84,21 +87,36 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
 
 
 class InspectActor:
-    """One Ray worker process: decoders loaded once, then batches of files inspected in turn."""
+    """One Ray worker process: decoders loaded once, then batches of files inspected in turn.
 
-    def __init__(self, options: CheckOptions, inspect: InspectFn) -> None:
+    A watchdog thread ends the process when one file takes longer than `timeout_s` (the time
+    limit is per file, as in the local pool, not per batch); the driver sees the worker die."""
+
+    def __init__(self, options: CheckOptions, inspect: InspectFn, timeout_s: float) -> None:
         self.options = options
         self.inspect = inspect
+        self.timeout_s = timeout_s
+        self._started: float | None = None
         prepare_worker(options)
+        threading.Thread(target=self._watchdog, name="dataprep-watchdog", daemon=True).start()
 
     def ready(self) -> bool:
         return True
 
     def inspect_batch(self, tasks: list[tuple[str, str, int, int]]) -> list[FileResult]:
-        return [
-            inspect_guarded(self.inspect, Path(path), rel, size, mtime_ns, self.options)
-            for path, rel, size, mtime_ns in tasks
-        ]
+        out = []
+        for path, rel, size, mtime_ns in tasks:
+            self._started = time.monotonic()
+            out.append(inspect_guarded(self.inspect, Path(path), rel, size, mtime_ns, self.options))
+        self._started = None
+        return out
+
+    def _watchdog(self) -> None:
+        while True:
+            time.sleep(min(0.5, self.timeout_s / 4))
+            started = self._started
+            if started is not None and time.monotonic() - started > self.timeout_s:
+                os._exit(WATCHDOG_EXIT)
 
 
 @dataclass
@@ -115,6 +133,7 @@ class _Slot:
     ready_ref: Any | None
     unit: _Unit | None = None
     ref: Any | None = None
+    started: float = 0.0
     deadline: float = 0.0
 
 
@@ -164,6 +183,10 @@ class RayInspector:
                             results = ray.get(slot.ref)
                         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
                             self._slots[k] = self._restart(slot)
+                            if len(unit.indices) == 1 and now - slot.started >= self.timeout_s:  # its watchdog
+                                left -= 1
+                                yield unit.indices[0], failed_result(records[unit.indices[0]], timed_out(self.timeout_s))
+                                continue
                             for item in self._requeue_crashed(unit, records, queue):
                                 left -= 1
                                 yield item
@@ -202,7 +225,8 @@ class RayInspector:
                 unit = queue.popleft()
                 tasks = [(str(records[i].path), records[i].rel, records[i].size, records[i].mtime_ns) for i in unit.indices]
                 slot.unit, slot.ref = unit, slot.actor.inspect_batch.remote(tasks)
-                slot.deadline = time.monotonic() + self.timeout_s * len(unit.indices)
+                slot.started = time.monotonic()
+                slot.deadline = slot.started + self.timeout_s * len(unit.indices) + BACKSTOP_S
 
     def _on_ready(self, k: int) -> None:
         slot = self._slots[k]
@@ -220,7 +244,7 @@ class RayInspector:
         slot.ready_ref = None
 
     def _start(self) -> _Slot:
-        actor = self._actor_cls.remote(self.options, self.inspect)
+        actor = self._actor_cls.remote(self.options, self.inspect, self.timeout_s)
         return _Slot(actor=actor, ready_ref=actor.ready.remote())
 
     def _restart(self, slot: _Slot) -> _Slot:
@@ -237,7 +261,7 @@ def ray_stream(
     timeout_s: float = 60.0,
     batch_size: int = DEFAULT_BATCH,
     inspect: InspectFn = inspect_file,
-) -> Iterator[tuple[int, FileResult]]:
+) -> Generator[tuple[int, FileResult], None, None]:
     """(index, result) for every record as it finishes on Ray; `jobs` caps the actors (default:
     one per CPU of the cluster). Ray is started (loopback only) and stopped when not running."""
     if not records:

@@ -16,7 +16,14 @@ from dataprep.checks import (
     CheckOptions,
     QualityThresholds,
 )
-from dataprep.engine import InspectFn, InterruptHook, ProgressFn, inspect_file, interrupts_as_keyboard_interrupt, result_stream
+from dataprep.engine import (
+    InspectFn,
+    InterruptHook,
+    ProgressFn,
+    inspect_file,
+    interrupts_as_keyboard_interrupt,
+    result_stream,
+)
 from dataprep.errors import Interrupted
 from dataprep.findings import Finding
 from dataprep.report import FileResult, Report

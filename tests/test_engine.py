@@ -76,7 +76,7 @@ def _validate_cli(folder: Path, env: dict[str, str]) -> subprocess.CompletedProc
     # A new session: the interrupt hook then signals the whole group, as a terminal's Ctrl-C does.
     return subprocess.run(
         [sys.executable, "-m", "dataprep", "validate", str(folder), "--jobs", "2", "--json"],
-        env=env, capture_output=True, text=True, timeout=300, start_new_session=True,
+        env=env, capture_output=True, text=True, timeout=300, start_new_session=True, check=False,
     )  # fmt: skip
 
 
@@ -122,8 +122,9 @@ def test_engine_ray_without_ray_installed_is_one_line(tmp_path: Path, monkeypatc
     args = [command, str(tmp_path / "data")] + ([str(tmp_path / "out")] if command == "split" else [])
     result = CliRunner().invoke(app, [*args, "--engine", "ray"])
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
+    expected = (
         f"error: --engine ray for `dataprep {command}` needs Ray, which is not installed; "
         "install it with: pip install 'dataprep[ray]' (or use --engine local)"
-    ]
+    )
+    assert result.output.strip().splitlines() == [expected]
     assert not (tmp_path / "out").exists()

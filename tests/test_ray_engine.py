@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DEMO, ZOO
 from typer.testing import CliRunner
 
-from conftest import DEMO, ZOO
 from dataprep.checks import CheckOptions
 from dataprep.cli import app
 from dataprep.engine import inspect_files
@@ -93,7 +93,7 @@ def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -
 
     records = scan_dataset(zoo_and_demo).images
     expected = {r.rel: r.to_cache() for r in inspect_files(records, NO_TF, jobs=0)}
-    victim = cluster.worker_nodes and sorted(cluster.worker_nodes, key=id)[0]
+    victim = next(iter(cluster.worker_nodes))
     seen: list[int] = []
     by_rel: dict[str, dict[str, Any]] = {}
     inspector = RayInspector(ray, NO_TF, batch_size=8)
@@ -117,12 +117,11 @@ def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_pa
 
     from dataprep.ray_engine import RayInspector
 
-    folder = tmp_path / "c"
-    folder.mkdir()
     good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
-    for name in ("a1.jpg", "hang.jpg", "a2.jpg", "crash.jpg", "a3.jpg", "a4.jpg"):
-        (folder / name).write_bytes(good)
-    records = scan_dataset(tmp_path).images
+    for rel in ("c/a1.jpg", "c/a2.jpg", "c/a3.jpg", "c/a4.jpg", "c/crash.jpg", "d/a5.jpg", "d/a6.jpg", "d/hang.jpg"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_bytes(good)
+    records = scan_dataset(tmp_path).images  # batches of 3: [a1 a2 a3] [a4 crash a5] [a6 hang]
     inspector = RayInspector(ray, NO_TF, timeout_s=3, batch_size=3, inspect=misbehaving_inspect)
     results = dict(inspector.imap(records))
     assert sorted(results) == list(range(len(records)))
@@ -131,5 +130,5 @@ def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_pa
     assert "longer than 3 s" in by_name["hang.jpg"].findings[0].detail
     assert [f.check for f in by_name["crash.jpg"].findings] == ["inspection_failed"]
     assert "crashed" in by_name["crash.jpg"].findings[0].detail
-    for name in ("a1.jpg", "a2.jpg", "a3.jpg", "a4.jpg"):
+    for name in ("a1.jpg", "a2.jpg", "a3.jpg", "a4.jpg", "a5.jpg", "a6.jpg"):
         assert by_name[name].findings == [] and by_name[name].sha256 is not None
