@@ -132,3 +132,24 @@ def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_pa
     assert "crashed" in by_name["crash.jpg"].findings[0].detail
     for name in ("a1.jpg", "a2.jpg", "a3.jpg", "a4.jpg", "a5.jpg", "a6.jpg"):
         assert by_name[name].findings == [] and by_name[name].sha256 is not None
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> None:
+    """The CLI with a private Ray (no cluster fixture): one line, exit 130, results cached."""
+    import subprocess
+    import sys
+
+    from dataprep.engine import INTERRUPT_HOOK_ENV
+
+    env = {**os.environ, INTERRUPT_HOOK_ENV: "40"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--engine", "ray", "--json"]
+    stopped = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, start_new_session=True, check=False)
+    assert stopped.returncode == 130, stopped.stderr
+    lines = [line for line in stopped.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("error: interrupted after inspecting 40 of "), stopped.stderr
+    del env[INTERRUPT_HOOK_ENV]
+    local = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--json"]
+    again = subprocess.run(local, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert json.loads(again.stdout)["cache"]["reused"] == 40
