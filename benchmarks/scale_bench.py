@@ -136,8 +136,10 @@ def section_photos(root: Path) -> dict[str, Any]:
     n = len(report.scan.images)
     per_file = round(seconds * cores / n, 4)
     out = {"dir": str(root), "files": n, "seconds": round(seconds, 1), "cpu_s_per_file": per_file}
-    print(f"\n### photos: {n} real photos ({root.name}), local engine, {cores} cores: {seconds:.1f} s, "
-          f"{per_file * 1000:.0f} ms of CPU per file (worker start-up included)")
+    print(
+        f"\n### photos: {n} real photos ({root.name}), local engine, {cores} cores: {seconds:.1f} s, "
+        f"{per_file * 1000:.0f} ms of CPU per file (worker start-up included)"
+    )
     return out
 
 
@@ -161,7 +163,9 @@ def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict
 
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         scan = synthetic_scan(n, Path(tmp) / "root")
-        opts = ValidateOptions(jobs=jobs, engine=engine, use_tf=False, cache_dir=Path(tmp) / "cache", use_cache=use_cache)
+        opts = ValidateOptions(
+            jobs=jobs, engine=engine, use_tf=False, cache_dir=Path(tmp) / "cache", use_cache=use_cache
+        )
         t = time.perf_counter()
         results, _, inspected = inspect_scan(scan, opts, inspect=synthetic_inspect)
         ingest_s = time.perf_counter() - t
@@ -177,7 +181,16 @@ def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict
 
 
 def in_subprocess(n: int, engine: str, jobs: int | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--driver", str(n), "--engine", engine, "--jobs", str(jobs if jobs is not None else -1)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--driver",
+        str(n),
+        "--engine",
+        engine,
+        "--jobs",
+        str(jobs if jobs is not None else -1),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -206,7 +219,10 @@ def section_rss(sizes: list[int]) -> list[dict[str, Any]]:
     print("| files | engine | peak RSS MiB | KiB per file | seconds |\n|---:|---|---:|---:|---:|")
     for r in runs:
         engine = "in-process (jobs=0)" if r["jobs"] == 0 else r["engine"]
-        print(f"| {r['files']:,} | {engine} | {r['peak_rss_mib']:,} | {r['peak_rss_mib'] * 1024 / r['files']:.1f} | {r['total_s']:.1f} |")
+        print(
+            f"| {r['files']:,} | {engine} | {r['peak_rss_mib']:,} | "
+            f"{r['peak_rss_mib'] * 1024 / r['files']:.1f} | {r['total_s']:.1f} |"
+        )
     return runs
 
 
@@ -216,7 +232,10 @@ def section_rss(sizes: list[int]) -> list[dict[str, Any]]:
 def section_project(cpu_s_per_file: float, driver_s_per_result: float, startup_s: float) -> list[dict[str, Any]]:
     rows = []
     print("\n### projection: wall time = max(files x cpu_s/file / cores, files x driver_s/result) + startup\n")
-    print(f"(cpu_s/file {cpu_s_per_file:.4f} measured on this machine; driver {driver_s_per_result * 1e6:.0f} us/result; startup {startup_s:.0f} s)\n")
+    print(
+        f"(cpu_s/file {cpu_s_per_file:.4f} measured on this machine; "
+        f"driver {driver_s_per_result * 1e6:.0f} us/result; startup {startup_s:.0f} s)\n"
+    )
     print("| photos | 8 cores | 64 cores | 512 cores |\n|---:|---:|---:|---:|")
     for n in (1_000_000, 10_000_000):
         cells = []
@@ -242,7 +261,9 @@ def hashes_run(n: int) -> dict[str, Any]:
     from dataprep.duplicates import HashIndex
 
     rng = np.random.default_rng(0)
-    hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64) | (rng.integers(0, 2, size=n, dtype=np.uint64) << np.uint64(63))
+    hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64) | (
+        rng.integers(0, 2, size=n, dtype=np.uint64) << np.uint64(63)
+    )
     planted = n // 100  # 1% are near copies of another photo (up to 8 bits flipped)
     src = rng.integers(0, n, size=planted)
     dst = rng.integers(0, n, size=planted)
@@ -262,7 +283,9 @@ def hashes_run(n: int) -> dict[str, Any]:
 def section_hashes(sizes: list[int]) -> list[dict[str, Any]]:
     runs = []
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--hashes-run", str(n)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--hashes-run", str(n)], capture_output=True, text=True, check=True
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print("\n### hashes: HashIndex near-duplicate pairs (threshold 10 bits) on the driver\n")
     print("| hashes | seconds | peak RSS MiB | pairs found | distances computed |\n|---:|---:|---:|---:|---:|")

@@ -73,7 +73,9 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
     )
 
 
-def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
+def inspect_guarded(
+    inspect: InspectFn, path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions
+) -> FileResult:
     """`inspect` one file; a bug in a check (any exception it raises) becomes an
     `inspection_failed` error for that file instead of ending the run. Used by the pool's
     workers, the Ray actors and the in-process path alike, so all give the same verdict."""
@@ -82,7 +84,9 @@ def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_n
     except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
         text = str(err).strip().splitlines()
         detail = f"internal error in a check ({type(err).__name__}: {text[0] if text else ''}); please report it"
-        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[Finding(rel, "inspection_failed", Severity.ERROR, detail)])
+        return FileResult(
+            rel=rel, size=size, mtime_ns=mtime_ns, findings=[Finding(rel, "inspection_failed", Severity.ERROR, detail)]
+        )
 
 
 def failed_result(rec: FileRecord, detail: str) -> FileResult:
@@ -203,7 +207,9 @@ class WorkerPool:
     `inspect` must be a module-level function (workers import it by name).
     """
 
-    def __init__(self, options: CheckOptions, jobs: int | None = None, timeout_s: float = 60.0, inspect: InspectFn = inspect_file) -> None:
+    def __init__(
+        self, options: CheckOptions, jobs: int | None = None, timeout_s: float = 60.0, inspect: InspectFn = inspect_file
+    ) -> None:
         self.options = options
         self.jobs = max(1, jobs or default_jobs())
         self.timeout_s = timeout_s
@@ -337,7 +343,9 @@ def result_stream(
     if engine == "ray":
         from dataprep.ray_engine import ray_stream
 
-        return ray_stream(records, options, address=ray_address, jobs=jobs or None, timeout_s=timeout_s, inspect=inspect)
+        return ray_stream(
+            records, options, address=ray_address, jobs=jobs or None, timeout_s=timeout_s, inspect=inspect
+        )
     return inspect_stream(records, options, jobs, timeout_s, inspect)
 
 
@@ -358,7 +366,9 @@ def inspect_files(
     return [r for r in results if r is not None]
 
 
-def inspect_files_serially(records: Sequence[FileRecord], options: CheckOptions, progress: ProgressFn | None = None) -> list[FileResult]:
+def inspect_files_serially(
+    records: Sequence[FileRecord], options: CheckOptions, progress: ProgressFn | None = None
+) -> list[FileResult]:
     """In-process inspection with no pool (jobs=0): for debugging and for tiny folders."""
     return inspect_files(records, options, jobs=0, progress=progress)
 

@@ -3,7 +3,7 @@ command that inspects files (validate, clean, split, duplicates, leakage, conver
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,15 +20,17 @@ Engine = Annotated[
     typer.Option(
         "--engine",
         metavar="local|ray",
-        help="Where files are inspected: local (a process pool on this machine) or ray (a Ray cluster; needs dataprep[ray]).",
+        help="Where files are inspected: local (a process pool on this machine) "
+        "or ray (a Ray cluster; needs dataprep[ray]).",
     ),
 ]
 RayAddress = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--ray-address",
         metavar="ADDR",
-        help="Ray cluster for --engine ray, e.g. 10.0.0.5:6379 (default: $RAY_ADDRESS, else a private Ray on 127.0.0.1).",
+        help="Ray cluster for --engine ray, e.g. 10.0.0.5:6379 "
+        "(default: $RAY_ADDRESS, else a private Ray on this machine, stopped at the end).",
     ),
 ]
 
@@ -38,7 +40,9 @@ def check_engine(engine: str, ray_address: str | None, command: str) -> None:
     if engine not in ENGINES:
         raise DataprepError(f"--engine {engine!r} for `dataprep {command}`: expected one of {', '.join(ENGINES)}")
     if ray_address and engine != "ray":
-        raise DataprepError(f"--ray-address {ray_address!r} is only used with --engine ray; add --engine ray or drop it")
+        raise DataprepError(
+            f"--ray-address {ray_address!r} is only used with --engine ray; add --engine ray or drop it"
+        )
     if engine == "ray":
         from dataprep.ray_engine import import_ray
 

@@ -78,7 +78,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         where = f"the Ray cluster at '{address}'" if address else "a local Ray"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataprepError(
-            f"cannot start or reach {where} ({first}); check --ray-address / RAY_ADDRESS and that `ray start` runs there"
+            f"cannot start or reach {where} ({first}); "
+            "check --ray-address / RAY_ADDRESS and that `ray start` runs there"
         ) from None
     try:
         yield ray
@@ -163,7 +164,8 @@ class RayInspector:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         wanted = max(1, min(self.actors or cpus, -(-len(records) // self.batch_size)))
         queue: deque[_Unit] = deque(
-            _Unit(list(range(i, min(i + self.batch_size, len(records))))) for i in range(0, len(records), self.batch_size)
+            _Unit(list(range(i, min(i + self.batch_size, len(records)))))
+            for i in range(0, len(records), self.batch_size)
         )
         self._slots = [self._start() for _ in range(wanted)]
         left = len(records)
@@ -185,7 +187,10 @@ class RayInspector:
                             self._slots[k] = self._restart(slot)
                             if len(unit.indices) == 1 and now - slot.started >= self.timeout_s:  # its watchdog
                                 left -= 1
-                                yield unit.indices[0], failed_result(records[unit.indices[0]], timed_out(self.timeout_s))
+                                yield (
+                                    unit.indices[0],
+                                    failed_result(records[unit.indices[0]], timed_out(self.timeout_s)),
+                                )
                                 continue
                             for item in self._requeue_crashed(unit, records, queue):
                                 left -= 1
@@ -208,7 +213,9 @@ class RayInspector:
                 ray.kill(slot.actor, no_restart=True)
             self._slots = []
 
-    def _requeue_crashed(self, unit: _Unit, records: Sequence[FileRecord], queue: deque[_Unit]) -> Iterator[tuple[int, FileResult]]:
+    def _requeue_crashed(
+        self, unit: _Unit, records: Sequence[FileRecord], queue: deque[_Unit]
+    ) -> Iterator[tuple[int, FileResult]]:
         """The worker died on `unit`: retry its files alone; a file that killed it alone twice has failed."""
         if len(unit.indices) > 1:
             queue.extendleft(_Unit([i]) for i in reversed(unit.indices))
@@ -223,7 +230,9 @@ class RayInspector:
         for slot in self._slots:
             if slot.ready_ref is None and slot.unit is None and queue:
                 unit = queue.popleft()
-                tasks = [(str(records[i].path), records[i].rel, records[i].size, records[i].mtime_ns) for i in unit.indices]
+                tasks = [
+                    (str(records[i].path), records[i].rel, records[i].size, records[i].mtime_ns) for i in unit.indices
+                ]
                 slot.unit, slot.ref = unit, slot.actor.inspect_batch.remote(tasks)
                 slot.started = time.monotonic()
                 slot.deadline = slot.started + self.timeout_s * len(unit.indices) + BACKSTOP_S

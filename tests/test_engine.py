@@ -80,7 +80,7 @@ def _validate_cli(folder: Path, env: dict[str, str]) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("signal_name", ["INT", "TERM"])
+@pytest.mark.parametrize("signal_name", ["INT", pytest.param("TERM", marks=pytest.mark.slow)])
 def test_interrupt_stops_quietly_and_keeps_finished_results(tmp_path: Path, signal_name: str) -> None:
     folder = tmp_path / "data" / "c"
     _copies(folder, 12)
@@ -95,7 +95,9 @@ def test_interrupt_stops_quietly_and_keeps_finished_results(tmp_path: Path, sign
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert report["cache"] == {"reused": 5, "inspected": 7}
-    assert report["files"] == 12 and {f["check"] for f in report["findings"]} == {"duplicate"}  # the same photo 12 times
+    assert report["files"] == 12 and {f["check"] for f in report["findings"]} == {
+        "duplicate"
+    }  # the same photo 12 times
 
 
 class _ExitsWhenUnpickled:
@@ -108,11 +110,14 @@ class _ExitsWhenUnpickled:
 def test_worker_that_cannot_start_is_one_domain_error(tmp_path: Path) -> None:
     _copies(tmp_path / "c", 2)
     with pytest.raises(DataprepError, match="worker process failed to start"):
-        inspect_files(scan_dataset(tmp_path).images, NO_TF, jobs=1, inspect=_ExitsWhenUnpickled())  # type: ignore[arg-type]
+        records = scan_dataset(tmp_path).images
+        inspect_files(records, NO_TF, jobs=1, inspect=_ExitsWhenUnpickled())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("command", ["validate", "duplicates", "clean", "split"])
-def test_engine_ray_without_ray_installed_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+def test_engine_ray_without_ray_installed_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
     from typer.testing import CliRunner
 
     from dataprep.cli import app

@@ -145,7 +145,9 @@ def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> N
     env = {**os.environ, INTERRUPT_HOOK_ENV: "40"}
     env.pop("RAY_ADDRESS", None)
     cmd = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--engine", "ray", "--json"]
-    stopped = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, start_new_session=True, check=False)
+    stopped = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=300, start_new_session=True, check=False
+    )
     assert stopped.returncode == 130, stopped.stderr
     lines = [line for line in stopped.stderr.splitlines() if line.strip()]
     assert lines == [lines[0]] and lines[0].startswith("error: interrupted after inspecting 40 of "), stopped.stderr
