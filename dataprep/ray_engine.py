@@ -38,6 +38,7 @@ from dataprep.scan import FileRecord
 DEFAULT_BATCH = 16
 WATCHDOG_EXIT = 124  # an actor whose file outlived the time limit ends itself with this code
 BACKSTOP_S = 30.0  # the driver's own limit beyond the watchdog's, for a worker too stuck to run it
+STALL_S = 300.0  # no worker able to start for this long (no free CPU, nodes gone): give up, one line
 SOLO_CRASHES_ALLOWED = 1  # a file alone may kill its worker once (a lost node); the second time it is the file
 AUTH_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
 
@@ -143,7 +144,7 @@ class RayInspector:
 
     def __init__(
         self, ray: Any, options: CheckOptions, actors: int | None = None, timeout_s: float = 60.0,
-        batch_size: int = DEFAULT_BATCH, inspect: InspectFn = inspect_file,
+        batch_size: int = DEFAULT_BATCH, inspect: InspectFn = inspect_file, stall_s: float = STALL_S,
     ) -> None:  # fmt: skip
         self.ray = ray
         self.options = options
@@ -151,6 +152,7 @@ class RayInspector:
         self.timeout_s = timeout_s
         self.batch_size = max(1, batch_size)
         self.inspect = inspect
+        self.stall_s = stall_s
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(InspectActor)
         self._slots: list[_Slot] = []
         self._failed_starts = 0
@@ -161,7 +163,12 @@ class RayInspector:
         if not records:
             return
         ray = self.ray
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if cpus < 1:
+            raise DataprepError(
+                "the Ray cluster has no CPU for dataprep's workers (0 CPUs); "
+                "add worker nodes with `ray start --address HEAD:PORT`, or use --engine local"
+            )
         wanted = max(1, min(self.actors or cpus, -(-len(records) // self.batch_size)))
         queue: deque[_Unit] = deque(
             _Unit(list(range(i, min(i + self.batch_size, len(records)))))
@@ -169,6 +176,7 @@ class RayInspector:
         )
         self._slots = [self._start() for _ in range(wanted)]
         left = len(records)
+        last_progress = time.monotonic()
         try:
             while left:
                 self._hand_out(records, queue)
@@ -208,6 +216,13 @@ class RayInspector:
                         else:
                             left -= 1
                             yield unit.indices[0], failed_result(records[unit.indices[0]], timed_out(self.timeout_s))
+                if done or any(s.ref is not None for s in self._slots):
+                    last_progress = now
+                elif now - last_progress > self.stall_s:  # every actor waits for a CPU that never comes
+                    raise DataprepError(
+                        f"no Ray worker could start for {self.stall_s:g} s ({cpus} CPUs in the cluster, all taken?); "
+                        "check `ray status`, or use --engine local"
+                    )
         finally:
             for slot in self._slots:
                 ray.kill(slot.actor, no_restart=True)

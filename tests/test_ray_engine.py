@@ -155,3 +155,37 @@ def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> N
     local = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--json"]
     again = subprocess.run(local, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert json.loads(again.stdout)["cache"]["reused"] == 40
+
+
+@ray.remote(num_cpus=1)
+class _CpuHog:
+    def ready(self) -> bool:
+        return True
+
+
+def test_a_cluster_with_no_free_cpu_is_one_line_not_a_hang(cluster: Any, tmp_path: Path) -> None:
+    from dataprep.errors import DataprepError
+    from dataprep.ray_engine import RayInspector
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
+    records = scan_dataset(tmp_path).images
+    hogs = [_CpuHog.remote() for _ in range(2)]  # type: ignore[attr-defined]
+    ray.get([h.ready.remote() for h in hogs])
+    try:
+        with pytest.raises(DataprepError, match="no Ray worker could start for 2 s"):
+            list(RayInspector(ray, NO_TF, stall_s=2).imap(records))
+    finally:
+        for h in hogs:
+            ray.kill(h)
+
+
+def test_a_cluster_without_cpus_is_refused(cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dataprep.errors import DataprepError
+    from dataprep.ray_engine import RayInspector
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"memory": 1e9})  # a head started with --num-cpus 0, alone
+    with pytest.raises(DataprepError, match="no CPU for dataprep's workers"):
+        list(RayInspector(ray, NO_TF).imap(scan_dataset(tmp_path).images))
