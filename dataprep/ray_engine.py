@@ -74,7 +74,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
             # Ray turns token authentication on for a cluster it starts (a head reachable from
             # other hosts runs any code sent to it); its notice about that is kept off the terminal.
             logging.getLogger(AUTH_NOTICE_LOGGER).setLevel(logging.ERROR)
-            ray.init(num_cpus=num_cpus, **quiet)
+            # "local": a new instance, never the last cluster `ray start` left on this host.
+            ray.init(address="local", num_cpus=num_cpus, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"the Ray cluster at '{address}'" if address else "a local Ray"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

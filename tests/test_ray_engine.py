@@ -136,7 +136,8 @@ def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_pa
 
 @pytest.mark.slow
 def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> None:
-    """The CLI with a private Ray (no cluster fixture): one line, exit 130, results cached."""
+    """The CLI with its private Ray (started although the module's cluster runs on this host, as
+    a user's `ray start` cluster would): one line, exit 130, results cached."""
     import subprocess
     import sys
 
