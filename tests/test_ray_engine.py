@@ -190,3 +190,21 @@ def test_a_cluster_without_cpus_is_refused(cluster: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"memory": 1e9})  # a head started with --num-cpus 0, alone
     with pytest.raises(DataprepError, match="no CPU for dataprep's workers"):
         list(RayInspector(ray, NO_TF).imap(scan_dataset(tmp_path).images))
+
+
+@pytest.mark.slow
+def test_ray_address_joins_a_running_cluster_and_leaves_it_running(cluster: Any) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--json", "--no-cache"]
+    joined = subprocess.run(
+        [*cmd, "--engine", "ray", "--ray-address", cluster.address], capture_output=True, text=True, timeout=300, check=False
+    )
+    local = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert joined.returncode == local.returncode, joined.stderr
+    reports = [json.loads(r.stdout) for r in (joined, local)]
+    for report in reports:
+        report.pop("seconds")
+    assert reports[0] == reports[1]
+    assert ray.cluster_resources().get("CPU") == 2  # dataprep disconnected; the cluster is still there
