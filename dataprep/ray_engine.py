@@ -57,7 +57,8 @@ def import_ray(command: str = "this command") -> Any:
 
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
-    """Connect to the Ray at `address` (else $RAY_ADDRESS), or start a private one on loopback.
+    """Connect to the Ray at `address` (else $RAY_ADDRESS), or start a private one on this machine
+    (no dashboard; stopped on the way out). Connecting leaves the cluster running.
 
     A session that is already initialised (a notebook, a test) is used as it is and left open.
     """
@@ -288,7 +289,7 @@ def ray_stream(
     inspect: InspectFn = inspect_file,
 ) -> Generator[tuple[int, FileResult], None, None]:
     """(index, result) for every record as it finishes on Ray; `jobs` caps the actors (default:
-    one per CPU of the cluster). Ray is started (loopback only) and stopped when not running."""
+    one per CPU of the cluster). Without a cluster, a private Ray is started and stopped."""
     if not records:
         return
     with ray_session(address, num_cpus=jobs or None) as ray:
