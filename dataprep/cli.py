@@ -26,6 +26,7 @@ from dataprep.defaults import (
     DEFAULT_TIMEOUT_S,
 )
 from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Threshold, Timeout
+from dataprep.engine_options import Engine, RayAddress, with_engine
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -123,6 +124,8 @@ def validate(
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
     layout: Layout = None,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
@@ -134,6 +137,7 @@ def validate(
     level = parse_severity(fail_on, allow_never=True)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options.layout = layout
+    with_engine(options, engine, ray_address, "validate")
     with render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = run_validate(directory, options)
@@ -211,6 +215,8 @@ def clean(
     label_issues: LabelIssuesFile = None,
     top: Top = None,
     min_score: MinScore = None,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
 
@@ -238,6 +244,7 @@ def clean(
         level=chosen, quarantine=quarantine, delete=delete, dry_run=dry_run, duplicates=duplicates, threshold=threshold,
         validate=_validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size),
     )  # fmt: skip
+    with_engine(options.validate, engine, ray_address, "clean")
     again = shlex.join(["dataprep", "clean", str(directory), *(["--delete"] if delete else [])])
     with _on_interrupt(f"clean stopped; every file moved so far is in the quarantine with its manifest; "
                        f"finish with the same command: {again} (same options)"):
@@ -250,10 +257,14 @@ def clean(
         render.print_clean_result(result, delete=delete)
 
 
-def _with_hashing_progress(json_out: bool, options: "ValidateOptions", run: Callable[["ValidateOptions"], T]) -> T:
+def _with_hashing_progress(
+    json_out: bool, options: "ValidateOptions", run: Callable[["ValidateOptions"], T],
+    engine: tuple[str, Optional[str], str] = ("local", None, "duplicates"),
+) -> T:
     """Run a grouping report (validate's hashes, then groups) with a progress bar on a terminal."""
     from dataprep import render
 
+    options = with_engine(options, *engine)
     with render.progress_bar("hashing", enabled=not json_out) as progress:
         options.progress = progress
         return run(options)
@@ -270,6 +281,8 @@ def duplicates(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, brightened copies)."""
 
@@ -277,7 +290,9 @@ def duplicates(
     from dataprep.duplicates import duplicates_report
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
-    report = _with_hashing_progress(json_out, options, lambda opts: duplicates_report(directory, threshold, opts))
+    report = _with_hashing_progress(
+        json_out, options, lambda opts: duplicates_report(directory, threshold, opts), (engine, ray_address, "duplicates")
+    )
     if json_out:
         print_json(report.to_dict())
     else:
@@ -295,6 +310,8 @@ def leakage(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Exact and near duplicates that sit in more than one split (train/test leakage). Exit 1 when any exists."""
 
@@ -302,7 +319,9 @@ def leakage(
     from dataprep.duplicates import leakage_report
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
-    report = _with_hashing_progress(json_out, options, lambda opts: leakage_report(out, threshold, opts))
+    report = _with_hashing_progress(
+        json_out, options, lambda opts: leakage_report(out, threshold, opts), (engine, ray_address, "leakage")
+    )
     if json_out:
         print_json(report.to_dict())
     else:
@@ -412,6 +431,8 @@ def split(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Split RAW into train/val/test per class: seeded, duplicates kept together, journaled (resumable)."""
     import json
@@ -420,6 +441,7 @@ def split(
     from dataprep.split import SplitSpec, split_dataset, split_renderables
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
+    options = with_engine(options, engine, ray_address, "split")
     spec = SplitSpec.parse(val, test, train)
     again = shlex.join(["dataprep", "split", str(raw), str(out), "--resume"])
     with _on_interrupt(f"split stopped; the files placed in '{out}' so far are kept and journaled; "
@@ -470,15 +492,20 @@ def convert(
     directory: Annotated[Path, typer.Argument(help="Dataset folder whose images TensorFlow cannot read (or reads wrongly).")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Write a converted copy of the dataset here instead; DIR is not touched.")] = None,
     to: Annotated[str, typer.Option("--to", help="Format for re-encoded images: png (lossless) or jpeg. JPEG sources stay JPEG.", metavar="FORMAT")] = "png",
-    quality: Annotated[int, typer.Option("--quality", help="JPEG quality (1-100) for JPEG output.")] = 95,
+    quality: Annotated[int, typer.Option("--quality", help="JPEG quality (1-100) for JPEG output.", min=1, max=100)] = 95,
     first_frame: Annotated[bool, typer.Option("--first-frame", help="Also convert animated images to their first frame (drops the other frames).")] = False,
     quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where the originals go (default: DIR.quarantine beside DIR).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be converted; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
     layout: Layout = None,
     jobs: Jobs = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Re-encode what TensorFlow cannot read (PPM, TIFF, TGA, HEIC, ...), reads wrongly (palette/16-bit BMP) or sees rotated (EXIF orientation); rename lying extensions.
 
@@ -490,13 +517,19 @@ def convert(
     from dataprep import render
     from dataprep.convert import ConvertOptions
     from dataprep.convert import convert as run_convert
-    from dataprep.validate import ValidateOptions
 
+    validate_options = with_engine(
+        _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size), engine, ray_address, "convert"
+    )
+    validate_options.layout = layout
     options = ConvertOptions(
         to=to.lower(), quality=quality, first_frame=first_frame, out=out, quarantine=quarantine, dry_run=dry_run,
-        validate=ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache, layout=layout),
+        validate=validate_options,
     )  # fmt: skip
-    with render.progress_bar("validating", enabled=not json_out) as progress:
+    again = shlex.join(["dataprep", "convert", str(directory), *(["--out", str(out)] if out else [])])
+    with _on_interrupt(f"convert stopped; every original moved so far is in the quarantine with its manifest; "
+                       f"finish with the same command: {again} (same options)"), \
+            render.progress_bar("validating", enabled=not json_out) as progress:
         options.validate.progress = progress
         options.after_file = progress
         result = run_convert(directory, options)

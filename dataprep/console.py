@@ -15,11 +15,12 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, Interrupted
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = Interrupted.exit_code  # 128 + SIGINT, as shells report Ctrl-C
 DEBUG_ENV = "DATAPREP_DEBUG"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,9 +142,9 @@ def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
         print_error(str(err), err.prefix)
         raise SystemExit(err.exit_code) from None
     except typer.Abort:
-        fail("aborted", 130)
+        fail("aborted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        fail("interrupted; re-run the same command to finish (work done so far is kept)", 130)
+        fail("interrupted; re-run the same command to finish (work done so far is kept)", EXIT_INTERRUPTED)
     except BrokenPipeError:
         raise SystemExit(EXIT_OK) from None
     raise SystemExit(result if isinstance(result, int) else EXIT_OK)

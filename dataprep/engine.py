@@ -4,6 +4,13 @@ Each worker reads a file once and runs every check on it (one decode per decoder
 is our own rather than concurrent.futures because a per-file time limit needs to kill the one
 worker that hangs: a decoder that hangs or crashes (even a segfault) becomes an `error`
 finding for that file, the worker is replaced, and the run goes on.
+
+Results come back as they finish (`WorkerPool.imap`), so a caller can stream them to disk
+instead of holding them; `dataprep.ray_engine` gives the same stream from a Ray cluster and
+calls the same `inspect_guarded`, so the two engines cannot drift.
+
+Ctrl-C (SIGINT) and SIGTERM: workers ignore SIGINT and the parent stops them, so the user sees
+one line and no worker tracebacks; the caller keeps what finished before the interrupt.
 """
 
 from __future__ import annotations
@@ -11,21 +18,30 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from dataprep.checks import Check, CheckOptions, Sample, finding, run_checks
+from dataprep.errors import DataprepError
 from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 from dataprep.tensorflow_runtime import mark_decode_only_process
 
 ProgressFn = Callable[[int, int], None]
 InspectFn = Callable[[Path, str, int, int, CheckOptions], FileResult]
+
+# Test hook: after this many results the parent sends itself SIGINT ("N") or SIGTERM ("N:TERM"),
+# so interrupt handling is tested at a deterministic point instead of after a sleep.
+INTERRUPT_HOOK_ENV = "DATAPREP_INTERRUPT_AFTER_FILES"
 
 
 def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
@@ -57,10 +73,12 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
     )
 
 
-def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
+def inspect_guarded(
+    inspect: InspectFn, path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions
+) -> FileResult:
     """`inspect` one file; a bug in a check (any exception it raises) becomes an
     `inspection_failed` error for that file instead of ending the run. Used by the pool's
-    workers and by the in-process path alike, so both give the same verdict on the same file."""
+    workers, the Ray actors and the in-process path alike, so all give the same verdict."""
     try:
         return inspect(path, rel, size, mtime_ns, options)
     except Exception as err:  # noqa: BLE001 - a bug in one check must not end the run; it is reported
@@ -70,27 +88,74 @@ def inspect_guarded(inspect: InspectFn, path: Path, rel: str, size: int, mtime_n
         return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[failed])
 
 
-def _failed(rec: FileRecord, detail: str) -> FileResult:
+def failed_result(rec: FileRecord, detail: str) -> FileResult:
+    """An `inspection_failed` error for a file whose inspection hung or crashed its worker."""
     return FileResult(
         rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns,
         findings=[finding(rec.rel, Check.INSPECTION_FAILED, detail)],
     )  # fmt: skip
 
 
-def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) -> None:
-    """Worker loop: say ready, then inspect one file per message. TensorFlow is not imported
-    here: only when the first file that needs its verdict arrives (most folders: never)."""
+CRASHED = "a decoder crashed while reading this file"
+
+
+def timed_out(timeout_s: float) -> str:
+    return f"decoding took longer than {timeout_s:g} s (--timeout)"
+
+
+def prepare_worker(options: CheckOptions) -> None:
+    """Set up a worker before its first file (pool workers and Ray actors alike). TensorFlow is
+    not imported here: only when the first file that needs its verdict arrives (most folders:
+    never); the process is marked decode-only so that import hides the GPUs."""
     mark_decode_only_process()
-    conn.send(("ready", None))
+
+
+# --- the messages between the parent and a worker ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """Parent -> worker: inspect this file."""
+
+    index: int
+    path: str
+    rel: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Parent -> worker: no more work; exit."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Worker -> parent: the decoders are loaded; send work."""
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """Worker -> parent: the result for `Task.index`."""
+
+    index: int
+    result: FileResult
+
+
+def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) -> None:
+    """Worker loop: warm up the decoders, say ready, then inspect one file per task."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    prepare_worker(options)
+    conn.send(Ready())
     while True:
         try:
-            task = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+            msg = conn.recv()
+        except EOFError:  # the parent is gone
             return
-        if task is None:
+        if not isinstance(msg, Task):
             return
-        index, path, rel, size, mtime_ns = task
-        conn.send((index, inspect_guarded(inspect, Path(path), rel, size, mtime_ns, options)))
+        result = inspect_guarded(inspect, Path(msg.path), msg.rel, msg.size, msg.mtime_ns, options)
+        conn.send(Inspected(msg.index, result))
 
 
 @dataclass
@@ -98,7 +163,7 @@ class _Worker:
     proc: Any
     conn: Connection
     ready: bool = False
-    index: int | None = None
+    task: int | None = None  # index of the record it is inspecting
     started: float = 0.0
 
 
@@ -109,6 +174,154 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class WorkerPool:
+    """`jobs` worker processes that inspect files one at a time, each under `timeout_s`.
+
+    `inspect` must be a module-level function (workers import it by name).
+    """
+
+    def __init__(
+        self, options: CheckOptions, jobs: int | None = None, timeout_s: float = 60.0, inspect: InspectFn = inspect_file
+    ) -> None:
+        self.options = options
+        self.jobs = max(1, jobs or default_jobs())
+        self.timeout_s = timeout_s
+        self.inspect = inspect
+        # forkserver: workers never inherit a parent's TensorFlow threads (tests, notebooks).
+        self._ctx: Any = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        self._workers: list[_Worker] = []
+
+    def imap(self, records: Sequence[FileRecord]) -> Iterator[tuple[int, FileResult]]:
+        """(index into `records`, result) for every record, in the order they finish."""
+        if not records:
+            return
+        pending = deque(range(len(records)))
+        while len(self._workers) < min(self.jobs, len(records)):
+            self._workers.append(self._start())
+        left = len(records)
+        while left:
+            busy = [w for w in self._workers if not w.ready or w.task is not None]
+            arrived = wait([w.conn for w in busy], timeout=0.5)
+            now = time.monotonic()
+            for k, w in enumerate(self._workers):
+                if w.conn in arrived:
+                    try:
+                        msg = w.conn.recv()
+                    except (EOFError, OSError):  # the worker died: a decoder crashed the process
+                        if not w.ready:
+                            raise DataprepError(
+                                "a validate worker process failed to start; re-run with --jobs 0 (no pool) or --debug"
+                            ) from None
+                        self._workers[k] = self._replace(w)
+                        if w.task is not None:
+                            left -= 1
+                            yield w.task, failed_result(records[w.task], CRASHED)
+                        continue
+                    if isinstance(msg, Ready):
+                        w.ready = True
+                    elif isinstance(msg, Inspected):
+                        w.task = None
+                        left -= 1
+                        yield msg.index, msg.result
+                    self._assign(w, records, pending)
+                elif w.task is not None and now - w.started > self.timeout_s:
+                    index = w.task
+                    self._workers[k] = self._replace(w)
+                    left -= 1
+                    yield index, failed_result(records[index], timed_out(self.timeout_s))
+            for w in self._workers:  # replaced workers get work once ready; idle ready ones now
+                if w.ready and w.task is None and pending:
+                    self._assign(w, records, pending)
+
+    def close(self) -> None:
+        """Stop every worker (politely, then by force)."""
+        for w in self._workers:
+            try:
+                w.conn.send(Stop())
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2
+        for w in self._workers:
+            w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(timeout=5)
+            w.conn.close()
+        self._workers = []
+
+    def kill(self) -> None:
+        """Stop every worker at once (an interrupt: what they are doing is abandoned)."""
+        for w in self._workers:
+            w.proc.kill()
+        self.close()
+
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.options, self.inspect), daemon=True)
+        proc.start()
+        child.close()
+        return _Worker(proc=proc, conn=parent)
+
+    def _replace(self, w: _Worker) -> _Worker:
+        w.proc.kill()
+        w.proc.join(timeout=5)
+        w.conn.close()
+        return self._start()
+
+    @staticmethod
+    def _assign(w: _Worker, records: Sequence[FileRecord], pending: deque[int]) -> None:
+        if not pending:
+            w.task = None
+            return
+        i = pending.popleft()
+        rec = records[i]
+        w.task, w.started = i, time.monotonic()
+        w.conn.send(Task(i, str(rec.path), rec.rel, rec.size, rec.mtime_ns))
+
+
+def inspect_stream(
+    records: Sequence[FileRecord],
+    options: CheckOptions,
+    jobs: int | None = None,
+    timeout_s: float = 60.0,
+    inspect: InspectFn = inspect_file,
+) -> Generator[tuple[int, FileResult], None, None]:
+    """(index, result) for every record as it finishes, from a local pool (`jobs=0`: in this process)."""
+    if jobs == 0:
+        for i, rec in enumerate(records):
+            yield i, inspect_guarded(inspect, rec.path, rec.rel, rec.size, rec.mtime_ns, options)
+        return
+    pool = WorkerPool(options, jobs=jobs, timeout_s=timeout_s, inspect=inspect)
+    interrupted = False
+    try:
+        yield from pool.imap(records)
+    except (KeyboardInterrupt, GeneratorExit):
+        interrupted = True
+        raise
+    finally:
+        pool.kill() if interrupted else pool.close()
+
+
+def result_stream(
+    records: Sequence[FileRecord],
+    options: CheckOptions,
+    engine: str = "local",
+    ray_address: str | None = None,
+    jobs: int | None = None,
+    timeout_s: float = 60.0,
+    inspect: InspectFn = inspect_file,
+) -> Generator[tuple[int, FileResult], None, None]:
+    """(index, result) for every record as it finishes, on the chosen engine: "local" (this
+    machine's pool; `jobs=0` in this process) or "ray" (`dataprep.ray_engine`)."""
+    if engine == "ray":
+        from dataprep.ray_engine import ray_stream
+
+        return ray_stream(
+            records, options, address=ray_address, jobs=jobs or None, timeout_s=timeout_s, inspect=inspect
+        )
+    return inspect_stream(records, options, jobs, timeout_s, inspect)
+
+
 def inspect_files(
     records: Sequence[FileRecord],
     options: CheckOptions,
@@ -117,94 +330,61 @@ def inspect_files(
     progress: ProgressFn | None = None,
     inspect: InspectFn = inspect_file,
 ) -> list[FileResult]:
-    """Inspect `records` in parallel; results come back in the order of `records`.
-
-    `inspect` must be a module-level function (workers import it by name)."""
-    total = len(records)
-    results: list[FileResult | None] = [None] * total
-    if total == 0:
-        return []
-    jobs = max(1, min(jobs or default_jobs(), total))
-    # forkserver: workers never inherit a parent's TensorFlow threads (tests, notebooks).
-    ctx: Any = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    pending = deque(range(total))
-    workers: list[_Worker] = []
-    done = 0
-
-    def start_worker() -> _Worker:
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, options, inspect), daemon=True)
-        proc.start()
-        child.close()
-        return _Worker(proc=proc, conn=parent)
-
-    def assign(w: _Worker) -> None:
-        if pending:
-            i = pending.popleft()
-            rec = records[i]
-            w.index, w.started = i, time.monotonic()
-            w.conn.send((i, str(rec.path), rec.rel, rec.size, rec.mtime_ns))
-        else:
-            w.index = None
-
-    def finish(i: int, result: FileResult) -> None:
-        nonlocal done
+    """Inspect `records` in parallel; results come back in the order of `records`."""
+    results: list[FileResult | None] = [None] * len(records)
+    for done, (i, result) in enumerate(inspect_stream(records, options, jobs, timeout_s, inspect), 1):
         results[i] = result
-        done += 1
         if progress is not None:
-            progress(done, total)
-
-    def replace(w: _Worker) -> _Worker:
-        w.proc.kill()
-        w.proc.join(timeout=5)
-        w.conn.close()
-        return start_worker()
-
-    try:
-        workers = [start_worker() for _ in range(jobs)]
-        while done < total:
-            busy = [w for w in workers if not w.ready or w.index is not None]
-            ready_conns = wait([w.conn for w in busy], timeout=0.5)
-            now = time.monotonic()
-            for k, w in enumerate(workers):
-                if w.conn in ready_conns:
-                    try:
-                        tag, payload = w.conn.recv()
-                    except (EOFError, OSError):
-                        # The worker died: a decoder crashed the process (or warming up failed).
-                        if w.index is not None:
-                            finish(w.index, _failed(records[w.index], "a decoder crashed while reading this file"))
-                        elif not w.ready:
-                            raise RuntimeError("a validate worker failed to start") from None
-                        workers[k] = replace(w)
-                        continue
-                    if tag == "ready":
-                        w.ready = True
-                    else:
-                        finish(tag, payload)
-                    assign(w)
-                elif w.index is not None and now - w.started > timeout_s:
-                    finish(w.index, _failed(records[w.index], f"decoding took longer than {timeout_s:g} s (--timeout)"))
-                    workers[k] = replace(w)
-    finally:
-        for w in workers:
-            try:
-                w.conn.send(None)
-            except (OSError, ValueError):
-                pass
-        for w in workers:
-            w.proc.join(timeout=2)
-            if w.proc.is_alive():
-                w.proc.kill()
-            w.conn.close()
+            progress(done, len(records))
     return [r for r in results if r is not None]
 
 
-def inspect_files_serially(records: Sequence[FileRecord], options: CheckOptions, progress: ProgressFn | None = None) -> list[FileResult]:
+def inspect_files_serially(
+    records: Sequence[FileRecord], options: CheckOptions, progress: ProgressFn | None = None
+) -> list[FileResult]:
     """In-process inspection with no pool (jobs=0): for debugging and for tiny folders."""
-    out = []
-    for n, rec in enumerate(records, 1):
-        out.append(inspect_guarded(inspect_file, rec.path, rec.rel, rec.size, rec.mtime_ns, options))
-        if progress is not None:
-            progress(n, len(records))
-    return out
+    return inspect_files(records, options, jobs=0, progress=progress)
+
+
+# --- interrupts --------------------------------------------------------------------------------
+
+
+@contextmanager
+def interrupts_as_keyboard_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C does, so one handler
+    stops the workers and keeps the finished results. Only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class InterruptHook:
+    """The INTERRUPT_HOOK_ENV test hook: after N results, send the signal a terminal's Ctrl-C
+    would: to the whole process group when this process leads it (workers included), else to
+    this process alone."""
+
+    def __init__(self) -> None:
+        spec = os.environ.get(INTERRUPT_HOOK_ENV, "")
+        count, _, name = spec.partition(":")
+        self.after = int(count) if count.strip().isdigit() else None
+        self.signum = signal.SIGTERM if name.strip().upper() == "TERM" else signal.SIGINT
+        self.seen = 0
+
+    def tick(self) -> None:
+        if self.after is None:
+            return
+        self.seen += 1
+        if self.seen == self.after:
+            if os.getpgrp() == os.getpid():
+                os.killpg(os.getpgrp(), self.signum)
+            else:
+                os.kill(os.getpid(), self.signum)

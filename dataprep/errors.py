@@ -29,6 +29,7 @@ class Interrupted(DataprepError):
     """
 
     prefix = "interrupted"
+    exit_code = EXIT_INTERRUPTED
 
     def __init__(self, message: str) -> None:
         super().__init__(message, exit_code=EXIT_INTERRUPTED)

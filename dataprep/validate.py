@@ -6,6 +6,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,15 @@ from dataprep.checks import (
     finding,
 )
 from dataprep.defaults import DEFAULT_TIMEOUT_S
-from dataprep.engine import ProgressFn, inspect_files, inspect_files_serially
+from dataprep.engine import (
+    InspectFn,
+    InterruptHook,
+    ProgressFn,
+    inspect_file,
+    interrupts_as_keyboard_interrupt,
+    result_stream,
+)
+from dataprep.errors import Interrupted
 from dataprep.formats import extension_format
 from dataprep.report import FileResult, Report
 from dataprep.scan import (
@@ -32,9 +41,12 @@ from dataprep.scan import (
 
 @dataclass
 class ValidateOptions:
-    """How to validate. `jobs=0` inspects in this process (no pool, no time limit)."""
+    """How to validate. `jobs=0` inspects in this process (no pool, no time limit).
+    `engine`: "local" (a process pool here) or "ray" (a Ray cluster at `ray_address`)."""
 
     jobs: int | None = None
+    engine: str = "local"
+    ray_address: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     cache_dir: Path | None = None
     use_cache: bool = True
@@ -85,24 +97,50 @@ def inspect_paths(paths: Sequence[Path], options: ValidateOptions | None = None)
     return {rec.path: by_rel[rec.rel] for rec in records}
 
 
-def inspect_scan(scan: Scan, opts: ValidateOptions) -> tuple[list[FileResult], int, int]:
-    """Results for every file of `scan` (images inspected or cached, junk described)."""
+CACHE_BATCH = 512  # results written to the cache per transaction, as they arrive
+
+
+def inspect_scan(scan: Scan, opts: ValidateOptions, inspect: InspectFn = inspect_file) -> tuple[list[FileResult], int, int]:
+    """Results for every file of `scan` (images inspected or cached, junk described).
+    `inspect` is the per-file function (tests and benchmarks pass a stand-in).
+
+    Fresh results go to the cache as they arrive, so an interrupted run (Ctrl-C, SIGTERM:
+    `Interrupted`, exit 130) keeps what it finished and the next run reuses it."""
     check_opts = opts.check_options
-    key = f"checks={CHECKS_VERSION};{fingerprint(check_opts)}"
-    cache = ResultCache(opts.cache_dir, key) if opts.use_cache else None
+    cache = ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{fingerprint(check_opts)}") if opts.use_cache else None
+    fresh: dict[str, FileResult] = {}
     try:
         known = cache.lookup(scan.images) if cache else {}
         todo = [r for r in scan.images if r.rel not in known]
-        if opts.jobs == 0:
-            fresh = inspect_files_serially(todo, check_opts, opts.progress)
-        else:
-            fresh = inspect_files(todo, check_opts, jobs=opts.jobs, timeout_s=opts.timeout_s, progress=opts.progress)
-        if cache:
-            cache.store((rec, res) for rec, res in zip(todo, fresh, strict=True) if not _is_transient(res))
+        unsaved: list[tuple[FileRecord, FileResult]] = []
+        hook = InterruptHook()
+        stream = result_stream(todo, check_opts, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect)
+        try:
+            with interrupts_as_keyboard_interrupt(), closing(stream):
+                for index, result in stream:
+                    rec = todo[index]
+                    fresh[rec.rel] = result
+                    if cache and not _is_transient(result):
+                        unsaved.append((rec, result))
+                        if len(unsaved) >= CACHE_BATCH:
+                            cache.store(unsaved)
+                            unsaved = []
+                    if opts.progress is not None:
+                        opts.progress(len(fresh), len(todo))
+                    hook.tick()
+        except KeyboardInterrupt:
+            kept = len(fresh) + len(known) if cache else 0
+            raise Interrupted(
+                f"stopped after inspecting {len(fresh)} of {len(todo)} files ({kept} results cached); "
+                "re-run the same command to go on from there"
+            ) from None
+        finally:
+            if cache:
+                cache.store(unsaved)
     finally:
         if cache:
             cache.close()
-    by_rel = {**known, **{r.rel: r for r in fresh}}
+    by_rel = {**known, **fresh}
     scan.mark_junk(content_junk(scan.images, by_rel))
     results = [by_rel[r.rel] for r in scan.images] + [_junk_result(scan, r) for r in scan.junk]
     results += [_problem_result(p) for p in scan.problems]

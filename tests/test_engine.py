@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from dataprep.checks import CheckOptions
-from dataprep.engine import inspect_file, inspect_files
+from dataprep.engine import INTERRUPT_HOOK_ENV, inspect_file, inspect_files
+from dataprep.errors import DataprepError
 from dataprep.report import FileResult
 from dataprep.scan import scan_dataset
 
@@ -52,3 +59,75 @@ def test_progress_reports_every_file(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
     inspect_files(scan_dataset(tmp_path).images, NO_TF, jobs=2, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (5, 5) and [d for d, _ in seen] == [1, 2, 3, 4, 5]
+
+
+def _copies(folder: Path, n: int) -> None:
+    from conftest import ZOO
+
+    folder.mkdir(parents=True)
+    good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
+    for i in range(n):
+        (folder / f"{i:02d}.jpg").write_bytes(good)
+
+
+def _validate_cli(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # A new session: the interrupt hook then signals the whole group, as a terminal's Ctrl-C does.
+    return subprocess.run(
+        [sys.executable, "-m", "dataprep", "validate", str(folder), "--jobs", "2", "--json"],
+        env=env, capture_output=True, text=True, timeout=300, start_new_session=True, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("signal_name", ["INT", pytest.param("TERM", marks=pytest.mark.slow)])
+def test_interrupt_stops_quietly_and_keeps_finished_results(tmp_path: Path, signal_name: str) -> None:
+    folder = tmp_path / "data" / "c"
+    _copies(folder, 12)
+    env = {**os.environ, INTERRUPT_HOOK_ENV: f"5:{signal_name}"}
+    stopped = _validate_cli(tmp_path / "data", env)
+    assert stopped.returncode == 130, stopped.stderr
+    lines = [line for line in stopped.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted: stopped after inspecting 5 of 12 files"), stopped.stderr
+    assert "Traceback" not in stopped.stderr and stopped.stdout == ""
+    del env[INTERRUPT_HOOK_ENV]
+    again = _validate_cli(tmp_path / "data", env)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["cache"] == {"reused": 5, "inspected": 7}
+    assert report["files"] == 12 and {f["check"] for f in report["findings"]} == {
+        "duplicate"
+    }  # the same photo 12 times
+
+
+class _ExitsWhenUnpickled:
+    """An `inspect` a worker cannot even load: the worker process exits while starting."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os._exit, (3,))
+
+
+def test_worker_that_cannot_start_is_one_domain_error(tmp_path: Path) -> None:
+    _copies(tmp_path / "c", 2)
+    with pytest.raises(DataprepError, match="worker process failed to start"):
+        records = scan_dataset(tmp_path).images
+        inspect_files(records, NO_TF, jobs=1, inspect=_ExitsWhenUnpickled())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ["validate", "duplicates", "clean", "split"])
+def test_engine_ray_without_ray_installed_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if `pip install 'dataprep[ray]'` had not been run
+    _copies(tmp_path / "data" / "c", 1)
+    args = [command, str(tmp_path / "data")] + ([str(tmp_path / "out")] if command == "split" else [])
+    result = CliRunner().invoke(app, [*args, "--engine", "ray"])
+    assert result.exit_code == 2
+    expected = (
+        f"error: --engine ray for `dataprep {command}` needs Ray, which is not installed; "
+        "install it with: pip install 'dataprep[ray]' (or use --engine local)"
+    )
+    assert result.output.strip().splitlines() == [expected]
+    assert not (tmp_path / "out").exists()

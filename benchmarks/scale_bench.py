@@ -1,0 +1,340 @@
+"""Benchmark: dataprep at scale. Local pool vs Ray on the same files, the driver's ingest ceiling,
+the CLI's peak RSS as the file count grows, a wall-time projection for big clusters, and
+near-duplicate grouping (HashIndex) at 1M and 10M hashes.
+
+Sections (each prints a markdown table; `--json` adds one JSON line per section):
+  engines   N generated tiny JPEGs (default 5,000; noise, 32x32) validated with --engine local and
+            --engine ray (a private Ray started as the CLI starts it, and a warm one), no cache.
+  ingest    results per second the driver takes in (validate's loop: stream -> cache), from a
+            stand-in `inspect` that reads no file, in-process, through the local pool and through Ray.
+  rss       peak RSS of the driver process (validate's whole path: scan records, results, cache,
+            report, JSON written to /dev/null) at 10k/100k/1M synthetic files, each in a fresh
+            process; synthetic = real result objects shaped like a pets-800 photo's, no files
+            (1M real files do not fit this machine's disk budget).
+  photos    per-file CPU cost on real photos (--photos DIR, default ../shared/data/pets-800).
+  project   wall time for 1M and 10M photos at 8/64/512 worker cores from the measured per-file
+            cost (photos, else engines) and per-result driver cost (Ray's, from ingest);
+            --ray-start: Ray's start-up seconds (engines: ray_cold - ray_warm).
+  hashes    HashIndex.pairs_within(10) over 1M and 10M random 64-bit pHashes with planted near
+            copies: time and peak RSS.
+
+Usage: python benchmarks/scale_bench.py [--files 5000] [--rss 10000,100000,1000000] [--sections ...]
+Times on a shared machine are noisy: compare the ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dataprep.checks import CheckOptions
+from dataprep.report import FileResult
+
+TEMPLATE: dict[str, Any] = {  # dataprep's result for a pets-800 photo (cats/cat.0.jpg), hashes varied per file
+    "size": 33385, "mtime_ns": 0, "format": "jpeg", "width": 300, "height": 280, "mode": "RGB", "frames": 1,
+    "findings": [],
+    "properties": {
+        "brightness": 0.2785, "brightness_p01": 0.0544, "brightness_p99": 0.6367, "contrast": 0.1334,
+        "entropy": 7.0257, "sharpness": 1.2746, "colour_spread": 49.0, "aspect_ratio": 0.9333,
+    },
+}  # fmt: skip
+
+
+def synthetic_inspect(path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
+    """A photo's result without reading a file: what the driver ingests per file."""
+    import hashlib
+
+    digest = hashlib.sha256(rel.encode()).hexdigest()
+    d: dict[str, Any] = {
+        **TEMPLATE, "size": size, "mtime_ns": mtime_ns, "sha256": digest, "phash": digest[:16],
+        "dhash": digest[16:32], "pixel_hash": digest[32:64], "properties": dict(TEMPLATE["properties"]),
+    }  # fmt: skip
+    if int(digest[:2], 16) < 13:  # about 1 in 20 photos has a finding
+        d["findings"] = [["corrupt_data", "warning", "Premature end of JPEG file (bytes after the last marker)"]]
+    return FileResult.from_cache(rel, d)
+
+
+def synthetic_scan(n: int, root: Path) -> Any:
+    from dataprep.scan import FileRecord, Scan
+
+    images = [
+        FileRecord(path=root / f"class{i % 10}" / f"img{i:08d}.jpg", rel=f"class{i % 10}/img{i:08d}.jpg",
+                   label=f"class{i % 10}", split=None, size=30_000 + i % 5000, mtime_ns=i)
+        for i in range(n)
+    ]  # fmt: skip
+    images.sort(key=lambda r: r.rel)
+    return Scan(root=root, layout="raw", images=images)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- engines -----------------------------------------------------------------------------------
+
+
+def make_files(root: Path, n: int) -> None:
+    from PIL import Image
+
+    rng = random.Random(0)
+    for i in range(n):
+        folder = root / f"c{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.frombytes("RGB", (32, 32), rng.randbytes(32 * 32 * 3)).save(folder / f"{i:06d}.jpg", quality=90)
+
+
+def section_engines(n: int) -> dict[str, Any]:
+    from dataprep.ray_engine import ray_session
+    from dataprep.validate import ValidateOptions, validate
+
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
+        root = Path(tmp) / "files"
+        make_files(root, n)
+        validate(root, ValidateOptions(use_cache=False, jobs=0, use_tf=False))  # page cache warm
+        rows: dict[str, float] = {}
+        t = time.perf_counter()
+        validate(root, ValidateOptions(use_cache=False))
+        rows["local"] = time.perf_counter() - t
+        t = time.perf_counter()
+        validate(root, ValidateOptions(use_cache=False, engine="ray"))  # starts and stops its own Ray
+        rows["ray_cold"] = time.perf_counter() - t
+        with ray_session():
+            validate(root, ValidateOptions(use_cache=False, engine="ray", use_tf=False))  # actors' code loaded once
+            t = time.perf_counter()
+            validate(root, ValidateOptions(use_cache=False, engine="ray"))
+            rows["ray_warm"] = time.perf_counter() - t
+    cores = os.cpu_count() or 1
+    out = {"files": n, "cores": cores, **{k: round(v, 2) for k, v in rows.items()}}
+    out["ratio_cold"] = round(rows["ray_cold"] / rows["local"], 2)
+    out["ratio_warm"] = round(rows["ray_warm"] / rows["local"], 2)
+    out["cpu_s_per_file"] = round(rows["local"] * cores / n, 5)
+    print(f"\n### engines: {n} files, {cores} cores, TensorFlow check on, no cache\n")
+    print("| run | seconds | / local |\n|---|---:|---:|")
+    for k in ("local", "ray_cold", "ray_warm"):
+        print(f"| {k} | {rows[k]:.1f} | {rows[k] / rows['local']:.2f}x |")
+    return out
+
+
+def section_photos(root: Path) -> dict[str, Any]:
+    """Per-file CPU cost on real photos (the projection's input): validate, local engine, no cache."""
+    from dataprep.validate import ValidateOptions, validate
+
+    validate(root, ValidateOptions(use_cache=False, jobs=0, use_tf=False))  # page cache warm
+    t = time.perf_counter()
+    report = validate(root, ValidateOptions(use_cache=False))
+    seconds = time.perf_counter() - t
+    cores = os.cpu_count() or 1
+    n = len(report.scan.images)
+    per_file = round(seconds * cores / n, 4)
+    out = {"dir": str(root), "files": n, "seconds": round(seconds, 1), "cpu_s_per_file": per_file}
+    print(
+        f"\n### photos: {n} real photos ({root.name}), local engine, {cores} cores: {seconds:.1f} s, "
+        f"{per_file * 1000:.0f} ms of CPU per file (worker start-up included)"
+    )
+    return out
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+def run_driver(n: int, engine: str, jobs: int | None, use_cache: bool = True) -> dict[str, Any]:
+    """validate's driver path over `n` synthetic files; returns seconds and peak RSS. Ray is
+    started first and its actors' code loaded by a small run, so ingest_s is the driver's rate."""
+    if engine == "ray":
+        from dataprep.ray_engine import ray_session
+
+        with ray_session():
+            _driver_path(200, engine, jobs, use_cache)
+            return _driver_path(n, engine, jobs, use_cache)
+    return _driver_path(n, engine, jobs, use_cache)
+
+
+def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict[str, Any]:
+    from dataprep.validate import ValidateOptions, add_dataset_findings, inspect_scan
+
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
+        scan = synthetic_scan(n, Path(tmp) / "root")
+        opts = ValidateOptions(
+            jobs=jobs, engine=engine, use_tf=False, cache_dir=Path(tmp) / "cache", use_cache=use_cache
+        )
+        t = time.perf_counter()
+        results, _, inspected = inspect_scan(scan, opts, inspect=synthetic_inspect)
+        ingest_s = time.perf_counter() - t
+        add_dataset_findings(scan, results, odd_size=opts.quality.odd_size)
+        from dataprep.report import Report
+
+        report = Report(root=scan.root, scan=scan, results=results, inspected=inspected)
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            json.dump(report.to_dict(), sink, indent=2)
+        total_s = time.perf_counter() - t
+    return {"files": n, "engine": engine, "jobs": jobs, "ingest_s": round(ingest_s, 2), "total_s": round(total_s, 2),
+            "results_per_s": round(n / ingest_s), "peak_rss_mib": round(peak_rss_mib())}  # fmt: skip
+
+
+def in_subprocess(n: int, engine: str, jobs: int | None) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--driver",
+        str(n),
+        "--engine",
+        engine,
+        "--jobs",
+        str(jobs if jobs is not None else -1),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def section_ingest(n: int) -> list[dict[str, Any]]:
+    runs = [in_subprocess(n, "local", 0), in_subprocess(n, "local", None), in_subprocess(n, "ray", None)]
+    print(f"\n### ingest: {n} synthetic results (stand-in inspect, no file read), driver with cache\n")
+    print("| engine | results/s | seconds |\n|---|---:|---:|")
+    for r in runs:
+        name = "in-process (jobs=0)" if r["jobs"] == 0 else r["engine"]
+        print(f"| {name} | {r['results_per_s']:,} | {r['ingest_s']:.1f} |")
+    return runs
+
+
+def section_rss(sizes: list[int]) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for n in sizes:
+        for engine, jobs in (("local", None), ("ray", None)):
+            if n > 100_000:  # 1M through a pool on 2 shared cores takes many minutes: the driver alone
+                engine, jobs = "local", 0
+                if runs and runs[-1]["files"] == n:
+                    continue
+            runs.append(in_subprocess(n, engine, jobs))
+    print("\n### rss: peak RSS of the driver (scan records + results + cache + report + JSON)\n")
+    print("| files | engine | peak RSS MiB | KiB per file | seconds |\n|---:|---|---:|---:|---:|")
+    for r in runs:
+        engine = "in-process (jobs=0)" if r["jobs"] == 0 else r["engine"]
+        print(
+            f"| {r['files']:,} | {engine} | {r['peak_rss_mib']:,} | "
+            f"{r['peak_rss_mib'] * 1024 / r['files']:.1f} | {r['total_s']:.1f} |"
+        )
+    return runs
+
+
+# --- projection --------------------------------------------------------------------------------
+
+
+def section_project(cpu_s_per_file: float, driver_s_per_result: float, startup_s: float) -> list[dict[str, Any]]:
+    rows = []
+    print("\n### projection: wall time = max(files x cpu_s/file / cores, files x driver_s/result) + startup\n")
+    print(
+        f"(cpu_s/file {cpu_s_per_file:.4f} measured on this machine; "
+        f"driver {driver_s_per_result * 1e6:.0f} us/result; startup {startup_s:.0f} s)\n"
+    )
+    print("| photos | 8 cores | 64 cores | 512 cores |\n|---:|---:|---:|---:|")
+    for n in (1_000_000, 10_000_000):
+        cells = []
+        for cores in (8, 64, 512):
+            work, driver = n * cpu_s_per_file / cores, n * driver_s_per_result
+            wall = max(work, driver) + startup_s
+            rows.append({"photos": n, "cores": cores, "wall_s": round(wall), "driver_bound": driver >= work})
+            cells.append(f"{_hms(wall)}{' (driver-bound)' if driver >= work else ''}")
+        print(f"| {n:,} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _hms(s: float) -> str:
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
+
+
+# --- near-duplicate grouping -------------------------------------------------------------------
+
+
+def hashes_run(n: int) -> dict[str, Any]:
+    import numpy as np
+
+    from dataprep.duplicates import HashIndex
+
+    rng = np.random.default_rng(0)
+    hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64) | (
+        rng.integers(0, 2, size=n, dtype=np.uint64) << np.uint64(63)
+    )
+    planted = n // 100  # 1% are near copies of another photo (up to 8 bits flipped)
+    src = rng.integers(0, n, size=planted)
+    dst = rng.integers(0, n, size=planted)
+    flips = np.zeros(planted, dtype=np.uint64)
+    for _ in range(8):
+        flips |= np.uint64(1) << rng.integers(0, 64, size=planted, dtype=np.uint64)
+    hashes[dst] = hashes[src] ^ flips
+    before = peak_rss_mib()
+    t = time.perf_counter()
+    index = HashIndex(hashes.tolist())
+    i, _, _ = index.pairs_within(10)
+    seconds = time.perf_counter() - t
+    return {"hashes": n, "seconds": round(seconds, 1), "pairs": len(i), "comparisons": index.comparisons,
+            "peak_rss_mib": round(peak_rss_mib()), "rss_before_mib": round(before)}  # fmt: skip
+
+
+def section_hashes(sizes: list[int]) -> list[dict[str, Any]]:
+    runs = []
+    for n in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--hashes-run", str(n)], capture_output=True, text=True, check=True
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print("\n### hashes: HashIndex near-duplicate pairs (threshold 10 bits) on the driver\n")
+    print("| hashes | seconds | peak RSS MiB | pairs found | distances computed |\n|---:|---:|---:|---:|---:|")
+    for r in runs:
+        print(f"| {r['hashes']:,} | {r['seconds']} | {r['peak_rss_mib']:,} | {r['pairs']:,} | {r['comparisons']:,} |")
+    return runs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--ingest", type=int, default=20000)
+    ap.add_argument("--rss", default="10000,100000,1000000")
+    ap.add_argument("--hashes", default="100000,200000,400000")
+    ap.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800")
+    ap.add_argument("--ray-start", type=float, default=12.0, help="seconds to start Ray, for the projection")
+    ap.add_argument("--sections", default="engines,photos,ingest,rss,project,hashes")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--driver", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--engine", default="local", help=argparse.SUPPRESS)
+    ap.add_argument("--jobs", type=int, default=-1, help=argparse.SUPPRESS)
+    ap.add_argument("--hashes-run", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.driver:
+        print(json.dumps(run_driver(args.driver, args.engine, None if args.jobs < 0 else args.jobs)))
+        return
+    if args.hashes_run:
+        print(json.dumps(hashes_run(args.hashes_run)))
+        return
+    sections = set(args.sections.split(","))
+    found: dict[str, Any] = {}
+    if "engines" in sections:
+        found["engines"] = section_engines(args.files)
+    if "photos" in sections and args.photos.is_dir():
+        found["photos"] = section_photos(args.photos)
+    if "ingest" in sections:
+        found["ingest"] = section_ingest(args.ingest)
+    if "rss" in sections:
+        found["rss"] = section_rss([int(x) for x in args.rss.split(",") if x])
+    if "project" in sections and "ingest" in found and ("photos" in found or "engines" in found):
+        ray_ingest = next(r for r in found["ingest"] if r["engine"] == "ray")
+        per_file = found["photos" if "photos" in found else "engines"]["cpu_s_per_file"]
+        found["project"] = section_project(per_file, 1 / ray_ingest["results_per_s"], args.ray_start)
+    if "hashes" in sections:
+        found["hashes"] = section_hashes([int(x) for x in args.hashes.split(",") if x])
+    if args.json:
+        for name, value in found.items():
+            print(json.dumps({name: value}))
+
+
+if __name__ == "__main__":
+    main()

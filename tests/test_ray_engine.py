@@ -1,0 +1,210 @@
+"""`--engine ray` on a real multi-node Ray cluster started on this host (a head with no CPU and
+two worker nodes of one CPU each, so every file is inspected on a worker node): the same report,
+duplicate groups and split as the local engine, also when a node dies mid-run, and a hanging or
+crashing decoder becomes `inspection_failed` as it does in the local pool.
+
+The first test runs in the default tier (one cluster start, about half a minute); the rest are slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DEMO, ZOO
+from typer.testing import CliRunner
+
+from dataprep.checks import CheckOptions
+from dataprep.cli import app
+from dataprep.engine import inspect_files
+from dataprep.scan import scan_dataset
+
+ray = pytest.importorskip("ray")
+
+TESTS = Path(__file__).resolve().parent
+NO_TF = CheckOptions(use_tf=False)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    from ray.cluster_utils import Cluster
+
+    # Ray's workers import the test doubles (test_engine.misbehaving_inspect) by name.
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), saved) if p)
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    for _ in range(2):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    ray.init(address=c.address, include_dashboard=False, log_to_driver=False)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+@pytest.fixture(scope="module")
+def zoo_and_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture zoo (every kind of broken file) and the demo photos in one dataset."""
+    root = tmp_path_factory.mktemp("data") / "all"
+    shutil.copytree(ZOO, root)
+    shutil.copytree(DEMO, root, dirs_exist_ok=True)
+    return root
+
+
+def _cli_json(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, [*args, "--json", "--no-cache"])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    report.pop("seconds", None)
+    return report
+
+
+def test_validate_on_ray_gives_the_local_report(cluster: Any, zoo_and_demo: Path) -> None:
+    local = _cli_json("validate", str(zoo_and_demo), "--jobs", "2")
+    on_ray = _cli_json("validate", str(zoo_and_demo), "--engine", "ray")
+    assert local["files"] > 200 and local["files_by_worst_severity"]["error"] >= 10  # broken files of every kind
+    assert on_ray == local
+
+
+@pytest.mark.slow
+def test_duplicates_and_split_on_ray_equal_local(cluster: Any, zoo_and_demo: Path, tmp_path: Path) -> None:
+    for command in (["duplicates", str(zoo_and_demo)], ["split", str(DEMO), str(tmp_path / "out"), "--dry-run"]):
+        local = _cli_json(*command, "--jobs", "2")
+        on_ray = _cli_json(*command, "--engine", "ray")
+        assert on_ray == local, command
+    groups = _cli_json("duplicates", str(zoo_and_demo), "--engine", "ray")["groups"]
+    assert groups, "the zoo and demo hold duplicates: the comparison must not be of two empty lists"
+
+
+@pytest.mark.slow
+def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -> None:
+    from dataprep.ray_engine import RayInspector
+
+    records = scan_dataset(zoo_and_demo).images
+    expected = {r.rel: r.to_cache() for r in inspect_files(records, NO_TF, jobs=0)}
+    victim = next(iter(cluster.worker_nodes))
+    seen: list[int] = []
+    by_rel: dict[str, dict[str, Any]] = {}
+    inspector = RayInspector(ray, NO_TF, batch_size=8)
+    try:
+        for index, result in inspector.imap(records):
+            seen.append(index)
+            by_rel[result.rel] = result.to_cache()
+            if len(seen) == 8:  # the first batch is back; the other node's batch is in flight
+                cluster.remove_node(victim, allow_graceful=False)
+    finally:
+        cluster.add_node(num_cpus=1)  # the module's cluster has two worker nodes again
+        cluster.wait_for_nodes()
+    assert inspector.restarts >= 1  # the lost node's actor had a batch in flight
+    assert sorted(seen) == list(range(len(records)))  # nothing lost, nothing doubled
+    assert by_rel == expected
+
+
+@pytest.mark.slow
+def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_path: Path) -> None:
+    from test_engine import misbehaving_inspect
+
+    from dataprep.ray_engine import RayInspector
+
+    good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
+    for rel in ("c/a1.jpg", "c/a2.jpg", "c/a3.jpg", "c/a4.jpg", "c/crash.jpg", "d/a5.jpg", "d/a6.jpg", "d/hang.jpg"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_bytes(good)
+    records = scan_dataset(tmp_path).images  # batches of 3: [a1 a2 a3] [a4 crash a5] [a6 hang]
+    inspector = RayInspector(ray, NO_TF, timeout_s=3, batch_size=3, inspect=misbehaving_inspect)
+    results = dict(inspector.imap(records))
+    assert sorted(results) == list(range(len(records)))
+    by_name = {Path(r.rel).name: r for r in results.values()}
+    assert [f.check for f in by_name["hang.jpg"].findings] == ["inspection_failed"]
+    assert "longer than 3 s" in by_name["hang.jpg"].findings[0].detail
+    assert [f.check for f in by_name["crash.jpg"].findings] == ["inspection_failed"]
+    assert "crashed" in by_name["crash.jpg"].findings[0].detail
+    for name in ("a1.jpg", "a2.jpg", "a3.jpg", "a4.jpg", "a5.jpg", "a6.jpg"):
+        assert by_name[name].findings == [] and by_name[name].sha256 is not None
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> None:
+    """The CLI with its private Ray (started although the module's cluster runs on this host, as
+    a user's `ray start` cluster would): one line, exit 130, results cached."""
+    import subprocess
+    import sys
+
+    from dataprep.engine import INTERRUPT_HOOK_ENV
+
+    env = {**os.environ, INTERRUPT_HOOK_ENV: "40"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--engine", "ray", "--json"]
+    stopped = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=300, start_new_session=True, check=False
+    )
+    assert stopped.returncode == 130, stopped.stderr
+    lines = [line for line in stopped.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("interrupted: stopped after inspecting 40 of "), stopped.stderr
+    del env[INTERRUPT_HOOK_ENV]
+    local = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--json"]
+    again = subprocess.run(local, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert json.loads(again.stdout)["cache"]["reused"] == 40
+
+
+@ray.remote(num_cpus=1)
+class _CpuHog:
+    def ready(self) -> bool:
+        return True
+
+
+def test_a_cluster_with_no_free_cpu_is_one_line_not_a_hang(cluster: Any, tmp_path: Path) -> None:
+    from dataprep.errors import DataprepError
+    from dataprep.ray_engine import RayInspector
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
+    records = scan_dataset(tmp_path).images
+    hogs = [_CpuHog.remote() for _ in range(2)]  # type: ignore[attr-defined]
+    ray.get([h.ready.remote() for h in hogs])
+    try:
+        with pytest.raises(DataprepError, match="no Ray worker could start for 2 s"):
+            list(RayInspector(ray, NO_TF, stall_s=2).imap(records))
+    finally:
+        for h in hogs:
+            ray.kill(h)
+
+
+def test_a_cluster_without_cpus_is_refused(cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dataprep.errors import DataprepError
+    from dataprep.ray_engine import RayInspector
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"memory": 1e9})  # a head started with --num-cpus 0, alone
+    with pytest.raises(DataprepError, match="no CPU for dataprep's workers"):
+        list(RayInspector(ray, NO_TF).imap(scan_dataset(tmp_path).images))
+
+
+@pytest.mark.slow
+def test_ray_address_joins_a_running_cluster_and_leaves_it_running(cluster: Any) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--json", "--no-cache"]
+    joined = subprocess.run(
+        [*cmd, "--engine", "ray", "--ray-address", cluster.address], capture_output=True, text=True, timeout=300, check=False
+    )
+    local = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert joined.returncode == local.returncode, joined.stderr
+    reports = [json.loads(r.stdout) for r in (joined, local)]
+    for report in reports:
+        report.pop("seconds")
+    assert reports[0] == reports[1]
+    assert ray.cluster_resources().get("CPU") == 2  # dataprep disconnected; the cluster is still there
