@@ -16,7 +16,7 @@ from dataprep.checks import quality_checks as qc
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "3"
+CHECKS_VERSION = "4"
 
 
 @dataclass(frozen=True)
