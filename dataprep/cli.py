@@ -86,8 +86,17 @@ Threshold = Annotated[
     int,
     typer.Option(
         "--threshold",
-        help="Near duplicates: at most this many of the 64 pHash bits differ (0-24; default 10).",
+        help="Near-duplicate candidates: at most this many of the 64 pHash bits differ, directly, mirrored or cropped (0-24; default 12).",
         metavar="BITS",
+    ),
+]
+Similarity = Annotated[
+    float,
+    typer.Option(
+        "--similarity",
+        help="Near duplicates: a candidate pair is kept when its aligned thumbnails' detail correlates at least this much "
+        "(0-1; default 0.55; 0.75 only close copies, 0.45 heavier edits).",
+        metavar="0-1",
     ),
 ]
 
@@ -152,7 +161,7 @@ def clean(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be removed; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
     duplicates: Annotated[bool, typer.Option("--duplicates", help="Also remove exact and near duplicates: keep the largest file of each group.")] = False,
-    threshold: Threshold = 10,
+    threshold: Threshold = 12,
     jobs: Jobs = None,
     timeout: Timeout = 60.0,
     cache_dir: CacheDir = None,
@@ -205,30 +214,37 @@ def _with_hashing_progress(
 def duplicates(
     directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
-    threshold: Threshold = 10,
+    threshold: Threshold = 12,
+    similarity: Similarity = 0.55,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye.")] = None,
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
 ) -> None:
-    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, brightened copies)."""
+    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies)."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
 
     report = _with_hashing_progress(
-        json_out, jobs, cache_dir, no_cache, lambda options: duplicates_report(directory, threshold, options)
+        json_out, jobs, cache_dir, no_cache, lambda options: duplicates_report(directory, threshold, options, similarity)
     )
+    if plot is not None:
+        render.plot_duplicates(report, plot)
     if json_out:
         print_json(report.to_dict())
     else:
         render.print_duplicates(report)
+        if plot is not None:
+            render.stdout.print(f"groups drawn in {plot}")
 
 
 @app.command()
 def leakage(
     out: Annotated[Path, typer.Argument(help="A split folder: OUT/{train,val,test}/CLASS/*.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
-    threshold: Threshold = 10,
+    threshold: Threshold = 12,
+    similarity: Similarity = 0.55,
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
@@ -239,7 +255,7 @@ def leakage(
     from dataprep.duplicates import leakage_report
 
     report = _with_hashing_progress(
-        json_out, jobs, cache_dir, no_cache, lambda options: leakage_report(out, threshold, options)
+        json_out, jobs, cache_dir, no_cache, lambda options: leakage_report(out, threshold, options, similarity)
     )
     if json_out:
         print_json(report.to_dict())

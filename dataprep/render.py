@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -121,18 +122,28 @@ def print_restore_result(result: RestoreResult) -> None:
 
 
 def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
-    """Each duplicate group: its kind, and each member with its pHash distance to the first."""
+    """Each duplicate group: its kind, and each member with its evidence against the first member."""
     if not report.groups:
-        stdout.print(f"[green]no duplicates[/] among {report.files} images in {report.root} (threshold {report.threshold})")
+        stdout.print(f"[green]no duplicates[/] among {report.files} images in {report.root} "
+                     f"(threshold {report.threshold} bits, similarity {report.similarity})")  # fmt: skip
         return
-    table = Table(title=f"duplicate groups in {report.root} (pHash threshold {report.threshold} bits)", title_justify="left")
+    table = Table(
+        title=f"duplicate groups in {report.root} (pHash candidates within {report.threshold} bits, "
+        f"verified at similarity >= {report.similarity})",
+        title_justify="left",
+    )
     table.add_column("#", justify="right")
     table.add_column("kind")
     table.add_column("file", overflow="fold")
-    table.add_column("distance", justify="right")
+    table.add_column("pHash bits", justify="right")
+    table.add_column("similarity", justify="right")
     for n, g in enumerate(report.groups[:limit], 1):
+        evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
         for k, m in enumerate(g.members):
-            table.add_row(str(n) if k == 0 else "", g.kind if k == 0 else "", m.path, str(m.distance))
+            pair = evidence.get(frozenset((g.members[0].path, m.path))) if k else None
+            kind = g.kind if k == 0 else (pair.kind if pair else "")
+            sim = f"{pair.similarity:.2f}" if pair else ""
+            table.add_row(str(n) if k == 0 else "", kind, m.path, str(m.distance) if k else "", sim)
         table.add_section()
     stdout.print(table)
     copies = sum(len(g.members) - 1 for g in report.groups)
@@ -140,12 +151,56 @@ def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
     stdout.print(f"{len(report.groups)} group(s), {copies} extra cop{'y' if copies == 1 else 'ies'} among {report.files} images{more}")
 
 
+def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side: int = 160) -> Path:
+    """Draw the groups side by side into a PNG, one row per group (the first `limit`), each image
+    captioned with its name, its kind and its evidence against the row's first image."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    from dataprep.errors import DataprepError
+
+    groups = report.groups[:limit]
+    columns = max((len(g.members) for g in groups), default=1)
+    caption = 28
+    width = columns * (side + 8) + 8
+    height = max(1, len(groups)) * (side + caption + 8) + 8 + caption
+    sheet = Image.new("RGB", (max(width, 480), height), "white")
+    draw = ImageDraw.Draw(sheet)
+    shown = f" (first {limit})" if len(report.groups) > limit else ""
+    draw.text((8, 6), f"{len(report.groups)} group(s) in {report.root}{shown}" if groups else f"no duplicates in {report.root}", fill="black")
+    for row, g in enumerate(groups):
+        evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
+        y = 8 + caption + row * (side + caption + 8)
+        for col, m in enumerate(g.members):
+            x = 8 + col * (side + 8)
+            try:
+                with Image.open(report.root / m.path) as im:
+                    im.draft("RGB", (side, side))
+                    thumb = ImageOps.contain(ImageOps.exif_transpose(im).convert("RGB"), (side, side))
+                sheet.paste(thumb, (x + (side - thumb.width) // 2, y + (side - thumb.height) // 2))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                draw.rectangle((x, y, x + side, y + side), outline="red")
+            pair = evidence.get(frozenset((g.members[0].path, m.path))) if col else None
+            note = f"#{row + 1} {g.kind}" if col == 0 else (f"{pair.kind} {m.distance}b sim {pair.similarity:.2f}" if pair else "")
+            draw.text((x, y + side + 2), Path(m.path).name[:26], fill="black")
+            draw.text((x, y + side + 14), note, fill="blue")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path, format="PNG")
+    except (OSError, ValueError) as err:
+        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to --plot") from None
+    return path
+
+
 def print_leaks(report: LeakageReport, limit: int = 50) -> None:
     """Each group that crosses splits, with the splits it sits in."""
     if not report.leaks:
         stdout.print(f"[green]no leaks[/]: no exact or near duplicate crosses splits in {report.root} ({report.files} images)")
         return
-    table = Table(title=f"leaks across splits in {report.root} (pHash threshold {report.threshold} bits)", title_justify="left")
+    table = Table(
+        title=f"leaks across splits in {report.root} (pHash candidates within {report.threshold} bits, "
+        f"similarity >= {report.similarity})",
+        title_justify="left",
+    )
     table.add_column("kind")
     table.add_column("splits")
     table.add_column("files", overflow="fold")
