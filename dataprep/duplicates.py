@@ -294,7 +294,7 @@ def search_duplicates(
 ) -> DuplicateSearch:
     """Exact and near duplicates among `results` (see the module docstring). Pure and deterministic."""
     from dataprep.checks.image_properties import NearSignature, hamming
-    from dataprep.similarity import Prepared, compare, prepare
+    from dataprep.similarity import Prepared, colours_agree, compare, prepare
 
     check_threshold(threshold)
     check_similarity(similarity)
@@ -341,7 +341,9 @@ def search_duplicates(
             pa = prepared.get(a) or prepared.setdefault(a, prepare(signatures[a].thumbnail_array()))
             pb = prepared.get(b) or prepared.setdefault(b, prepare(signatures[b].thumbnail_array()))
             match = compare(pa, pb)
-            if match.similarity >= similarity:
+            sa, sb = signatures[a], signatures[b]
+            colour = colours_agree(sa.chroma_array(), sb.chroma_array(), sa.hue_array(), sb.hue_array(), match.mirrored)
+            if match.similarity >= similarity and colour:
                 kind: Kind = "mirrored" if match.mirrored else "near"
                 edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, kind, bits, match.similarity)
 
