@@ -317,6 +317,7 @@ def split(
     train: Annotated[Optional[str], typer.Option("--train", metavar="N|FRACTION", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same files + same seed = same split on any machine.")] = 1337,
     mode: Annotated[str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")] = "copy",
+    on_conflict: Annotated[str, typer.Option("--on-conflict", metavar="keep|exclude", help="Copies of one photo in different classes: keep the group (in one split, under its first file's class) or exclude it. Each conflict is reported with both paths.")] = "keep",
     include_invalid: Annotated[bool, typer.Option("--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty OUT: removes only the files a previous copy/hardlink/symlink split wrote there (RAW still has them); refuses, writing nothing, when OUT's split folders hold anything else or the photos of a previous move split. Other files in OUT are kept.")] = False,
@@ -337,7 +338,7 @@ def split(
     with render.progress_bar("splitting", enabled=not json_out) as progress:
         options.progress = progress
         result = split_dataset(
-            raw, out, SplitSpec.parse(val, test, train), seed=seed, mode=mode, include_invalid=include_invalid,
+            raw, out, SplitSpec.parse(val, test, train, on_conflict), seed=seed, mode=mode, include_invalid=include_invalid,
             resume=resume, force=force, dry_run=dry_run, validate_options=options, after_file=progress,
         )  # fmt: skip
     if json_out:

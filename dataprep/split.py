@@ -74,6 +74,7 @@ JOURNAL_NAME = ".dataprep-split.journal"
 SPLIT_JSON_VERSION = 1
 DEFAULT_SEED = 1337
 MODES = ("copy", "hardlink", "symlink", "move")
+ON_CONFLICT = ("keep", "exclude")
 _LINUX = sys.platform.startswith("linux")
 JOURNAL_BATCH = 256  # destinations per journal line: one fsync per batch, not per file
 
@@ -118,8 +119,14 @@ class SplitSpec:
     val: Amount = 0.1
     test: Amount = 0.1
     train: Amount | None = None
+    on_conflict: str = "keep"  # a duplicate group across classes: "keep" it (in one split) or "exclude" it
+    folds: int | None = None  # k for duplicate-aware cross-validation folds (planned by dataprep.folds)
 
     def __post_init__(self) -> None:
+        if self.on_conflict not in ON_CONFLICT:
+            raise DataprepError(f"unknown --on-conflict {self.on_conflict!r}; expected one of {'|'.join(ON_CONFLICT)}")
+        if self.folds is not None and (isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2):
+            raise DataprepError(f"--folds {self.folds!r} is not a count >= 2; pass e.g. --folds 5, or leave it out")
         for option, value in (("--val", self.val), ("--test", self.test), ("--train", self.train)):
             if value is None:
                 continue
@@ -143,20 +150,23 @@ class SplitSpec:
             )
 
     @classmethod
-    def parse(cls, val: str, test: str, train: str | None = None) -> SplitSpec:
+    def parse(cls, val: str, test: str, train: str | None = None, on_conflict: str = "keep", folds: int | None = None) -> SplitSpec:
         """The spec from command-line text, e.g. ``SplitSpec.parse("6", "0.1")``."""
         return cls(
             val=parse_amount("--val", val),
             test=parse_amount("--test", test),
             train=None if train is None else parse_amount("--train", train),
+            on_conflict=on_conflict,
+            folds=folds,
         )
 
-    def to_dict(self) -> dict[str, Amount | None]:
-        return {"val": self.val, "test": self.test, "train": self.train}
+    def to_dict(self) -> dict[str, Any]:
+        return {"val": self.val, "test": self.test, "train": self.train, "on_conflict": self.on_conflict, "folds": self.folds}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SplitSpec:
-        return cls(val=d["val"], test=d["test"], train=d.get("train"))
+        return cls(val=d["val"], test=d["test"], train=d.get("train"), on_conflict=d.get("on_conflict", "keep"),
+                   folds=d.get("folds"))  # fmt: skip
 
     def describe(self) -> str:
         """The spec as the options that ask for it, e.g. ``--val 6 --test 6``."""
@@ -298,11 +308,14 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     """Assign every file to train, val or test. Pure and deterministic: no I/O, no global RNG.
 
     Per class, the duplicate groups (files with equal sha256 or the same `group`: exact and
-    near duplicates; a lone file is a group of one)
-    are shuffled with the class's own RNG and placed first-fit into test, then val, then train
-    (train takes all the rest, or up to the ``--train`` cap; groups over the cap are unused).
-    A group whose files sit in several classes is planned with the class of its first file and
-    still lands in one split (a warning says so: that is a label conflict to fix).
+    near duplicates; a lone file is a group of one) are shuffled with the class's own RNG; test,
+    then val, get groups whose sizes add up to exactly the count asked (first fit, then a
+    subset-sum when first fit misses); only when no set of groups can is the split short, with
+    a warning that names the class and its largest group. Train takes all the rest, or up to
+    the ``--train`` cap (groups over the cap are unused). A group whose files sit in several
+    classes is a label conflict, reported once with both paths: with ``on_conflict="keep"`` it
+    is planned with the class of its first file and lands in one split; with ``"exclude"`` it
+    is left out.
     """
     ordered = sorted(files, key=lambda f: natural_key(f.rel))
     groups: dict[str, list[SourceFile]] = {}
@@ -316,58 +329,62 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     plan = SplitPlan(seed=seed, spec=spec, classes=classes, assignments=[])
     plan.duplicate_groups = [[m.rel for m in g] for g in groups.values() if len(g) > 1]
     conflicts = [g for g in groups.values() if len({m.label for m in g}) > 1]
-    if conflicts:
-        first = conflicts[0][0]
-        other = next(m for m in conflicts[0] if m.label != first.label)
-        example = f"{first.rel} = {other.rel}"
+    for g in conflicts:  # each reported once, with the paths of both labels
+        first = g[0]
+        other = next(m for m in g if m.label != first.label)
+        fate = "left out of the split (--on-conflict exclude)" if spec.on_conflict == "exclude" else \
+            f"kept together in one split under class {first.label!r} (--on-conflict exclude leaves such groups out)"  # fmt: skip
         plan.warnings.append(
-            f"{len(conflicts)} group(s) of identical or near-identical files sit in different classes (e.g. {example}); "
-            "each group is kept in one split, but the labels conflict: run `dataprep validate`"
+            f"label conflict: '{first.rel}' ({first.label}) and '{other.rel}' ({other.label}) are copies of one photo "
+            f"in different classes; their group of {len(g)} is {fate}"
         )
+    if spec.on_conflict == "exclude" and conflicts:
+        dropped = {id(g) for g in conflicts}
+        for label in list(by_class):
+            by_class[label] = [g for g in by_class[label] if id(g) not in dropped]
+        for g in conflicts:
+            others = sorted({m.label for m in g} - {g[0].label})
+            for m in g:
+                plan.unused.append(Excluded(m.rel, f"label conflict: a copy of it sits in class {others[0]!r} (--on-conflict exclude)"))
 
     placed: dict[str, str] = {}  # source rel -> split
     for label in classes:
         class_groups = by_class.get(label, [])
         n = sum(len(g) for g in class_groups)
         if n == 0:
-            continue  # every file of this class is in a group planned with another class
+            continue  # every file of this class is in a group planned with another class (or excluded)
         val, test, cap, warnings = spec.targets(label, n)
         plan.warnings.extend(warnings)
         # Bytes, not str: the same seed as the str for any UTF-8 name, and a class folder whose
         # name holds non-UTF-8 bytes (a str with lone surrogates) seeds from those bytes.
         rng = random.Random(f"{seed}:{label}".encode("utf-8", "surrogateescape"))
-        order = list(class_groups)
-        rng.shuffle(order)
-        room = {"test": test, "val": val, "train": cap if cap is not None else n}
-        chosen: dict[str, list[list[SourceFile]]] = {"test": [], "val": [], "train": []}
+        left = list(class_groups)
+        rng.shuffle(left)
+        chosen: dict[str, list[list[SourceFile]]] = {}
+        for split, target in (("test", test), ("val", val)):
+            # Train keeps at least one image: the biggest total val/test may take.
+            room = n - 1 - sum(len(g) for picked in chosen.values() for g in picked)
+            picked = _exact_subset(left, min(target, room))
+            chosen[split] = picked
+            taken = {id(g) for g in picked}
+            left = [g for g in left if id(g) not in taken]
+            got = sum(len(g) for g in picked)
+            if got != target:
+                biggest = max((g for g in class_groups), key=len)
+                plan.warnings.append(
+                    f"class {label!r}: {split} has {got} of the {target} images asked: no set of its duplicate groups adds up "
+                    f"to {target} (the largest, {len(biggest)} copies of '{biggest[0].rel}', must stay in one split)"
+                )
+        train: list[list[SourceFile]] = []
         unused: list[list[SourceFile]] = []
-        for g in order:
-            for split in ("test", "val", "train"):
-                if len(g) <= room[split]:
-                    chosen[split].append(g)
-                    room[split] -= len(g)
-                    break
+        room_train = cap if cap is not None else n
+        for g in left:
+            if len(g) <= room_train:
+                train.append(g)
+                room_train -= len(g)
             else:
                 unused.append(g)
-        # A big duplicate group may not fit val/test exactly: top up from the smallest leftover
-        # groups (overshooting) as long as train keeps at least one image.
-        for split in ("test", "val"):
-            while room[split] > 0:
-                train_size = sum(len(g) for g in chosen["train"])
-                pool = [(len(g), i, "unused", g) for i, g in enumerate(unused)]
-                pool += [(len(g), i, "train", g) for i, g in enumerate(chosen["train"]) if train_size - len(g) >= 1]
-                if not pool:
-                    break
-                _, _, where, g = min(pool, key=lambda item: (item[0], item[2] != "unused", item[1]))
-                (unused if where == "unused" else chosen["train"]).remove(g)
-                chosen[split].append(g)
-                room[split] -= len(g)
-            if room[split] > 0:
-                asked = val if split == "val" else test
-                plan.warnings.append(
-                    f"class {label!r}: {split} has {asked - room[split]} of the {asked} images asked, "
-                    "because duplicate (identical or near-identical) files must stay together"
-                )
+        chosen["train"] = train
         for split, split_groups in chosen.items():
             for g in split_groups:
                 for m in g:
@@ -384,6 +401,32 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
             )
     plan.unused.sort(key=lambda e: natural_key(e.path))
     return plan
+
+
+def _exact_subset(groups: list[list[SourceFile]], target: int) -> list[list[SourceFile]]:
+    """Groups (taken in the given, shuffled order) whose sizes add up to exactly `target`, or,
+    when no subset can, to the largest total below it. First fit, which nearly always lands
+    exactly (most groups are single files); otherwise a subset-sum over bitsets."""
+    picked: list[list[SourceFile]] = []
+    total = 0
+    for g in groups:
+        if total + len(g) <= target:
+            picked.append(g)
+            total += len(g)
+    if total == target:
+        return picked
+    full = (1 << (target + 1)) - 1
+    reach = [1]  # reach[i]: bit t set when some of groups[:i] add up to t
+    for g in groups:
+        reach.append((reach[-1] | (reach[-1] << len(g))) & full)
+    best = reach[-1].bit_length() - 1
+    out: list[list[SourceFile]] = []
+    for i in range(len(groups), 0, -1):  # walk back: leave a group out whenever the rest can still add up
+        if not reach[i - 1] >> best & 1:
+            out.append(groups[i - 1])
+            best -= len(groups[i - 1])
+    out.reverse()
+    return out
 
 
 # --- inputs: what to split -------------------------------------------------------------------
@@ -448,14 +491,14 @@ def _with_duplicate_groups(sources: list[SourceFile], report: Report) -> list[So
     planner places each group as a unit and the split has no leaks by construction."""
     from dataclasses import replace
 
-    from dataprep.duplicates import find_duplicates
+    from dataprep.duplicates import search_duplicates
 
     wanted = {s.rel for s in sources}
     results = [r for r in report.results if r.rel in wanted]
     group_of: dict[str, str] = {}
-    for g in find_duplicates(results):
-        for path in g.paths:
-            group_of[path] = f"group:{g.paths[0]}"
+    for unit in search_duplicates(results).units:  # every connected set of verified pairs: no pair is torn apart
+        for path in unit:
+            group_of[path] = f"group:{unit[0]}"
     return [replace(s, group=group_of[s.rel]) if s.rel in group_of else s for s in sources]
 
 

@@ -246,7 +246,7 @@ def test_copy_split_conserves_every_image_and_writes_manifest(tmp_path: Path, vo
     assert tree(raw) == before  # RAW untouched
     doc = json.loads((out / SPLIT_JSON).read_text())
     assert doc["version"] == 1 and doc["complete"] is True and doc["seed"] == 5
-    assert doc["spec"] == {"val": 2, "test": 2, "train": None}
+    assert doc["spec"] == {"val": 2, "test": 2, "train": None, "on_conflict": "keep", "folds": None}
     assert doc["class_index"] == {"cats": 0, "dogs": 1}
     images = {rel: h for rel, h in before.items() if rel.endswith(".png")}
     written = tree(out)
