@@ -331,7 +331,7 @@ def split(
     import json
 
     from dataprep import render
-    from dataprep.split import SplitSpec, split_dataset, split_renderables
+    from dataprep.split import SplitSpec, split_dataset
     from dataprep.validate import ValidateOptions
 
     options = ValidateOptions(jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
@@ -344,7 +344,7 @@ def split(
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
-    for renderable in split_renderables(result):
+    for renderable in render.split_renderables(result):
         render.stdout.print(renderable)
     for warning in result.plan.warnings:
         render.stderr.print(f"warning: {warning}", style="yellow", highlight=False)

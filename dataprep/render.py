@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +19,7 @@ from dataprep.report import Report
 if TYPE_CHECKING:
     from dataprep.clean import CleanResult, RestoreResult
     from dataprep.duplicates import DuplicatesReport, LeakageReport
+    from dataprep.split import SplitResult
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -209,3 +210,48 @@ def print_leaks(report: LeakageReport, limit: int = 50) -> None:
         table.add_row(leak.kind, ", ".join(leak.splits), "\n".join(leak.paths), str(leak.distance))
     stdout.print(table)
     stdout.print(f"[bold red]{len(report.leaks)} leak(s)[/]: the same photo (or a near copy) is in more than one split")
+
+
+def split_renderables(result: SplitResult, max_excluded: int = 20) -> list[Any]:
+    """The plan as a Rich table (class x split counts) plus what was left out and what was done."""
+    from rich.table import Table
+    from rich.text import Text
+
+    counts = result.plan.counts()
+    title = f"{'plan (dry run, nothing written)' if result.dry_run else 'split'}: {result.raw} -> {result.out} " \
+            f"(--mode {result.mode}, --seed {result.plan.seed}, {result.plan.spec.describe()})"  # fmt: skip
+    table = Table(title=title)
+    table.add_column("class")
+    for split in counts:
+        table.add_column(split, justify="right")
+    table.add_column("total", justify="right")
+    for label in result.plan.classes:
+        row = [counts[s][label] for s in counts]
+        table.add_row(label, *map(str, row), str(sum(row)))
+    totals = [sum(counts[s].values()) for s in counts]
+    table.add_section()
+    table.add_row("all", *map(str, totals), str(sum(totals)))
+    out: list[Any] = [table]
+    if result.plan.duplicate_groups:
+        extra = sum(len(g) for g in result.plan.duplicate_groups)
+        out.append(Text(
+            f"{len(result.plan.duplicate_groups)} group(s) of identical or near-identical files ({extra} files), each kept in one split"
+        ))
+    left_out = result.excluded + result.plan.unused
+    if left_out:
+        out.append(Text(f"{len(left_out)} file(s) left out:", style="yellow"))
+        for e in left_out[:max_excluded]:
+            out.append(Text(f"  {e.path}: {e.reason}"))
+        if len(left_out) > max_excluded:
+            out.append(Text(f"  ... and {len(left_out) - max_excluded} more (see OUT/split.json or --json)"))
+    if result.dry_run:
+        if result.removed:
+            out.append(Text(f"--force would remove {result.removed} file(s) of the previous split"))
+    else:
+        done = f"{result.written} file(s) written ({result.mode})"
+        if result.already_done:
+            done += f", {result.already_done} already in place"
+        if result.removed:
+            done += f", {result.removed} file(s) of the previous split removed"
+        out.append(Text(f"{done}; manifest: {result.manifest}"))
+    return out
