@@ -388,7 +388,9 @@ def test_disk_full_during_split_then_resume(tmp_path: Path, monkeypatch: pytest.
     line = _one_line_error(CliRunner().invoke(app, ["split", str(root), str(out), "--val", "2", "--test", "2", "--seed", "1"]))
     assert "disk full" in line and "--resume" in line
     assert not any(p.name.startswith(".dataprep-tmp-") for p in out.rglob("*"))  # no partial file left
-    assert len([p for p in out.rglob("*.png")]) == 4
+    present = list(out.rglob("*.png"))  # copies already in flight on other threads may finish, complete
+    assert 4 <= len(present) < 10
+    assert all(p.read_bytes() == (root / Path(*p.relative_to(out).parts[1:])).read_bytes() for p in present)
     monkeypatch.setattr(split_place, "_copy_bytes", real_copy)
     res = CliRunner().invoke(app, ["split", str(root), str(out), "--val", "2", "--test", "2", "--seed", "1", "--resume"])
     assert res.exit_code == 0, res.output

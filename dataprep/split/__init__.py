@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataprep.errors import DataprepError
-from dataprep.journal import Journal, fsync_dir, remove_stale_temporaries
+from dataprep.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
 from dataprep.scan import require_directory
 from dataprep.split import sources as _sources
 from dataprep.split.execute import (
@@ -150,7 +150,9 @@ def split_dataset(
     out_path = request.out.expanduser().resolve()
     _check_folders(raw_path, out_path)
 
-    entries = _entries(out_path)
+    # A run killed before its split.json was in place leaves at most our temporaries and journal:
+    # no file was placed yet, so such an OUT counts as empty.
+    entries = [e for e in _entries(out_path) if not e.startswith(TMP_PREFIX) and e != JOURNAL_NAME]
     old = SplitManifest.read(out_path) if entries else None
     if request.resume and old is not None:
         mismatch = _resume_mismatch(old, raw_path, request.mode, request.seed, request.spec, request.include_invalid)
