@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = 12  # pHash bits for a candidate pair (direct, mirrored or cropped pHash)
 MAX_THRESHOLD = 24  # beyond this, the candidates are mostly unrelated photos (distinct photos sit 12-40 bits apart)
-DEFAULT_SIMILARITY = 0.55  # detail correlation a candidate needs to be a near duplicate
-STRICT_SIMILARITY = 0.75  # `--strict`: only close copies (misses some 10% crops and rotations)
+DEFAULT_SIMILARITY = 0.5  # detail correlation a candidate needs to be a near duplicate
+STRICT_SIMILARITY = 0.7  # `--strict`: only close copies (misses some 10% crops and rotations)
 LOOSE_SIMILARITY = 0.45  # `--loose`: more heavily edited copies, at the risk of look-alike photos
 HASH_BITS = 64
 REPORT_VERSION = 2
@@ -342,7 +342,7 @@ def search_duplicates(
             pb = prepared.get(b) or prepared.setdefault(b, prepare(signatures[b].thumbnail_array()))
             match = compare(pa, pb)
             sa, sb = signatures[a], signatures[b]
-            colour = colours_agree(sa.chroma_array(), sb.chroma_array(), sa.hue_array(), sb.hue_array(), match.mirrored)
+            colour = colours_agree(sa.colour_array(), sb.colour_array(), match)
             if match.similarity >= similarity and colour:
                 kind: Kind = "mirrored" if match.mirrored else "near"
                 edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, kind, bits, match.similarity)

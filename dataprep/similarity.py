@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from dataprep.checks.image_properties import THUMB_SIDE, crop_box
+from dataprep.checks.image_properties import COLOUR_SIDE, THUMB_SIDE, crop_box
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +31,8 @@ SEARCH_SCALES = (1.0, 0.95, 0.9, 0.85)  # crop sizes tried for the first image (
 SEARCH_POSITIONS = (0.0, 0.5, 1.0)
 SEARCH_ANGLES = (-5.0, 5.0)  # degrees; tried on centred crops small enough to leave out the corners
 ROTATED_SCALES = (0.9, 0.85)
+LOCAL_FLOOR = 0.05  # share of the band's spread below which a region counts as flat (measured: 0.05-0.3 alike)
+CHROMA_SIDE = 4  # colours are compared on 4x4 cells of the aligned colour thumbnail
 REFINE_STEPS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # thumbnail pixels, each axis
 GRAY_CHROMA = 6.0  # mean chroma below this: a grayscale image, whose colours say nothing
 CHROMA_TOLERANCE = 20.0  # mean chroma difference (0-255) per cell that copies stay within (measured: <= 14)
@@ -46,6 +48,9 @@ class Match:
     similarity: float  # detail-band correlation in [-1, 1]: the verdict
     coarse: float  # coarse correlation of the chosen alignment
     mirrored: bool  # the alignment flips the first image left-right
+    view: tuple[float, float, float, float] = (0.0, 0.0, float(THUMB_SIDE), float(THUMB_SIDE))  # crop of the first
+    angle: float = 0.0  # rotation of the first, degrees
+    swapped: bool = False  # the alignment maps the second image onto the first
 
 
 def _zscore(a: np.ndarray) -> np.ndarray:
@@ -56,14 +61,23 @@ def _zscore(a: np.ndarray) -> np.ndarray:
     return (a / spread).ravel() if spread > 1e-6 else np.zeros(a.size)
 
 
-def _detail(a: np.ndarray) -> np.ndarray:
-    """`a` minus its 3x3 local mean (edges repeated): the band a copy keeps and a look-alike does not."""
+def _local_mean(a: np.ndarray) -> np.ndarray:
     import numpy as np
 
     p = np.pad(a, 1, mode="edge")
     h, w = a.shape
-    local = sum(p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
-    return _zscore(a - local)
+    return sum(p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def _detail(a: np.ndarray) -> np.ndarray:
+    """`a` minus its 3x3 local mean (the band a copy keeps and a look-alike does not), divided by
+    its local strength: faint texture (leaves, fur, grass) counts as much as a subject's bright
+    outline, which photos of one kind of scene share."""
+    import numpy as np
+
+    band = a - _local_mean(a)
+    floor = LOCAL_FLOOR * float(band.std()) + 1e-6
+    return _zscore(band / np.sqrt(_local_mean(band * band) + floor * floor))
 
 
 def _patch(im: Image.Image, box: tuple[float, float, float, float], side: int) -> np.ndarray:
@@ -80,18 +94,21 @@ def _boxes() -> tuple[tuple[float, float, float, float], ...]:
     return tuple(sorted(out))
 
 
-def _views(thumb: np.ndarray) -> list[tuple[Image.Image, tuple[float, float, float, float], bool]]:
-    """(image, crop box, mirrored) for every alignment tried."""
+View = tuple["Image.Image", tuple[float, float, float, float], bool, float]  # image, crop box, mirrored, angle
+
+
+def _views(thumb: np.ndarray) -> list[View]:
+    """(image, crop box, mirrored, angle) for every alignment tried."""
     from PIL import Image
 
     n = float(THUMB_SIDE)
-    out = []
+    out: list[View] = []
     for mirrored in (False, True):
         im = Image.fromarray(thumb[:, ::-1].copy() if mirrored else thumb).convert("F")
-        out += [(im, box, mirrored) for box in _boxes()]
+        out += [(im, box, mirrored, 0.0) for box in _boxes()]
         for angle in SEARCH_ANGLES:
             turned = im.rotate(angle, resample=Image.Resampling.BILINEAR)
-            out += [(turned, crop_box(n, n, s, 0.5, 0.5), mirrored) for s in ROTATED_SCALES]
+            out += [(turned, crop_box(n, n, s, 0.5, 0.5), mirrored, angle) for s in ROTATED_SCALES]
     return out
 
 
@@ -101,7 +118,7 @@ class Prepared:
 
     whole_coarse: np.ndarray
     whole_detail: np.ndarray
-    views: list[tuple[Image.Image, tuple[float, float, float, float], bool]]
+    views: list[View]
     coarse: np.ndarray  # views x COARSE_SIDE**2, z-scored rows
 
 
@@ -113,7 +130,7 @@ def prepare(thumb: np.ndarray) -> Prepared:
     n = float(THUMB_SIDE)
     im = Image.fromarray(thumb).convert("F")
     views = _views(thumb)
-    coarse = np.stack([_zscore(_patch(v, box, COARSE_SIDE)) for v, box, _ in views])
+    coarse = np.stack([_zscore(_patch(v, box, COARSE_SIDE)) for v, box, _, _ in views])
     whole = (0.0, 0.0, n, n)
     return Prepared(_zscore(_patch(im, whole, COARSE_SIDE)), _detail(_patch(im, whole, DETAIL_SIDE)), views, coarse)
 
@@ -123,7 +140,7 @@ def _one_way(a: Prepared, b: Prepared) -> Match:
     n = float(THUMB_SIDE)
     scores = a.coarse @ b.whole_coarse / b.whole_coarse.size
     best = int(scores.argmax())
-    im, box, mirrored = a.views[best]
+    im, box, mirrored, angle = a.views[best]
     similarity = -1.0
     for dy in REFINE_STEPS:
         for dx in REFINE_STEPS:
@@ -131,13 +148,16 @@ def _one_way(a: Prepared, b: Prepared) -> Match:
             if min(moved) < 0 or max(moved) > n:
                 continue
             similarity = max(similarity, float(_detail(_patch(im, moved, DETAIL_SIDE)) @ b.whole_detail) / b.whole_detail.size)
-    return Match(similarity, float(scores[best]), mirrored)
+    return Match(similarity, float(scores[best]), mirrored, box, angle)
 
 
 def compare(a: Prepared, b: Prepared) -> Match:
     """How similar two prepared thumbnails are, in the best alignment either way round (a crop
     of `a` onto `b`, or a crop of `b` onto `a`: either may be the cropped copy)."""
-    return max(_one_way(a, b), _one_way(b, a), key=lambda m: m.similarity)
+    forward, backward = _one_way(a, b), _one_way(b, a)
+    if backward.similarity > forward.similarity:
+        return Match(backward.similarity, backward.coarse, backward.mirrored, backward.view, backward.angle, swapped=True)
+    return forward
 
 
 def compare_thumbnails(a: np.ndarray, b: np.ndarray) -> Match:
@@ -145,23 +165,42 @@ def compare_thumbnails(a: np.ndarray, b: np.ndarray) -> Match:
     return compare(prepare(a), prepare(b))
 
 
-def colours_agree(a: np.ndarray, b: np.ndarray, hue_a: np.ndarray, hue_b: np.ndarray, mirrored: bool) -> bool:
-    """Whether two images' colour maps could belong to one photo: either is gray, or each cell is
-    as colourful in both and every cell's hue turned by about the same angle (a hue shift turns
-    all of them alike, brightness changes none; a different photo of flat shapes turns them at
-    random)."""
+def _colour_cells(rgb: np.ndarray, match: Match | None) -> tuple[np.ndarray, np.ndarray]:
+    """(chroma, opponent colour) of CHROMA_SIDE x CHROMA_SIDE cells of a COLOUR_SIDE RGB
+    thumbnail, seen through `match`'s alignment (None: the whole image)."""
+    import numpy as np
+    from PIL import Image
+
+    cells = []
+    for c in range(3):
+        channel = Image.fromarray(rgb[..., c]).convert("F")
+        box = (0.0, 0.0, float(COLOUR_SIDE), float(COLOUR_SIDE))
+        if match is not None:
+            if match.mirrored:
+                channel = channel.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            if match.angle:
+                channel = channel.rotate(match.angle, resample=Image.Resampling.BILINEAR)
+            box = tuple(v * COLOUR_SIDE / THUMB_SIDE for v in match.view)  # type: ignore[assignment]
+        cells.append(np.asarray(channel.resize((CHROMA_SIDE, CHROMA_SIDE), Image.Resampling.BILINEAR, box=box), dtype=np.float64))
+    r, g, b = cells
+    chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    return chroma, (r - g) / 2.0 + 1j * ((r + g) / 2.0 - b)
+
+
+def colours_agree(a: np.ndarray, b: np.ndarray, match: Match) -> bool:
+    """Whether the colours of two COLOUR_SIDE RGB thumbnails, aligned as `match` says, could
+    belong to one photo: either is gray, or each cell is about as colourful in both and every
+    colourful cell's hue turned by about one angle (a hue shift turns all of them alike,
+    brightness changes none; a different photo of flat shapes turns them at random)."""
     import numpy as np
 
-    fa, fb = a.astype(np.float64), b.astype(np.float64)
-    if min(fa.mean(), fb.mean()) < GRAY_CHROMA:
+    first, second = (b, a) if match.swapped else (a, b)
+    chroma_a, za = _colour_cells(first, match)
+    chroma_b, zb = _colour_cells(second, None)
+    if min(chroma_a.mean(), chroma_b.mean()) < GRAY_CHROMA:
         return True
-    va, vb = hue_a.astype(np.float64), hue_b.astype(np.float64)
-    if mirrored:
-        fa, va = fa[:, ::-1], va[:, ::-1]
-    if float(np.abs(fa - fb).mean()) > CHROMA_TOLERANCE:
+    if float(np.abs(chroma_a - chroma_b).mean()) > CHROMA_TOLERANCE:
         return False
-    za = va[..., 0] + 1j * va[..., 1]
-    zb = vb[..., 0] + 1j * vb[..., 1]
     turn = zb * np.conj(za)  # angle: the hue turn of the cell; length: weighs colourful cells more
     judged = (np.abs(za) >= COLOURFUL) & (np.abs(zb) >= COLOURFUL)
     if not judged.any():

@@ -34,7 +34,7 @@ PHASH_SIDE = 32
 THUMB_SIDE = 32  # the verification thumbnail (gray, uint8): 1 KiB per image
 CROP_SCALE = 0.9  # the probes' crops: 90% of each side, at 3x3 positions
 CROP_POSITIONS = (0.0, 0.5, 1.0)  # where the crop sits along each axis: start, centre, end
-CHROMA_SIDE = 4  # the colourfulness map: mean chroma (max - min of R, G, B) in 4x4 cells
+COLOUR_SIDE = 8  # the colour thumbnail (RGB) the verification checks colours on
 
 
 @dataclass
@@ -54,18 +54,17 @@ class NearSignature:
 
     `mirror_phash`: pHash of the image flipped left-right. `crop_phashes`: pHashes of the 90%
     crops at 3x3 positions. `thumbnail`: THUMB_SIDE x THUMB_SIDE gray levels, row-major.
-    `chroma`: CHROMA_SIDE x CHROMA_SIDE mean chroma levels (how colourful each cell is: kept by
-    hue shifts and brightness changes, 0 for grayscale), then each cell's mean opponent colour.
+    `colour`: COLOUR_SIDE x COLOUR_SIDE x 3 RGB levels (is a pair's colour change one a copy makes?).
     """
 
     mirror_phash: str
     crop_phashes: tuple[str, ...]
     thumbnail: bytes
-    chroma: bytes
+    colour: bytes
 
     def encode(self) -> str:
-        """One compact string: hashes as hex, then thumbnail and chroma as base64 (1.5 KB in all)."""
-        return self.mirror_phash + "".join(self.crop_phashes) + base64.b64encode(self.thumbnail + self.chroma).decode("ascii")
+        """One compact string: hashes as hex, then both thumbnails as base64 (1.7 KB in all)."""
+        return self.mirror_phash + "".join(self.crop_phashes) + base64.b64encode(self.thumbnail + self.colour).decode("ascii")
 
     @classmethod
     def decode(cls, text: str) -> NearSignature:
@@ -76,16 +75,10 @@ class NearSignature:
         cut = THUMB_SIDE * THUMB_SIDE
         return cls(hashes[0], tuple(hashes[1:]), pixels[:cut], pixels[cut:])
 
-    def chroma_array(self) -> np.ndarray:
+    def colour_array(self) -> np.ndarray:
         import numpy as np
 
-        return np.frombuffer(self.chroma[: CHROMA_SIDE**2], dtype=np.uint8).reshape(CHROMA_SIDE, CHROMA_SIDE)
-
-    def hue_array(self) -> np.ndarray:
-        """CHROMA_SIDE x CHROMA_SIDE x 2: each cell's mean (red-green, yellow-blue) opponent colour."""
-        import numpy as np
-
-        return np.frombuffer(self.chroma[CHROMA_SIDE**2 :], dtype=np.int8).reshape(CHROMA_SIDE, CHROMA_SIDE, 2)
+        return np.frombuffer(self.colour, dtype=np.uint8).reshape(COLOUR_SIDE, COLOUR_SIDE, 3)
 
     def thumbnail_array(self) -> np.ndarray:
         import numpy as np
@@ -109,7 +102,7 @@ def _phash_of(gray: Image.Image, box: tuple[float, float, float, float] | None =
 
 
 def near_signature(rgb: Image.Image, gray: Image.Image) -> NearSignature:
-    """The mirrored and cropped pHashes, the thumbnail and the chroma map of one analysis thumbnail."""
+    """The mirrored and cropped pHashes and the gray and colour thumbnails of one analysis thumbnail."""
     import numpy as np
     from PIL import Image
 
@@ -117,15 +110,8 @@ def near_signature(rgb: Image.Image, gray: Image.Image) -> NearSignature:
     w, h = gray.size
     crops = tuple(_phash_of(gray, crop_box(w, h, CROP_SCALE, ox, oy)) for oy in CROP_POSITIONS for ox in CROP_POSITIONS)
     thumb = np.asarray(gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.uint8)
-    small = np.asarray(rgb.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.int16)
-    chroma = (small.max(axis=2) - small.min(axis=2)).astype(np.float64)
-    k = THUMB_SIDE // CHROMA_SIDE
-    cells = chroma.reshape(CHROMA_SIDE, k, CHROMA_SIDE, k).mean(axis=(1, 3))
-    # Opponent colour axes (red-green, yellow-blue) per cell: their angle is the cell's hue.
-    r, g, b = small[..., 0], small[..., 1], small[..., 2]
-    opponent = np.stack([(r - g) / 2.0, (r + g) / 2.0 - b], axis=2).reshape(CHROMA_SIDE, k, CHROMA_SIDE, k, 2).mean(axis=(1, 3))
-    hues = np.clip(np.round(opponent), -128, 127).astype(np.int8)
-    return NearSignature(mirror, crops, thumb.tobytes(), np.round(cells).astype(np.uint8).tobytes() + hues.tobytes())
+    colour = np.asarray(rgb.resize((COLOUR_SIDE, COLOUR_SIDE), Image.Resampling.BOX), dtype=np.uint8)
+    return NearSignature(mirror, crops, thumb.tobytes(), colour.tobytes())
 
 
 @lru_cache(maxsize=1)
