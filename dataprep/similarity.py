@@ -205,5 +205,6 @@ def colours_agree(a: np.ndarray, b: np.ndarray, match: Match) -> bool:
     judged = (np.abs(za) >= COLOURFUL) & (np.abs(zb) >= COLOURFUL)
     if not judged.any():
         return True
-    spread = np.degrees(np.abs(np.angle(turn[judged] * np.conj(turn.sum()))))
-    return float(spread.max()) <= HUE_SPREAD
+    spread = np.sort(np.degrees(np.abs(np.angle(turn[judged] * np.conj(turn.sum())))))
+    # One cell may straddle an edge the alignment misses by a pixel: judge the next worst.
+    return float(spread[-2] if spread.size > 2 else spread[-1]) <= HUE_SPREAD
