@@ -215,7 +215,7 @@ def _run(manifest: SplitManifest, result: SplitResult, after_file: FileHook | No
         result.removed = _remove_previous(out, manifest.replacing)
         journal.append({"op": "removed"})
     result.written, result.already_done = execute_split(plan, raw, out, manifest.mode, journal=journal, done=done,
-                                                        after_file=after_file)  # fmt: skip
+                                                        after_file=after_file, fresh=fresh)  # fmt: skip
     fsync_dir(out)
     manifest.complete = True
     manifest.replacing = []

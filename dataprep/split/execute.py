@@ -34,26 +34,31 @@ from dataprep.split.spec import SplitSpec
 JOURNAL_NAME = ".dataprep-split.journal"
 JOURNAL_BATCH = 256  # destinations per journal line: one fsync per batch, not per file
 COPY_THREADS = 4  # copies in flight at once (measured in benchmarks/split_bench.py)
+COPY_CHUNK = 16  # files per task: a thread pool's per-task cost is paid once per chunk
 FileHook = Callable[[int, int], None]  # (files placed so far, total)
 
 
-def _placed(placer: Placer, assignments: list[Assignment], done: set[str], threads: int) -> Iterator[bool]:
-    """Place each assignment; yields, in plan order, whether each was written now."""
+def _placed(placer: Placer, assignments: list[Assignment], done: set[str], threads: int, fresh: bool) -> Iterator[bool]:
+    """Place each assignment; yields, in plan order, whether each was written now. `fresh`: OUT's
+    split folders were empty, so no destination needs checking first."""
+
+    def run(chunk: list[Assignment]) -> list[bool]:
+        return [placer.place(a, a.dest in done, fresh) for a in chunk]
+
     if threads <= 1:
         for a in assignments:
-            yield placer.place(a, a.dest in done)
+            yield placer.place(a, a.dest in done, fresh)
         return
+    chunks = [assignments[k : k + COPY_CHUNK] for k in range(0, len(assignments), COPY_CHUNK)]
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="split-copy")
     try:
         window = threads * 2  # bounded look-ahead: memory stays flat, and few copies run past an interruption
-        futures = [pool.submit(placer.place, a, a.dest in done) for a in assignments[:window]]
-        for k in range(len(assignments)):
-            result = futures[k].result()
-            futures[k] = None  # type: ignore[call-overload]
-            nxt = k + window
-            if nxt < len(assignments):
-                futures.append(pool.submit(placer.place, assignments[nxt], assignments[nxt].dest in done))
-            yield result
+        futures = [pool.submit(run, c) for c in chunks[:window]]
+        for k in range(len(chunks)):
+            results = futures[k].result()
+            if k + window < len(chunks):
+                futures.append(pool.submit(run, chunks[k + window]))
+            yield from results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # an error: let the copies in flight finish, start no more
 
@@ -68,12 +73,14 @@ def execute_split(
     done: set[str] | None = None,
     after_file: FileHook | None = None,
     threads: int | None = None,
+    fresh: bool = False,
 ) -> tuple[int, int]:
     """Place every planned file under OUT. Returns (written now, found already in place).
 
     `done` holds destinations a previous, interrupted run journaled as finished. `after_file`
     is called after each file with (files so far, total): the progress bar, and the tests'
-    way to interrupt a run after N files. Copies use `threads` (default COPY_THREADS).
+    way to interrupt a run after N files. Copies use `threads` (default COPY_THREADS). `fresh`:
+    OUT's split folders hold nothing yet (a new split), so destinations are not looked at first.
     """
     done = done or set()
     folders = {os.path.join(out, split, label) for split in plan.splits for label in plan.classes}
@@ -85,7 +92,7 @@ def execute_split(
     written = already = 0
     batch: list[str] = []
     total = len(plan.assignments)
-    for i, (a, wrote) in enumerate(zip(plan.assignments, _placed(placer, plan.assignments, done, workers)), 1):
+    for i, (a, wrote) in enumerate(zip(plan.assignments, _placed(placer, plan.assignments, done, workers, fresh)), 1):
         written += wrote
         already += not wrote
         batch.append(a.dest)

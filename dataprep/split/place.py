@@ -79,9 +79,9 @@ class Placer:
     out: Path
     mode: str = "copy"
 
-    def place(self, a: Assignment, journaled: bool) -> bool:
+    def place(self, a: Assignment, journaled: bool, fresh: bool = False) -> bool:
         src, dst = os.path.join(self.raw, a.source), os.path.join(self.out, a.dest)
-        if os.path.lexists(dst) and self.in_place(src, dst, a, journaled):
+        if not fresh and os.path.lexists(dst) and self.in_place(src, dst, a, journaled):
             return False
         st = _check_source(src, a)
         parent, name = os.path.split(dst)
@@ -150,7 +150,7 @@ class MovePlacer(Placer):
     """Moves look at both ends: a source gone with its destination present is done
     (`dataprep.journal.reconcile_move`), so a move never needs a journal entry to resume."""
 
-    def place(self, a: Assignment, journaled: bool) -> bool:
+    def place(self, a: Assignment, journaled: bool, fresh: bool = False) -> bool:
         src, dst = os.path.join(self.raw, a.source), os.path.join(self.out, a.dest)
         state = reconcile_move(Path(src), Path(dst), a.sha256)
         if state == "missing":
