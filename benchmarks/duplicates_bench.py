@@ -202,7 +202,7 @@ def main() -> None:
         out["gap"] = round(DEFAULT_SIMILARITY - (distinct[-1][0] if distinct else 0.0), 3)
 
     print(f"## near duplicates: {out['files']} files ({args.sample} photos with 13 planted edits each)\n")
-    kinds = list(next(iter(methods.values()))["recall"])  # type: ignore[arg-type]
+    kinds = list(next(iter(methods.values()))["recall"])  # type: ignore[call-overload]
     print("| method | " + " | ".join(kinds) + " | precision (pairs) | false pairs | groups of originals | s |")
     print("|---|" + "---:|" * len(kinds) + "---:|---:|---:|---:|")
     for name, row in methods.items():

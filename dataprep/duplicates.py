@@ -308,7 +308,7 @@ def search_duplicates(
             if value is not None:
                 same.union(first.setdefault(value, k), k)
     reps = [k for k in range(len(items)) if same.find(k) == k]
-    signatures = {k: NearSignature.decode(items[k].signature) for k in reps if items[k].phash and items[k].signature}
+    signatures = {k: NearSignature.decode(text) for k in reps if items[k].phash and (text := items[k].signature)}
     searchable = [k for k in reps if k in signatures]
     edges: dict[tuple[int, int], DuplicatePair] = {}
     candidates = 0

@@ -66,7 +66,11 @@ def _local_mean(a: np.ndarray) -> np.ndarray:
 
     p = np.pad(a, 1, mode="edge")
     h, w = a.shape
-    return sum(p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    total = np.zeros_like(a, dtype=np.float64)
+    for dy in range(3):
+        for dx in range(3):
+            total += p[dy : dy + h, dx : dx + w]
+    return total / 9.0
 
 
 def _detail(a: np.ndarray) -> np.ndarray:

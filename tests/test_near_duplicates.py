@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from photos import jpeg, photo, save
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 import dataprep.duplicates as dup
@@ -18,7 +19,6 @@ from dataprep.duplicates import DEFAULT_THRESHOLD, search_duplicates
 from dataprep.similarity import Match
 from dataprep.split import SplitSpec, split_dataset
 from dataprep.validate import ValidateOptions, validate
-from photos import jpeg, photo, save
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800"
 

@@ -21,7 +21,6 @@ from dataprep.scan import SPLIT_NAMES, natural_key
 from dataprep.split.spec import DEFAULT_SEED, SplitSpec
 
 
-
 @dataclass(frozen=True)
 class SourceFile:
     """One image to split: its path relative to RAW, class, content hash and size. `group`
@@ -201,10 +200,10 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
                 plan.unused.append(Excluded(m.rel, f"over the --train cap ({cap} per class)"))
 
     for f in ordered:
-        target = placed.get(f.rel)
-        if target is not None:
+        where = placed.get(f.rel)
+        if where is not None:
             plan.assignments.append(
-                Assignment(source=f.rel, dest=f"{target}/{f.rel}", split=target, label=f.label, sha256=f.sha256, size=f.size)
+                Assignment(source=f.rel, dest=f"{where}/{f.rel}", split=where, label=f.label, sha256=f.sha256, size=f.size)
             )
     plan.unused.sort(key=lambda e: natural_key(e.path))
     return plan
