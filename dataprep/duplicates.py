@@ -279,6 +279,31 @@ def _maximal_cliques(nodes: list[int], adjacent: dict[int, set[int]]) -> list[li
     return out
 
 
+def _clique_cover(nodes: list[int], adjacent: dict[int, set[int]], edges: dict[tuple[int, int], DuplicatePair],
+                  items: Sequence[FileResult]) -> list[list[int]]:  # fmt: skip
+    """Groups for one connected set of pairs: the largest set of files that are all pairwise
+    verified, then the largest among the rest, and so on; a file left alone joins a pair with a
+    group's first file it is verified with (else with the file it is most similar to). A chain A~B~C gives {A, B} and {B, C}; fourteen edits of one photo
+    give one big group plus a pair or two, not dozens of overlapping cliques."""
+    remaining = set(nodes)
+    out: list[list[int]] = []
+    while len(remaining) > 1:
+        sub = {u: adjacent[u] & remaining for u in remaining}
+        cliques = [c for c in _maximal_cliques(sorted(remaining), sub) if len(c) > 1]
+        if not cliques:
+            break
+        best = max(cliques, key=lambda c: (len(c), [-k for k in c]))  # largest; ties: the earliest files
+        out.append(best)
+        remaining -= set(best)
+    references = {c[0] for c in out}  # each group's first file: usually the original the copies were made from
+    for u in sorted(remaining):
+        partners = [v for v in adjacent[u] if v not in remaining]
+        if partners:
+            v = max(partners, key=lambda v: (v in references, edges[(min(u, v), max(u, v))].similarity, -v))
+            out.append(sorted((u, v)))
+    return out
+
+
 @dataclass
 class DuplicateSearch:
     """All that `search_duplicates` found: the groups, and the units `split` places as one piece
@@ -368,7 +393,7 @@ def search_duplicates(
             continue
         unit = items[files[0]].rel
         units.append([items[m].rel for m in files])
-        for clique in _maximal_cliques(comp, adjacent) if len(comp) > 1 else [comp]:
+        for clique in _clique_cover(comp, adjacent, edges, items) if len(comp) > 1 else [comp]:
             groups.append(_group(items, clique, members_of, edges, unit, hamming))
     groups = [g for g in groups if len(g.members) > 1]
     groups.sort(key=lambda g: (natural_key(g.members[0].path), [natural_key(p) for p in g.paths]))

@@ -147,9 +147,9 @@ def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
             table.add_row(str(n) if k == 0 else "", kind, m.path, str(m.distance) if k else "", sim)
         table.add_section()
     stdout.print(table)
-    copies = sum(len(g.members) - 1 for g in report.groups)
+    files = len({p for g in report.groups for p in g.paths})
     more = f" (first {limit} shown; --json lists all)" if len(report.groups) > limit else ""
-    stdout.print(f"{len(report.groups)} group(s), {copies} extra cop{'y' if copies == 1 else 'ies'} among {report.files} images{more}")
+    stdout.print(f"{len(report.groups)} group(s) holding {files} of the {report.files} images{more}")
 
 
 def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side: int = 160) -> Path:

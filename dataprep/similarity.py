@@ -62,26 +62,37 @@ def _zscore(a: np.ndarray) -> np.ndarray:
 
 
 def _local_mean(a: np.ndarray) -> np.ndarray:
+    """3x3 mean of each pixel (edges repeated), over the last two axes (a stack works too)."""
     import numpy as np
 
-    p = np.pad(a, 1, mode="edge")
-    h, w = a.shape
-    total = np.zeros_like(a, dtype=np.float64)
+    pad = [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)]
+    p = np.pad(a, pad, mode="edge")
+    h, w = a.shape[-2:]
+    total = np.zeros(a.shape, dtype=np.float64)
     for dy in range(3):
         for dx in range(3):
-            total += p[dy : dy + h, dx : dx + w]
+            total += p[..., dy : dy + h, dx : dx + w]
     return total / 9.0
+
+
+def _detail_stack(a: np.ndarray) -> np.ndarray:
+    """`_detail` of each image of a stack (n x h x w), as rows of an n x (h*w) array."""
+    import numpy as np
+
+    band = a - _local_mean(a)
+    n = a.shape[0]
+    floor = LOCAL_FLOOR * band.reshape(n, -1).std(axis=1)[:, None, None] + 1e-6
+    flat = (band / np.sqrt(_local_mean(band * band) + floor * floor)).reshape(n, -1)
+    flat = flat - flat.mean(axis=1, keepdims=True)
+    spread = flat.std(axis=1, keepdims=True)
+    return np.where(spread > 1e-6, flat / np.maximum(spread, 1e-6), 0.0)
 
 
 def _detail(a: np.ndarray) -> np.ndarray:
     """`a` minus its 3x3 local mean (the band a copy keeps and a look-alike does not), divided by
     its local strength: faint texture (leaves, fur, grass) counts as much as a subject's bright
     outline, which photos of one kind of scene share."""
-    import numpy as np
-
-    band = a - _local_mean(a)
-    floor = LOCAL_FLOOR * float(band.std()) + 1e-6
-    return _zscore(band / np.sqrt(_local_mean(band * band) + floor * floor))
+    return _detail_stack(a[None])[0]
 
 
 def _patch(im: Image.Image, box: tuple[float, float, float, float], side: int) -> np.ndarray:
@@ -141,17 +152,15 @@ def prepare(thumb: np.ndarray) -> Prepared:
 
 def _one_way(a: Prepared, b: Prepared) -> Match:
     """The best alignment of (a crop of) `a` onto the whole of `b`."""
+    import numpy as np
+
     n = float(THUMB_SIDE)
     scores = a.coarse @ b.whole_coarse / b.whole_coarse.size
     best = int(scores.argmax())
     im, box, mirrored, angle = a.views[best]
-    similarity = -1.0
-    for dy in REFINE_STEPS:
-        for dx in REFINE_STEPS:
-            moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-            if min(moved) < 0 or max(moved) > n:
-                continue
-            similarity = max(similarity, float(_detail(_patch(im, moved, DETAIL_SIDE)) @ b.whole_detail) / b.whole_detail.size)
+    moved = [(box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy) for dy in REFINE_STEPS for dx in REFINE_STEPS]
+    patches = np.stack([_patch(im, m, DETAIL_SIDE) for m in moved if min(m) >= 0 and max(m) <= n])
+    similarity = float((_detail_stack(patches) @ b.whole_detail).max()) / b.whole_detail.size
     return Match(similarity, float(scores[best]), mirrored, box, angle)
 
 
