@@ -95,7 +95,7 @@ Similarity = Annotated[
     typer.Option(
         "--similarity",
         help="Near duplicates: a candidate pair is kept when its aligned thumbnails' detail correlates at least this much "
-        "(0-1; default 0.55; 0.75 only close copies, 0.45 heavier edits).",
+        "(0-1; default 0.5; 0.7 only close copies, 0.45 heavier edits).",
         metavar="0-1",
     ),
 ]
@@ -215,7 +215,7 @@ def duplicates(
     directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
     threshold: Threshold = 12,
-    similarity: Similarity = 0.55,
+    similarity: Similarity = 0.5,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye.")] = None,
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
@@ -244,7 +244,7 @@ def leakage(
     out: Annotated[Path, typer.Argument(help="A split folder: OUT/{train,val,test}/CLASS/*.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
     threshold: Threshold = 12,
-    similarity: Similarity = 0.55,
+    similarity: Similarity = 0.5,
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,

@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 12  # pHash bits for a candidate pair (direct, mirrored or cropped pHash)
 MAX_THRESHOLD = 24  # beyond this, the candidates are mostly unrelated photos (distinct photos sit 12-40 bits apart)
 DEFAULT_SIMILARITY = 0.5  # detail correlation a candidate needs to be a near duplicate
-STRICT_SIMILARITY = 0.7  # `--strict`: only close copies (misses some 10% crops and rotations)
-LOOSE_SIMILARITY = 0.45  # `--loose`: more heavily edited copies, at the risk of look-alike photos
 HASH_BITS = 64
 REPORT_VERSION = 2
 
@@ -281,26 +279,36 @@ def _maximal_cliques(nodes: list[int], adjacent: dict[int, set[int]]) -> list[li
 
 def _clique_cover(nodes: list[int], adjacent: dict[int, set[int]], edges: dict[tuple[int, int], DuplicatePair],
                   items: Sequence[FileResult]) -> list[list[int]]:  # fmt: skip
-    """Groups for one connected set of pairs: the largest set of files that are all pairwise
-    verified, then the largest among the rest, and so on; a file left alone joins a pair with a
-    group's first file it is verified with (else with the file it is most similar to). A chain A~B~C gives {A, B} and {B, C}; fourteen edits of one photo
-    give one big group plus a pair or two, not dozens of overlapping cliques."""
-    remaining = set(nodes)
+    """Groups for one connected set of pairs, each a set of files that are all pairwise verified.
+
+    The file with the most verified copies (usually the original the others were made from) is
+    the centre: its largest clique first, then the largest clique of it and its copies not yet
+    shown, until every copy of it is in a group with it. Files not verified with the centre are
+    grouped the same way among themselves. A chain A~B~C gives {A, B} and {B, C}; fourteen edits
+    of one photo give one big group with the photo, plus small ones with the photo for the edits
+    that are not verified against every other edit."""
     out: list[list[int]] = []
-    while len(remaining) > 1:
-        sub = {u: adjacent[u] & remaining for u in remaining}
-        cliques = [c for c in _maximal_cliques(sorted(remaining), sub) if len(c) > 1]
-        if not cliques:
-            break
-        best = max(cliques, key=lambda c: (len(c), [-k for k in c]))  # largest; ties: the earliest files
-        out.append(best)
-        remaining -= set(best)
-    references = {c[0] for c in out}  # each group's first file: usually the original the copies were made from
-    for u in sorted(remaining):
-        partners = [v for v in adjacent[u] if v not in remaining]
-        if partners:
-            v = max(partners, key=lambda v: (v in references, edges[(min(u, v), max(u, v))].similarity, -v))
-            out.append(sorted((u, v)))
+    full = adjacent
+    uncovered = set(nodes)
+    while uncovered:
+        centre = max(sorted(uncovered), key=lambda u: len(adjacent[u]))
+        if not adjacent[centre]:
+            uncovered.discard(centre)
+            continue
+        waiting = set(adjacent[centre])  # copies of the centre not yet in a group with it
+        while waiting:
+            sub = {u: adjacent[u] & waiting for u in waiting}
+            clique = max(_maximal_cliques(sorted(waiting), sub), key=lambda c: (len(c), [-k for k in c]))
+            group = [centre, *clique]
+            for v in sorted(nodes):  # grown to a maximal clique: files already shown join if verified with all
+                if v not in group and all(v in full[m] for m in group):
+                    group.append(v)
+            out.append(sorted(group))
+            waiting -= set(clique)
+            uncovered -= set(clique)
+        uncovered.discard(centre)
+        for u in list(uncovered):  # what is left keeps only its links among the uncovered files
+            adjacent = {**adjacent, u: adjacent[u] - {centre}}
     return out
 
 
