@@ -12,15 +12,16 @@ makes (sha256, pixel hash, pHash and the `NearSignature`) and finds pairs in two
    detail must reach `similarity`. A 64-bit pHash alone cannot tell a copy from a different photo
    of a similar scene; the detail can.
 
-A group is a set of files that are all pairwise verified (a maximal clique of the pair graph):
-A~B and B~C with A and C distinct give two groups of two, never a transitive group of three.
-`split` places each connected set of pairs as one unit (so nothing leaks); `duplicates --json`
-lists every pair with its kind (exact, pixels, near, mirrored) and both signals.
+A group is a set of files that are all pairwise verified (a clique of the pair graph, centred
+on the file with the most verified copies: `_clique_cover`): A~B and B~C with A and C distinct
+give two groups of two, never a transitive group of three. `split` places each connected set of
+pairs as one unit (so nothing leaks); `duplicates --json` lists every pair with its kind (exact,
+pixels, near, mirrored) and both signals.
 
-Defaults, measured on planted copies of the pets-800 photos (benchmarks/duplicates_bench.py):
-planted copies (resized, re-compressed, cropped 5-10%, brightened/darkened, grayscale, hue-shifted,
-mirrored, rotated 5 degrees) score 0.51-1.0 similarity, mostly above 0.85; the most similar two
-distinct photos among the 800 score 0.50.
+Defaults, measured on the pets-800 photos with 13 planted edits of 100 of them
+(benchmarks/duplicates_bench.py, BENCHMARKS.md): planted copies (resized, re-compressed, cropped
+5-10%, brightened/darkened, grayscale, hue-shifted, mirrored, rotated 5 degrees) score 0.50-1.0
+similarity (5th percentile 0.80); the most similar two distinct photos among the 800 score 0.36.
 """
 
 from __future__ import annotations
@@ -277,8 +278,7 @@ def _maximal_cliques(nodes: list[int], adjacent: dict[int, set[int]]) -> list[li
     return out
 
 
-def _clique_cover(nodes: list[int], adjacent: dict[int, set[int]], edges: dict[tuple[int, int], DuplicatePair],
-                  items: Sequence[FileResult]) -> list[list[int]]:  # fmt: skip
+def _clique_cover(nodes: list[int], adjacent: dict[int, set[int]]) -> list[list[int]]:
     """Groups for one connected set of pairs, each a set of files that are all pairwise verified.
 
     The file with the most verified copies (usually the original the others were made from) is
@@ -401,7 +401,7 @@ def search_duplicates(
             continue
         unit = items[files[0]].rel
         units.append([items[m].rel for m in files])
-        for clique in _clique_cover(comp, adjacent, edges, items) if len(comp) > 1 else [comp]:
+        for clique in _clique_cover(comp, adjacent) if len(comp) > 1 else [comp]:
             groups.append(_group(items, clique, members_of, edges, unit, hamming))
     groups = [g for g in groups if len(g.members) > 1]
     groups.sort(key=lambda g: (natural_key(g.members[0].path), [natural_key(p) for p in g.paths]))
