@@ -11,6 +11,8 @@ BENCHMARKS.md:
 
 - `cp -r` — the baseline, a subprocess (fork + exec included, a few ms).
 - `split --mode M (write phase)` — the executor: journal, atomic per-file placement, split.json.
+  Copies run on `dataprep.split.execute.COPY_THREADS` threads; the row `copy, 1 thread` is the
+  same executor with one thread (what split did before), measured in the same rounds.
 - `split --mode M (end to end)` — `split_dataset` with a warm validation cache: scan, cached
   validation lookup, plan, write.
 """
@@ -28,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import dataprep.split.execute as split_execute
 from dataprep.split import SplitSpec, split_dataset
 from dataprep.validate import ValidateOptions
 
@@ -48,10 +51,16 @@ def _time_cp(data: Path, target: Path) -> float:
 
 
 def _time_split(data: Path, out: Path, mode: str, options: ValidateOptions) -> tuple[float, float, int]:
-    """(write seconds, end-to-end seconds, files written) for one run of one mode."""
+    """(write seconds, end-to-end seconds, files written) for one run of one mode ("copy-1": one thread)."""
     os.sync()
+    threads = split_execute.COPY_THREADS
+    if mode == "copy-1":
+        split_execute.COPY_THREADS = 1
     started = time.perf_counter()
-    result = split_dataset(data, out, SplitSpec(0.1, 0.1), mode=mode, validate_options=options)
+    try:
+        result = split_dataset(data, out, SplitSpec(0.1, 0.1), mode=mode.split("-")[0], validate_options=options)
+    finally:
+        split_execute.COPY_THREADS = threads
     total = time.perf_counter() - started
     shutil.rmtree(out)
     return result.seconds["write"], total, result.written
@@ -76,7 +85,7 @@ def main() -> None:
         files = _count_files(data)
         # Rounds interleave the three commands so that a noisy disk slows them alike.
         cp_times: list[float] = []
-        split_times: dict[str, list[tuple[float, float, int]]] = {"copy": [], "hardlink": []}
+        split_times: dict[str, list[tuple[float, float, int]]] = {"copy": [], "copy-1": [], "hardlink": []}
         for i in range(args.repeat):
             cp_times.append(_time_cp(data, work / f"cp-{i}"))
             for mode, runs in split_times.items():
@@ -87,8 +96,9 @@ def main() -> None:
     for mode, runs in split_times.items():
         n = runs[0][2]
         write_s = statistics.median(r[0] for r in runs)
-        rows.append((f"`split --mode {mode}` (write phase)", n, write_s))
-        rows.append((f"`split --mode {mode}` (end to end, warm cache)", n, statistics.median(r[1] for r in runs)))
+        name = "copy, 1 thread" if mode == "copy-1" else mode
+        rows.append((f"`split --mode {name}` (write phase)", n, write_s))
+        rows.append((f"`split --mode {name}` (end to end, warm cache)", n, statistics.median(r[1] for r in runs)))
         ratios[mode] = (n / write_s) / (files / cp_s)
 
     print(f"Dataset: `{data}` ({files} files). Median of {args.repeat} runs, files in the page cache.")

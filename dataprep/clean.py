@@ -218,6 +218,7 @@ def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], l
     severity = Severity.INFO
     by_rel = {r.rel: r for r in results}
     extra: list[FileResult] = []
+    leaving = set(leaving)  # grows: a file removed as one group's copy is not kept for an overlapping group
     for g in groups:
         staying = [by_rel[p] for p in g.paths if p not in leaving]
         if len(staying) < 2:
@@ -231,6 +232,7 @@ def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], l
             detail = f"{what} of {keep.rel}, which is kept as the largest of its group of {len(g.members)}"
             r.findings.append(Finding(r.rel, "near_duplicate", severity, detail))
             extra.append(r)
+            leaving.add(r.rel)
     return extra
 
 

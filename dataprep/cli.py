@@ -22,10 +22,11 @@ from dataprep.defaults import (
     DEFAULT_MIN_SIZE,
     DEFAULT_PREVIEW_SEED,
     DEFAULT_SEED,
+    DEFAULT_SIMILARITY,
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Threshold, Timeout
+from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout
 from dataprep.engine_options import Engine, RayAddress, with_engine
 
 if TYPE_CHECKING:
@@ -275,6 +276,8 @@ def duplicates(
     directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
+    similarity: Similarity = DEFAULT_SIMILARITY,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye.")] = None,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -284,19 +287,24 @@ def duplicates(
     engine: Engine = "local",
     ray_address: RayAddress = None,
 ) -> None:
-    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, brightened copies)."""
+    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies)."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
-        json_out, options, lambda opts: duplicates_report(directory, threshold, opts), (engine, ray_address, "duplicates")
+        json_out, options, lambda opts: duplicates_report(directory, threshold, opts, similarity),
+        (engine, ray_address, "duplicates"),
     )
+    if plot is not None:
+        render.plot_duplicates(report, plot)
     if json_out:
         print_json(report.to_dict())
     else:
         render.print_duplicates(report)
+        if plot is not None:
+            render.stdout.print(f"groups drawn in {plot}")
 
 
 @app.command()
@@ -304,6 +312,7 @@ def leakage(
     out: Annotated[Path, typer.Argument(help="A split folder: OUT/{train,val,test}/CLASS/*.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
+    similarity: Similarity = DEFAULT_SIMILARITY,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -320,7 +329,7 @@ def leakage(
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
-        json_out, options, lambda opts: leakage_report(out, threshold, opts), (engine, ray_address, "leakage")
+        json_out, options, lambda opts: leakage_report(out, threshold, opts, similarity), (engine, ray_address, "leakage")
     )
     if json_out:
         print_json(report.to_dict())
@@ -420,6 +429,8 @@ def split(
     train: Annotated[Optional[str], typer.Option("--train", metavar="N|FRACTION", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
     seed: Seed = DEFAULT_SEED,
     mode: Annotated[str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")] = "copy",
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Also assign every non-test image to one of K cross-validation folds (stratified, seeded, duplicate groups kept together), recorded in split.json.", min=2, max=1000, metavar="K")] = None,
+    on_conflict: Annotated[str, typer.Option("--on-conflict", metavar="keep|exclude", help="Copies of one photo in different classes: keep the group (in one split, under its first file's class) or exclude it. Each conflict is reported with both paths.")] = "keep",
     include_invalid: Annotated[bool, typer.Option("--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty OUT: removes only the files a previous copy/hardlink/symlink split wrote there (RAW still has them); refuses, writing nothing, when OUT's split folders hold anything else or the photos of a previous move split. Other files in OUT are kept.")] = False,
@@ -438,11 +449,11 @@ def split(
     import json
 
     from dataprep import render
-    from dataprep.split import SplitSpec, split_dataset, split_renderables
+    from dataprep.split import SplitSpec, split_dataset
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options = with_engine(options, engine, ray_address, "split")
-    spec = SplitSpec.parse(val, test, train)
+    spec = SplitSpec.parse(val, test, train, on_conflict, folds)
     again = shlex.join(["dataprep", "split", str(raw), str(out), "--resume"])
     with _on_interrupt(f"split stopped; the files placed in '{out}' so far are kept and journaled; "
                        f"finish with: {again} (same options)"), \
@@ -455,7 +466,7 @@ def split(
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
-    for renderable in split_renderables(result):
+    for renderable in render.split_renderables(result):
         render.stdout.print(renderable)
     for warning in result.plan.warnings:
         render.stderr.print(f"warning: {warning}", style="yellow", highlight=False)

@@ -19,7 +19,8 @@ TIMEOUT_RANGE_S = (1.0, 7 * 24 * 3600.0)
 JOBS_RANGE = (0, 1024)  # worker processes; 0 inspects in the calling process
 
 # --- grouping ---------------------------------------------------------------------------------
-DEFAULT_THRESHOLD_BITS = 10  # near duplicates: at most this many of the 64 pHash bits differ
+DEFAULT_THRESHOLD_BITS = 12  # near-duplicate candidates: at most this many of the 64 pHash bits differ
+DEFAULT_SIMILARITY = 0.5  # near duplicates: the detail correlation a candidate needs (dataprep/similarity.py)
 THRESHOLD_RANGE_BITS = (0, 24)
 
 # --- randomness -------------------------------------------------------------------------------

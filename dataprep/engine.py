@@ -69,6 +69,7 @@ def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckO
         phash=props.phash if props else None,
         dhash=props.dhash if props else None,
         pixel_hash=props.pixel_hash if props else None,
+        signature=props.signature if props else None,
         properties=props.values if props else {},
     )
 

@@ -79,9 +79,22 @@ Threshold = Annotated[
     int,
     typer.Option(
         "--threshold",
-        help=f"Near duplicates: at most this many of the 64 pHash bits differ (0-24; default {d.DEFAULT_THRESHOLD_BITS}).",
+        help="Near-duplicate candidates: at most this many of the 64 pHash bits differ, directly, mirrored or cropped "
+        f"(0-24; default {d.DEFAULT_THRESHOLD_BITS}).",
         metavar="BITS",
         **_int_range(d.THRESHOLD_RANGE_BITS),
+    ),
+]
+Similarity = Annotated[
+    float,
+    typer.Option(
+        "--similarity",
+        help="Near duplicates: a candidate pair is kept when its aligned thumbnails' detail correlates at least this much "
+        f"(0-1; default {d.DEFAULT_SIMILARITY}; 0.7 only close copies, 0.45 heavier edits).",
+        metavar="0-1",
+        min=0.0,
+        max=1.0,
+        callback=_finite,
     ),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from dataprep.clean import CleanResult, RestoreResult
     from dataprep.convert import ConvertResult
     from dataprep.duplicates import DuplicatesReport, LeakageReport
+    from dataprep.split import SplitResult
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -130,23 +132,73 @@ def print_restore_result(result: RestoreResult) -> None:
 
 
 def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
-    """Each duplicate group: its kind, and each member with its pHash distance to the first."""
+    """Each duplicate group: its kind, and each member with its evidence against the first member."""
     if not report.groups:
-        stdout.print(f"[green]no duplicates[/] among {report.files} images in {report.root} (threshold {report.threshold})")
+        stdout.print(f"[green]no duplicates[/] among {report.files} images in {report.root} "
+                     f"(threshold {report.threshold} bits, similarity {report.similarity})")  # fmt: skip
         return
-    table = Table(title=f"duplicate groups in {report.root} (pHash threshold {report.threshold} bits)", title_justify="left")
+    table = Table(
+        title=f"duplicate groups in {report.root} (pHash candidates within {report.threshold} bits, "
+        f"verified at similarity >= {report.similarity})",
+        title_justify="left",
+    )
     table.add_column("#", justify="right")
     table.add_column("kind")
     table.add_column("file", overflow="fold")
-    table.add_column("distance", justify="right")
+    table.add_column("pHash bits", justify="right")
+    table.add_column("similarity", justify="right")
     for n, g in enumerate(report.groups[:limit], 1):
+        evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
         for k, m in enumerate(g.members):
-            table.add_row(str(n) if k == 0 else "", g.kind if k == 0 else "", m.path, str(m.distance))
+            pair = evidence.get(frozenset((g.members[0].path, m.path))) if k else None
+            kind = g.kind if k == 0 else (pair.kind if pair else "")
+            sim = f"{pair.similarity:.2f}" if pair else ""
+            table.add_row(str(n) if k == 0 else "", kind, m.path, str(m.distance) if k else "", sim)
         table.add_section()
     stdout.print(table)
-    copies = sum(len(g.members) - 1 for g in report.groups)
+    files = len({p for g in report.groups for p in g.paths})
     more = f" (first {limit} shown; --json lists all)" if len(report.groups) > limit else ""
-    stdout.print(f"{len(report.groups)} group(s), {copies} extra cop{'y' if copies == 1 else 'ies'} among {report.files} images{more}")
+    stdout.print(f"{len(report.groups)} group(s) holding {files} of the {report.files} images{more}")
+
+
+def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side: int = 160) -> Path:
+    """Draw the groups side by side into a PNG, one row per group (the first `limit`), each image
+    captioned with its name, its kind and its evidence against the row's first image."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    from dataprep.errors import DataprepError
+
+    groups = report.groups[:limit]
+    columns = max((len(g.members) for g in groups), default=1)
+    caption = 28
+    width = columns * (side + 8) + 8
+    height = max(1, len(groups)) * (side + caption + 8) + 8 + caption
+    sheet = Image.new("RGB", (max(width, 480), height), "white")
+    draw = ImageDraw.Draw(sheet)
+    shown = f" (first {limit})" if len(report.groups) > limit else ""
+    draw.text((8, 6), f"{len(report.groups)} group(s) in {report.root}{shown}" if groups else f"no duplicates in {report.root}", fill="black")
+    for row, g in enumerate(groups):
+        evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
+        y = 8 + caption + row * (side + caption + 8)
+        for col, m in enumerate(g.members):
+            x = 8 + col * (side + 8)
+            try:
+                with Image.open(report.root / m.path) as im:
+                    im.draft("RGB", (side, side))
+                    thumb = ImageOps.contain(ImageOps.exif_transpose(im).convert("RGB"), (side, side))
+                sheet.paste(thumb, (x + (side - thumb.width) // 2, y + (side - thumb.height) // 2))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                draw.rectangle((x, y, x + side, y + side), outline="red")
+            pair = evidence.get(frozenset((g.members[0].path, m.path))) if col else None
+            note = f"#{row + 1} {g.kind}" if col == 0 else (f"{pair.kind} {m.distance}b sim {pair.similarity:.2f}" if pair else "")
+            draw.text((x, y + side + 2), Path(m.path).name[:26], fill="black")
+            draw.text((x, y + side + 14), note, fill="blue")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path, format="PNG")
+    except (OSError, ValueError) as err:
+        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to --plot") from None
+    return path
 
 
 def print_leaks(report: LeakageReport, limit: int = 50) -> None:
@@ -154,7 +206,11 @@ def print_leaks(report: LeakageReport, limit: int = 50) -> None:
     if not report.leaks:
         stdout.print(f"[green]no leaks[/]: no exact or near duplicate crosses splits in {report.root} ({report.files} images)")
         return
-    table = Table(title=f"leaks across splits in {report.root} (pHash threshold {report.threshold} bits)", title_justify="left")
+    table = Table(
+        title=f"leaks across splits in {report.root} (pHash candidates within {report.threshold} bits, "
+        f"similarity >= {report.similarity})",
+        title_justify="left",
+    )
     table.add_column("kind")
     table.add_column("splits")
     table.add_column("files", overflow="fold")
@@ -289,4 +345,48 @@ def stats_renderables(stats: dict[str, Any], max_junk: int = 20) -> list[Rendera
         out.append(Text(line, style="red"))
         for u in stats["unreadable"][:max_junk]:
             out.append(Text(f"  {u['path']}: {u['error']}"))
+
+
+def split_renderables(result: SplitResult, max_excluded: int = 20) -> list[Any]:
+    """The plan as a Rich table (class x split counts) plus what was left out and what was done."""
+    from rich.table import Table
+    from rich.text import Text
+
+    counts = result.plan.counts()
+    title = f"{'plan (dry run, nothing written)' if result.dry_run else 'split'}: {result.raw} -> {result.out} " \
+            f"(--mode {result.mode}, --seed {result.plan.seed}, {result.plan.spec.describe()})"  # fmt: skip
+    table = Table(title=title)
+    table.add_column("class")
+    for split in counts:
+        table.add_column(split, justify="right")
+    table.add_column("total", justify="right")
+    for label in result.plan.classes:
+        row = [counts[s][label] for s in counts]
+        table.add_row(label, *map(str, row), str(sum(row)))
+    totals = [sum(counts[s].values()) for s in counts]
+    table.add_section()
+    table.add_row("all", *map(str, totals), str(sum(totals)))
+    out: list[Any] = [table]
+    if result.plan.duplicate_groups:
+        extra = sum(len(g) for g in result.plan.duplicate_groups)
+        out.append(Text(
+            f"{len(result.plan.duplicate_groups)} group(s) of identical or near-identical files ({extra} files), each kept in one split"
+        ))
+    left_out = result.excluded + result.plan.unused
+    if left_out:
+        out.append(Text(f"{len(left_out)} file(s) left out:", style="yellow"))
+        for e in left_out[:max_excluded]:
+            out.append(Text(f"  {e.path}: {e.reason}"))
+        if len(left_out) > max_excluded:
+            out.append(Text(f"  ... and {len(left_out) - max_excluded} more (see OUT/split.json or --json)"))
+    if result.dry_run:
+        if result.removed:
+            out.append(Text(f"--force would remove {result.removed} file(s) of the previous split"))
+    else:
+        done = f"{result.written} file(s) written ({result.mode})"
+        if result.already_done:
+            done += f", {result.already_done} already in place"
+        if result.removed:
+            done += f", {result.removed} file(s) of the previous split removed"
+        out.append(Text(f"{done}; manifest: {result.manifest}"))
     return out

@@ -36,6 +36,7 @@ class FileResult:
     phash: str | None = None
     dhash: str | None = None
     pixel_hash: str | None = None
+    signature: str | None = None  # near-duplicate evidence: dataprep.checks.image_properties.NearSignature
     properties: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -49,6 +50,7 @@ class FileResult:
             "width": self.width, "height": self.height, "mode": self.mode, "frames": self.frames,
             "findings": [[f.check, f.severity.value, f.detail] for f in self.findings],
             "phash": self.phash, "dhash": self.dhash, "pixel_hash": self.pixel_hash, "properties": self.properties,
+            "signature": self.signature,
         }  # fmt: skip
 
     @classmethod
@@ -57,7 +59,7 @@ class FileResult:
         fields = {k: d[k] for k in ("size", "mtime_ns", "sha256", "format", "width", "height", "mode", "frames")}
         return cls(
             rel=rel, findings=findings, phash=d.get("phash"), dhash=d.get("dhash"), pixel_hash=d.get("pixel_hash"),
-            properties=dict(d.get("properties") or {}), **fields,
+            signature=d.get("signature"), properties=dict(d.get("properties") or {}), **fields,
         )  # fmt: skip
 
 

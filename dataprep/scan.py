@@ -218,21 +218,10 @@ def _linked_sources(base: Path) -> list[Path]:
     Such links were written by dataprep itself, so following them out of OUT is expected;
     any other link out of the dataset folder is not followed.
     """
-    import json
+    from dataprep.split.manifest import SplitManifest  # here: the split package imports scan
 
-    manifest = base / "split.json"
-    if not manifest.is_file():
-        return []
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, dict) or data.get("mode") != "symlink" or not isinstance(data.get("raw"), str):
-        return []
-    try:
-        return [Path(data["raw"]).resolve()]
-    except OSError:
-        return []
+    raw = SplitManifest.linked_raw(base)
+    return [] if raw is None else [raw]
 
 
 def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> ScanProblem | None:

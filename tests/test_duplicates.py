@@ -22,7 +22,10 @@ from dataprep.errors import DataprepError
 from dataprep.report import FileResult
 from dataprep.split import SplitSpec, split_dataset
 from dataprep.validate import ValidateOptions, validate
-from photos import jpeg, photo, planted_copies, save
+from PIL import Image
+
+from dataprep.checks.image_properties import image_properties
+from photos import jpeg, photo, planted_copies, save, shifted
 
 runner = CliRunner()
 # Seed 1's 5% crop lands 12 bits away (above the default 10): crops are the hardest copy to
@@ -74,7 +77,8 @@ def test_exact_groups_by_bytes_and_by_pixels(tmp_path: Path, vopts: ValidateOpti
     report = validate(tmp_path / "raw", vopts)
     assert (tmp_path / "raw/a/x.png").read_bytes() != (tmp_path / "raw/a/y.png").read_bytes()
     [group] = find_duplicates(report.results)
-    assert group.kind == "exact" and group.paths == ["a/x.png", "a/y.png", "a/z.png"] and group.distance == 0
+    assert group.kind == "pixels" and group.paths == ["a/x.png", "a/y.png", "a/z.png"] and group.distance == 0
+    assert {p.kind for p in group.pairs} == {"exact", "pixels"}
 
 
 def test_flat_images_are_not_near_duplicates(tmp_path: Path, vopts: ValidateOptions) -> None:
@@ -128,10 +132,10 @@ def test_leakage_cli_json_and_exit_codes(tmp_path: Path) -> None:
     result = runner.invoke(app, ["leakage", str(out), "--json", *args])
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
-    assert data["version"] == 1 and len(data["leaks"]) == 2
+    assert data["version"] == 2 and len(data["leaks"]) == 2
     for leak in data["leaks"]:
         assert set(leak) >= {"kind", "paths", "splits", "distance"}
-        assert leak["kind"] in ("exact", "near") and isinstance(leak["distance"], int)
+        assert leak["kind"] in ("exact", "pixels", "near", "mirrored") and isinstance(leak["distance"], int)
         assert all((out / p).is_file() for p in leak["paths"])  # relative to OUT
     (out / "test/c/a_small.jpg").unlink()
     (out / "val/c/b_copy.jpg").unlink()
@@ -148,7 +152,7 @@ def test_duplicates_cli_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["duplicates", str(tmp_path / "raw"), "--json", "--jobs", "0"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["version"] == 1 and data["threshold"] == DEFAULT_THRESHOLD
+    assert data["version"] == 2 and data["threshold"] == DEFAULT_THRESHOLD
     assert sorted({m["path"] for m in g["members"]} for g in data["groups"]) == sorted(expected.values())
     tight = json.loads(runner.invoke(app, ["duplicates", str(tmp_path / "raw"), "--json", "--threshold", "0"]).stdout)
     tight_groups = [{m["path"] for m in g["members"]} for g in tight["groups"]]
@@ -235,7 +239,7 @@ def test_index_scales_far_below_all_pairs() -> None:
         planted.append((k, len(hashes)))
         hashes.append(h)
     index = HashIndex(hashes)
-    i, j, _ = index.pairs_within(DEFAULT_THRESHOLD)
+    i, j, _ = index.pairs_within(10)
     assert set(planted) <= set(zip(i.tolist(), j.tolist(), strict=True))
     all_pairs = len(hashes) * (len(hashes) - 1) // 2
     assert index.comparisons < all_pairs / 50  # ~1% of all pairs for uniform hashes at 10 bits
@@ -247,13 +251,15 @@ def test_find_duplicates_threshold_is_checked() -> None:
 
 
 def test_find_leaks_ignores_groups_inside_one_split() -> None:
-    def result(rel: str, phash: str) -> FileResult:
-        return FileResult(rel=rel, size=1, mtime_ns=0, sha256=rel, phash=phash)
+    def result(rel: str, im: Image.Image) -> FileResult:
+        props = image_properties(np.asarray(im))
+        return FileResult(rel=rel, size=1, mtime_ns=0, sha256=rel, phash=props.phash, signature=props.signature)
 
-    results = [result("train/c/1.jpg", "ff00ff00ff00ff00"), result("train/c/2.jpg", "ff00ff00ff00ff01"),
-               result("val/c/3.jpg", "0f0f0f0f0f0f0f0f"), result("test/c/4.jpg", "0f0f0f0f0f0f0f0e")]  # fmt: skip
+    a, b = photo(0), photo(1)
+    results = [result("train/c/1.jpg", a), result("train/c/2.jpg", shifted(a, 20)),
+               result("val/c/3.jpg", b), result("test/c/4.jpg", shifted(b, -20))]  # fmt: skip
     leaks = find_leaks(find_duplicates(results))
-    assert [(lk.paths, lk.splits, lk.distance) for lk in leaks] == [(["test/c/4.jpg", "val/c/3.jpg"], ["val", "test"], 1)]
+    assert [(lk.paths, lk.splits) for lk in leaks] == [(["test/c/4.jpg", "val/c/3.jpg"], ["val", "test"])]
 
 
 def test_properties_off_means_no_hashes(tmp_path: Path) -> None:

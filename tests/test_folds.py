@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from collections import Counter
 
 import pytest
@@ -92,3 +93,39 @@ def test_property_groups_whole_and_folds_balanced(sizes: list[int], labels: list
     sizes_per_fold = [sum(1 for f in folds.values() if f == i) for i in range(k)]
     # greedy placement, largest group first: no fold exceeds another by more than the largest group per class
     assert max(sizes_per_fold) - min(sizes_per_fold) <= 3 * max(sizes)
+
+
+def test_split_folds_cli_records_folds_keeps_copies_together_and_leaves_test_out(tmp_path: Path) -> None:
+    """`dataprep split RAW OUT --folds K`: every non-test file gets a fold in split.json, an exact
+    copy shares its original's fold, and the held-out test files get none."""
+    import json
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    rng = np.random.default_rng(3)
+    raw = tmp_path / "raw"
+    for name in ("cat", "dog"):
+        (raw / name).mkdir(parents=True)
+        for i in range(9):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(raw / name / f"{i}.png")
+    shutil.copy(raw / "cat" / "0.png", raw / "cat" / "0_copy.png")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["split", str(raw), str(out), "--val", "1", "--test", "2", "--folds", "3",
+                                      "--jobs", "0", "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "split.json").read_text())
+    assert doc["k"] == 3
+    files = {f["source"]: f for f in doc["files"]}
+    assert all(f.get("fold") is None for f in files.values() if f["split"] == "test")
+    in_folds = [f for f in files.values() if f["split"] != "test"]
+    assert in_folds and all(f["fold"] in (0, 1, 2) for f in in_folds)
+    assert files["cat/0.png"]["split"] == files["cat/0_copy.png"]["split"]
+    if files["cat/0.png"]["split"] != "test":
+        assert files["cat/0.png"]["fold"] == files["cat/0_copy.png"]["fold"]
+    for label in ("cat", "dog"):  # stratified: each class spread over every fold
+        assert {f["fold"] for f in in_folds if f["class"] == label} == {0, 1, 2}

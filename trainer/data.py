@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from dataprep.errors import DataprepError
 from dataprep.scan import junk_reason, natural_key, no_images_message, require_directory, scan_dataset, split_folders, split_role
+from dataprep.split.manifest import SplitManifest
 from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -70,18 +71,9 @@ def read_class_names(root: str | os.PathLike[str], layout: str | None = None) ->
     (raw layout).
     """
     base = require_directory(root, "a split folder or a folder of class folders")
-    manifest = base / "split.json"
-    if manifest.is_file():
-        try:
-            classes = json.loads(manifest.read_text(encoding="utf-8"))["class_names"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise DataprepError(
-                f"unreadable split manifest '{manifest}': {err} (expected JSON with a 'class_names' list); "
-                "re-run 'dataprep split' or delete split.json to use folder names"
-            ) from None
-        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-            raise DataprepError(f"'class_names' in '{manifest}' is not a list of names; re-run 'dataprep split'")
-        return list(classes)
+    classes = SplitManifest.class_names(base)
+    if classes is not None:
+        return classes
     found, folders = split_folders(base, layout)
     top = folders.get("train") if found == "split" else None
     folder = base / top if top else base

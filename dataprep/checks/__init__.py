@@ -22,7 +22,7 @@ from dataprep.checks.names import Check
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "5"  # 5: one decode per file, content checks; --max-pixels raises Pillow's own limit
+CHECKS_VERSION = "6"  # 6: one decode per file, content checks, near-duplicate signatures; --max-pixels raises Pillow's own limit
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,17 @@ may be full size, or a JPEG decoded in draft mode at 1/2 to 1/8 scale: every mea
 a thumbnail of fixed size (`ANALYSIS_SIDE` on the long side, 32x32 for pHash, 9x8 for dHash),
 so it does not depend on the scale the file was decoded at.
 
-Hashes are 64-bit, written as 16 hex digits. Two images are near duplicates when the Hamming
-distance between their pHashes is small (see `dataprep.duplicates`).
+Hashes are 64-bit, written as 16 hex digits. Near duplicates are found in two steps (see
+`dataprep.duplicates`): candidates from pHashes within a few bits, then a verification on a
+small gray thumbnail. The `NearSignature` carries what both steps need beyond the pHash: the
+pHash of the mirrored image (flipped copies), the pHashes of nine 90% crops (cropped and
+straightened copies: a 10% crop of a photo looks like one of its 90% crops) and the
+32x32 thumbnail the verification aligns and correlates.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
 ANALYSIS_SIDE = 128  # long side of the thumbnail the properties are measured on
 MIN_DECODE_SIDE = 112  # a draft-mode JPEG is decoded at least this large on its long side
@@ -25,6 +31,10 @@ MIN_JUDGED_SIDE = 16  # smaller images get no quality findings (too_small speaks
 FLAT_STD = 1.0  # gray levels: below this the 32x32 thumbnail is flat and a pHash means nothing
 HASH_SIZE = 8  # 8x8 = 64 bits
 PHASH_SIDE = 32
+THUMB_SIDE = 32  # the verification thumbnail (gray, uint8): 1 KiB per image
+CROP_SCALE = 0.9  # the probes' crops: 90% of each side, at 3x3 positions
+CROP_POSITIONS = (0.0, 0.5, 1.0)  # where the crop sits along each axis: start, centre, end
+COLOUR_SIDE = 8  # the colour thumbnail (RGB) the verification checks colours on
 
 
 @dataclass
@@ -35,6 +45,73 @@ class ImageProperties:
     dhash: str | None
     pixel_hash: str
     values: dict[str, float] = field(default_factory=dict)
+    signature: str | None = None  # NearSignature.encode(); None for flat images
+
+
+@dataclass(frozen=True)
+class NearSignature:
+    """What near-duplicate search needs beyond the pHash, from the same decode.
+
+    `mirror_phash`: pHash of the image flipped left-right. `crop_phashes`: pHashes of the 90%
+    crops at 3x3 positions. `thumbnail`: THUMB_SIDE x THUMB_SIDE gray levels, row-major.
+    `colour`: COLOUR_SIDE x COLOUR_SIDE x 3 RGB levels (is a pair's colour change one a copy makes?).
+    """
+
+    mirror_phash: str
+    crop_phashes: tuple[str, ...]
+    thumbnail: bytes
+    colour: bytes
+
+    def encode(self) -> str:
+        """One compact string: hashes as hex, then both thumbnails as base64 (1.7 KB in all)."""
+        return self.mirror_phash + "".join(self.crop_phashes) + base64.b64encode(self.thumbnail + self.colour).decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str) -> NearSignature:
+        n = HASH_SIZE * HASH_SIZE // 4
+        crops = len(CROP_POSITIONS) ** 2
+        hashes = [text[k * n : (k + 1) * n] for k in range(crops + 1)]
+        pixels = base64.b64decode(text[(crops + 1) * n :])
+        cut = THUMB_SIDE * THUMB_SIDE
+        return cls(hashes[0], tuple(hashes[1:]), pixels[:cut], pixels[cut:])
+
+    def colour_array(self) -> np.ndarray:
+        import numpy as np
+
+        return np.frombuffer(self.colour, dtype=np.uint8).reshape(COLOUR_SIDE, COLOUR_SIDE, 3)
+
+    def thumbnail_array(self) -> np.ndarray:
+        import numpy as np
+
+        return np.frombuffer(self.thumbnail, dtype=np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
+
+
+def crop_box(width: float, height: float, scale: float, ox: float, oy: float) -> tuple[float, float, float, float]:
+    """The box of a crop `scale` times the size of (width, height), placed at fraction (ox, oy)
+    of the free margin (0: left/top, 1: right/bottom)."""
+    cw, ch = width * scale, height * scale
+    x0, y0 = (width - cw) * ox, (height - ch) * oy
+    return (x0, y0, x0 + cw, y0 + ch)
+
+
+def _phash_of(gray: Image.Image, box: tuple[float, float, float, float] | None = None) -> str:
+    import numpy as np
+    from PIL import Image
+
+    return phash(np.asarray(gray.resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.BOX, box=box), dtype=np.float64))
+
+
+def near_signature(rgb: Image.Image, gray: Image.Image) -> NearSignature:
+    """The mirrored and cropped pHashes and the gray and colour thumbnails of one analysis thumbnail."""
+    import numpy as np
+    from PIL import Image
+
+    mirror = _phash_of(gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    w, h = gray.size
+    crops = tuple(_phash_of(gray, crop_box(w, h, CROP_SCALE, ox, oy)) for oy in CROP_POSITIONS for ox in CROP_POSITIONS)
+    thumb = np.asarray(gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.uint8)
+    colour = np.asarray(rgb.resize((COLOUR_SIDE, COLOUR_SIDE), Image.Resampling.BOX), dtype=np.uint8)
+    return NearSignature(mirror, crops, thumb.tobytes(), colour.tobytes())
 
 
 @lru_cache(maxsize=1)
@@ -85,10 +162,11 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     gray_im = im.convert("L")
     gray32 = np.asarray(gray_im.resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.BOX), dtype=np.float64)
     flat = float(gray32.std()) < FLAT_STD
-    p_hash = d_hash = None
+    p_hash = d_hash = signature = None
     if not flat:
         p_hash = phash(gray32)
         d_hash = dhash(np.asarray(gray_im.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BOX), dtype=np.int16))
+        signature = near_signature(im.convert("RGB"), gray_im).encode()
 
     small = np.asarray(im)
     r, g, b = (small[..., c].astype(np.float32) for c in range(3))
@@ -108,7 +186,7 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
         "colour_spread": float(np.partition(spread, high)[high]),
         "aspect_ratio": min(w, h) / max(w, h),
     }
-    return ImageProperties(p_hash, d_hash, pixel_hash, {k: round(v, 4) for k, v in values.items()})
+    return ImageProperties(p_hash, d_hash, pixel_hash, {k: round(v, 4) for k, v in values.items()}, signature)
 
 
 def _entropy(gray: np.ndarray) -> float:
