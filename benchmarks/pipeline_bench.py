@@ -52,6 +52,8 @@ def pipeline_table(data: Path, sizes: list[int], batch_size: int, repeats: int) 
             "vs_keras_wall": [r["first_pass_vs_keras"] for r in found],
             "vs_keras_wall_median": statistics.median(r["first_pass_vs_keras"] for r in found),
             "vs_keras_cpu_median": statistics.median(r["first_pass_vs_keras_cpu"] for r in found),
+            "tutorial_img_s_best": max(r["tutorial_first_pass_images_per_s"] for r in found),
+            "vs_tutorial_wall_median": statistics.median(r["first_pass_vs_tutorial"] for r in found),
             "keras_cpu_ms": statistics.median(r["keras_first_pass_cpu_ms_per_image"] for r in found),
             "first_cpu_ms": statistics.median(r["first_pass_cpu_ms_per_image"] for r in found),
             "cached_vs_first_median": statistics.median(r["cached_vs_first"] for r in found),
@@ -66,13 +68,14 @@ def print_pipeline_table(data: Path, rows: list[dict[str, Any]], batch_size: int
     print(f"pipeline on {data} ({rows[0]['images']} images, batch {batch_size}, {os.cpu_count()} CPU cores, "
           f"{rows[0]['repeats']} interleaved repeats; load average before: {os.getloadavg()[0]:.1f})")
     print("| size | Keras first pass img/s (best) | trainer first pass img/s (best) | × Keras, wall (median of "
-          "paired) | × Keras, CPU per image | CPU ms/img Keras / trainer | cached pass img/s | cached × first "
-          "| uint8 cache MB (Keras float32 MB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "paired) | × Keras, CPU per image | CPU ms/img Keras / trainer | tutorial (+cache) img/s (best) "
+          "| × tutorial, wall | cached pass img/s | cached × first | uint8 cache MB (Keras float32 MB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['image_size']} | {r['keras_img_s_best']:.0f} | {r['first_img_s_best']:.0f} | "
               f"**{r['vs_keras_wall_median']:.2f}** ({', '.join(f'{v:.2f}' for v in r['vs_keras_wall'])}) | "
               f"{r['vs_keras_cpu_median']:.2f} | {r['keras_cpu_ms']:.3f} / {r['first_cpu_ms']:.3f} | "
+              f"{r['tutorial_img_s_best']:.0f} | {r['vs_tutorial_wall_median']:.2f} | "
               f"{r['cached_img_s_best']:.0f} | {r['cached_vs_first_median']:.1f} | "
               f"{r['cache_mb_uint8']:.1f} ({r['keras_mb_float32']:.1f}) |")
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 AUTOTUNE = tf.data.AUTOTUNE
 # Bump when decode/resize changes, so a file cache written by older code is never read.
-PREPROCESSING_VERSION = 1
+PREPROCESSING_VERSION = 2
 SHUFFLE_BUFFER_MAX = 16384
 
 
