@@ -235,7 +235,7 @@ def trainer_recipe(split: Path, run_dir: Path, seed: int, overrides: dict[str, o
     error = None
     try:
         fit(config, callbacks=[curve])
-    except Exception as err:  # noqa: BLE001 - a run cut before its first epoch ended has no model to finish
+    except Exception as err:
         if budget is None:
             raise
         error = f"{type(err).__name__}: {err}"[:200]

@@ -9,17 +9,16 @@ every scale the ratio choice can pick, on the fixture zoo and on damaged JPEGs m
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from photos import jpeg, photo
 
 tf = pytest.importorskip("tensorflow")
 
-from conftest import ZOO  # noqa: E402
-from dataprep.tf_decode import decode_full, decode_image  # noqa: E402
+from conftest import ZOO
+
+from dataprep.tf_decode import decode_full, decode_image
 
 
 def damaged_jpegs() -> dict[str, bytes]:
