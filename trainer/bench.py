@@ -130,7 +130,9 @@ def bench(
         return pipelines[0].dataset
 
     first_pass = timed_pass(first)
-    cached_pass = timed_pass(lambda: pipelines[0].dataset)
+    # Best of 3 cached passes: each takes a few hundredths of a second, so one neighbour's burst
+    # on a shared machine can lengthen a single pass several-fold.
+    cached_pass = min((timed_pass(lambda: pipelines[0].dataset) for _ in range(3)), key=lambda p: p.seconds)
     counted = time.perf_counter()
     decoded = pipelines[0].count_decoded()
     count_seconds = time.perf_counter() - counted
