@@ -44,8 +44,8 @@ def decode_image(contents: Any, image_size: int) -> Any:
     image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
     resized = tf.image.resize(image, [image_size, image_size], method="bilinear")
     # Bilinear weights are convex, so the float result already lies in 0..255: rounding is one
-    # add before the truncating cast, no clip (two fewer passes over the pixels than
-    # round + clip + cast, measured in benchmarks/pipeline_bench.py --profile).
+    # add before the truncating cast, no clip (1% less CPU per image than round + clip + cast;
+    # BENCHMARKS.md, trainer input pipeline).
     return tf.cast(resized + 0.5, tf.uint8)
 
 

@@ -9,6 +9,7 @@ every scale the ratio choice can pick, on the fixture zoo and on damaged JPEGs m
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,3 +81,21 @@ def test_decode_image_rejects_what_validation_rejects(
     corpus: dict[str, bytes], full_rejects: set[str], image_size: int
 ) -> None:
     assert rejected(lambda c: decode_image(c, image_size), corpus) == full_rejects
+
+
+def test_resized_pixels_are_rounded_and_never_wrap(tmp_path: Path) -> None:
+    # Extremes stay exact (255 must not wrap to 0 in the uint8 cast) and every pixel is the
+    # float bilinear resize rounded to the nearest level.
+    from PIL import Image
+
+    gradient = np.tile(np.linspace(0, 255, 97, dtype=np.float32), (61, 1))
+    pixels = np.stack([gradient, 255 - gradient, np.full_like(gradient, 255)], axis=-1).astype("uint8")
+    pixels[:5] = 0
+    path = tmp_path / "gradient.png"
+    Image.fromarray(pixels).save(path)
+    contents = tf.io.read_file(str(path))
+    got = decode_image(contents, 24).numpy()
+    expected = np.floor(tf.image.resize(decode_full(contents), [24, 24]).numpy() + 0.5)
+    assert got.dtype == np.uint8 and got.shape == (24, 24, 3)
+    np.testing.assert_array_equal(got, expected.astype(np.uint8))
+    assert got[-10:, :, 2].min() == 255 and got[0].max() == 0

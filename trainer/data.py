@@ -211,8 +211,8 @@ def plain_graph(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     The pipeline's map functions hold no Python control flow on tensors (the decode branches with
     tf.cond / tf.switch_case itself), so converting them buys nothing and costs ~0.3 s the first
-    time in a process (measured in benchmarks/pipeline_bench.py): a quarter of a first pass over
-    800 photos.
+    time in a process: a quarter of a first pass over 800 photos (BENCHMARKS.md, trainer input
+    pipeline).
     """
     return tf.autograph.experimental.do_not_convert(fn)  # type: ignore[no-any-return]
 
