@@ -152,30 +152,28 @@ def generate_flowers(out: Path, per_class: int, seed: int, size: tuple[int, int]
     return counts
 
 
-class Curve:
-    """Keras callback: (seconds since `started`, val_accuracy) at every epoch end; stops training
-    at the first epoch end past `budget` seconds, or mid-epoch past 1.5x it (None: never)."""
+def curve_callback(started: float, budget: float | None) -> Any:
+    """A Keras callback whose `points` collect (seconds since `started`, val_accuracy) at every
+    epoch end; it stops training at the first epoch end past `budget` seconds, or mid-epoch past
+    1.5x it, so a model whose epoch outlasts the budget is cut (None: never stops)."""
+    import keras
 
-    def __new__(cls, started: float, budget: float | None) -> Any:
-        import keras
+    class Curve(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.points: list[tuple[float, float]] = []
 
-        class _Curve(keras.callbacks.Callback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.points: list[tuple[float, float]] = []
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            elapsed = time.perf_counter() - started
+            self.points.append((round(elapsed, 1), round(float((logs or {}).get("val_accuracy", 0.0)), 4)))
+            if budget is not None and elapsed > budget:
+                self.model.stop_training = True
 
-            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                elapsed = time.perf_counter() - started
-                self.points.append((round(elapsed, 1), round(float((logs or {}).get("val_accuracy", 0.0)), 4)))
-                if budget is not None and elapsed > budget:
-                    self.model.stop_training = True
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if budget is not None and time.perf_counter() - started > 1.5 * budget:
+                self.model.stop_training = True
 
-            def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-                # A model whose epoch outlasts the budget is cut mid-epoch at 1.5x (no point recorded).
-                if budget is not None and time.perf_counter() - started > 1.5 * budget:
-                    self.model.stop_training = True
-
-        return _Curve()
+    return Curve()
 
 
 def tutorial_recipe(split: Path, epochs: int, seed: int) -> dict[str, Any]:
@@ -184,7 +182,7 @@ def tutorial_recipe(split: Path, epochs: int, seed: int) -> dict[str, Any]:
 
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
-    curve = Curve(started, None)
+    curve = curve_callback(started, None)
     size = (180, 180)
     train_ds = keras.utils.image_dataset_from_directory(
         split / "train", image_size=size, batch_size=32, seed=seed, verbose=False
@@ -230,7 +228,7 @@ def trainer_recipe(split: Path, run_dir: Path, seed: int, overrides: dict[str, o
     from trainer.fit import FitConfig, fit
 
     started = time.perf_counter()
-    curve = Curve(started, budget)
+    curve = curve_callback(started, budget)
     config = FitConfig(data_dir=str(split), run_dir=str(run_dir), seed=seed, **overrides)  # type: ignore[arg-type]
     error = None
     try:
