@@ -43,7 +43,10 @@ def decode_image(contents: Any, image_size: int) -> Any:
 
     image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
     resized = tf.image.resize(image, [image_size, image_size], method="bilinear")
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+    # Bilinear weights are convex, so the float result already lies in 0..255: rounding is one
+    # add before the truncating cast, no clip (1% less CPU per image than round + clip + cast;
+    # BENCHMARKS.md, trainer input pipeline).
+    return tf.cast(resized + 0.5, tf.uint8)
 
 
 def load_image(path: str | Any, image_size: int) -> Any:

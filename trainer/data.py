@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import tensorflow as tf
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 AUTOTUNE = tf.data.AUTOTUNE
 # Bump when decode/resize changes, so a file cache written by older code is never read.
-PREPROCESSING_VERSION = 1
+PREPROCESSING_VERSION = 2
 SHUFFLE_BUFFER_MAX = 16384
 
 
@@ -231,6 +232,17 @@ def _prepare_file_cache(prefix: Path) -> None:
         leftover.unlink()
 
 
+def plain_graph(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` traced as written, without AutoGraph's source conversion.
+
+    The pipeline's map functions hold no Python control flow on tensors (the decode branches with
+    tf.cond / tf.switch_case itself), so converting them buys nothing and costs ~0.3 s the first
+    time in a process: a quarter of a first pass over 800 photos (BENCHMARKS.md, trainer input
+    pipeline).
+    """
+    return tf.autograph.experimental.do_not_convert(fn)  # type: ignore[no-any-return]
+
+
 @dataclass
 class Pipeline:
     """A dataset plus what the caller needs to know about it.
@@ -247,7 +259,7 @@ class Pipeline:
 
     def count_decoded(self) -> int:
         """How many files decoded (the rest were skipped); reads the cache after a full pass."""
-        return int(self.images.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1).numpy())
+        return int(self.images.reduce(tf.constant(0, tf.int64), plain_graph(lambda count, _: count + 1)).numpy())
 
 
 def decoded_images(files: FileList, image_size: int, cache_dir: str | os.PathLike[str] | None = None,
@@ -258,7 +270,7 @@ def decoded_images(files: FileList, image_size: int, cache_dir: str | os.PathLik
         (tf.constant(list(files.paths), tf.string), tf.constant(list(files.labels), tf.int32))
     )
     ds = ds.map(
-        lambda path, label: (load_image(path, image_size), label),
+        plain_graph(lambda path, label: (load_image(path, image_size), label)),
         num_parallel_calls=AUTOTUNE,
         deterministic=True,
     )
@@ -301,7 +313,7 @@ def make_pipeline(
     if training:
         ds = ds.shuffle(min(len(files), SHUFFLE_BUFFER_MAX), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(plain_graph(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=AUTOTUNE)
     if training and augment is not None:
         augmenter = build_augmenter(augment, seed)
         if augmenter is not None:
