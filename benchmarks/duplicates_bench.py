@@ -69,7 +69,14 @@ def _rotate(im: Image.Image, degrees: float) -> Image.Image:
     t = math.radians(abs(degrees))
     scale = 1 / (math.cos(t) + math.sin(t) * max(im.width / im.height, im.height / im.width))
     cw, ch = im.width * scale, im.height * scale
-    return turned.crop((round((im.width - cw) / 2), round((im.height - ch) / 2), round((im.width + cw) / 2), round((im.height + ch) / 2)))
+    return turned.crop(
+        (
+            round((im.width - cw) / 2),
+            round((im.height - ch) / 2),
+            round((im.width + cw) / 2),
+            round((im.height + ch) / 2),
+        )
+    )
 
 
 def planted_copies(im: Image.Image, rng: random.Random) -> dict[str, bytes]:
@@ -194,11 +201,16 @@ def main() -> None:
         out["methods"] = methods
         # The closest distinct photos: every candidate pair's similarity (verification threshold 0).
         loose = search_duplicates([r for r in results if truth[r.rel][1] is None], similarity=0.0)
-        distinct = sorted((p.similarity, p.a, p.b) for g in loose.groups for p in g.pairs if p.kind in ("near", "mirrored"))
+        distinct = sorted(
+            (p.similarity, p.a, p.b) for g in loose.groups for p in g.pairs if p.kind in ("near", "mirrored")
+        )
         out["closest_distinct"] = [{"similarity": round(s, 3), "a": a, "b": b} for s, a, b in distinct[-3:][::-1]]
         planted_sim = [p.similarity for g in found.groups for p in g.pairs
                        if truth[p.a][0] == truth[p.b][0] and p.kind in ("near", "mirrored")]  # fmt: skip
-        out["planted_similarity"] = {"min": round(min(planted_sim), 3), "p5": round(float(np.percentile(planted_sim, 5)), 3)}
+        out["planted_similarity"] = {
+            "min": round(min(planted_sim), 3),
+            "p5": round(float(np.percentile(planted_sim, 5)), 3),
+        }
         out["gap"] = round(DEFAULT_SIMILARITY - (distinct[-1][0] if distinct else 0.0), 3)
 
     print(f"## near duplicates: {out['files']} files ({args.sample} photos with 13 planted edits each)\n")

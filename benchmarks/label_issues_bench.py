@@ -71,7 +71,7 @@ def plant(data: Path, out: Path, flip: float, seed: int) -> set[str]:
     n_flip = round(len(files) * flip)
     order = list(range(len(files)))
     rng.shuffle(order)
-    flipped, copied_clean = set(order[:n_flip]), set(order[n_flip:2 * n_flip])
+    flipped, copied_clean = set(order[:n_flip]), set(order[n_flip : 2 * n_flip])
     wrong: set[str] = set()
     for i, (label, f) in enumerate(files):
         target = label
@@ -100,7 +100,9 @@ def score(ranked_all: list[str], flagged: list[str], wrong: set[str]) -> dict[st
     }
 
 
-def run_trainer(data: Path, run_dir: Path, args: argparse.Namespace, group_duplicates: bool, wrong: set[str]) -> dict[str, Any]:
+def run_trainer(
+    data: Path, run_dir: Path, args: argparse.Namespace, group_duplicates: bool, wrong: set[str]
+) -> dict[str, Any]:
     import numpy as np
 
     from trainer.label_issues import LabelIssuesConfig, find_label_issues, rank_label_issues
@@ -171,13 +173,17 @@ def main() -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    print(f"{files} files, {len(wrong)} mislabelled; {args.model} {args.image_size}px, {args.folds} folds x "
-          f"{args.epochs} epochs, augment {args.augment}; total {total:.0f} s")
+    print(
+        f"{files} files, {len(wrong)} mislabelled; {args.model} {args.image_size}px, {args.folds} folds x "
+        f"{args.epochs} epochs, augment {args.augment}; total {total:.0f} s"
+    )
     print("| ranker | flagged | precision | recall | top-N precision | fold accuracy | wall s |")
     print("|---|---|---|---|---|---|---|")
     for key, row in rows.items():
-        print(f"| {names[key]} | {row['flagged']} | {row['precision']} | {row['recall']} | **{row['top_n_precision']}** | "
-              f"{row.get('fold_accuracy', '-')} | {row.get('seconds', '-')} |")
+        print(
+            f"| {names[key]} | {row['flagged']} | {row['precision']} | {row['recall']} | **{row['top_n_precision']}** | "
+            f"{row.get('fold_accuracy', '-')} | {row.get('seconds', '-')} |"
+        )
 
 
 if __name__ == "__main__":

@@ -130,17 +130,23 @@ def main() -> None:
             cache = ["--cache-dir", str(scratch / "cache")]
             r = run(["split", str(scratch / "s"), str(scratch / "out"), "--json", *cache, *jobs])
             rows.append((f"split --mode copy, {args.split:,} files (validate + plan + copy)", args.split, r))
-            r = run(["split", str(scratch / "s"), str(scratch / "out-link"), "--json", "--mode", "hardlink", *cache, *jobs])
+            r = run(
+                ["split", str(scratch / "s"), str(scratch / "out-link"), "--json", "--mode", "hardlink", *cache, *jobs]
+            )
             rows.append((f"split --mode hardlink, {args.split:,} files (validate cache warm)", args.split, r))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     cores = len(os.sched_getaffinity(0))
     print(f"\n{cores} cores, Python {sys.version.split()[0]}\n")
-    print("| run | wall time | files/s | peak RSS, CLI process (VmHWM) | peak RSS, largest descendant (getrusage) | peak RSS, CLI + workers summed (sampled) |")
+    print(
+        "| run | wall time | files/s | peak RSS, CLI process (VmHWM) | peak RSS, largest descendant (getrusage) | peak RSS, CLI + workers summed (sampled) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, n, r in rows:
-        print(f"| {name} | {r['seconds']:.0f} s | {n / r['seconds']:,.0f} | {r['cli_mib']:.0f} MiB | {r['largest_mib']:.0f} MiB | {r['tree_mib']:.0f} MiB |")
+        print(
+            f"| {name} | {r['seconds']:.0f} s | {n / r['seconds']:,.0f} | {r['cli_mib']:.0f} MiB | {r['largest_mib']:.0f} MiB | {r['tree_mib']:.0f} MiB |"
+        )
 
 
 if __name__ == "__main__":

@@ -44,40 +44,50 @@ def pipeline_table(data: Path, sizes: list[int], batch_size: int, repeats: int) 
             runs[size].append(bench(data, image_size=size, batch_size=batch_size))
     rows = []
     for size, found in runs.items():
-        rows.append({
-            "image_size": size, "images": found[0]["images"], "repeats": repeats,
-            "keras_img_s_best": max(r["keras_first_pass_images_per_s"] for r in found),
-            "first_img_s_best": max(r["first_pass_images_per_s"] for r in found),
-            "cached_img_s_best": max(r["cached_pass_images_per_s"] for r in found),
-            "vs_keras_wall": [r["first_pass_vs_keras"] for r in found],
-            "vs_keras_wall_median": statistics.median(r["first_pass_vs_keras"] for r in found),
-            "vs_keras_cpu_median": statistics.median(r["first_pass_vs_keras_cpu"] for r in found),
-            "tutorial_img_s_best": max(r["tutorial_first_pass_images_per_s"] for r in found),
-            "vs_tutorial_wall_median": statistics.median(r["first_pass_vs_tutorial"] for r in found),
-            "keras_cpu_ms": statistics.median(r["keras_first_pass_cpu_ms_per_image"] for r in found),
-            "first_cpu_ms": statistics.median(r["first_pass_cpu_ms_per_image"] for r in found),
-            "cached_vs_first_median": statistics.median(r["cached_vs_first"] for r in found),
-            "count_decoded_s": statistics.median(r["skipped_file_count_seconds"] for r in found),
-            "cache_mb_uint8": found[0]["cache_bytes_uint8"] / 1e6,
-            "keras_mb_float32": found[0]["tutorial_cache_bytes_float32"] / 1e6,
-        })
+        rows.append(
+            {
+                "image_size": size,
+                "images": found[0]["images"],
+                "repeats": repeats,
+                "keras_img_s_best": max(r["keras_first_pass_images_per_s"] for r in found),
+                "first_img_s_best": max(r["first_pass_images_per_s"] for r in found),
+                "cached_img_s_best": max(r["cached_pass_images_per_s"] for r in found),
+                "vs_keras_wall": [r["first_pass_vs_keras"] for r in found],
+                "vs_keras_wall_median": statistics.median(r["first_pass_vs_keras"] for r in found),
+                "vs_keras_cpu_median": statistics.median(r["first_pass_vs_keras_cpu"] for r in found),
+                "tutorial_img_s_best": max(r["tutorial_first_pass_images_per_s"] for r in found),
+                "vs_tutorial_wall_median": statistics.median(r["first_pass_vs_tutorial"] for r in found),
+                "keras_cpu_ms": statistics.median(r["keras_first_pass_cpu_ms_per_image"] for r in found),
+                "first_cpu_ms": statistics.median(r["first_pass_cpu_ms_per_image"] for r in found),
+                "cached_vs_first_median": statistics.median(r["cached_vs_first"] for r in found),
+                "count_decoded_s": statistics.median(r["skipped_file_count_seconds"] for r in found),
+                "cache_mb_uint8": found[0]["cache_bytes_uint8"] / 1e6,
+                "keras_mb_float32": found[0]["tutorial_cache_bytes_float32"] / 1e6,
+            }
+        )
     return rows
 
 
 def print_pipeline_table(data: Path, rows: list[dict[str, Any]], batch_size: int) -> None:
-    print(f"pipeline on {data} ({rows[0]['images']} images, batch {batch_size}, {os.cpu_count()} CPU cores, "
-          f"{rows[0]['repeats']} interleaved repeats; load average before: {os.getloadavg()[0]:.1f})")
-    print("| size | Keras first pass img/s (best) | trainer first pass img/s (best) | × Keras, wall (median of "
-          "paired) | × Keras, CPU per image | CPU ms/img Keras / trainer | tutorial (+cache) img/s (best) "
-          "| × tutorial, wall | cached pass img/s | cached × first | uint8 cache MB (Keras float32 MB) |")
+    print(
+        f"pipeline on {data} ({rows[0]['images']} images, batch {batch_size}, {os.cpu_count()} CPU cores, "
+        f"{rows[0]['repeats']} interleaved repeats; load average before: {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        "| size | Keras first pass img/s (best) | trainer first pass img/s (best) | × Keras, wall (median of "
+        "paired) | × Keras, CPU per image | CPU ms/img Keras / trainer | tutorial (+cache) img/s (best) "
+        "| × tutorial, wall | cached pass img/s | cached × first | uint8 cache MB (Keras float32 MB) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['image_size']} | {r['keras_img_s_best']:.0f} | {r['first_img_s_best']:.0f} | "
-              f"**{r['vs_keras_wall_median']:.2f}** ({', '.join(f'{v:.2f}' for v in r['vs_keras_wall'])}) | "
-              f"{r['vs_keras_cpu_median']:.2f} | {r['keras_cpu_ms']:.3f} / {r['first_cpu_ms']:.3f} | "
-              f"{r['tutorial_img_s_best']:.0f} | {r['vs_tutorial_wall_median']:.2f} | "
-              f"{r['cached_img_s_best']:.0f} | {r['cached_vs_first_median']:.1f} | "
-              f"{r['cache_mb_uint8']:.1f} ({r['keras_mb_float32']:.1f}) |")
+        print(
+            f"| {r['image_size']} | {r['keras_img_s_best']:.0f} | {r['first_img_s_best']:.0f} | "
+            f"**{r['vs_keras_wall_median']:.2f}** ({', '.join(f'{v:.2f}' for v in r['vs_keras_wall'])}) | "
+            f"{r['vs_keras_cpu_median']:.2f} | {r['keras_cpu_ms']:.3f} / {r['first_cpu_ms']:.3f} | "
+            f"{r['tutorial_img_s_best']:.0f} | {r['vs_tutorial_wall_median']:.2f} | "
+            f"{r['cached_img_s_best']:.0f} | {r['cached_vs_first_median']:.1f} | "
+            f"{r['cache_mb_uint8']:.1f} ({r['keras_mb_float32']:.1f}) |"
+        )
 
 
 def profile_rows(data: Path, size: int, batch_size: int, repeats: int) -> list[dict[str, Any]]:
@@ -131,8 +141,9 @@ def drop_from_page_cache(folder: Path) -> None:
                 os.close(fd)
 
 
-def larger_than_memory(ram_cache_mb: float, image_size: int, epochs: int, batch_size: int,
-                       scratch: Path | None) -> dict[str, Any]:
+def larger_than_memory(
+    ram_cache_mb: float, image_size: int, epochs: int, batch_size: int, scratch: Path | None
+) -> dict[str, Any]:
     """Throughput per epoch when the decoded images are 10x the RAM cache you can afford.
 
     Generates photo-like JPEGs whose uint8 cache is 10x `ram_cache_mb`, then runs `epochs`
@@ -152,14 +163,22 @@ def larger_than_memory(ram_cache_mb: float, image_size: int, epochs: int, batch_
         generate_seconds = time.perf_counter() - started
         files = trainer_data.list_files(root / "data")
         result: dict[str, Any] = {
-            "images": count, "image_size": image_size, "jpeg_mb": round(jpeg_bytes / 1e6, 1),
-            "decoded_cache_mb": round(count * per_image / 1e6, 1), "ram_cache_mb": ram_cache_mb,
-            "generate_seconds": round(generate_seconds, 1), "epochs": {},
+            "images": count,
+            "image_size": image_size,
+            "jpeg_mb": round(jpeg_bytes / 1e6, 1),
+            "decoded_cache_mb": round(count * per_image / 1e6, 1),
+            "ram_cache_mb": ram_cache_mb,
+            "generate_seconds": round(generate_seconds, 1),
+            "epochs": {},
         }
         for mode in ("no cache", "disk cache"):
             cache_dir = root / "cache" if mode == "disk cache" else None
             pipeline = trainer_data.make_pipeline(
-                files, image_size=image_size, batch_size=batch_size, training=True, cache=cache_dir is not None,
+                files,
+                image_size=image_size,
+                batch_size=batch_size,
+                training=True,
+                cache=cache_dir is not None,
                 cache_dir=cache_dir,
             )
             rates = []
@@ -170,17 +189,21 @@ def larger_than_memory(ram_cache_mb: float, image_size: int, epochs: int, batch_
                 rates.append(round(seen / (time.perf_counter() - started), 1))
             result["epochs"][mode] = rates
             if cache_dir is not None:
-                result["disk_cache_mb"] = round(sum(p.stat().st_size for p in cache_dir.rglob("*") if p.is_file()) / 1e6, 1)
+                result["disk_cache_mb"] = round(
+                    sum(p.stat().st_size for p in cache_dir.rglob("*") if p.is_file()) / 1e6, 1
+                )
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def print_larger_than_memory(r: dict[str, Any]) -> None:
-    print(f"\nlarger than memory: {r['images']} generated 480×360 JPEGs ({r['jpeg_mb']} MB) at {r['image_size']} px: "
-          f"decoded uint8 {r['decoded_cache_mb']} MB = 10x a {r['ram_cache_mb']} MB RAM cache; "
-          f"page cache dropped before every epoch")
-    print("| pipeline | " + " | ".join(f"epoch {i + 1} img/s" for i in range(len(r['epochs']['no cache']))) + " |")
+    print(
+        f"\nlarger than memory: {r['images']} generated 480×360 JPEGs ({r['jpeg_mb']} MB) at {r['image_size']} px: "
+        f"decoded uint8 {r['decoded_cache_mb']} MB = 10x a {r['ram_cache_mb']} MB RAM cache; "
+        f"page cache dropped before every epoch"
+    )
+    print("| pipeline | " + " | ".join(f"epoch {i + 1} img/s" for i in range(len(r["epochs"]["no cache"]))) + " |")
     print("|---|" + "---:|" * len(r["epochs"]["no cache"]))
     for mode, rates in r["epochs"].items():
         print(f"| {mode} | " + " | ".join(f"{v:.0f}" for v in rates) + " |")
@@ -195,7 +218,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="SIZE", help="also profile the steps at SIZE px")
-    parser.add_argument("--larger-than-memory", action="store_true", help="run the larger-than-memory benchmark instead")
+    parser.add_argument(
+        "--larger-than-memory", action="store_true", help="run the larger-than-memory benchmark instead"
+    )
     parser.add_argument("--ram-cache-mb", type=float, default=20.0)
     parser.add_argument("--big-image-size", type=int, default=160)
     parser.add_argument("--epochs", type=int, default=3)

@@ -46,8 +46,11 @@ def main(root: str, run: str) -> None:
         warm_dir = Path(tempfile.mkdtemp())
         refused_files(files, ScreenOptions(jobs=0, cache_dir=warm_dir))
         warm = evaluate(root, run, True, warm_dir, 0)
-        print(f"rep {rep}: {len(files)} files; evaluate without screening {base:.2f}s | screened, cold cache, "
-              f"in-process {cold:.2f}s | cold cache, pool {pool:.2f}s | warm cache {warm:.2f}s", flush=True)
+        print(
+            f"rep {rep}: {len(files)} files; evaluate without screening {base:.2f}s | screened, cold cache, "
+            f"in-process {cold:.2f}s | cold cache, pool {pool:.2f}s | warm cache {warm:.2f}s",
+            flush=True,
+        )
     cap = min(timed(lambda: within_pixel_cap(train, 178_956_970)) for _ in range(3))
     print(f"fit's pixel-cap header read over {len(train)} train files: {cap:.3f}s")
 

@@ -90,8 +90,15 @@ def generate_flowers(out: Path, per_class: int, seed: int, size: tuple[int, int]
     def colour(lo: int, hi: int) -> tuple[int, int, int]:
         return tuple(int(v) for v in rng.integers(lo, hi, 3))  # type: ignore[return-value]
 
-    def petal(draw: ImageDraw.ImageDraw, cx: float, cy: float, angle: float, length: float, width: float,
-              fill: tuple[int, int, int]) -> None:
+    def petal(
+        draw: ImageDraw.ImageDraw,
+        cx: float,
+        cy: float,
+        angle: float,
+        length: float,
+        width: float,
+        fill: tuple[int, int, int],
+    ) -> None:
         tip = (cx + length * math.cos(angle), cy + length * math.sin(angle))
         side = angle + math.pi / 2
         mid = (cx + 0.5 * length * math.cos(angle), cy + 0.5 * length * math.sin(angle))
@@ -115,10 +122,13 @@ def generate_flowers(out: Path, per_class: int, seed: int, size: tuple[int, int]
                 for k in range(n):
                     petal(draw, cx, cy, turn + 2 * math.pi * k / n, r, r * 0.09, petals)
                 d = r * 0.22
-                draw.ellipse((cx - d, cy - d, cx + d, cy + d), fill=(int(rng.integers(180, 256)), int(rng.integers(150, 230)), 20))
+                draw.ellipse(
+                    (cx - d, cy - d, cx + d, cy + d),
+                    fill=(int(rng.integers(180, 256)), int(rng.integers(150, 230)), 20),
+                )
             elif name == "dandelion":
                 fill = colour(170, 256)
-                for k in range(int(rng.integers(60, 90))):
+                for _ in range(int(rng.integers(60, 90))):
                     a = turn + float(rng.uniform(0, 2 * math.pi))
                     end = (cx + r * math.cos(a), cy + r * math.sin(a))
                     draw.line((cx, cy, *end), fill=fill, width=1)
@@ -131,8 +141,11 @@ def generate_flowers(out: Path, per_class: int, seed: int, size: tuple[int, int]
                     for k in range(5):
                         a = turn + ring * 0.7 + 2 * math.pi * k / 5
                         ox, oy = cx + 0.25 * rr * math.cos(a), cy + 0.25 * rr * math.sin(a)
-                        draw.ellipse((ox - 0.8 * rr, oy - 0.8 * rr, ox + 0.8 * rr, oy + 0.8 * rr),
-                                     fill=shade, outline=tuple(max(0, c - 60) for c in shade))  # type: ignore[arg-type]
+                        draw.ellipse(
+                            (ox - 0.8 * rr, oy - 0.8 * rr, ox + 0.8 * rr, oy + 0.8 * rr),
+                            fill=shade,
+                            outline=tuple(max(0, c - 60) for c in shade),
+                        )  # type: ignore[arg-type]
             elif name == "sunflower":
                 n = int(rng.integers(20, 30))
                 petals = (int(rng.integers(200, 256)), int(rng.integers(140, 220)), int(rng.integers(0, 80)))
@@ -142,7 +155,9 @@ def generate_flowers(out: Path, per_class: int, seed: int, size: tuple[int, int]
                 draw.ellipse((cx - d, cy - d, cx + d, cy + d), fill=colour(30, 90))
             else:  # tulip
                 fill = colour(80, 256)
-                draw.line((cx, cy, cx + float(rng.uniform(-10, 10)), h), fill=(40, int(rng.integers(100, 160)), 40), width=4)
+                draw.line(
+                    (cx, cy, cx + float(rng.uniform(-10, 10)), h), fill=(40, int(rng.integers(100, 160)), 40), width=4
+                )
                 for a in (-0.45, 0.0, 0.45):
                     petal(draw, cx, cy + 0.3 * r, -math.pi / 2 + a + float(rng.normal(0, 0.1)), 1.2 * r, 0.35 * r, fill)
             arr = np.asarray(im).astype(np.float32) + rng.normal(0, 6, (h, w, 3))
@@ -194,23 +209,25 @@ def tutorial_recipe(split: Path, epochs: int, seed: int) -> dict[str, Any]:
     train_ds = train_ds.cache().shuffle(1000).prefetch(tf.data.AUTOTUNE)
     val_ds = val_ds.cache().prefetch(tf.data.AUTOTUNE)
     layers = keras.layers
-    model = keras.Sequential([
-        keras.Input((*size, 3)),
-        layers.RandomFlip("horizontal"),
-        layers.RandomRotation(0.1),
-        layers.RandomZoom(0.1),
-        layers.Rescaling(1.0 / 255),
-        layers.Conv2D(16, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(64, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Dropout(0.2),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(num_classes),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((*size, 3)),
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(0.1),
+            layers.RandomZoom(0.1),
+            layers.Rescaling(1.0 / 255),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Dropout(0.2),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(num_classes),
+        ]
+    )
     model.compile(
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -219,12 +236,18 @@ def tutorial_recipe(split: Path, epochs: int, seed: int) -> dict[str, Any]:
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=2, callbacks=[curve])
     seconds = time.perf_counter() - started
     val = history.history["val_accuracy"]
-    return {"val_accuracy_final": float(val[-1]), "val_accuracy_best": float(max(val)),
-            "epochs": epochs, "wall_seconds": round(seconds, 1), "curve": curve.points}
+    return {
+        "val_accuracy_final": float(val[-1]),
+        "val_accuracy_best": float(max(val)),
+        "epochs": epochs,
+        "wall_seconds": round(seconds, 1),
+        "curve": curve.points,
+    }
 
 
-def trainer_recipe(split: Path, run_dir: Path, seed: int, overrides: dict[str, object],
-                   budget: float | None = None) -> dict[str, object]:
+def trainer_recipe(
+    split: Path, run_dir: Path, seed: int, overrides: dict[str, object], budget: float | None = None
+) -> dict[str, object]:
     from trainer.fit import FitConfig, fit
 
     started = time.perf_counter()
@@ -240,10 +263,18 @@ def trainer_recipe(split: Path, run_dir: Path, seed: int, overrides: dict[str, o
     seconds = time.perf_counter() - started
     saved = json.loads((run_dir / "config.json").read_text())["fit"]
     accuracies = [acc for _, acc in curve.points] or [0.0]
-    return {"val_accuracy_best": max(accuracies), "val_accuracy_final": accuracies[-1],
-            "epochs": len(curve.points), "wall_seconds": round(seconds, 1), "error": error,
-            "model": saved["model"], "image_size": saved["image_size"], "augment": saved["augment"],
-            "curve": curve.points, "overrides": overrides}
+    return {
+        "val_accuracy_best": max(accuracies),
+        "val_accuracy_final": accuracies[-1],
+        "epochs": len(curve.points),
+        "wall_seconds": round(seconds, 1),
+        "error": error,
+        "model": saved["model"],
+        "image_size": saved["image_size"],
+        "augment": saved["augment"],
+        "curve": curve.points,
+        "overrides": overrides,
+    }
 
 
 def parse_overrides(items: list[str]) -> dict[str, object]:
@@ -268,10 +299,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--tutorial-epochs", type=int, default=15)
     parser.add_argument("--skip-tutorial", action="store_true")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a FitConfig field for the trainer recipe (experiments)")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
-                        help="also train the trainer with these overrides")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a FitConfig field for the trainer recipe (experiments)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="also train the trainer with these overrides",
+    )
     parser.add_argument("--curves", action="store_true", help="also train every registered from-scratch model")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -280,8 +321,10 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "data": f"generated {args.generate} ({args.per_class}/class)" if args.generate else str(args.data),
-        "cpu_cores": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU")),
-        "tensorflow": tf.__version__, "load_average_before": round(os.getloadavg()[0], 1),
+        "cpu_cores": os.cpu_count(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "tensorflow": tf.__version__,
+        "load_average_before": round(os.getloadavg()[0], 1),
     }
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
@@ -298,8 +341,9 @@ def main() -> None:
         runs["trainer"] = trainer_recipe(split, Path(tmp) / "run", args.seed, parse_overrides(args.set))
         for spec in args.variant:
             name, _, items = spec.partition(":")
-            runs[name] = trainer_recipe(split, Path(tmp) / f"run-{name}", args.seed,
-                                        parse_overrides([i for i in items.split(",") if i]), budget)
+            runs[name] = trainer_recipe(
+                split, Path(tmp) / f"run-{name}", args.seed, parse_overrides([i for i in items.split(",") if i]), budget
+            )
         if args.curves:
             from trainer.models import DEFAULT_MODEL, list_models, model_info
 
@@ -314,15 +358,21 @@ def main() -> None:
             r["time_ratio"] = round(r["wall_seconds"] / tut["wall_seconds"], 3)
             r["best_within_half"] = at_fraction(r["curve"], tut["wall_seconds"] / 2)
             r["best_within_third"] = at_fraction(r["curve"], tut["wall_seconds"] / 3)
-    print(f"{results['data']}: split {results['split']}, {results['cpu_cores']} cores, "
-          f"load average before {results['load_average_before']}")
-    print("| run | model | size | epochs | best val acc | final val acc | wall s | × tutorial time "
-          "| best within ½ tutorial time | within ⅓ |")
+    print(
+        f"{results['data']}: split {results['split']}, {results['cpu_cores']} cores, "
+        f"load average before {results['load_average_before']}"
+    )
+    print(
+        "| run | model | size | epochs | best val acc | final val acc | wall s | × tutorial time "
+        "| best within ½ tutorial time | within ⅓ |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in runs.items():
-        print(f"| {name} | {r.get('model', 'tutorial CNN')} | {r.get('image_size', 180)} | {r['epochs']} | "
-              f"{r['val_accuracy_best']:.3f} | {r['val_accuracy_final']:.3f} | {r['wall_seconds']} | "
-              f"{r.get('time_ratio', '')} | {r.get('best_within_half', '')} | {r.get('best_within_third', '')} |")
+        print(
+            f"| {name} | {r.get('model', 'tutorial CNN')} | {r.get('image_size', 180)} | {r['epochs']} | "
+            f"{r['val_accuracy_best']:.3f} | {r['val_accuracy_final']:.3f} | {r['wall_seconds']} | "
+            f"{r.get('time_ratio', '')} | {r.get('best_within_half', '')} | {r.get('best_within_third', '')} |"
+        )
     print("\naccuracy-vs-time curves (wall s since the run started: val accuracy)")
     for name, r in runs.items():
         print(f"- {name}: " + ", ".join(f"{t:.0f}s {a:.3f}" for t, a in r["curve"]))

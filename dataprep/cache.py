@@ -75,8 +75,7 @@ class ResultCache:
 
     def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
         rows = [
-            (_path_key(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache()))
-            for rec, res in pairs
+            (_path_key(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache())) for rec, res in pairs
         ]
         if rows:
             with self._db:

@@ -228,7 +228,11 @@ def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], l
         for r in staying:
             if r is keep:
                 continue
-            what = "exact copy" if distance[r.rel] == 0 else f"near duplicate (pHash distance {distance[r.rel]} to {g.paths[0]})"
+            what = (
+                "exact copy"
+                if distance[r.rel] == 0
+                else f"near duplicate (pHash distance {distance[r.rel]} to {g.paths[0]})"
+            )
             detail = f"{what} of {keep.rel}, which is kept as the largest of its group of {len(g.members)}"
             r.findings.append(Finding(r.rel, "near_duplicate", severity, detail))
             extra.append(r)
@@ -287,16 +291,24 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     # Only files the scan listed move: a link not followed, an unreadable folder or an empty
     # class folder is reported by validate, never touched here.
     files = {r.rel for r in report.scan.images} | {r.rel for r in report.scan.junk}
+    to_convert: list[str] = []
     if opts.select is not None:
-        selected, to_convert = [r for r in opts.select(report) if r.rel in files], []
+        selected = [r for r in opts.select(report) if r.rel in files]
     else:
         selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
     if opts.duplicates and opts.select is None:
         order = {r.rel: i for i, r in enumerate(report.results)}
-        extra = _duplicate_copies(report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected})
+        extra = _duplicate_copies(
+            report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected}
+        )
         selected = sorted(selected + extra, key=lambda r: order[r.rel])
     result = CleanResult(
-        root=base, quarantine=quarantine, selected=selected, recovered=recovered, dry_run=opts.dry_run, to_convert=to_convert
+        root=base,
+        quarantine=quarantine,
+        selected=selected,
+        recovered=recovered,
+        dry_run=opts.dry_run,
+        to_convert=to_convert,
     )
     if opts.dry_run or not selected:
         return result
@@ -306,12 +318,12 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         if r.rel in RESERVED:
             raise DataprepError(f"'{r.rel}' has the name of the quarantine's own {r.rel}; rename it and re-run")
         previous = manifest.entries.get(r.rel)
-        if previous is not None and previous["status"] == QUARANTINED and not opts.delete:
-            if _safe_rel(r.rel, quarantine, "the manifest").exists():
-                raise DataprepError(
-                    f"'{r.rel}' is already in the quarantine '{quarantine}' from an earlier clean; "
-                    "restore or move that copy away first"
-                )
+        earlier = previous is not None and previous["status"] == QUARANTINED and not opts.delete
+        if earlier and _safe_rel(r.rel, quarantine, "the manifest").exists():
+            raise DataprepError(
+                f"'{r.rel}' is already in the quarantine '{quarantine}' from an earlier clean; "
+                "restore or move that copy away first"
+            )
         manifest.entries[r.rel] = {
             "path": r.rel,
             "size": r.size,
@@ -326,7 +338,9 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     for r in selected:
         entry = manifest.entries[r.rel]
         src = _safe_rel(r.rel, base, "the report")
-        journal.append({"op": "quarantine", "path": r.rel, "phase": "intent", "action": action, "sha256": entry["sha256"]})
+        journal.append(
+            {"op": "quarantine", "path": r.rel, "phase": "intent", "action": action, "sha256": entry["sha256"]}
+        )
         if opts.delete:
             src.unlink(missing_ok=True)
             fsync_dir(src.parent)
@@ -347,7 +361,9 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
     and refusing any manifest path outside the dataset folder."""
     qdir = Path(quarantine).expanduser()
     if not qdir.is_dir():
-        raise DataprepError(f"no such quarantine folder: '{quarantine}' (expected the folder `dataprep clean` wrote); check the path")
+        raise DataprepError(
+            f"no such quarantine folder: '{quarantine}' (expected the folder `dataprep clean` wrote); check the path"
+        )
     qdir = qdir.resolve()
     manifest = Manifest.load(qdir)
     if manifest is None:
@@ -361,7 +377,10 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
     journal = Journal(qdir / JOURNAL)
     result = RestoreResult(root=root, quarantine=qdir, dry_run=dry_run)
     # Check every path before touching any file: an edited manifest must not move anything.
-    targets = {rel: (_stored_at(entry, qdir, root), _safe_rel(rel, root, "the manifest")) for rel, entry in manifest.entries.items()}
+    targets = {
+        rel: (_stored_at(entry, qdir, root), _safe_rel(rel, root, "the manifest"))
+        for rel, entry in manifest.entries.items()
+    }
     if not dry_run:
         remove_stale_temporaries(qdir)
     for rel, entry in sorted(manifest.entries.items()):
@@ -408,7 +427,9 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
     return result
 
 
-def _restore_conversion(rel: str, entry: dict[str, Any], root: Path, qdir: Path, journal: Journal, result: RestoreResult) -> None:
+def _restore_conversion(
+    rel: str, entry: dict[str, Any], root: Path, qdir: Path, journal: Journal, result: RestoreResult
+) -> None:
     """An original `dataprep convert` replaced: remove the converted file, put the original back."""
     from dataprep.convert import restore_conversion
 

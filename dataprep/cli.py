@@ -10,7 +10,7 @@ import contextlib
 import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -26,8 +26,8 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout
 from dataprep.engine_options import Engine, RayAddress, with_engine
+from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -96,14 +96,18 @@ def _on_interrupt(message: str) -> Iterator[None]:
 
 
 Layout = Annotated[
-    Optional[str],
-    typer.Option("--layout", help="raw|split: how to read a tree that could be either (a class named like a split folder).", metavar="LAYOUT"),
+    str | None,
+    typer.Option(
+        "--layout",
+        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
+        metavar="LAYOUT",
+    ),
 ]
 
 
 def _validate_options(
-    jobs: Optional[int], timeout: float, cache_dir: Optional[Path], no_cache: bool, max_pixels: int, min_size: int
-) -> "ValidateOptions":
+    jobs: int | None, timeout: float, cache_dir: Path | None, no_cache: bool, max_pixels: int, min_size: int
+) -> ValidateOptions:
     from dataprep.validate import ValidateOptions
 
     return ValidateOptions(
@@ -114,9 +118,13 @@ def _validate_options(
 
 @app.command()
 def validate(
-    directory: Annotated[Path, typer.Argument(help="Folder of images: DIR/CLASS/*.jpg, DIR/{train,val,test}/CLASS/, or flat.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
-    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write every finding to this CSV file.")] = None,
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of images: DIR/CLASS/*.jpg, DIR/{train,val,test}/CLASS/, or flat.")
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")
+    ] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write every finding to this CSV file.")] = None,
     fail_on: FailOn = "error",
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
@@ -159,19 +167,36 @@ def validate(
 
 
 LabelIssuesFile = Annotated[
-    Optional[Path],
-    typer.Option("--label-issues", help="label_issues.json/.csv from `trainer label-issues`: act on its suspects.", metavar="FILE"),
+    Path | None,
+    typer.Option(
+        "--label-issues",
+        help="label_issues.json/.csv from `trainer label-issues`: act on its suspects.",
+        metavar="FILE",
+    ),
 ]
-Top = Annotated[Optional[int], typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1)]
+Top = Annotated[
+    int | None, typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1)
+]
 MinScore = Annotated[
-    Optional[float],
-    typer.Option("--min-score", help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).", metavar="S"),
+    float | None,
+    typer.Option(
+        "--min-score",
+        help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).",
+        metavar="S",
+    ),
 ]
 
 
 def _clean_label_issues(
-    directory: Path, file: Path, top: Optional[int], min_score: Optional[float], quarantine: Optional[Path],
-    delete: bool, duplicates: bool, dry_run: bool, json_out: bool,
+    directory: Path,
+    file: Path,
+    top: int | None,
+    min_score: float | None,
+    quarantine: Path | None,
+    delete: bool,
+    duplicates: bool,
+    dry_run: bool,
+    json_out: bool,
 ) -> None:
     """`clean --label-issues`: quarantine the suspects of `trainer label-issues` (manifest, restore)."""
     import json
@@ -181,7 +206,9 @@ def _clean_label_issues(
     from dataprep.label_issues import clean_label_issues, read_label_issues, select_suspects
 
     if delete or duplicates:
-        raise DataprepError("--label-issues quarantines suspects for review; drop --delete/--duplicates (restore undoes it)")
+        raise DataprepError(
+            "--label-issues quarantines suspects for review; drop --delete/--duplicates (restore undoes it)"
+        )
     suspects = select_suspects(read_label_issues(file), top, min_score)
     with render.progress_bar("validating", enabled=not json_out) as progress:
         from dataprep.validate import ValidateOptions
@@ -197,15 +224,26 @@ def _clean_label_issues(
 def clean(
     directory: Annotated[Path, typer.Argument(help="Dataset folder to clean (e.g. PetImages).")],
     level: Annotated[
-        str, typer.Option("--level", help="Remove images whose worst finding is at least: error|warning.", metavar="LEVEL")
+        str,
+        typer.Option("--level", help="Remove images whose worst finding is at least: error|warning.", metavar="LEVEL"),
     ] = "error",
     quarantine: Annotated[
-        Optional[Path], typer.Option("--quarantine", help="Where removed files go (default: DIR.quarantine beside DIR).")
+        Path | None,
+        typer.Option("--quarantine", help="Where removed files go (default: DIR.quarantine beside DIR)."),
     ] = None,
-    delete: Annotated[bool, typer.Option("--delete", help="Delete the files instead of quarantining them (not undoable).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be removed; touch nothing.")] = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Delete the files instead of quarantining them (not undoable).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only print what would be removed; touch nothing.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
-    duplicates: Annotated[bool, typer.Option("--duplicates", help="Also remove exact and near duplicates: keep the largest file of each group.")] = False,
+    duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--duplicates", help="Also remove exact and near duplicates: keep the largest file of each group."
+        ),
+    ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
@@ -247,11 +285,15 @@ def clean(
     )  # fmt: skip
     with_engine(options.validate, engine, ray_address, "clean")
     again = shlex.join(["dataprep", "clean", str(directory), *(["--delete"] if delete else [])])
-    with _on_interrupt(f"clean stopped; every file moved so far is in the quarantine with its manifest; "
-                       f"finish with the same command: {again} (same options)"):
-        with render.progress_bar("validating") as progress:
-            options.validate.progress = progress
-            result = run_clean(directory, options)
+    with (
+        _on_interrupt(
+            f"clean stopped; every file moved so far is in the quarantine with its manifest; "
+            f"finish with the same command: {again} (same options)"
+        ),
+        render.progress_bar("validating") as progress,
+    ):
+        options.validate.progress = progress
+        result = run_clean(directory, options)
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -259,8 +301,10 @@ def clean(
 
 
 def _with_hashing_progress(
-    json_out: bool, options: "ValidateOptions", run: Callable[["ValidateOptions"], T],
-    engine: tuple[str, Optional[str], str] = ("local", None, "duplicates"),
+    json_out: bool,
+    options: ValidateOptions,
+    run: Callable[[ValidateOptions], T],
+    engine: tuple[str, str | None, str] = ("local", None, "duplicates"),
 ) -> T:
     """Run a grouping report (validate's hashes, then groups) with a progress bar on a terminal."""
     from dataprep import render
@@ -274,10 +318,15 @@ def _with_hashing_progress(
 @app.command()
 def duplicates(
     directory: Annotated[Path, typer.Argument(help="Folder of images (any layout dataprep reads).")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
+    ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye."),
+    ] = None,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -294,7 +343,9 @@ def duplicates(
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
-        json_out, options, lambda opts: duplicates_report(directory, threshold, opts, similarity),
+        json_out,
+        options,
+        lambda opts: duplicates_report(directory, threshold, opts, similarity),
         (engine, ray_address, "duplicates"),
     )
     if plot is not None:
@@ -310,7 +361,9 @@ def duplicates(
 @app.command()
 def leakage(
     out: Annotated[Path, typer.Argument(help="A split folder: OUT/{train,val,test}/CLASS/*.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
+    ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
     jobs: Jobs = None,
@@ -329,7 +382,10 @@ def leakage(
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
-        json_out, options, lambda opts: leakage_report(out, threshold, opts, similarity), (engine, ray_address, "leakage")
+        json_out,
+        options,
+        lambda opts: leakage_report(out, threshold, opts, similarity),
+        (engine, ray_address, "leakage"),
     )
     if json_out:
         print_json(report.to_dict())
@@ -340,8 +396,15 @@ def leakage(
 
 @app.command()
 def restore(
-    quarantine: Annotated[Path, typer.Argument(help="The quarantine folder `dataprep clean` wrote (DIR.quarantine), or `dataprep relabel`'s record (DIR.relabel).")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be restored; touch nothing.")] = False,
+    quarantine: Annotated[
+        Path,
+        typer.Argument(
+            help="The quarantine folder `dataprep clean` wrote (DIR.quarantine), or `dataprep relabel`'s record (DIR.relabel)."
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only print what would be restored; touch nothing.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
 ) -> None:
     """Put every quarantined file back where it came from. Never overwrites; refuses paths outside DIR."""
@@ -350,8 +413,10 @@ def restore(
     from dataprep import render
     from dataprep.clean import restore as run_restore
 
-    with _on_interrupt(f"restore stopped; files restored so far are back; finish with: "
-                       f"{shlex.join(['dataprep', 'restore', str(quarantine)])}"):
+    with _on_interrupt(
+        f"restore stopped; files restored so far are back; finish with: "
+        f"{shlex.join(['dataprep', 'restore', str(quarantine)])}"
+    ):
         result = run_restore(quarantine, dry_run=dry_run)
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -363,11 +428,18 @@ def restore(
 
 @app.command()
 def relabel(
-    directory: Annotated[Path, typer.Argument(help="The folder `trainer label-issues` scored: DIR/CLASS/* (or DIR/SPLIT/CLASS/*).")],
-    label_issues: Annotated[Path, typer.Option("--label-issues", help="label_issues.json/.csv from `trainer label-issues`.", metavar="FILE")],
+    directory: Annotated[
+        Path, typer.Argument(help="The folder `trainer label-issues` scored: DIR/CLASS/* (or DIR/SPLIT/CLASS/*).")
+    ],
+    label_issues: Annotated[
+        Path, typer.Option("--label-issues", help="label_issues.json/.csv from `trainer label-issues`.", metavar="FILE")
+    ],
     top: Top = None,
     min_score: MinScore = None,
-    record: Annotated[Optional[Path], typer.Option("--record", help="Where the manifest and journal go (default: DIR.relabel beside DIR).")] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option("--record", help="Where the manifest and journal go (default: DIR.relabel beside DIR)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the moves; touch nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
 ) -> None:
@@ -390,7 +462,9 @@ def relabel(
     if dry_run:
         print(f"dry run: {len(result.moves)} file(s) would move; nothing was touched")
     elif result.moves:
-        print(f"moved {result.moved} file(s); manifest {result.record / 'manifest.json'}\nundo with: dataprep restore {result.record}")
+        print(
+            f"moved {result.moved} file(s); manifest {result.record / 'manifest.json'}\nundo with: dataprep restore {result.record}"
+        )
     else:
         print("nothing to relabel")
 
@@ -399,11 +473,15 @@ def relabel(
 def augment_preview(
     root: Annotated[Path, typer.Argument(help="Dataset folder: CLASS/* or {train,val,test}/CLASS/* images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write, e.g. preview.png.")],
-    images: Annotated[int, typer.Option("--images", min=1, max=256, help="How many real images to show (spread across classes).")] = 4,
+    images: Annotated[
+        int, typer.Option("--images", min=1, max=256, help="How many real images to show (spread across classes).")
+    ] = 4,
     per_image: Annotated[int, typer.Option("--per-image", min=1, max=64, help="Augmented copies per image.")] = 5,
     seed: Seed = DEFAULT_PREVIEW_SEED,
-    augment: Annotated[Optional[str], typer.Option("--augment", help=augment_help())] = None,
-    size: Annotated[int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")] = 256,
+    augment: Annotated[str | None, typer.Option("--augment", help=augment_help())] = None,
+    size: Annotated[
+        int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")
+    ] = 256,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it already exists.")] = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
 ) -> None:
@@ -414,7 +492,15 @@ def augment_preview(
         typer.echo(f"warning: skipped {rel}: cannot decode ({reason})", err=True)
 
     path = render_augment_preview(
-        root, out, images=images, per_image=per_image, seed=seed, augment=augment, size=size, force=force, on_skip=skipped,
+        root,
+        out,
+        images=images,
+        per_image=per_image,
+        seed=seed,
+        augment=augment,
+        size=size,
+        force=force,
+        on_skip=skipped,
         max_pixels=max_pixels,
     )
     print(path)
@@ -422,20 +508,77 @@ def augment_preview(
 
 @app.command()
 def split(
-    raw: Annotated[Path, typer.Argument(help="Folder of class folders to split: RAW/CLASS/*.jpg (never changed, except by --mode move).")],
-    out: Annotated[Path, typer.Argument(help="New or empty folder for OUT/{train,val,test}/CLASS/ and OUT/split.json.")],
-    val: Annotated[str, typer.Option("--val", metavar="N|FRACTION", help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.")] = "0.1",
-    test: Annotated[str, typer.Option("--test", metavar="N|FRACTION", help="Per class, like --val; 0 for no test split.")] = "0.1",
-    train: Annotated[Optional[str], typer.Option("--train", metavar="N|FRACTION", help="Per class cap on train (count or fraction); default: all the rest.")] = None,
+    raw: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of class folders to split: RAW/CLASS/*.jpg (never changed, except by --mode move)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Argument(help="New or empty folder for OUT/{train,val,test}/CLASS/ and OUT/split.json.")
+    ],
+    val: Annotated[
+        str,
+        typer.Option(
+            "--val",
+            metavar="N|FRACTION",
+            help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.",
+        ),
+    ] = "0.1",
+    test: Annotated[
+        str, typer.Option("--test", metavar="N|FRACTION", help="Per class, like --val; 0 for no test split.")
+    ] = "0.1",
+    train: Annotated[
+        str | None,
+        typer.Option(
+            "--train", metavar="N|FRACTION", help="Per class cap on train (count or fraction); default: all the rest."
+        ),
+    ] = None,
     seed: Seed = DEFAULT_SEED,
-    mode: Annotated[str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")] = "copy",
-    folds: Annotated[Optional[int], typer.Option("--folds", help="Also assign every non-test image to one of K cross-validation folds (stratified, seeded, duplicate groups kept together), recorded in split.json.", min=2, max=1000, metavar="K")] = None,
-    on_conflict: Annotated[str, typer.Option("--on-conflict", metavar="keep|exclude", help="Copies of one photo in different classes: keep the group (in one split, under its first file's class) or exclude it. Each conflict is reported with both paths.")] = "keep",
-    include_invalid: Annotated[bool, typer.Option("--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default).")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty OUT: removes only the files a previous copy/hardlink/symlink split wrote there (RAW still has them); refuses, writing nothing, when OUT's split folders hold anything else or the photos of a previous move split. Other files in OUT are kept.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (counts per split and class) and write nothing.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
+    mode: Annotated[
+        str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")
+    ] = "copy",
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            help="Also assign every non-test image to one of K cross-validation folds (stratified, seeded, duplicate groups kept together), recorded in split.json.",
+            min=2,
+            max=1000,
+            metavar="K",
+        ),
+    ] = None,
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            "--on-conflict",
+            metavar="keep|exclude",
+            help="Copies of one photo in different classes: keep the group (in one split, under its first file's class) or exclude it. Each conflict is reported with both paths.",
+        ),
+    ] = "keep",
+    include_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default)."
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json."),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a non-empty OUT: removes only the files a previous copy/hardlink/symlink split wrote there (RAW still has them); refuses, writing nothing, when OUT's split folders hold anything else or the photos of a previous move split. Other files in OUT are kept.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (counts per split and class) and write nothing.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")
+    ] = False,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -455,9 +598,13 @@ def split(
     options = with_engine(options, engine, ray_address, "split")
     spec = SplitSpec.parse(val, test, train, on_conflict, folds)
     again = shlex.join(["dataprep", "split", str(raw), str(out), "--resume"])
-    with _on_interrupt(f"split stopped; the files placed in '{out}' so far are kept and journaled; "
-                       f"finish with: {again} (same options)"), \
-            render.progress_bar("splitting", enabled=not json_out) as progress:
+    with (
+        _on_interrupt(
+            f"split stopped; the files placed in '{out}' so far are kept and journaled; "
+            f"finish with: {again} (same options)"
+        ),
+        render.progress_bar("splitting", enabled=not json_out) as progress,
+    ):
         options.progress = progress
         result = split_dataset(
             raw, out, spec, seed=seed, mode=mode, include_invalid=include_invalid,
@@ -474,9 +621,16 @@ def split(
 
 @app.command()
 def stats(
-    directory: Annotated[Path, typer.Argument(help="Dataset folder: DIR/CLASS/*.jpg or DIR/{train,val,test}/CLASS/*.jpg.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png.")] = None,
+    directory: Annotated[
+        Path, typer.Argument(help="Dataset folder: DIR/CLASS/*.jpg or DIR/{train,val,test}/CLASS/*.jpg.")
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png."),
+    ] = None,
     layout: Layout = None,
 ) -> None:
     """Counts, shares, bytes, formats, colour modes and sizes per class (and split); imbalance; junk. Reads headers only."""
@@ -497,16 +651,39 @@ def stats(
         print(f"chart written to {plot}")
 
 
-
 @app.command()
 def convert(
-    directory: Annotated[Path, typer.Argument(help="Dataset folder whose images TensorFlow cannot read (or reads wrongly).")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write a converted copy of the dataset here instead; DIR is not touched.")] = None,
-    to: Annotated[str, typer.Option("--to", help="Format for re-encoded images: png (lossless) or jpeg. JPEG sources stay JPEG.", metavar="FORMAT")] = "png",
-    quality: Annotated[int, typer.Option("--quality", help="JPEG quality (1-100) for JPEG output.", min=1, max=100)] = 95,
-    first_frame: Annotated[bool, typer.Option("--first-frame", help="Also convert animated images to their first frame (drops the other frames).")] = False,
-    quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where the originals go (default: DIR.quarantine beside DIR).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be converted; touch nothing.")] = False,
+    directory: Annotated[
+        Path, typer.Argument(help="Dataset folder whose images TensorFlow cannot read (or reads wrongly).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write a converted copy of the dataset here instead; DIR is not touched."),
+    ] = None,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Format for re-encoded images: png (lossless) or jpeg. JPEG sources stay JPEG.",
+            metavar="FORMAT",
+        ),
+    ] = "png",
+    quality: Annotated[
+        int, typer.Option("--quality", help="JPEG quality (1-100) for JPEG output.", min=1, max=100)
+    ] = 95,
+    first_frame: Annotated[
+        bool,
+        typer.Option(
+            "--first-frame", help="Also convert animated images to their first frame (drops the other frames)."
+        ),
+    ] = False,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option("--quarantine", help="Where the originals go (default: DIR.quarantine beside DIR)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only print what would be converted; touch nothing.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
     layout: Layout = None,
     jobs: Jobs = None,
@@ -538,9 +715,13 @@ def convert(
         validate=validate_options,
     )  # fmt: skip
     again = shlex.join(["dataprep", "convert", str(directory), *(["--out", str(out)] if out else [])])
-    with _on_interrupt(f"convert stopped; every original moved so far is in the quarantine with its manifest; "
-                       f"finish with the same command: {again} (same options)"), \
-            render.progress_bar("validating", enabled=not json_out) as progress:
+    with (
+        _on_interrupt(
+            f"convert stopped; every original moved so far is in the quarantine with its manifest; "
+            f"finish with the same command: {again} (same options)"
+        ),
+        render.progress_bar("validating", enabled=not json_out) as progress,
+    ):
         options.validate.progress = progress
         options.after_file = progress
         result = run_convert(directory, options)

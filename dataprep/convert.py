@@ -288,7 +288,9 @@ def _journal_hashes(journal: Journal) -> dict[str, str]:
     }
 
 
-def _finish_entry(rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, hashes: dict[str, str]) -> None:
+def _finish_entry(
+    rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, hashes: dict[str, str]
+) -> None:
     """Take one planned conversion to the end, from wherever a killed run left it."""
     src = _safe_rel(rel, root, "the manifest")
     stored = _safe_rel(rel, quarantine, "the manifest")
@@ -325,7 +327,9 @@ def _finish_entry(rel: str, entry: dict[str, Any], root: Path, quarantine: Path,
 def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
     """Finish every conversion a killed run left unfinished; drop those it never started."""
     open_entries = {
-        rel: e for rel, e in manifest.entries.items() if e.get("action") == "convert" and e["status"] in (PLANNED, QUARANTINED)
+        rel: e
+        for rel, e in manifest.entries.items()
+        if e.get("action") == "convert" and e["status"] in (PLANNED, QUARANTINED)
     }
     if not open_entries:
         return 0
@@ -343,7 +347,9 @@ def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
             del manifest.entries[rel]  # never started: planned again from a fresh validate
             continue
         if not stored.exists():
-            raise DataprepError(f"'{rel}' is in the manifest but neither in '{quarantine}' nor in '{manifest.root}'; it was moved by hand")
+            raise DataprepError(
+                f"'{rel}' is in the manifest but neither in '{quarantine}' nor in '{manifest.root}'; it was moved by hand"
+            )
         _finish_entry(rel, entry, manifest.root, quarantine, journal, hashes)
         settled += 1
     return settled
@@ -352,10 +358,14 @@ def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
 def _open_quarantine(base: Path, requested: Path | None) -> tuple[Path, Manifest]:
     quarantine = (requested or default_quarantine(base)).expanduser().resolve()
     if quarantine == base or base in quarantine.parents or quarantine in base.parents:
-        raise DataprepError(f"quarantine '{quarantine}' overlaps the dataset '{base}'; choose a folder outside it (--quarantine)")
+        raise DataprepError(
+            f"quarantine '{quarantine}' overlaps the dataset '{base}'; choose a folder outside it (--quarantine)"
+        )
     manifest = Manifest.load(quarantine)
     if manifest is not None and manifest.root.resolve() != base:
-        raise DataprepError(f"'{quarantine}' is the quarantine of '{manifest.root}', not of '{base}'; pass another --quarantine")
+        raise DataprepError(
+            f"'{quarantine}' is the quarantine of '{manifest.root}', not of '{base}'; pass another --quarantine"
+        )
     return quarantine, manifest or Manifest(quarantine, base)
 
 
@@ -376,7 +386,11 @@ def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
         if c.rel in RESERVED:
             raise DataprepError(f"'{c.rel}' has the name of the quarantine's own {c.rel}; rename it and re-run")
         previous = manifest.entries.get(c.rel)
-        if previous is not None and previous["status"] in (QUARANTINED, CONVERTED) and _safe_rel(c.rel, quarantine, "the report").exists():
+        if (
+            previous is not None
+            and previous["status"] in (QUARANTINED, CONVERTED)
+            and _safe_rel(c.rel, quarantine, "the report").exists()
+        ):
             raise DataprepError(
                 f"'{c.rel}' is already in the quarantine '{quarantine}' from an earlier run; restore or move that copy away first"
             )
@@ -395,7 +409,9 @@ def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
     return result
 
 
-def restore_conversion(rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, dry_run: bool) -> str:
+def restore_conversion(
+    rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, dry_run: bool
+) -> str:
     """Undo one conversion for `restore`: remove the converted file (only when it is unchanged)
     and move the original back. Returns 'restored', 'refused' or 'done' (nothing left to do)."""
     stored = _safe_rel(rel, quarantine, "the manifest")
@@ -439,7 +455,9 @@ def _convert_to_copy(base: Path, opts: ConvertOptions) -> ConvertResult:
                 "dataprep convert --out wrote); choose another folder"
             ) from None
         if previous.get("root") != str(base):
-            raise DataprepError(f"--out '{out}' holds a converted copy of '{previous.get('root')}', not of '{base}'; choose another folder")
+            raise DataprepError(
+                f"--out '{out}' holds a converted copy of '{previous.get('root')}', not of '{base}'; choose another folder"
+            )
     report = validate(base, opts.validate)
     planned, skipped = plan_conversions(report, opts)
     result = ConvertResult(base, planned, skipped, out=out, dry_run=opts.dry_run)

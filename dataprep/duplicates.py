@@ -44,7 +44,9 @@ if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
 
 DEFAULT_THRESHOLD = DEFAULT_THRESHOLD_BITS  # pHash bits for a candidate pair (direct, mirrored or cropped pHash)
-MAX_THRESHOLD = THRESHOLD_RANGE_BITS[1]  # beyond this, the candidates are mostly unrelated photos (distinct photos sit 12-40 bits apart)
+MAX_THRESHOLD = THRESHOLD_RANGE_BITS[
+    1
+]  # beyond this, the candidates are mostly unrelated photos (distinct photos sit 12-40 bits apart)
 DEFAULT_SIMILARITY = _DEFAULT_SIMILARITY  # detail correlation a candidate needs to be a near duplicate
 HASH_BITS = 64
 REPORT_VERSION = 2
@@ -272,7 +274,7 @@ def _maximal_cliques(nodes: list[int], adjacent: dict[int, set[int]]) -> list[li
             return
         pivot = max(p | x, key=lambda u: len(adjacent[u] & p))
         for v in sorted(p - adjacent[pivot]):
-            expand(r + [v], p & adjacent[v], x & adjacent[v])
+            expand([*r, v], p & adjacent[v], x & adjacent[v])
             p = p - {v}
             x = x | {v}
 
@@ -357,7 +359,9 @@ def search_duplicates(
         asker: list[tuple[int, bool]] = []  # (unit, mirrored probe) per query
         for k in searchable:
             sig = signatures[k]
-            for h, mirrored in [(items[k].phash, False), (sig.mirror_phash, True)] + [(c, False) for c in sig.crop_phashes]:
+            for h, mirrored in [(items[k].phash, False), (sig.mirror_phash, True)] + [
+                (c, False) for c in sig.crop_phashes
+            ]:
                 queries.append(int(h, 16))  # type: ignore[arg-type]
                 asker.append((k, mirrored))
         index = HashIndex(values)
@@ -480,7 +484,14 @@ def find_leaks(groups: Sequence[DuplicateGroup]) -> list[Leak]:
     for g in groups:
         splits = {s for p in g.paths if (s := split_of(p)) is not None}
         if len(splits) > 1:
-            leaks.append(Leak(g.kind, g.paths, sorted(splits, key=lambda s: list(SPLIT_ROLES).index(split_role(s) or "")), g.distance))
+            leaks.append(
+                Leak(
+                    g.kind,
+                    g.paths,
+                    sorted(splits, key=lambda s: list(SPLIT_ROLES).index(split_role(s) or "")),
+                    g.distance,
+                )
+            )
     return leaks
 
 

@@ -43,7 +43,17 @@ EXTENSION_FORMATS = {ext: key for key, (_name, exts) in FORMATS.items() for ext 
 IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
 # Pillow's format ids that are another name for one of ours.
 _PILLOW_ALIASES = {"ppm": "pnm", "mpo": "jpeg", "dib": "bmp", "cur": "ico", "heif": "heic"}
-_PNM_KINDS = {b"P1": "PBM", b"P4": "PBM", b"P2": "PGM", b"P5": "PGM", b"P3": "PPM", b"P6": "PPM", b"P7": "PAM", b"Pf": "PFM", b"PF": "PFM"}
+_PNM_KINDS = {
+    b"P1": "PBM",
+    b"P4": "PBM",
+    b"P2": "PGM",
+    b"P5": "PGM",
+    b"P3": "PPM",
+    b"P6": "PPM",
+    b"P7": "PAM",
+    b"Pf": "PFM",
+    b"PF": "PFM",
+}
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -95,7 +105,15 @@ def _not_an_image(head: bytes) -> bool:
 
 
 # Containers that are never images: gzip, bzip2, xz, 7z, RAR, OLE (Thumbs.db, .doc), AppleDouble.
-_OTHER_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"\xd0\xcf\x11\xe0", b"\x00\x05\x16\x07")
+_OTHER_MAGIC = (
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!",
+    b"\xd0\xcf\x11\xe0",
+    b"\x00\x05\x16\x07",
+)
 
 
 def enable_heif() -> bool:
@@ -137,7 +155,7 @@ def identify_format(data: bytes) -> str | None:
                 name = (im.format or "").lower()
                 if not name or im.width < 1 or im.height < 1:
                     return None
-    except Exception:  # noqa: BLE001 - Pillow's identification raises anything on non-image bytes
+    except Exception:
         return None
     return format_key(name)
 

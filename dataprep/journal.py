@@ -198,9 +198,7 @@ def reconcile_move(src: Path, dst: Path, sha256: str | None) -> str:
         src.unlink()
         fsync_dir(src.parent)
         return "duplicate-resolved"
-    raise DataprepError(
-        f"both '{src}' and '{dst}' exist with different contents; move one of them away and re-run"
-    )
+    raise DataprepError(f"both '{src}' and '{dst}' exist with different contents; move one of them away and re-run")
 
 
 def remove_stale_temporaries(folder: Path) -> int:

@@ -92,7 +92,9 @@ def select_suspects(suspects: list[Suspect], top: int | None = None, min_score: 
         return suspects[:top]
     if min_score is not None:
         if not 0.0 <= min_score <= 1.0:
-            raise DataprepError(f"--min-score {min_score} is out of range (expected 0 to 1; score = 1 - self-confidence)")
+            raise DataprepError(
+                f"--min-score {min_score} is out of range (expected 0 to 1; score = 1 - self-confidence)"
+            )
         return [s for s in suspects if s.score >= min_score]
     return list(suspects)
 
@@ -107,9 +109,13 @@ def _check_still_there(base: Path, suspect: Suspect, sha256: str | None) -> Path
             "'trainer label-issues' scored); pass that folder, or run label-issues again"
         )
     if len(parts) < 2 or parts[-2] != suspect.given_label:
-        raise DataprepError(f"'{suspect.path}' is not in a class folder named '{suspect.given_label}'; run label-issues again")
+        raise DataprepError(
+            f"'{suspect.path}' is not in a class folder named '{suspect.given_label}'; run label-issues again"
+        )
     if suspect.sha256 and (sha256 or sha256_file(src)) != suspect.sha256:
-        raise DataprepError(f"'{suspect.path}' changed since label-issues scored it (sha256 differs); run label-issues again")
+        raise DataprepError(
+            f"'{suspect.path}' changed since label-issues scored it (sha256 differs); run label-issues again"
+        )
     return src
 
 
@@ -117,7 +123,10 @@ def _check_still_there(base: Path, suspect: Suspect, sha256: str | None) -> Path
 
 
 def clean_label_issues(
-    root: str | os.PathLike[str], suspects: list[Suspect], quarantine: Path | None = None, dry_run: bool = False,
+    root: str | os.PathLike[str],
+    suspects: list[Suspect],
+    quarantine: Path | None = None,
+    dry_run: bool = False,
     validate_options: ValidateOptions | None = None,
 ) -> CleanResult:
     """Quarantine `suspects` with `dataprep clean`'s machinery (manifest, journal, restore)."""
@@ -188,10 +197,14 @@ def relabel(
     base = require_directory(root)
     rec = (record or default_record(base)).expanduser().resolve()
     if rec == base or base in rec.parents or rec in base.parents:
-        raise DataprepError(f"record folder '{rec}' overlaps the dataset '{base}'; choose a folder beside it (--record)")
+        raise DataprepError(
+            f"record folder '{rec}' overlaps the dataset '{base}'; choose a folder beside it (--record)"
+        )
     manifest = Manifest.load(rec)
     if manifest is not None and manifest.root.resolve() != base:
-        raise DataprepError(f"'{rec}' is the relabel record of '{manifest.root}', not of '{base}'; pass another --record")
+        raise DataprepError(
+            f"'{rec}' is the relabel record of '{manifest.root}', not of '{base}'; pass another --record"
+        )
     manifest = manifest or Manifest(rec, base)
     journal = Journal(rec / JOURNAL)
     result = RelabelResult(root=base, record=rec, dry_run=dry_run)
@@ -204,7 +217,12 @@ def relabel(
     targets: set[str] = set()
     for s in suspects:
         previous = manifest.entries.get(s.path)
-        if previous is not None and previous["status"] == RELABELED and previous.get("to") and (base / previous["to"]).exists():
+        if (
+            previous is not None
+            and previous["status"] == RELABELED
+            and previous.get("to")
+            and (base / previous["to"]).exists()
+        ):
             result.already += 1
             continue
         src = _check_still_there(base, s, None)
@@ -212,7 +230,9 @@ def relabel(
         to = PurePosixPath(*parts[:-2], s.suggested_label, parts[-1]).as_posix()
         dst = _safe_rel(to, base, "the label-issues file")
         if dst.exists() or to in targets:
-            raise DataprepError(f"cannot move '{s.path}' to '{to}': a file of that name is already there; rename one and re-run")
+            raise DataprepError(
+                f"cannot move '{s.path}' to '{to}': a file of that name is already there; rename one and re-run"
+            )
         targets.add(to)
         planned.append((s.path, to, s, s.sha256 or sha256_file(src)))
     result.moves = [(a, b, s) for a, b, s, _ in planned]

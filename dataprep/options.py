@@ -74,7 +74,9 @@ CacheDir = Annotated[
         file_okay=False,
     ),
 ]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Inspect every file again; neither read nor write the cache.")]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Inspect every file again; neither read nor write the cache.")
+]
 Threshold = Annotated[
     int,
     typer.Option(

@@ -91,7 +91,9 @@ def _check_out(out: Path, force: bool) -> None:
     if out.is_dir():
         raise DataprepError(f"--out '{out}' is a directory (expected a file name); e.g. --out {out / 'preview.png'}")
     if out.exists() and not force:
-        raise DataprepError(f"--out '{out}' already exists (expected a new file); pass --force to overwrite it or choose another --out")
+        raise DataprepError(
+            f"--out '{out}' already exists (expected a new file); pass --force to overwrite it or choose another --out"
+        )
 
 
 def _augmented_rows(

@@ -71,9 +71,7 @@ def print_validate_summary(report: Report, worst: int = 15) -> None:
         sev = info["severity"]
         table.add_row(check, f"[{SEVERITY_STYLE[sev]}]{sev}[/]", str(info["files"]), _SUMMARIES.get(check, ""))
     stdout.print(table)
-    bad = sorted(
-        report.files_at_or_above(Severity.WARNING), key=lambda r: (-(r.worst.rank if r.worst else 0), r.rel)
-    )
+    bad = sorted(report.files_at_or_above(Severity.WARNING), key=lambda r: (-(r.worst.rank if r.worst else 0), r.rel))
     if bad:
         files = Table(title=f"Worst files ({min(worst, len(bad))} of {len(bad)})", title_justify="left")
         files.add_column("file", overflow="fold")
@@ -176,7 +174,11 @@ def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side:
     sheet = Image.new("RGB", (max(width, 480), height), "white")
     draw = ImageDraw.Draw(sheet)
     shown = f" (first {limit})" if len(report.groups) > limit else ""
-    draw.text((8, 6), f"{len(report.groups)} group(s) in {report.root}{shown}" if groups else f"no duplicates in {report.root}", fill="black")
+    draw.text(
+        (8, 6),
+        f"{len(report.groups)} group(s) in {report.root}{shown}" if groups else f"no duplicates in {report.root}",
+        fill="black",
+    )
     for row, g in enumerate(groups):
         evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
         y = 8 + caption + row * (side + caption + 8)
@@ -190,7 +192,11 @@ def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side:
             except (OSError, ValueError, Image.DecompressionBombError):
                 draw.rectangle((x, y, x + side, y + side), outline="red")
             pair = evidence.get(frozenset((g.members[0].path, m.path))) if col else None
-            note = f"#{row + 1} {g.kind}" if col == 0 else (f"{pair.kind} {m.distance}b sim {pair.similarity:.2f}" if pair else "")
+            note = (
+                f"#{row + 1} {g.kind}"
+                if col == 0
+                else (f"{pair.kind} {m.distance}b sim {pair.similarity:.2f}" if pair else "")
+            )
             draw.text((x, y + side + 2), Path(m.path).name[:26], fill="black")
             draw.text((x, y + side + 14), note, fill="blue")
     try:
@@ -204,7 +210,9 @@ def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side:
 def print_leaks(report: LeakageReport, limit: int = 50) -> None:
     """Each group that crosses splits, with the splits it sits in."""
     if not report.leaks:
-        stdout.print(f"[green]no leaks[/]: no exact or near duplicate crosses splits in {report.root} ({report.files} images)")
+        stdout.print(
+            f"[green]no leaks[/]: no exact or near duplicate crosses splits in {report.root} ({report.files} images)"
+        )
         return
     table = Table(
         title=f"leaks across splits in {report.root} (pHash candidates within {report.threshold} bits, "
@@ -241,7 +249,9 @@ def print_convert_result(result: ConvertResult) -> None:
     if result.dry_run:
         stdout.print(f"dry run: {len(result.planned)} file(s) would be converted; nothing was touched")
     elif result.out is not None:
-        stdout.print(f"wrote {result.converted} converted and {result.copied} copied file(s) to {result.out}; {result.root} is unchanged")
+        stdout.print(
+            f"wrote {result.converted} converted and {result.copied} copied file(s) to {result.out}; {result.root} is unchanged"
+        )
     elif result.planned:
         stdout.print(
             f"converted {result.converted} file(s); originals in {result.quarantine}\n"
@@ -345,6 +355,7 @@ def stats_renderables(stats: dict[str, Any], max_junk: int = 20) -> list[Rendera
         out.append(Text(line, style="red"))
         for u in stats["unreadable"][:max_junk]:
             out.append(Text(f"  {u['path']}: {u['error']}"))
+    return out
 
 
 def split_renderables(result: SplitResult, max_excluded: int = 20) -> list[Any]:
@@ -369,9 +380,11 @@ def split_renderables(result: SplitResult, max_excluded: int = 20) -> list[Any]:
     out: list[Any] = [table]
     if result.plan.duplicate_groups:
         extra = sum(len(g) for g in result.plan.duplicate_groups)
-        out.append(Text(
-            f"{len(result.plan.duplicate_groups)} group(s) of identical or near-identical files ({extra} files), each kept in one split"
-        ))
+        out.append(
+            Text(
+                f"{len(result.plan.duplicate_groups)} group(s) of identical or near-identical files ({extra} files), each kept in one split"
+            )
+        )
     left_out = result.excluded + result.plan.unused
     if left_out:
         out.append(Text(f"{len(left_out)} file(s) left out:", style="yellow"))

@@ -165,8 +165,11 @@ def split_folders(root: Path, layout: str | None = None) -> tuple[Layout, dict[s
     if layout is not None and layout not in LAYOUT_CHOICES:
         raise DataprepError(f"--layout {layout!r} is not a layout (expected raw or split)")
     subdirs = sorted(
-        (p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
-         and p.name.lower() != "__macosx"),  # a zip's resource forks (`._*` files: junk), never a class or split
+        (
+            p.name
+            for p in root.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name.lower() != "__macosx"
+        ),  # a zip's resource forks (`._*` files: junk), never a class or split
         key=natural_key,
     )
     named = [d for d in subdirs if split_role(d) is not None]
@@ -237,7 +240,9 @@ def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> Sc
             return ScanProblem(rel, "not_followed", f"symbolic link loop ({target!r}): not followed")
         return ScanProblem(rel, "not_followed", f"broken symbolic link to {target!r} ({err.strerror}): not followed")
     if is_dir or resolved.is_dir():
-        return ScanProblem(rel, "not_followed", f"symbolic link to a folder ({target!r}): folder links are not followed")
+        return ScanProblem(
+            rel, "not_followed", f"symbolic link to a folder ({target!r}): folder links are not followed"
+        )
     if not any(_inside(resolved, folder) for folder in trusted):
         return ScanProblem(
             rel, "not_followed", f"symbolic link to '{resolved}', outside the dataset folder: not followed"
@@ -320,7 +325,11 @@ def _add_empty_classes(scan: Scan) -> None:
     if scan.layout == "flat":
         return
     try:
-        tops = [scan.root] if depth == 1 else [scan.root / s for s in scan.split_folders.values() if (scan.root / s).is_dir()]
+        tops = (
+            [scan.root]
+            if depth == 1
+            else [scan.root / s for s in scan.split_folders.values() if (scan.root / s).is_dir()]
+        )
         folders = [p for top in tops for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
         return  # an unreadable folder is already a problem
@@ -350,6 +359,5 @@ def no_images_message(scan: Scan, root: str | os.PathLike[str]) -> str:
         )
     junk = f" ({len(scan.junk)} non-image files only)" if scan.junk else ""
     return (
-        f"no images found under '{root}'{junk} (expected image files in class folders: DIR/CLASS/*.jpg); "
-        "check the path"
+        f"no images found under '{root}'{junk} (expected image files in class folders: DIR/CLASS/*.jpg); check the path"
     )

@@ -169,7 +169,9 @@ def compare(a: Prepared, b: Prepared) -> Match:
     of `a` onto `b`, or a crop of `b` onto `a`: either may be the cropped copy)."""
     forward, backward = _one_way(a, b), _one_way(b, a)
     if backward.similarity > forward.similarity:
-        return Match(backward.similarity, backward.coarse, backward.mirrored, backward.view, backward.angle, swapped=True)
+        return Match(
+            backward.similarity, backward.coarse, backward.mirrored, backward.view, backward.angle, swapped=True
+        )
     return forward
 
 
@@ -194,7 +196,9 @@ def _colour_cells(rgb: np.ndarray, match: Match | None) -> tuple[np.ndarray, np.
             if match.angle:
                 channel = channel.rotate(match.angle, resample=Image.Resampling.BILINEAR)
             box = tuple(v * COLOUR_SIDE / THUMB_SIDE for v in match.view)  # type: ignore[assignment]
-        cells.append(np.asarray(channel.resize((CHROMA_SIDE, CHROMA_SIDE), Image.Resampling.BILINEAR, box=box), dtype=np.float64))
+        cells.append(
+            np.asarray(channel.resize((CHROMA_SIDE, CHROMA_SIDE), Image.Resampling.BILINEAR, box=box), dtype=np.float64)
+        )
     r, g, b = cells
     chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
     return chroma, (r - g) / 2.0 + 1j * ((r + g) / 2.0 - b)

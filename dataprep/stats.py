@@ -180,7 +180,9 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None, layout:
     out["junk"] = junk
     out["tf_unreadable"] = tf_unreadable(headers[r.rel] for r in labelled)
     out["unreadable"] = [
-        {"path": rel, "error": h.error} for rel, h in sorted(headers.items(), key=lambda kv: natural_key(kv[0])) if h.error
+        {"path": rel, "error": h.error}
+        for rel, h in sorted(headers.items(), key=lambda kv: natural_key(kv[0]))
+        if h.error
     ]
     return out
 
@@ -194,6 +196,8 @@ def tf_unreadable(headers: Iterable[ImageHeader]) -> dict[str, int]:
         if format_key(h.format) not in TF_FORMATS:
             counts[h.format] += 1
     return dict(sorted(counts.items()))
+
+
 def plot_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a bar chart of images per class (stacked by split) to `path` (PNG), atomically."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state

@@ -105,7 +105,9 @@ class CapturedStderr:
             self._tmp.seek(0)
             text = self._tmp.read().decode("utf-8", "replace")
             self.lines = [
-                ln.strip() for ln in text.splitlines() if ln.strip() and (self.keep_tf_logs or not TF_LOG_LINE.match(ln))
+                ln.strip()
+                for ln in text.splitlines()
+                if ln.strip() and (self.keep_tf_logs or not TF_LOG_LINE.match(ln))
             ]
             if self.replay_on_exit:
                 sys.stderr.write(text)
@@ -138,7 +140,7 @@ class DecoderMessages:
     def __init__(self) -> None:
         self.decoder_lines: list[str] = []
 
-    def __enter__(self) -> DecoderMessages:  # noqa: PYI034 - matches CapturedStderr
+    def __enter__(self) -> DecoderMessages:
         # Its own file, not CapturedStderr's shared one: per-file captures nest inside this one.
         sys.stderr.flush()
         self._tmp = tempfile.TemporaryFile()

@@ -31,9 +31,7 @@ def decode_image(contents: Any, image_size: int) -> Any:
 
     def jpeg() -> Any:
         shape = tf.image.extract_jpeg_shape(contents)
-        branches = [
-            (lambda r=ratio: tf.image.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS
-        ]
+        branches = [(lambda r=ratio: tf.image.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS]
         return tf.switch_case(jpeg_ratio_index(shape[0], shape[1], image_size), branches)
 
     def other() -> Any:

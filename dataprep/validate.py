@@ -91,7 +91,9 @@ def inspect_paths(paths: Sequence[Path], options: ValidateOptions | None = None)
             st = path.stat()
         except OSError:
             continue
-        records.append(FileRecord(path=path, rel=str(path), label=None, split=None, size=st.st_size, mtime_ns=st.st_mtime_ns))
+        records.append(
+            FileRecord(path=path, rel=str(path), label=None, split=None, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        )
     results, _, _ = inspect_scan(Scan(root=Path(os.sep), layout="flat", images=records), opts)
     by_rel = {r.rel: r for r in results}
     return {rec.path: by_rel[rec.rel] for rec in records}
@@ -100,14 +102,18 @@ def inspect_paths(paths: Sequence[Path], options: ValidateOptions | None = None)
 CACHE_BATCH = 512  # results written to the cache per transaction, as they arrive
 
 
-def inspect_scan(scan: Scan, opts: ValidateOptions, inspect: InspectFn = inspect_file) -> tuple[list[FileResult], int, int]:
+def inspect_scan(
+    scan: Scan, opts: ValidateOptions, inspect: InspectFn = inspect_file
+) -> tuple[list[FileResult], int, int]:
     """Results for every file of `scan` (images inspected or cached, junk described).
     `inspect` is the per-file function (tests and benchmarks pass a stand-in).
 
     Fresh results go to the cache as they arrive, so an interrupted run (Ctrl-C, SIGTERM:
     `Interrupted`, exit 130) keeps what it finished and the next run reuses it."""
     check_opts = opts.check_options
-    cache = ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{fingerprint(check_opts)}") if opts.use_cache else None
+    cache = (
+        ResultCache(opts.cache_dir, f"checks={CHECKS_VERSION};{fingerprint(check_opts)}") if opts.use_cache else None
+    )
     fresh: dict[str, FileResult] = {}
     try:
         known = cache.lookup(scan.images) if cache else {}

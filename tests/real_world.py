@@ -123,6 +123,8 @@ def split_tree(root: Path, folders: tuple[str, ...], per_class: int = 4) -> dict
         n = per_class if s == 0 else max(2, per_class // 2)
         for label, name in enumerate(CLASSES):
             for i in range(n):
-                _write(picture(label, 100 * s + i, (24, 24)), root / folder / name / f"{name}_{i}.jpg", "JPEG", quality=90)
+                _write(
+                    picture(label, 100 * s + i, (24, 24)), root / folder / name / f"{name}_{i}.jpg", "JPEG", quality=90
+                )
         counts[folder] = 2 * n
     return counts

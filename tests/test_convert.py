@@ -38,7 +38,11 @@ def checks_of(root: Path, options: ValidateOptions = SERIAL) -> dict[str, set[st
 
 def errors_and_warnings(root: Path) -> dict[str, set[str]]:
     report = validate(root, SERIAL)
-    return {r.rel: {f.check for f in r.findings if f.severity.value != "info"} for r in report.results if r.worst and r.worst.value != "info"}
+    return {
+        r.rel: {f.check for f in r.findings if f.severity.value != "info"}
+        for r in report.results
+        if r.worst and r.worst.value != "info"
+    }
 
 
 # --- content decides -----------------------------------------------------------------------------
@@ -50,8 +54,14 @@ def test_identify_format_reads_content_not_names(tmp_path: Path) -> None:
         assert identify_format((tmp_path / rel).read_bytes()) == key, rel
     ppm = ppm_classes(tmp_path / "gtsrb", classes=1, per_class=1)[0]
     assert identify_format(ppm.read_bytes()) == "pnm"
-    for junk in (b"hello, this is text\n", b"<html><body>404</body></html>", b"PK\x03\x04" + bytes(60),
-                 b"\x1f\x8b\x08\x00" + bytes(40), bytes.fromhex("d0cf11e0a1b11ae1") + bytes(500), b""):
+    for junk in (
+        b"hello, this is text\n",
+        b"<html><body>404</body></html>",
+        b"PK\x03\x04" + bytes(60),
+        b"\x1f\x8b\x08\x00" + bytes(40),
+        bytes.fromhex("d0cf11e0a1b11ae1") + bytes(500),
+        b"",
+    ):
         assert identify_format(junk) is None, junk[:8]
 
 
@@ -106,7 +116,9 @@ def test_mixed_formats_convert_and_a_lying_extension_is_renamed(tmp_path: Path) 
             assert before[rel] == set(), rel  # WebP: TensorFlow reads it
     result = convert(tmp_path, ConvertOptions(validate=SERIAL))
     targets = {c.rel: c.target for c in result.planned}
-    assert targets["cat/cat_tif.tif"] == "cat/cat_tif.png" and targets["cat/cat_png_named.jpg"] == "cat/cat_png_named.png"
+    assert (
+        targets["cat/cat_tif.tif"] == "cat/cat_tif.png" and targets["cat/cat_png_named.jpg"] == "cat/cat_png_named.png"
+    )
     assert "cat/cat_webp.webp" not in targets
     # A rename keeps the bytes.
     stored = result.quarantine / "cat" / "cat_png_named.jpg"  # type: ignore[operator]
@@ -145,7 +157,9 @@ def test_heic_without_pillow_heif_is_one_clear_error(tmp_path: Path, monkeypatch
 def test_exif_orientation_is_reported_and_baked_in(tmp_path: Path) -> None:
     tf = pytest.importorskip("tensorflow")
     made = exif_rotated(tmp_path)
-    upright = {rel: np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / rel)).convert("RGB")).astype(int) for rel in made}
+    upright = {
+        rel: np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / rel)).convert("RGB")).astype(int) for rel in made
+    }
     found = validate(tmp_path, SERIAL)
     details = {r.rel: {f.check: f.detail for f in r.findings} for r in found.results}
     for rel, value in made.items():
@@ -286,16 +300,32 @@ def test_kill_through_the_cli_then_rerun(tmp_path: Path) -> None:
     ppm_classes(root, classes=2, per_class=1)
     original = tree_digest(root)
     env = {**os.environ, KILL_AFTER_ENV: "4"}
-    killed = subprocess.run([sys.executable, "-m", "dataprep", "convert", str(root), "--jobs", "0"],
-                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    killed = subprocess.run(
+        [sys.executable, "-m", "dataprep", "convert", str(root), "--jobs", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert killed.returncode == -9, killed.stderr
-    done = subprocess.run([sys.executable, "-m", "dataprep", "convert", str(root), "--jobs", "0", "--json"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "dataprep", "convert", str(root), "--jobs", "0", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["recovered_from_interrupted_run"] == 1
     assert sorted(p.name for p in root.rglob("*.png")) == ["00000_00000.png", "00000_00000.png"]
-    back = subprocess.run([sys.executable, "-m", "dataprep", "restore", str(tmp_path / "data.quarantine")],
-                          capture_output=True, text=True, timeout=300, check=False)
+    back = subprocess.run(
+        [sys.executable, "-m", "dataprep", "restore", str(tmp_path / "data.quarantine")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert back.returncode == 0, back.stderr
     assert tree_digest(root) == original
 
@@ -307,7 +337,10 @@ def test_convert_cli_json_and_dry_run(tmp_path: Path) -> None:
     out = runner.invoke(app, ["convert", str(tmp_path / "gtsrb"), "--jobs", "0", "--dry-run", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["dry_run"] and [f["target"] for f in data["files"]] == ["00000/00000_00000.png", "00001/00000_00000.png"]
+    assert data["dry_run"] and [f["target"] for f in data["files"]] == [
+        "00000/00000_00000.png",
+        "00001/00000_00000.png",
+    ]
     bad = runner.invoke(app, ["convert", str(tmp_path / "gtsrb"), "--to", "gif"])
     assert bad.exit_code == 2 and "expected png or jpeg" in bad.stderr
 

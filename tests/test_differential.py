@@ -151,7 +151,7 @@ def _pillow_rejects(data: bytes) -> bool:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
-    except Exception:  # noqa: BLE001 - any failure is a rejection, as in validate
+    except Exception:
         return True
     return False
 

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tree_digest
+from photos import jpeg, photo, planted_copies, save, shifted
+from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import tree_digest
 from dataprep.checks import CheckOptions
+from dataprep.checks.image_properties import image_properties
 from dataprep.clean import CleanOptions, clean, restore
 from dataprep.cli import app
 from dataprep.duplicates import DEFAULT_THRESHOLD, HashIndex, find_duplicates, find_leaks, leakage_report
@@ -22,10 +25,6 @@ from dataprep.errors import DataprepError
 from dataprep.report import FileResult
 from dataprep.split import SplitSpec, split_dataset
 from dataprep.validate import ValidateOptions, validate
-from PIL import Image
-
-from dataprep.checks.image_properties import image_properties
-from photos import jpeg, photo, planted_copies, save, shifted
 
 runner = CliRunner()
 # Seed 1's 5% crop lands 12 bits away (above the default 10): crops are the hardest copy to
@@ -209,7 +208,11 @@ def test_clean_cli_duplicates_flag(tmp_path: Path) -> None:
 
 
 def brute_pairs(hashes: list[int], threshold: int) -> set[tuple[int, int]]:
-    return {(i, j) for i, j in itertools.combinations(range(len(hashes)), 2) if (hashes[i] ^ hashes[j]).bit_count() <= threshold}
+    return {
+        (i, j)
+        for i, j in itertools.combinations(range(len(hashes)), 2)
+        if (hashes[i] ^ hashes[j]).bit_count() <= threshold
+    }
 
 
 @pytest.mark.parametrize("threshold", [0, 3, 8, 10, 13])

@@ -70,8 +70,11 @@ def test_case1_ctrl_c_during_split_names_resume_and_resumes_to_the_same_split(
     reference = dataprep(["split", str(raw), str(tmp_path / "ref"), *args], tmp_path / "cache")
     assert reference.returncode == 0, reference.stderr
     out = tmp_path / f"out{after}"
-    stopped = dataprep(["split", str(raw), str(out), *args], tmp_path / "cache",
-                       **{INTERRUPT_AFTER_ENV: str(after), INTERRUPT_SIGNAL_ENV: signal_name})
+    stopped = dataprep(
+        ["split", str(raw), str(out), *args],
+        tmp_path / "cache",
+        **{INTERRUPT_AFTER_ENV: str(after), INTERRUPT_SIGNAL_ENV: signal_name},
+    )
     assert interrupted_line(stopped) == (
         f"interrupted: split stopped; the files placed in '{out}' so far are kept and journaled; "
         f"finish with: dataprep split {raw} {out} --resume (same options)"

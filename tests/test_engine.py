@@ -86,7 +86,9 @@ def test_interrupt_stops_quietly_and_keeps_finished_results(tmp_path: Path, sign
     stopped = _validate_cli(tmp_path / "data", env)
     assert stopped.returncode == 130, stopped.stderr
     lines = [line for line in stopped.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("interrupted: stopped after inspecting 5 of 12 files"), stopped.stderr
+    assert len(lines) == 1 and lines[0].startswith("interrupted: stopped after inspecting 5 of 12 files"), (
+        stopped.stderr
+    )
     assert "Traceback" not in stopped.stderr and stopped.stdout == ""
     del env[INTERRUPT_HOOK_ENV]
     again = _validate_cli(tmp_path / "data", env)

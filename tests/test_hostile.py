@@ -51,11 +51,17 @@ def _one_line_error(result: Any) -> str:
 @pytest.fixture()
 def no_tf_split(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = split_sources._validate
-    monkeypatch.setattr(split_sources, "_validate", lambda raw, options: real(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "cache")))
+    monkeypatch.setattr(
+        split_sources,
+        "_validate",
+        lambda raw, options: real(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "cache")),
+    )
 
 
 def _dataprep(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, timeout=300, cwd=REPO, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dataprep", *args], capture_output=True, timeout=300, cwd=REPO, check=False
+    )
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -82,7 +88,10 @@ def test_symlink_loops_and_links_out_of_the_folder_are_reported_not_followed(tmp
     assert {r.rel for r in report.scan.images} == {"cats/a.png", "cats/b.png", "cats/inside.png"}
     # clean leaves links alone (level warning would otherwise take them); split leaves them out
     before = {p.name for p in (root / "cats").iterdir()}
-    clean(root, CleanOptions(level=__import__("dataprep.findings", fromlist=["Severity"]).Severity.WARNING, validate=NO_TF))
+    clean(
+        root,
+        CleanOptions(level=__import__("dataprep.findings", fromlist=["Severity"]).Severity.WARNING, validate=NO_TF),
+    )
     assert {p.name for p in (root / "cats").iterdir()} == before and secret.exists()
     result = split_mod.split_dataset(root, tmp_path / "out", split_mod.SplitSpec(1, 0), seed=1)
     assert {a.source for a in result.plan.assignments} == {"cats/a.png", "cats/b.png", "cats/inside.png"}
@@ -130,7 +139,9 @@ def test_unreadable_file_for_real(tmp_path: Path) -> None:
     assert _findings(validate(root, NO_TF))["cats/locked.png"] == {"inspection_failed"}
 
 
-def test_unreadable_folder_is_an_error_and_the_rest_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_tf_split: None) -> None:
+def test_unreadable_folder_is_an_error_and_the_rest_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_tf_split: None
+) -> None:
     import dataprep.scan as scan_mod
 
     root = tmp_path / "data"
@@ -154,7 +165,9 @@ def test_unreadable_folder_is_an_error_and_the_rest_is_checked(tmp_path: Path, m
     result = split_mod.split_dataset(root, tmp_path / "out", split_mod.SplitSpec(0, 0), seed=1)
     assert "dogs/locked/" in {e.path for e in result.excluded}
     # the root itself unreadable: exit 2, one line
-    monkeypatch.setattr(scan_mod.os, "scandir", lambda path: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+    monkeypatch.setattr(
+        scan_mod.os, "scandir", lambda path: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied"))
+    )
     assert "cannot read" in _one_line_error(CliRunner().invoke(app, ["validate", str(root), "--jobs", "0"]))
 
 
@@ -291,8 +304,13 @@ def test_100k_empty_files_through_the_pool(tmp_path: Path) -> None:
 
 def _png_claiming(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _jpeg_claiming(width: int, height: int) -> bytes:
@@ -338,7 +356,7 @@ def test_quarantine_manifest_edited_to_point_outside_is_refused(zoo_copy: Path, 
         shutil.move(str(zoo_copy / "zoo"), str(zoo_copy.parent / "moved_zoo"))
         (zoo_copy / "zoo").symlink_to(zoo_copy.parent / "outside")
     manifest_path.write_text(json.dumps(manifest))
-    snapshot = {k: v for k, v in tree_digest(zoo_copy.parent).items()}
+    snapshot = dict(tree_digest(zoo_copy.parent).items())
     line = _one_line_error(CliRunner().invoke(app, ["restore", str(quarantine)]))
     assert "outside" in line or "does not exist" in line, line
     assert tree_digest(zoo_copy.parent) == snapshot  # refused before anything moved
@@ -347,7 +365,9 @@ def test_quarantine_manifest_edited_to_point_outside_is_refused(zoo_copy: Path, 
 # --- the disk -------------------------------------------------------------------------------
 
 
-def test_hardlink_across_filesystems_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_tf_split: None) -> None:
+def test_hardlink_across_filesystems_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_tf_split: None
+) -> None:
     root = tmp_path / "data"
     for i in range(6):
         _png(root / "cats" / f"{i}.png", i)
@@ -356,10 +376,16 @@ def test_hardlink_across_filesystems_is_a_clear_error(tmp_path: Path, monkeypatc
         raise OSError(errno.EXDEV, "Invalid cross-device link", str(src), None, str(dst))
 
     monkeypatch.setattr(split_mod.os, "link", link)  # e.g. a bind mount: same st_dev, yet EXDEV
-    line = _one_line_error(CliRunner().invoke(app, ["split", str(root), str(tmp_path / "out"), "--val", "1", "--test", "1", "--mode", "hardlink"]))
+    line = _one_line_error(
+        CliRunner().invoke(
+            app, ["split", str(root), str(tmp_path / "out"), "--val", "1", "--test", "1", "--mode", "hardlink"]
+        )
+    )
     assert "across filesystems" in line and "--mode copy --force" in line
     monkeypatch.undo()
-    res = CliRunner().invoke(app, ["split", str(root), str(tmp_path / "out"), "--val", "1", "--test", "1", "--mode", "copy", "--force"])
+    res = CliRunner().invoke(
+        app, ["split", str(root), str(tmp_path / "out"), "--val", "1", "--test", "1", "--mode", "copy", "--force"]
+    )
     assert res.exit_code == 0, res.output
 
 
@@ -380,14 +406,18 @@ def test_disk_full_during_split_then_resume(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(split_place, "_copy_bytes", copy_bytes)
     out = tmp_path / "out"
-    line = _one_line_error(CliRunner().invoke(app, ["split", str(root), str(out), "--val", "2", "--test", "2", "--seed", "1"]))
+    line = _one_line_error(
+        CliRunner().invoke(app, ["split", str(root), str(out), "--val", "2", "--test", "2", "--seed", "1"])
+    )
     assert "disk full" in line and "--resume" in line
     assert not any(p.name.startswith(".dataprep-tmp-") for p in out.rglob("*"))  # no partial file left
     present = list(out.rglob("*.png"))  # copies already in flight on other threads may finish, complete
     assert 4 <= len(present) < 10
     assert all(p.read_bytes() == (root / Path(*p.relative_to(out).parts[1:])).read_bytes() for p in present)
     monkeypatch.setattr(split_place, "_copy_bytes", real_copy)
-    res = CliRunner().invoke(app, ["split", str(root), str(out), "--val", "2", "--test", "2", "--seed", "1", "--resume"])
+    res = CliRunner().invoke(
+        app, ["split", str(root), str(out), "--val", "2", "--test", "2", "--seed", "1", "--resume"]
+    )
     assert res.exit_code == 0, res.output
     assert {k: v for k, v in tree_digest(out).items() if k != "split.json"} == {
         k: v for k, v in tree_digest(tmp_path / "ref").items() if k != "split.json"
@@ -418,7 +448,9 @@ def test_disk_full_during_a_cross_filesystem_clean_then_rerun(zoo_copy: Path, mo
     line = _one_line_error(CliRunner().invoke(app, ["clean", str(zoo_copy), "--jobs", "0"]))
     assert "No space left on device" in line and "re-run" in line
     union = tree_digest(zoo_copy) | {
-        k: v for k, v in tree_digest(zoo_copy.parent / "zoo.quarantine").items() if k not in ("manifest.json", "journal.jsonl")
+        k: v
+        for k, v in tree_digest(zoo_copy.parent / "zoo.quarantine").items()
+        if k not in ("manifest.json", "journal.jsonl")
     }
     assert union == original  # nothing lost, nothing partial
     monkeypatch.setattr(journal_mod.os, "rename", real_rename)

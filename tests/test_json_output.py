@@ -122,8 +122,19 @@ ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[in
     ("dataprep", "convert"): (_convert_copy, {0}),
     ("dataprep", "relabel"): (_relabel_copy, {0}),
     ("trainer", "label-issues"): (
-        lambda d: [str(d["raw"]), "--run-dir", str(d["root"] / "li"), "--folds", "2", "--epochs", "1",
-                   "--image-size", "16", "--jobs", "0"],
+        lambda d: [
+            str(d["raw"]),
+            "--run-dir",
+            str(d["root"] / "li"),
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--image-size",
+            "16",
+            "--jobs",
+            "0",
+        ],
         {0},
     ),
     # trainer fit: run by the `data` fixture as a real subprocess.

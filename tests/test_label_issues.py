@@ -73,7 +73,9 @@ def test_csv_list_reads_like_the_json(data: tuple[Path, Path], tmp_path: Path) -
         writer.writerow(["rank", "path", "given_label", "suggested_label", "self_confidence", "score"])
         for s in suspects:
             writer.writerow([s.rank, s.path, s.given_label, s.suggested_label, 1 - s.score, s.score])
-    assert [(s.path, s.suggested_label) for s in read_label_issues(target)] == [(s.path, s.suggested_label) for s in suspects]
+    assert [(s.path, s.suggested_label) for s in read_label_issues(target)] == [
+        (s.path, s.suggested_label) for s in suspects
+    ]
 
 
 def test_relabel_moves_to_suggested_class_and_restore_undoes_it(data: tuple[Path, Path]) -> None:
@@ -113,7 +115,9 @@ def test_relabel_refuses_a_changed_file_and_a_name_clash(data: tuple[Path, Path]
 
 def _dataprep(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "dataprep", *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dataprep", *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
 
 
 def test_relabel_killed_at_every_step_then_rerun_loses_nothing(data: tuple[Path, Path]) -> None:
@@ -139,7 +143,9 @@ def test_relabel_killed_at_every_step_then_rerun_loses_nothing(data: tuple[Path,
 def test_clean_label_issues_quarantines_and_restore_brings_back(data: tuple[Path, Path]) -> None:
     root, issues = data
     original = tree_digest(root)
-    result = runner.invoke(app, ["clean", str(root), "--label-issues", str(issues), "--min-score", "0.8", "--jobs", "0", "--json"])
+    result = runner.invoke(
+        app, ["clean", str(root), "--label-issues", str(issues), "--min-score", "0.8", "--jobs", "0", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert sorted(f["path"] for f in report["files"]) == ["cat/cat1.jpg", "dog/dog3.jpg"] and report["moved"] == 2

@@ -91,8 +91,17 @@ def test_leakage_reads_other_split_names(tmp_path: Path) -> None:
 def _fit(root: Path, run_dir: Path) -> dict[str, object]:
     from trainer.fit import FitConfig, fit
 
-    config = FitConfig(data_dir=str(root), run_dir=str(run_dir), image_size=32, batch_size=8, epochs=1,
-                       augment="none", verbose=0, seed=3, val_fraction=0.25)
+    config = FitConfig(
+        data_dir=str(root),
+        run_dir=str(run_dir),
+        image_size=32,
+        batch_size=8,
+        epochs=1,
+        augment="none",
+        verbose=0,
+        seed=3,
+        val_fraction=0.25,
+    )
     result = fit(config)
     resolved = json.loads((result.run_dir / "config.json").read_text())["resolved"]
     return {**result.metrics, **resolved}
@@ -123,12 +132,15 @@ def test_fit_trains_on_every_converted_image_of_each_shape(tmp_path: Path) -> No
         assert metrics["skipped_files"] == {"train": 0, "val": 0}, name
 
 
-@pytest.mark.parametrize("shape", [
-    "train_test",  # the default tier runs the hold-out case; the others read the same way
-    pytest.param("train_validation", marks=pytest.mark.slow),
-    pytest.param("training_testing", marks=pytest.mark.slow),
-    pytest.param("train_valid_test", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "train_test",  # the default tier runs the hold-out case; the others read the same way
+        pytest.param("train_validation", marks=pytest.mark.slow),
+        pytest.param("training_testing", marks=pytest.mark.slow),
+        pytest.param("train_valid_test", marks=pytest.mark.slow),
+    ],
+)
 def test_fit_reads_downloaded_split_layouts(shape: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("keras")
     folders = SPLIT_LAYOUTS[shape]

@@ -35,7 +35,12 @@ def look_alike(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     rng = np.random.default_rng(seed)
     w, h = size
     leaves = rng.normal(0, 1, (h // 8, w // 8))
-    leaves = np.asarray(Image.fromarray(((leaves - leaves.min()) / np.ptp(leaves) * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BICUBIC), dtype=np.float64)
+    leaves = np.asarray(
+        Image.fromarray(((leaves - leaves.min()) / np.ptp(leaves) * 255).astype(np.uint8)).resize(
+            (w, h), Image.Resampling.BICUBIC
+        ),
+        dtype=np.float64,
+    )
     base = np.stack([20 + 0.10 * leaves, 45 + 0.25 * leaves, 18 + 0.08 * leaves], axis=2)
     im = Image.fromarray(np.clip(base + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(im)
@@ -48,7 +53,9 @@ def look_alike(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
         length = radius * rng.uniform(0.8, 1.05)
         px, py = cx + math.cos(angle) * length * 0.55, cy + math.sin(angle) * length * 0.55
         shade = int(rng.integers(225, 256))
-        draw.ellipse((px - length * 0.45, py - 10, px + length * 0.45, py + 10), fill=(shade, shade, int(rng.integers(200, 240))))
+        draw.ellipse(
+            (px - length * 0.45, py - 10, px + length * 0.45, py + 10), fill=(shade, shade, int(rng.integers(200, 240)))
+        )
     centre = radius * rng.uniform(0.2, 0.28)
     draw.ellipse((cx - centre, cy - centre, cx + centre, cy + centre), fill=(230, int(rng.integers(170, 200)), 20))
     arr = np.asarray(im.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float64) + rng.normal(0, 4, (h, w, 3))
@@ -75,7 +82,14 @@ def _rotate(im: Image.Image, degrees: float) -> Image.Image:
     t = math.radians(abs(degrees))
     scale = 1 / (math.cos(t) + math.sin(t) * max(im.width / im.height, im.height / im.width))
     cw, ch = im.width * scale, im.height * scale
-    return turned.crop((round((im.width - cw) / 2), round((im.height - ch) / 2), round((im.width + cw) / 2), round((im.height + ch) / 2)))
+    return turned.crop(
+        (
+            round((im.width - cw) / 2),
+            round((im.height - ch) / 2),
+            round((im.width + cw) / 2),
+            round((im.height + ch) / 2),
+        )
+    )
 
 
 EDITS = {
@@ -120,10 +134,16 @@ def test_every_planted_edit_groups_with_its_original(tmp_path: Path, vopts: Vali
     expected = "mirrored" if kind == "mirror" else "near"
     for g in groups:
         [pair] = g.pairs
-        assert pair.kind == expected and pair.similarity >= dup.DEFAULT_SIMILARITY and 0 <= pair.phash_distance <= DEFAULT_THRESHOLD
+        assert (
+            pair.kind == expected
+            and pair.similarity >= dup.DEFAULT_SIMILARITY
+            and 0 <= pair.phash_distance <= DEFAULT_THRESHOLD
+        )
 
 
-def test_a_chain_gives_two_pairs_but_one_unit(tmp_path: Path, vopts: ValidateOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_chain_gives_two_pairs_but_one_unit(
+    tmp_path: Path, vopts: ValidateOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A~B and B~C verified, A~C not: two groups of two (no transitive group of three), while
     split still keeps all three in one split (each pair must stay together)."""
     im = photo(5)
@@ -160,8 +180,12 @@ def test_a_chain_gives_two_pairs_but_one_unit(tmp_path: Path, vopts: ValidateOpt
     assert found.units == [["c/a.jpg", "c/b.jpg", "c/c.jpg"]]
 
 
-def test_demo_split_has_no_label_conflict_and_exact_counts(tmp_path: Path, demo_copy: Path, vopts: ValidateOptions) -> None:
-    result = split_dataset(demo_copy, tmp_path / "out", SplitSpec(5, 5), seed=1337, dry_run=True, validate_options=vopts)
+def test_demo_split_has_no_label_conflict_and_exact_counts(
+    tmp_path: Path, demo_copy: Path, vopts: ValidateOptions
+) -> None:
+    result = split_dataset(
+        demo_copy, tmp_path / "out", SplitSpec(5, 5), seed=1337, dry_run=True, validate_options=vopts
+    )
     assert not [w for w in result.plan.warnings if "conflict" in w or "duplicate" in w], result.plan.warnings
     counts = result.plan.counts()
     assert all(counts["val"][c] == 5 and counts["test"][c] == 5 for c in result.plan.classes), counts

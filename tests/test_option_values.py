@@ -242,7 +242,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_real_runs_of_the_dataprep_commands(tiny: Path, data: st.DataObject) -> None:
     from dataprep.cli import app
@@ -250,8 +252,12 @@ def test_real_runs_of_the_dataprep_commands(tiny: Path, data: st.DataObject) -> 
     name = data.draw(st.sampled_from(sorted(REAL)), label="command")
     base, options = REAL[name]
     work = Path(tempfile.mkdtemp(prefix="real-", dir=tiny))
-    names = {"DIR": str(tiny / "data"), "CLASS": str(tiny / "data" / "cats"), "FILE": str(tiny / "file.txt"),
-             "OUT": str(work / "out")}
+    names = {
+        "DIR": str(tiny / "data"),
+        "CLASS": str(tiny / "data" / "cats"),
+        "FILE": str(tiny / "file.txt"),
+        "OUT": str(work / "out"),
+    }
     path = data.draw(PATHS, label="path")
     chosen = data.draw(st.lists(st.sampled_from(sorted(options)), max_size=2, unique=True), label="options")
     argv = [names.get(path, path) if a == "PATH" else names["OUT"] if a == "OUT" else a for a in base]

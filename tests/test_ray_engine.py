@@ -199,7 +199,11 @@ def test_ray_address_joins_a_running_cluster_and_leaves_it_running(cluster: Any)
 
     cmd = [sys.executable, "-m", "dataprep", "validate", str(DEMO), "--json", "--no-cache"]
     joined = subprocess.run(
-        [*cmd, "--engine", "ray", "--ray-address", cluster.address], capture_output=True, text=True, timeout=300, check=False
+        [*cmd, "--engine", "ray", "--ray-address", cluster.address],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     local = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert joined.returncode == local.returncode, joined.stderr

@@ -27,6 +27,7 @@ import dataprep.split.execute as split_execute
 import dataprep.split.sources as split_sources
 from dataprep.cli import app
 from dataprep.errors import DataprepError
+from dataprep.scan import natural_key
 from dataprep.split import (
     DEFAULT_SEED,
     JOURNAL_NAME,
@@ -36,7 +37,6 @@ from dataprep.split import (
     plan_split,
     split_dataset,
 )
-from dataprep.scan import natural_key
 from dataprep.validate import ValidateOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,7 +141,11 @@ def test_spec_rejects_bad_amounts(val: str, test: str, train: str | None, messag
 
 def test_count_spec_gives_exact_counts_per_class() -> None:
     plan = plan_split(files({"cats": 20, "dogs": 13}), SplitSpec(6, 6), seed=1)
-    assert counts(plan) == {"train": {"cats": 8, "dogs": 1}, "val": {"cats": 6, "dogs": 6}, "test": {"cats": 6, "dogs": 6}}
+    assert counts(plan) == {
+        "train": {"cats": 8, "dogs": 1},
+        "val": {"cats": 6, "dogs": 6},
+        "test": {"cats": 6, "dogs": 6},
+    }
 
 
 def test_fraction_spec_rounds_per_class_and_gives_at_least_one() -> None:
@@ -196,7 +200,7 @@ def test_plan_does_not_use_the_global_rng() -> None:
 def test_adding_a_class_does_not_reshuffle_the_others() -> None:
     a = plan_split(files({"cats": 30, "dogs": 30}), SplitSpec(5, 5), seed=2)
     b = plan_split(files({"cats": 30, "dogs": 30, "birds": 20}), SplitSpec(5, 5), seed=2)
-    assert [x for x in a.assignments] == [x for x in b.assignments if x.label != "birds"]
+    assert list(a.assignments) == [x for x in b.assignments if x.label != "birds"]
 
 
 def test_pinned_assignment_for_the_default_seed() -> None:
@@ -215,7 +219,9 @@ def test_duplicate_groups_stay_in_one_split(seed: int) -> None:
     # 3 groups of identical content inside cats, one group across classes (label conflict)
     dup = {0: "g1", 1: "g1", 2: "g1", 5: "g2", 6: "g2", 9: "g3", 10: "g3", 11: "g3", 12: "g3"}
     source = [
-        SourceFile(f.rel, f.label, dup.get(int(f.rel.split("/")[1][:-4]), f.sha256) if f.label == "cats" else f.sha256, f.size)
+        SourceFile(
+            f.rel, f.label, dup.get(int(f.rel.split("/")[1][:-4]), f.sha256) if f.label == "cats" else f.sha256, f.size
+        )
         for f in source
     ]
     source.append(SourceFile("dogs/extra.jpg", "dogs", "g2", 10))
@@ -380,7 +386,11 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path: Path, fast_validate: N
     res = run_cli("split", str(raw), str(tmp_path / "out"), "--val", "2", "--test", "3", "--dry-run", "--json")
     doc = json.loads(res.stdout)
     assert doc["dry_run"] is True
-    assert doc["counts"] == {"train": {"cats": 5, "dogs": 7}, "val": {"cats": 2, "dogs": 2}, "test": {"cats": 3, "dogs": 3}}
+    assert doc["counts"] == {
+        "train": {"cats": 5, "dogs": 7},
+        "val": {"cats": 2, "dogs": 2},
+        "test": {"cats": 3, "dogs": 3},
+    }
     assert not (tmp_path / "out").exists()
 
 
@@ -436,7 +446,9 @@ def test_interrupted_split_resumes_to_the_uninterrupted_result(
     assert result.resumed and result.already_done >= after and result.written + result.already_done == 21
     assert tree(out) == tree(tmp_path / "ref")
     done = json.loads((out / SPLIT_JSON).read_text())
-    assert done["complete"] is True and done["files"] == json.loads((tmp_path / "ref" / SPLIT_JSON).read_text())["files"]
+    assert (
+        done["complete"] is True and done["files"] == json.loads((tmp_path / "ref" / SPLIT_JSON).read_text())["files"]
+    )
     assert [a.dest for a in reference.plan.assignments] == [a.dest for a in result.plan.assignments]
     assert not (out / JOURNAL_NAME).exists()
     assert not any(p.name.startswith(".dataprep-tmp-") for p in out.rglob("*"))
@@ -510,7 +522,9 @@ def test_kill_9_mid_run_then_resume(tmp_path: Path, kill_at: int) -> None:
     ref = subprocess.run(_cli_process(cache, *args[:2], str(tmp_path / "ref"), *args[3:], slow=False), cwd=REPO,
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert ref.returncode == 0, ref.stderr
-    proc = subprocess.Popen(_cli_process(cache, *args, slow=True), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _cli_process(cache, *args, slow=True), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out = tmp_path / "out"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -606,7 +620,9 @@ def _kill_fixture(tmp_path: Path, vopts: ValidateOptions) -> tuple[Path, dict[st
     """(RAW, its tree, the uninterrupted copy split of an identical RAW) for the kill tests."""
     classes = {"cats": 4, "dogs": 4, "emus": 4}
     raw = make_raw(tmp_path / "raw", classes)
-    split_dataset(make_raw(tmp_path / "ref_raw", classes), tmp_path / "ref", SplitSpec(1, 1), seed=3, validate_options=vopts)
+    split_dataset(
+        make_raw(tmp_path / "ref_raw", classes), tmp_path / "ref", SplitSpec(1, 1), seed=3, validate_options=vopts
+    )
     return raw, tree(raw), tmp_path / "ref"
 
 
@@ -625,7 +641,7 @@ def assert_consistent_after_kill(raw: Path, raw_before: dict[str, str], out: Pat
     journal claims nothing that is not in place, and every photo is somewhere, whole."""
     doc = json.loads((out / SPLIT_JSON).read_text())
     planned = {f["path"]: f for f in doc["files"]}
-    present = {p for p in split_execute._files_under_splits(out)}
+    present = set(split_execute._files_under_splits(out))
     assert present <= set(planned), present - set(planned)
     for rel in present:
         f, dst, src = planned[rel], out / rel, raw / planned[rel]["source"]
@@ -736,7 +752,10 @@ def test_kill_after_every_step_then_resume(tmp_path: Path, vopts: ValidateOption
     raw, before, ref = _kill_fixture(tmp_path, vopts)
     for kill_after in range(1, KILL_STEPS + 1):
         out = tmp_path / f"out{kill_after}"
-        assert _run_split(tmp_path / "cache", _split_args(raw, out, mode), {KILL_AFTER_ENV: str(kill_after)}).returncode == -9
+        assert (
+            _run_split(tmp_path / "cache", _split_args(raw, out, mode), {KILL_AFTER_ENV: str(kill_after)}).returncode
+            == -9
+        )
         assert_consistent_after_kill(raw, before, out, mode)
         assert _run_split(tmp_path / "cache", [*_split_args(raw, out, mode), "--resume"]).returncode == 0
         assert_finished_like(out, ref)

@@ -146,7 +146,9 @@ def test_stats_on_a_split_made_by_split(tmp_path: Path, raw: Path) -> None:
     from dataprep.validate import ValidateOptions
 
     out = tmp_path / "out"
-    split_dataset(raw, out, SplitSpec(1, 0), validate_options=ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "c"))
+    split_dataset(
+        raw, out, SplitSpec(1, 0), validate_options=ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "c")
+    )
     s = dataset_stats(out)
     assert s["junk"] == [] and set(s["splits"]) == {"train", "val"}
     assert sum(v["count"] for b in s["splits"].values() for v in b["classes"].values()) == 8  # broken.png left out

@@ -53,8 +53,12 @@ def rejected(decode: object, corpus: dict[str, bytes]) -> set[str]:
     for name, contents in corpus.items():
         try:
             decode(tf.constant(contents)).numpy()  # type: ignore[operator]
-        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError, tf.errors.UnknownError,
-                tf.errors.ResourceExhaustedError):
+        except (
+            tf.errors.InvalidArgumentError,
+            tf.errors.OutOfRangeError,
+            tf.errors.UnknownError,
+            tf.errors.ResourceExhaustedError,
+        ):
             bad.add(name)
     return bad
 

@@ -13,25 +13,42 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from trainer.cli import app  # noqa: E402
-
 from conftest import make_colour_split
+
+from trainer.cli import app
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def split_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_colour_split(tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4}, seed=1, shape=(36, 30))
+    return make_colour_split(
+        tmp_path_factory.mktemp("data"), {"train": 12, "val": 4, "test": 4}, seed=1, shape=(36, 30)
+    )
 
 
 @pytest.fixture(scope="module")
 def run_dir(split_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "r1"
-    result = runner.invoke(app, [
-        "fit", str(split_root), "--run-dir", str(run), "--image-size", "32", "--batch-size", "8",
-        "--epochs", "2", "--augment", "flip=horizontal", "--lr", "0.003",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "fit",
+            str(split_root),
+            "--run-dir",
+            str(run),
+            "--image-size",
+            "32",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "2",
+            "--augment",
+            "flip=horizontal",
+            "--lr",
+            "0.003",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary, curves = result.stdout.splitlines()[-2:]  # (--json output: tests/test_json_output.py)
     assert summary.startswith(f"run: {run}  val_accuracy ") and "epochs 2" in summary
@@ -43,7 +60,9 @@ def run_dir(split_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fit_through_the_cli(run_dir: Path) -> None:
     config = json.loads((run_dir / "config.json").read_text())
     assert config["fit"]["augment"] == "flip=horizontal"
-    assert {"model.keras", "metrics.json", "curves.png", "confusion.png", "history.csv"} <= {p.name for p in run_dir.iterdir()}
+    assert {"model.keras", "metrics.json", "curves.png", "confusion.png", "history.csv"} <= {
+        p.name for p in run_dir.iterdir()
+    }
 
 
 def test_evaluate_json_and_table(run_dir: Path, split_root: Path, tmp_path: Path) -> None:
@@ -69,8 +88,10 @@ def test_predict_files_folders_grid_and_bad_files(run_dir: Path, split_root: Pat
     bad.write_bytes(b"\xff\xd8\xff\xe0not a jpeg at all")
     grid = tmp_path / "grid.png"
     cat = split_root / "test" / "cat" / "cat0.jpg"
-    result = runner.invoke(app, ["predict", str(run_dir), str(cat), str(split_root / "test" / "dog"), str(bad),
-                                 "--json", "--grid", str(grid)])
+    result = runner.invoke(
+        app,
+        ["predict", str(run_dir), str(cat), str(split_root / "test" / "dog"), str(bad), "--json", "--grid", str(grid)],
+    )
     assert result.exit_code == 1  # one file could not be read; the others are answered
     answers = json.loads(result.stdout)
     assert [a["path"] for a in answers][:1] == [str(cat)] and len(answers) == 6
@@ -92,8 +113,14 @@ def test_bench_json(split_root: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["images"] == 24 and report["decoded"] == 24
-    for key in ("first_pass_images_per_s", "cached_pass_images_per_s", "keras_first_pass_images_per_s",
-                "tutorial_first_pass_images_per_s", "first_pass_cpu_ms_per_image", "keras_first_pass_cpu_ms_per_image"):
+    for key in (
+        "first_pass_images_per_s",
+        "cached_pass_images_per_s",
+        "keras_first_pass_images_per_s",
+        "tutorial_first_pass_images_per_s",
+        "first_pass_cpu_ms_per_image",
+        "keras_first_pass_cpu_ms_per_image",
+    ):
         assert report[key] > 0
     assert report["cache_bytes_uint8"] * 4 == report["tutorial_cache_bytes_float32"]
 
@@ -107,8 +134,9 @@ def test_models_lists_the_registry() -> None:
 
 def run_trainer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def test_subprocess_exit_codes(tmp_path: Path, run_dir: Path) -> None:
@@ -122,4 +150,3 @@ def test_subprocess_exit_codes(tmp_path: Path, run_dir: Path) -> None:
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     helped = run_trainer("--help", cwd=tmp_path)
     assert helped.returncode == 0 and "fit" in helped.stdout
-

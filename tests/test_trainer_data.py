@@ -12,14 +12,15 @@ from PIL import Image
 
 tf = pytest.importorskip("tensorflow")
 
-from dataprep.errors import DataprepError  # noqa: E402
-from trainer import data  # noqa: E402
+from dataprep.errors import DataprepError
+from trainer import data
 
 COLORS = {"cat": (200, 60, 40), "dog": (40, 80, 210)}
 
 
-def write_image(path: Path, color: tuple[int, int, int], size: tuple[int, int] = (40, 32), seed: int = 0,
-                fmt: str = "JPEG") -> None:
+def write_image(
+    path: Path, color: tuple[int, int, int], size: tuple[int, int] = (40, 32), seed: int = 0, fmt: str = "JPEG"
+) -> None:
     rng = np.random.default_rng(seed)
     pixels = np.clip(np.array(color)[None, None, :] + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,7 @@ def test_cache_holds_uint8(split_root: Path) -> None:
     image_spec, label_spec = pipeline.images.element_spec
     assert image_spec.dtype == tf.uint8 and tuple(image_spec.shape) == (16, 16, 3)
     assert label_spec.dtype == tf.int32
-    x, y = next(iter(pipeline.dataset))
+    x, _y = next(iter(pipeline.dataset))
     assert x.shape == (5, 16, 16, 3) and float(tf.reduce_max(x)) <= 255.0
 
 

@@ -29,7 +29,12 @@ FIT = ["--image-size", "32", "--batch-size", "8", "--augment", "none"]
 def trainer(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`trainer ARGS` as a user runs it: its own process, its own working directory."""
     return subprocess.run(
-        [sys.executable, "-m", "trainer", *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False,
+        [sys.executable, "-m", "trainer", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **env},
     )
 
@@ -74,10 +79,11 @@ def test_case1_2_ctrl_c_in_process_then_resume_with_changed_options(
     monkeypatch.chdir("/")
     refused = runner.invoke(app, ["fit", str(data.resolve()), "--run-dir", str(run), "--resume", "--epochs", "3"])
     assert refused.exit_code == 2 and "--epochs 3 (run has 2)" in one_line(refused.stderr)
-    resumed = runner.invoke(app, ["fit", str(data.resolve()), "--run-dir", str(run), "--resume", "--epochs", "3",
-                                  "--override", "--json"])
+    resumed = runner.invoke(
+        app, ["fit", str(data.resolve()), "--run-dir", str(run), "--resume", "--epochs", "3", "--override", "--json"]
+    )
     assert resumed.exit_code == 0, resumed.output
-    assert json.loads(resumed.stdout[resumed.stdout.index("{\n"):])["epochs_run"] == 3
+    assert json.loads(resumed.stdout[resumed.stdout.index("{\n") :])["epochs_run"] == 3
     assert json.loads((run / "config.json").read_text())["fit"]["epochs"] == 3
 
 
@@ -91,8 +97,9 @@ def test_case1_2_ctrl_c_then_resume_from_another_directory(tmp_path: Path) -> No
     (data / "train" / "cat" / "cut.jpg").write_bytes(good[: len(good) * 2 // 3])  # "Premature end of JPEG data"
     (data / "train" / "dog" / "garbage.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 64)
 
-    first = trainer(["fit", "data", "--run-dir", "run", *FIT, "--epochs", "3"], cwd=tmp_path,
-                    DATAPREP_INTERRUPT_AFTER_EPOCHS="1")
+    first = trainer(
+        ["fit", "data", "--run-dir", "run", *FIT, "--epochs", "3"], cwd=tmp_path, DATAPREP_INTERRUPT_AFTER_EPOCHS="1"
+    )
     assert first.returncode == 130, first.stderr
     line = one_line(first.stderr)
     run = (tmp_path / "run").resolve()
@@ -109,13 +116,16 @@ def test_case1_2_ctrl_c_then_resume_from_another_directory(tmp_path: Path) -> No
     )
     resumed = trainer(["fit", str(data.resolve()), "--run-dir", str(run), "--resume", "--json"], cwd=Path("/"))
     assert resumed.returncode == 0, resumed.stderr
-    metrics = json.loads(resumed.stdout[resumed.stdout.index("{\n"):])
+    metrics = json.loads(resumed.stdout[resumed.stdout.index("{\n") :])
     assert metrics["epochs_run"] == 3
     assert set(metrics["skipped_paths"]) >= {str(data.resolve() / "train" / "dog" / "garbage.jpg")}
     assert "Traceback" not in resumed.stderr and "function_node" not in resumed.stderr
     # libjpeg's own lines never reach the console: at most the one summary line names them.
     assert not [ln for ln in resumed.stderr.splitlines() if "JPEG" in ln and not ln.startswith("note: ")]
-    assert f"skipped: {data.resolve() / 'train' / 'dog' / 'garbage.jpg'}: the training decoder cannot read it" in resumed.stderr
+    assert (
+        f"skipped: {data.resolve() / 'train' / 'dog' / 'garbage.jpg'}: the training decoder cannot read it"
+        in resumed.stderr
+    )
 
 
 def test_case2_resume_refuses_another_dataset(tmp_path: Path, run_dir: Path) -> None:
@@ -185,12 +195,16 @@ def test_case5_predict_refuses_what_validate_calls_an_error(run_dir: Path, tmp_p
     assert by_name["red.jpg"]["label"] in ("cat", "dog") and "error" not in by_name["red.jpg"]
     assert by_name["gray16.png"]["label"] is None
     assert by_name["gray16.png"]["error"].startswith("not predicted: validate rates it an error (wrong_pixels: ")
-    assert by_name["huge.png"]["label"] is None and "(pixel_limit: header says 20000x20000" in by_name["huge.png"]["error"]
+    assert (
+        by_name["huge.png"]["label"] is None and "(pixel_limit: header says 20000x20000" in by_name["huge.png"]["error"]
+    )
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all(ln.startswith("error: ") for ln in lines)
 
 
-def test_case5_evaluate_leaves_out_what_validate_calls_an_error(run_dir: Path, split_root: Path, tmp_path: Path) -> None:
+def test_case5_evaluate_leaves_out_what_validate_calls_an_error(
+    run_dir: Path, split_root: Path, tmp_path: Path
+) -> None:
     import shutil
 
     data = tmp_path / "data"
@@ -200,7 +214,9 @@ def test_case5_evaluate_leaves_out_what_validate_calls_an_error(run_dir: Path, s
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["images"] == 6 and report["skipped"] == 1
-    assert list(report["refused"]) == ["test/cat/g.png"] and report["refused"]["test/cat/g.png"].startswith("wrong_pixels: ")
+    assert list(report["refused"]) == ["test/cat/g.png"] and report["refused"]["test/cat/g.png"].startswith(
+        "wrong_pixels: "
+    )
     assert result.stderr.startswith("skipped: test/cat/g.png: wrong_pixels: ")
 
 

@@ -12,13 +12,21 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dataprep.errors import DataprepError  # noqa: E402
-from trainer.fit import FitConfig, Phase, auto_class_weight, fit, plan_phases, resolve_config  # noqa: E402
-
 from conftest import make_colour_split
 
-RUN_FILES = {"config.json", "class_names.json", "history.csv", "curves.png", "metrics.json", "model.keras",
-             "confusion.png", "logs"}
+from dataprep.errors import DataprepError
+from trainer.fit import FitConfig, Phase, auto_class_weight, fit, plan_phases, resolve_config
+
+RUN_FILES = {
+    "config.json",
+    "class_names.json",
+    "history.csv",
+    "curves.png",
+    "metrics.json",
+    "model.keras",
+    "confusion.png",
+    "logs",
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +35,16 @@ def split_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def small(split_root: Path, run_dir: Path, **overrides: object) -> FitConfig:
-    values: dict[str, object] = dict(
-        data_dir=str(split_root), run_dir=str(run_dir), image_size=32, batch_size=8, epochs=2,
-        augment="none", verbose=0, seed=3,
-    )
+    values: dict[str, object] = {
+        "data_dir": str(split_root),
+        "run_dir": str(run_dir),
+        "image_size": 32,
+        "batch_size": 8,
+        "epochs": 2,
+        "augment": "none",
+        "verbose": 0,
+        "seed": 3,
+    }
     values.update(overrides)
     return FitConfig(**values)  # type: ignore[arg-type]
 
@@ -41,7 +55,7 @@ def test_fit_writes_the_whole_run_folder(split_root: Path, tmp_path: Path) -> No
     assert random.getstate() == python_state  # the run seeded the global generators and gave them back
     assert np.array_equal(np.random.get_state()[1], numpy_state[1])
     run = result.run_dir
-    assert RUN_FILES <= {p.name for p in run.iterdir()}
+    assert {p.name for p in run.iterdir()} >= RUN_FILES
     assert json.loads((run / "class_names.json").read_text()) == ["cat", "dog"]
     config = json.loads((run / "config.json").read_text())
     assert config["fit"]["model"] == "compact_cnn" and config["fit"]["image_size"] == 32

@@ -49,7 +49,9 @@ def make_flipped(root: Path, per_class: int = 24) -> Path:
 
 def _trainer(args: list[str], env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_extra}
-    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True, env=env, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", *args], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,9 @@ def test_planted_flips_rank_at_the_top(finished_run: tuple[Path, Path, dict[str,
     assert [r["path"] for r in rows] == ranked and rows[0]["rank"] == "1"
 
 
-def test_run_folder_has_oof_probabilities_and_fold_histories(finished_run: tuple[Path, Path, dict[str, float], str]) -> None:
+def test_run_folder_has_oof_probabilities_and_fold_histories(
+    finished_run: tuple[Path, Path, dict[str, float], str],
+) -> None:
     import numpy as np
 
     data, run, _, _ = finished_run
@@ -105,7 +109,10 @@ def test_duplicates_share_a_fold(finished_run: tuple[Path, Path, dict[str, float
     _, run, _, _ = finished_run
     folds = json.loads((run / "folds.json").read_text())
     groups = {frozenset(g) for g in folds["duplicate_groups"]}
-    assert {frozenset({"dog/flip_c0.jpg", "dog/flip_c0_copy.jpg"}), frozenset({"cat/cat5.jpg", "cat/cat5_copy.jpg"})} <= groups
+    assert {
+        frozenset({"dog/flip_c0.jpg", "dog/flip_c0_copy.jpg"}),
+        frozenset({"cat/cat5.jpg", "cat/cat5_copy.jpg"}),
+    } <= groups
     for group in groups:
         assert len({folds["folds"][p] for p in group}) == 1
 
@@ -128,7 +135,9 @@ def test_missing_cleanlab_is_one_line_with_the_install_command(monkeypatch: pyte
 
 def test_bad_folds_is_one_clear_error(tmp_path: Path) -> None:
     data = make_flipped(tmp_path / "data", per_class=6)
-    result = runner.invoke(app, ["label-issues", str(data), "--folds", "50", "--run-dir", str(tmp_path / "r"), "--jobs", "0"])
+    result = runner.invoke(
+        app, ["label-issues", str(data), "--folds", "50", "--run-dir", str(tmp_path / "r"), "--jobs", "0"]
+    )
     assert result.exit_code == 2 and "--folds 50" in result.stderr
 
 
@@ -139,5 +148,17 @@ def test_cli_defaults_are_the_library_defaults() -> None:
     from trainer.label_issues import LabelIssuesConfig
 
     parameters = inspect.signature(label_issues_command).parameters
-    for name in ("folds", "model", "image_size", "batch_size", "epochs", "lr", "augment", "weights", "seed", "threshold", "top"):
+    for name in (
+        "folds",
+        "model",
+        "image_size",
+        "batch_size",
+        "epochs",
+        "lr",
+        "augment",
+        "weights",
+        "seed",
+        "threshold",
+        "top",
+    ):
         assert parameters[name].default == getattr(LabelIssuesConfig, name), name

@@ -9,8 +9,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dataprep.errors import DataprepError  # noqa: E402
-from trainer.models import DEFAULT_MODEL, build_model, find_backbone, list_models, model_info  # noqa: E402
+from dataprep.errors import DataprepError
+from trainer.models import DEFAULT_MODEL, build_model, find_backbone, list_models, model_info
 
 
 def test_registry_lists_the_promised_models() -> None:
@@ -47,7 +47,9 @@ def test_model_trains_a_step_and_round_trips(name: str, tmp_path: Path) -> None:
 
 def test_transfer_weights_load_from_a_local_file(tmp_path: Path) -> None:
     keras.utils.set_random_seed(1)
-    backbone = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    backbone = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    )
     path = tmp_path / "mobilenet.weights.h5"
     backbone.save_weights(path)
     keras.utils.set_random_seed(2)  # different initialisation: equality proves the file was loaded

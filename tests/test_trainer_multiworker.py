@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_colour_split
 
 pytest.importorskip("tensorflow")
@@ -34,13 +33,38 @@ def test_two_workers_on_loopback(tmp_path: Path) -> None:
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     procs = []
     for index in range(2):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
-               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "trainer", "fit", str(data), "--run-dir", str(run), "--epochs", "2",
-             "--image-size", "32", "--batch-size", "4", "--augment", "none", "--json"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "trainer",
+                    "fit",
+                    str(data),
+                    "--run-dir",
+                    str(run),
+                    "--epochs",
+                    "2",
+                    "--image-size",
+                    "32",
+                    "--batch-size",
+                    "4",
+                    "--augment",
+                    "none",
+                    "--json",
+                ],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = []
     for proc in procs:
         try:
@@ -50,9 +74,9 @@ def test_two_workers_on_loopback(tmp_path: Path) -> None:
                 p.kill()
             raise
         outputs.append((proc.returncode, out, err))
-    for code, out, err in outputs:
+    for code, _out, err in outputs:
         assert code == 0, err[-3000:]
-    chief = json.loads(outputs[0][1][outputs[0][1].index("{\n"):])
+    chief = json.loads(outputs[0][1][outputs[0][1].index("{\n") :])
     assert chief["epochs_run"] == 2
     config = json.loads((run / "config.json").read_text())
     assert config["resolved"]["strategy"] == "MultiWorkerMirroredStrategy"

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ZOO, expected_zoo_findings, tree_digest
 from typer.testing import CliRunner
 
-from conftest import ZOO, expected_zoo_findings, tree_digest
 from dataprep.cli import app
 from dataprep.findings import Severity
 from dataprep.report import Report
@@ -150,7 +150,9 @@ def test_pool_gives_the_same_findings_as_serial(zoo_report: Report) -> None:
 @pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["clean", "--help"]])
 def test_help_does_not_import_tensorflow(argv: list[str]) -> None:
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    proc = subprocess.run([sys.executable, "-m", "dataprep", *argv], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dataprep", *argv], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode == 0
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "tensorflow" not in imported and "keras" not in imported

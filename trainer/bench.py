@@ -118,15 +118,17 @@ def bench(
         except tf.errors.OpError as err:
             # The baseline has no safety net: one bad file ends its pass (our pipeline skips it).
             reason = tf_error_message(err)
-            result["keras_first_pass_error"] = f"Keras' loader stopped on a bad file ({reason}); run 'dataprep clean' first"
+            result["keras_first_pass_error"] = (
+                f"Keras' loader stopped on a bad file ({reason}); run 'dataprep clean' first"
+            )
 
     pipelines: list[data.Pipeline] = []
 
     def first() -> tf.data.Dataset:
         listed = data.list_files(root, "train" if splits else None)
-        pipelines.append(data.make_pipeline(
-            listed, image_size=image_size, batch_size=batch_size, training=True, cache_dir=cache_dir
-        ))
+        pipelines.append(
+            data.make_pipeline(listed, image_size=image_size, batch_size=batch_size, training=True, cache_dir=cache_dir)
+        )
         return pipelines[0].dataset
 
     first_pass = timed_pass(first)

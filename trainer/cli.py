@@ -10,7 +10,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -88,21 +88,47 @@ def fit(
     epochs: Epochs = DEFAULT_EPOCHS,
     lr: LearningRate = DEFAULT_LR,
     lr_schedule: Annotated[str, typer.Option(help="cosine (with warm-up) or constant.")] = "cosine",
-    augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "default",
-    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
+    augment: Annotated[
+        str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
+    ] = "default",
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
     seed: Seed = DEFAULT_SEED,
     patience: Patience = 0,
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
-    weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
+    weights: Annotated[
+        str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
+    ] = "none",
     freeze_epochs: FreezeEpochs = None,
     val_fraction: ValFraction = DEFAULT_VAL_FRACTION,
-    layout: Annotated[Optional[str], typer.Option("--layout", help="raw|split: how to read a tree that could be either (a class named like a split folder).", metavar="LAYOUT")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache decoded images on disk here (data larger than RAM).", file_okay=False)] = None,
-    precision: Annotated[str, typer.Option(help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16.")] = "auto",
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            "--layout",
+            help="raw|split: how to read a tree that could be either (a class named like a split folder).",
+            metavar="LAYOUT",
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache decoded images on disk here (data larger than RAM).", file_okay=False)
+    ] = None,
+    precision: Annotated[
+        str, typer.Option(help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16.")
+    ] = "auto",
     xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
-    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --run-dir (its saved config is used; DATA_DIR may be given by another path).")] = False,
-    override: Annotated[bool, typer.Option("--override", help="With --resume: take the options given now where they differ from the run's config.json (else refused).")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the interrupted run in --run-dir (its saved config is used; DATA_DIR may be given by another path)."
+        ),
+    ] = False,
+    override: Annotated[
+        bool,
+        typer.Option(
+            "--override",
+            help="With --resume: take the options given now where they differ from the run's config.json (else refused).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Train a model; writes config, history, curves, metrics, best model and logs to the run folder."""
@@ -117,11 +143,27 @@ def fit(
         raise DataprepError("--override only applies with --resume (it takes changed options into a resumed run)")
     given = _options_given(ctx, ("data_dir", "run_dir", "resume", "override", "as_json"))
     config = FitConfig(
-        data_dir=str(data_dir), model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
-        lr=lr, lr_schedule=lr_schedule, augment=augment, run_dir=str(run_dir) if run_dir else None, seed=seed,
-        patience=patience, class_weight=class_weight, weights=weights, freeze_epochs=freeze_epochs,
-        val_fraction=val_fraction, layout=layout, cache_dir=str(cache_dir) if cache_dir else None, precision=precision,
-        xla=xla, max_pixels=max_pixels, verbose=1 if sys.stdout.isatty() else 2,
+        data_dir=str(data_dir),
+        model=model,
+        image_size=image_size,
+        batch_size=batch_size,
+        epochs=epochs,
+        lr=lr,
+        lr_schedule=lr_schedule,
+        augment=augment,
+        run_dir=str(run_dir) if run_dir else None,
+        seed=seed,
+        patience=patience,
+        class_weight=class_weight,
+        weights=weights,
+        freeze_epochs=freeze_epochs,
+        val_fraction=val_fraction,
+        layout=layout,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        precision=precision,
+        xla=xla,
+        max_pixels=max_pixels,
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     from trainer import render
     from trainer.run_folder import LOGS
@@ -150,16 +192,19 @@ def _print_skipped(skipped: dict[str, str]) -> None:
     for path, why in list(skipped.items())[:SKIPPED_SHOWN]:
         print(f"skipped: {path}: {why}", file=sys.stderr)
     if len(skipped) > SKIPPED_SHOWN:
-        print(f"skipped: ... and {len(skipped) - SKIPPED_SHOWN} more (all in metrics.json, 'skipped_paths')", file=sys.stderr)
+        print(
+            f"skipped: ... and {len(skipped) - SKIPPED_SHOWN} more (all in metrics.json, 'skipped_paths')",
+            file=sys.stderr,
+        )
 
 
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     data_dir: Annotated[Path, typer.Argument(help="Labelled folder: a split folder or class folders.")],
-    split: Annotated[Optional[str], typer.Option(help="train, val or test [default: test, else val].")] = None,
+    split: Annotated[str | None, typer.Option(help="train, val or test [default: test, else val].")] = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    confusion: Annotated[Optional[Path], typer.Option(help="Confusion matrix PNG [default: in the run folder].")] = None,
+    confusion: Annotated[Path | None, typer.Option(help="Confusion matrix PNG [default: in the run folder].")] = None,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
@@ -191,8 +236,13 @@ def evaluate(
 def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")] = False,
-    grid: Annotated[Optional[Path], typer.Option(help="Also draw the answers to this PNG (✓/✗ where the folder names the class; wrong first).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")
+    ] = False,
+    grid: Annotated[
+        Path | None,
+        typer.Option(help="Also draw the answers to this PNG (✓/✗ where the folder names the class; wrong first)."),
+    ] = None,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
@@ -227,7 +277,9 @@ def bench(
     data_dir: Annotated[Path, typer.Argument(help="Folder of class folders, or a split folder (its train/ is used).")],
     image_size: ImageSize = DEFAULT_BENCH_IMAGE_SIZE,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Measure the on-disk cache here instead of memory.", file_okay=False)] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Measure the on-disk cache here instead of memory.", file_okay=False)
+    ] = None,
     compare: Annotated[bool, typer.Option(help="Also time keras.utils.image_dataset_from_directory.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
 ) -> None:
@@ -246,21 +298,37 @@ def bench(
 
 @app.command("label-issues")
 def label_issues_command(
-    data_dir: Annotated[Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")],
-    folds: Annotated[int, typer.Option(help="Models to train; each image is scored by the one that did not see it.")] = 4,
+    data_dir: Annotated[
+        Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")
+    ],
+    folds: Annotated[
+        int, typer.Option(help="Models to train; each image is scored by the one that did not see it.")
+    ] = 4,
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
-    image_size: Annotated[Optional[int], typer.Option(help="Square input size in pixels.")] = 64,
+    image_size: Annotated[int | None, typer.Option(help="Square input size in pixels.")] = 64,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
     epochs: Annotated[int, typer.Option(help="Epochs per fold.")] = 24,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
-    augment: Annotated[str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")] = "flip=horizontal",
-    weights: Annotated[str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")] = "none",
+    augment: Annotated[
+        str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
+    ] = "flip=horizontal",
+    weights: Annotated[
+        str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
+    ] = "none",
     seed: Annotated[int, typer.Option(help="Seed for the folds, shuffling, augmentation and initial weights.")] = 1337,
-    threshold: Annotated[int, typer.Option(help="Near duplicates (pHash bits, as 'dataprep duplicates') share a fold.")] = 10,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")] = None,
+    threshold: Annotated[
+        int, typer.Option(help="Near duplicates (pHash bits, as 'dataprep duplicates') share a fold.")
+    ] = 10,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")
+    ] = None,
     top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.")] = 16,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Validate's worker processes (default: all cores).", min=0)] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Validate's worker processes (default: all cores).", min=0)
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranked list as JSON.")] = False,
 ) -> None:
     """Rank likely mislabelled images: k-fold training on duplicate-aware folds, out-of-fold probabilities, cleanlab."""
@@ -284,8 +352,11 @@ def label_issues_command(
     if as_json:
         _print_json(result.to_dict())
         return
-    print(f"{len(result.issues)} of {len(result.paths)} images look mislabelled (folds' held-out accuracy: "
-          + ", ".join(f"{a:.3f}" for a in result.fold_accuracy) + ")")
+    print(
+        f"{len(result.issues)} of {len(result.paths)} images look mislabelled (folds' held-out accuracy: "
+        + ", ".join(f"{a:.3f}" for a in result.fold_accuracy)
+        + ")"
+    )
     for issue in result.issues[:20]:
         print(f"{issue.rank:4d}  {issue.path}  {issue.given_label} -> {issue.suggested_label}  score {issue.score:.3f}")
     if len(result.issues) > 20:
@@ -303,8 +374,19 @@ def models_command(
 
     rows = [model_info(name) for name in list_models()]
     if as_json:
-        _print_json([{"name": i.name, "default_image_size": i.default_image_size, "min_image_size": i.min_image_size,
-                      "transfer": i.transfer, "default": i.name == DEFAULT_MODEL, "summary": i.summary} for i in rows])
+        _print_json(
+            [
+                {
+                    "name": i.name,
+                    "default_image_size": i.default_image_size,
+                    "min_image_size": i.min_image_size,
+                    "transfer": i.transfer,
+                    "default": i.name == DEFAULT_MODEL,
+                    "summary": i.summary,
+                }
+                for i in rows
+            ]
+        )
         return
     from trainer.render import print_models
 

@@ -24,7 +24,15 @@ from typing import Any
 import tensorflow as tf
 
 from dataprep.errors import DataprepError
-from dataprep.scan import junk_reason, natural_key, no_images_message, require_directory, scan_dataset, split_folders, split_role
+from dataprep.scan import (
+    junk_reason,
+    natural_key,
+    no_images_message,
+    require_directory,
+    scan_dataset,
+    split_folders,
+    split_role,
+)
 from dataprep.split.manifest import SplitManifest
 from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
 
@@ -160,7 +168,11 @@ def _warn_unreadable_formats(paths: Sequence[str], root: Path) -> None:
         kinds = ", ".join(f"{format_name(f)} {n}" for f, n in sorted(found.items()))
         log.warning(
             "%d files in '%s' are in formats TensorFlow cannot decode (%s): training skips them; "
-            "run 'dataprep convert %s' first", sum(found.values()), root, kinds, root,
+            "run 'dataprep convert %s' first",
+            sum(found.values()),
+            root,
+            kinds,
+            root,
         )
 
 
@@ -177,9 +189,7 @@ def expand_image_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            inner = [
-                p for p in path.rglob("*") if p.is_file() and junk_reason(p.name) is None
-            ]
+            inner = [p for p in path.rglob("*") if p.is_file() and junk_reason(p.name) is None]
             found.extend(sorted(inner, key=lambda p: natural_key(p.as_posix())))
         else:
             found.append(path)
@@ -262,8 +272,9 @@ class Pipeline:
         return int(self.images.reduce(tf.constant(0, tf.int64), plain_graph(lambda count, _: count + 1)).numpy())
 
 
-def decoded_images(files: FileList, image_size: int, cache_dir: str | os.PathLike[str] | None = None,
-                   cache: bool = True) -> tuple[tf.data.Dataset, Path | None]:
+def decoded_images(
+    files: FileList, image_size: int, cache_dir: str | os.PathLike[str] | None = None, cache: bool = True
+) -> tuple[tf.data.Dataset, Path | None]:
     """(uint8 image, label) per decodable file, in file order, cached. Undecodable files are
     skipped (and logged by tf.data); compare the count with len(files) to see how many."""
     ds = tf.data.Dataset.from_tensor_slices(
@@ -326,7 +337,7 @@ def make_pipeline(
     return Pipeline(ds, images, files, image_size, cache_file)
 
 
-def build_augmenter(spec: object, seed: int) -> object | None:
+def build_augmenter(spec: object, seed: int) -> Any:
     """The shared augmentation (``dataprep.augment``) for `spec`, or None when it is disabled."""
     from dataprep.augment import build_augmentation, parse_augment_spec
 

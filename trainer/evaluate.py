@@ -214,7 +214,9 @@ def evaluate(
     if refused:
         files = files.subset([i for i, p in enumerate(files.paths) if Path(p).absolute() not in refused], files.split)
     listed = len(files) + len(refused)
-    png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
+    png = (
+        Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
+    )
     result = evaluate_model(
         run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
     )

@@ -110,7 +110,9 @@ def worker_count() -> tuple[int, int]:
         task = config.get("task", {})
         index = int(task.get("index", 0)) if task.get("type", "worker") == "worker" else 0
     except (ValueError, AttributeError, TypeError) as err:
-        raise DataprepError(f"TF_CONFIG is not valid JSON ({err}); expected {{'cluster': {{'worker': [...]}}, 'task': ...}}") from None
+        raise DataprepError(
+            f"TF_CONFIG is not valid JSON ({err}); expected {{'cluster': {{'worker': [...]}}, 'task': ...}}"
+        ) from None
     return max(1, len(workers)), index
 
 
@@ -151,9 +153,13 @@ def resolve_config(config: FitConfig) -> FitConfig:
     resolved.image_size = config.image_size or info.default_image_size
     resolved.augment = data.normalize_augment(config.augment)
     if config.lr_schedule not in LR_SCHEDULES:
-        raise DataprepError(f"--lr-schedule {config.lr_schedule} is not known (expected one of: {', '.join(LR_SCHEDULES)})")
+        raise DataprepError(
+            f"--lr-schedule {config.lr_schedule} is not known (expected one of: {', '.join(LR_SCHEDULES)})"
+        )
     if config.class_weight not in CLASS_WEIGHTS:
-        raise DataprepError(f"--class-weight {config.class_weight} is not known (expected one of: {', '.join(CLASS_WEIGHTS)})")
+        raise DataprepError(
+            f"--class-weight {config.class_weight} is not known (expected one of: {', '.join(CLASS_WEIGHTS)})"
+        )
     for name in ("epochs", "batch_size"):
         if getattr(config, name) < 1:
             raise DataprepError(f"--{name.replace('_', '-')} {getattr(config, name)} must be at least 1")
@@ -249,11 +255,17 @@ def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.F
             kept = "the test split is kept for the final test metrics" if "test" in splits else "there is no test split"
             data.log.warning(
                 "no validation folder in '%s': holding out %s of %s/ per class (seed %d, --val-fraction) for validation; %s",
-                config.data_dir, f"{config.val_fraction:.0%}", folder, config.seed, kept,
+                config.data_dir,
+                f"{config.val_fraction:.0%}",
+                folder,
+                config.seed,
+                kept,
             )
         test = data.list_files(config.data_dir, "test", config.layout) if "test" in splits else None
     else:
-        train, val = data.stratified_split(data.list_files(config.data_dir, None, config.layout), config.val_fraction, config.seed)
+        train, val = data.stratified_split(
+            data.list_files(config.data_dir, None, config.layout), config.val_fraction, config.seed
+        )
         test = None
     if len(val) == 0:
         raise DataprepError(
@@ -333,9 +345,7 @@ def callbacks_for(
         EpochScalars(run_dir / run_folder.LOGS),
     ]
     if config.patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience)
-        )
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience))
     return callbacks + list(extra)
 
 
@@ -380,36 +390,50 @@ def fit(
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
         shard = workers > 1
         train_pipe = data.make_pipeline(
-            train, image_size=config.image_size, batch_size=config.batch_size * strategy.num_replicas_in_sync,
-            training=True, seed=config.seed, augment=config.augment if config.augment != "none" else None,
-            cache_dir=config.cache_dir, shard_by_data=shard,
+            train,
+            image_size=config.image_size,
+            batch_size=config.batch_size * strategy.num_replicas_in_sync,
+            training=True,
+            seed=config.seed,
+            augment=config.augment if config.augment != "none" else None,
+            cache_dir=config.cache_dir,
+            shard_by_data=shard,
         )
         val_pipe = data.make_pipeline(
-            val, image_size=config.image_size, batch_size=config.batch_size * strategy.num_replicas_in_sync,
-            training=False, cache_dir=config.cache_dir, shard_by_data=shard,
+            val,
+            image_size=config.image_size,
+            batch_size=config.batch_size * strategy.num_replicas_in_sync,
+            training=False,
+            cache_dir=config.cache_dir,
+            shard_by_data=shard,
         )
         class_weight = auto_class_weight(train) if config.class_weight == "auto" else None
         steps_per_epoch = math.ceil(len(train) / (config.batch_size * strategy.num_replicas_in_sync))
 
         if chief:
             run_folder.write_json(run_dir / run_folder.CLASS_NAMES, list(train.class_names))
-            run_folder.write_json(run_dir / run_folder.CONFIG, {
-                "version": run_folder.RUN_VERSION,
-                "fit": config.to_dict(),
-                "resolved": {
-                    "class_names": list(train.class_names),
-                    "train_images": len(train), "val_images": len(val), "test_images": len(test) if test else 0,
-                    "train_class_counts": train.class_counts(),
-                    "class_weight": class_weight,
-                    "precision": precision,
-                    "strategy": strategy_name(strategy),
-                    "replicas": strategy.num_replicas_in_sync,
-                    "workers": workers,
-                    "dataset_digest": digest,
-                    "tensorflow": tf.__version__,
-                    "keras": keras.__version__,
+            run_folder.write_json(
+                run_dir / run_folder.CONFIG,
+                {
+                    "version": run_folder.RUN_VERSION,
+                    "fit": config.to_dict(),
+                    "resolved": {
+                        "class_names": list(train.class_names),
+                        "train_images": len(train),
+                        "val_images": len(val),
+                        "test_images": len(test) if test else 0,
+                        "train_class_counts": train.class_counts(),
+                        "class_weight": class_weight,
+                        "precision": precision,
+                        "strategy": strategy_name(strategy),
+                        "replicas": strategy.num_replicas_in_sync,
+                        "workers": workers,
+                        "dataset_digest": digest,
+                        "tensorflow": tf.__version__,
+                        "keras": keras.__version__,
+                    },
                 },
-            })
+            )
 
         started = time.perf_counter()
         with strategy.scope():
@@ -417,12 +441,24 @@ def fit(
         phases = plan_phases(config)
         interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
         with interrupt:
-            _train_phases(model, phases, config, strategy, workers, train_pipe, val_pipe,
-                          class_weight, steps_per_epoch, run_dir, [*callbacks, *interrupt_hooks()])
+            _train_phases(
+                model,
+                phases,
+                config,
+                strategy,
+                workers,
+                train_pipe,
+                val_pipe,
+                class_weight,
+                steps_per_epoch,
+                run_dir,
+                [*callbacks, *interrupt_hooks()],
+            )
         train_seconds = time.perf_counter() - started
 
-        metrics = _finish(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief,
-                          (over_cap_train, over_cap_val))
+        metrics = _finish(
+            run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief, (over_cap_train, over_cap_val)
+        )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
         restore_random_state()
@@ -432,9 +468,16 @@ def fit(
 
 
 def _train_phases(
-    model: keras.Model, phases: list[Phase], config: FitConfig,
-    strategy: tf.distribute.Strategy, workers: int, train_pipe: data.Pipeline, val_pipe: data.Pipeline,
-    class_weight: dict[int, float] | None, steps_per_epoch: int, run_dir: Path,
+    model: keras.Model,
+    phases: list[Phase],
+    config: FitConfig,
+    strategy: tf.distribute.Strategy,
+    workers: int,
+    train_pipe: data.Pipeline,
+    val_pipe: data.Pipeline,
+    class_weight: dict[int, float] | None,
+    steps_per_epoch: int,
+    run_dir: Path,
     callbacks: Sequence[keras.callbacks.Callback],
 ) -> bool:
     """Run each phase's epochs (a phase finished before an interruption is skipped); True when
@@ -541,8 +584,12 @@ def _finish(
         best = model
     history = run_folder.read_history(run_dir / run_folder.HISTORY)
     val = evaluate_model(
-        best, val_pipe.files, config.image_size, config.batch_size,
-        run_dir / run_folder.CONFUSION if chief and test is None else None, title="validation",
+        best,
+        val_pipe.files,
+        config.image_size,
+        config.batch_size,
+        run_dir / run_folder.CONFUSION if chief and test is None else None,
+        title="validation",
     )
     metrics: dict[str, Any] = {
         "version": run_folder.RUN_VERSION,
@@ -557,19 +604,26 @@ def _finish(
     }
     if test is not None and len(test):
         tested = evaluate_model(
-            best, test, config.image_size, config.batch_size,
-            run_dir / run_folder.CONFUSION if chief else None, title="test",
+            best,
+            test,
+            config.image_size,
+            config.batch_size,
+            run_dir / run_folder.CONFUSION if chief else None,
+            title="test",
         )
         metrics.update(test_accuracy=tested.accuracy, test_loss=tested.loss, test_per_class=tested.per_class)
     # Which files were skipped, and why: over the pixel cap (never decoded), or unreadable.
     skipped: dict[str, str] = {}
     metrics["skipped_files"] = {}
     for name, pipe, decoded, capped in (
-        ("train", train_pipe, train_pipe.count_decoded(), over_cap[0]), ("val", val_pipe, val.images, over_cap[1])
+        ("train", train_pipe, train_pipe.count_decoded(), over_cap[0]),
+        ("val", val_pipe, val.images, over_cap[1]),
     ):
         skipped.update(capped)
         if decoded < len(pipe.files):
-            skipped.update({p: "the training decoder cannot read it" for p in undecodable(pipe.files, config.image_size)})
+            skipped.update(
+                dict.fromkeys(undecodable(pipe.files, config.image_size), "the training decoder cannot read it")
+            )
         metrics["skipped_files"][name] = len(pipe.files) - decoded + len(capped)
     metrics["skipped_paths"] = skipped
     if chief:

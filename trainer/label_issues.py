@@ -134,7 +134,9 @@ class LabelIssuesResult:
             "files": len(self.paths),
             "flagged": len(self.issues),
             "fold_accuracy": [round(a, 4) for a in self.fold_accuracy],
-            "oof_accuracy": round(float((self.probs.argmax(axis=1) == self.labels).mean()), 4) if len(self.paths) else None,
+            "oof_accuracy": round(float((self.probs.argmax(axis=1) == self.labels).mean()), 4)
+            if len(self.paths)
+            else None,
             "skipped_invalid": self.skipped,
             "issues": [i.to_dict() for i in self.issues],
         }
@@ -240,7 +242,9 @@ def require_cleanlab() -> None:
     try:
         import cleanlab  # noqa: F401
     except ImportError:
-        raise DataprepError(f"'trainer label-issues' ranks with the cleanlab library, which is not installed; run: {INSTALL_HINT}") from None
+        raise DataprepError(
+            f"'trainer label-issues' ranks with the cleanlab library, which is not installed; run: {INSTALL_HINT}"
+        ) from None
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -290,7 +294,9 @@ def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelI
     held = [i for i, p in enumerate(items.paths) if fold_of[p] == fold]
     run = load_run(fit_dir)
     if run.class_names != items.class_names:
-        raise DataprepError(f"fold {fold} trained on classes {run.class_names}, expected {items.class_names}; start a new run")
+        raise DataprepError(
+            f"fold {fold} trained on classes {run.class_names}, expected {items.class_names}; start a new run"
+        )
     probs = _predict(run, [items.root / items.paths[i] for i in held], mirror=_trained_on_mirrors(config.augment))
     index = {name: i for i, name in enumerate(items.class_names)}
     accuracy = float(np.mean([probs[j].argmax() == index[items.labels[i]] for j, i in enumerate(held)]))
@@ -322,18 +328,20 @@ def _predict(run: Any, files: Sequence[Path], mirror: bool = False, batch: int =
 
     out = np.zeros((len(files), len(run.class_names)), dtype=np.float64)
     for start in range(0, len(files), batch):
-        chunk = files[start:start + batch]
+        chunk = files[start : start + batch]
         pixels = []
         for path in chunk:
             try:
                 pixels.append(data.load_image(str(path), run.image_size).numpy())
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
-                raise DataprepError(f"'{path}' no longer decodes (it passed validate earlier); run 'dataprep validate' and start a new run") from None
+                raise DataprepError(
+                    f"'{path}' no longer decodes (it passed validate earlier); run 'dataprep validate' and start a new run"
+                ) from None
         stack = np.stack(pixels).astype("float32")
         probs = np.asarray(run.model.predict_on_batch(stack), dtype=np.float64)
         if mirror:
             probs = (probs + np.asarray(run.model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
-        out[start:start + len(chunk)] = probs
+        out[start : start + len(chunk)] = probs
     return out
 
 
@@ -349,11 +357,15 @@ def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     from cleanlab.rank import get_label_quality_scores
 
     scores = get_label_quality_scores(labels, probs, method="self_confidence")
-    flagged = find_label_issues(labels, probs, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence")
+    flagged = find_label_issues(
+        labels, probs, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence"
+    )
     return np.asarray(flagged, dtype=np.int64), np.asarray(scores, dtype=np.float64)
 
 
-def find_label_issues(config: LabelIssuesConfig, resume: bool = False, progress: Progress | None = None) -> LabelIssuesResult:
+def find_label_issues(
+    config: LabelIssuesConfig, resume: bool = False, progress: Progress | None = None
+) -> LabelIssuesResult:
     """Train `config.folds` models on duplicate-aware folds of `config.data_dir`, score every image
     with the model that did not see it, and rank suspected label errors into the run folder."""
     require_cleanlab()
@@ -363,7 +375,9 @@ def find_label_issues(config: LabelIssuesConfig, resume: bool = False, progress:
     items = collect_items(config)
     fold_of = plan_folds(list(zip(items.paths, items.labels, items.groups)), config.folds, config.seed)
     if resume:
-        saved = json.loads((run_dir / FOLDS).read_text(encoding="utf-8"))["folds"] if (run_dir / FOLDS).is_file() else None
+        saved = (
+            json.loads((run_dir / FOLDS).read_text(encoding="utf-8"))["folds"] if (run_dir / FOLDS).is_file() else None
+        )
         if saved is not None and saved != fold_of:
             raise DataprepError(
                 f"the images in '{config.data_dir}' changed since run '{run_dir}' planned its folds; start a new run"
@@ -400,7 +414,9 @@ def find_label_issues(config: LabelIssuesConfig, resume: bool = False, progress:
                    sha256=items.sha256[i])
         for r, i in enumerate(flagged.tolist())
     ]  # fmt: skip
-    result = LabelIssuesResult(run_dir, items.class_names, items.paths, labels, probs, issues, accuracy, resumed, items.skipped)
+    result = LabelIssuesResult(
+        run_dir, items.class_names, items.paths, labels, probs, issues, accuracy, resumed, items.skipped
+    )
     _write_outputs(result, items, config)
     return result
 
@@ -420,7 +436,9 @@ def _collect_probs(run_dir: Path, items: Items, k: int) -> np.ndarray:
         for path, p in zip(held["paths"], held["probs"]):
             probs[row[path]] = p
     if np.isnan(probs).any():
-        raise DataprepError(f"some images of '{run_dir}' have no out-of-fold prediction; the run folder was edited, start a new run")
+        raise DataprepError(
+            f"some images of '{run_dir}' have no out-of-fold prediction; the run folder was edited, start a new run"
+        )
     return probs
 
 

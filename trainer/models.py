@@ -128,9 +128,7 @@ def baseline_cnn(image_size: int, num_classes: int, weights: str = "none") -> ke
     return keras.Model(inputs, _classifier_head(x, num_classes, 0.0), name="baseline_cnn")
 
 
-def _xception_body(
-    x: keras.KerasTensor, stem: int, widths: tuple[int, ...], exit_width: int
-) -> keras.KerasTensor:
+def _xception_body(x: keras.KerasTensor, stem: int, widths: tuple[int, ...], exit_width: int) -> keras.KerasTensor:
     """Entry flow of Xception: separable convs + batch norm with strided residual shortcuts."""
     x = layers.Conv2D(stem, 3, strides=2, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
@@ -244,7 +242,9 @@ def load_backbone(
         return application(include_top=False, weights=str(local), input_shape=shape, pooling="avg", **kwargs)
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise DataprepError(f"no such weights file: '{weights}' (expected imagenet, none or a path); pass {WEIGHTS_HELP}")
+        raise DataprepError(
+            f"no such weights file: '{weights}' (expected imagenet, none or a path); pass {WEIGHTS_HELP}"
+        )
     backbone = application(include_top=False, weights=None, input_shape=shape, pooling="avg", **kwargs)
     try:
         backbone.load_weights(str(path))

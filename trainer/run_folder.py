@@ -69,7 +69,9 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
     """Load `run_dir` written by ``trainer fit``; one clear error when it is not a finished run."""
     path = Path(run_dir).expanduser()
     if not path.is_dir():
-        raise DataprepError(f"no such run folder: '{run_dir}' (expected a folder written by 'trainer fit'); check the path")
+        raise DataprepError(
+            f"no such run folder: '{run_dir}' (expected a folder written by 'trainer fit'); check the path"
+        )
     model_file = path / MODEL
     names_file = path / CLASS_NAMES
     if not model_file.is_file() or not names_file.is_file():

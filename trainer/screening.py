@@ -40,7 +40,8 @@ def refused_files(paths: Sequence[Path], options: ScreenOptions | None = None) -
     apply_pixel_cap(opts.max_pixels)
     jobs = opts.jobs if opts.jobs is not None else (0 if len(paths) <= SERIAL_UP_TO else None)
     results = inspect_paths(
-        paths, ValidateOptions(jobs=jobs, cache_dir=opts.cache_dir, use_cache=opts.use_cache, max_pixels=opts.max_pixels)
+        paths,
+        ValidateOptions(jobs=jobs, cache_dir=opts.cache_dir, use_cache=opts.use_cache, max_pixels=opts.max_pixels),
     )
     refused: dict[Path, str] = {}
     for path, result in results.items():
@@ -63,7 +64,7 @@ def over_pixel_cap(path: str, max_pixels: int) -> str | None:
                     width, height = im.size
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
-    except Exception:  # noqa: BLE001 - an unreadable header is the decoder's to report, not the cap's
+    except Exception:
         return None
     if width * height > max_pixels:
         return f"pixel_limit: {width}x{height} is over the {max_pixels} pixel cap; not decoded (raise --max-pixels)"
@@ -93,7 +94,8 @@ def undecodable(files: data.FileList, image_size: int) -> list[str]:
     paths = tf.data.Dataset.from_tensor_slices(tf.constant(list(files.paths), tf.string))
     decoded = paths.map(
         # The pixels themselves, not their (static) shape: that would let TensorFlow skip the decode.
-        lambda p: (p, data.load_image(p, image_size)), num_parallel_calls=tf.data.AUTOTUNE,
+        lambda p: (p, data.load_image(p, image_size)),
+        num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     ).ignore_errors()
     ok = {p.numpy().decode("utf-8", "surrogateescape") for p, _ in decoded}

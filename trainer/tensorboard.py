@@ -15,9 +15,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-_SCALARS = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-)
+_SCALARS = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
 
 
 class EpochScalars(keras.callbacks.Callback):

@@ -22,7 +22,9 @@ from dataprep.checks.names import Check
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "6"  # 6: one decode per file, content checks, near-duplicate signatures; --max-pixels raises Pillow's own limit
+CHECKS_VERSION = (
+    "6"  # 6: one decode per file, content checks, near-duplicate signatures; --max-pixels raises Pillow's own limit
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(Check.EMPTY_FILE, ERR, "zero bytes", fc.empty_file),
     CheckSpec(Check.UNKNOWN_FORMAT, ERR, "content is no image format (text, HTML, garbage)", fc.unknown_format),
     CheckSpec(
-        Check.UNSUPPORTED_FORMAT, ERR,
+        Check.UNSUPPORTED_FORMAT,
+        ERR,
         "an image format TensorFlow cannot decode (PPM, TIFF, TGA, HEIC, ...): dataprep convert",
         cc.unsupported_format,
     ),
@@ -56,7 +59,8 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(Check.TOO_SMALL, WARN, "width or height below the minimum", fc.too_small),
     CheckSpec(Check.COLOR_MODE, INFO, "not plain RGB: CMYK, grayscale, palette, 1/16-bit, alpha", fc.color_mode),
     CheckSpec(
-        Check.EXIF_ORIENTATION, WARN,
+        Check.EXIF_ORIENTATION,
+        WARN,
         "EXIF orientation that TensorFlow ignores: training sees it rotated; dataprep convert",
         cc.orientation,
     ),
@@ -72,19 +76,26 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(Check.ODD_ASPECT_RATIO, INFO, "much wider than tall, or taller than wide", qc.odd_aspect_ratio),
     CheckSpec(Check.GRAYSCALE, INFO, "stored as colour but every pixel is gray", qc.grayscale),
     # Computed over the whole dataset once every file is inspected, or by the scan itself.
-    CheckSpec(Check.JUNK_FILE, WARN, "not an image by content (text, HTML, archives) or Thumbs.db, .DS_Store, desktop.ini, ._*"),
+    CheckSpec(
+        Check.JUNK_FILE,
+        WARN,
+        "not an image by content (text, HTML, archives) or Thumbs.db, .DS_Store, desktop.ini, ._*",
+    ),
     CheckSpec(Check.DUPLICATE, INFO, "exact byte duplicate of another file"),
     CheckSpec(
-        Check.NEAR_DUPLICATE, INFO,
+        Check.NEAR_DUPLICATE,
+        INFO,
         "a copy (same pixels, or a resized/re-compressed/cropped/brightened one) that clean --duplicates removes",
     ),
     CheckSpec(Check.ODD_SIZE, INFO, "far larger or smaller than the dataset's typical image"),
     CheckSpec(
-        Check.INSPECTION_FAILED, ERR,
+        Check.INSPECTION_FAILED,
+        ERR,
         "the file could not be inspected: a decoder crashed or hung, or it (or its folder) is unreadable",
     ),
     CheckSpec(
-        Check.NOT_FOLLOWED, WARN,
+        Check.NOT_FOLLOWED,
+        WARN,
         "a symbolic link that leaves the folder, points at a folder, dangles or loops: not followed",
     ),
     CheckSpec(Check.EMPTY_CLASS, WARN, "a class folder with no images"),

@@ -64,7 +64,11 @@ class NearSignature:
 
     def encode(self) -> str:
         """One compact string: hashes as hex, then both thumbnails as base64 (1.7 KB in all)."""
-        return self.mirror_phash + "".join(self.crop_phashes) + base64.b64encode(self.thumbnail + self.colour).decode("ascii")
+        return (
+            self.mirror_phash
+            + "".join(self.crop_phashes)
+            + base64.b64encode(self.thumbnail + self.colour).decode("ascii")
+        )
 
     @classmethod
     def decode(cls, text: str) -> NearSignature:

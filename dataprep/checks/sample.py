@@ -227,7 +227,7 @@ class Sample:
                     )
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error) as err:
             return Header(format=self.format, error=_first_line(err))
-        except Exception as err:  # noqa: BLE001 - Pillow's parsers raise anything on hostile bytes
+        except Exception as err:
             # (IndexError, ZeroDivisionError, ...); a header that cannot be read is data, not a crash.
             return Header(format=self.format, error=_first_line(err))
         finally:
@@ -280,7 +280,7 @@ class Sample:
         out_w, out_h = self._reduced_size(width, height)
         try:
             array = simplejpeg.decode_jpeg(self.data, colorspace="RGB", min_width=out_w, min_height=out_h, strict=True)
-        except Exception as err:  # noqa: BLE001 - any failure or warning: Pillow and TensorFlow judge it
+        except Exception as err:
             return Decoded(error=_first_line(err))
         return Decoded(array=array, settled=SETTLED_BY_LIBJPEG)
 
@@ -315,7 +315,7 @@ class Sample:
                     im.load()
                     rgb = _to_rgb(im)
                     return Decoded(array=np.asarray(rgb))
-        except Exception as err:  # noqa: BLE001 - any decoder failure is a finding, by design
+        except Exception as err:
             return Decoded(error=_first_line(err))
 
     def _draft_size(self, width: int, height: int) -> tuple[int, int]:
@@ -385,7 +385,7 @@ def _frame_count(im: Image.Image) -> int:
     training decodes, is still there, so a failed count is 1 and the decoders judge the rest."""
     try:
         return int(getattr(im, "n_frames", 1) or 1)
-    except Exception:  # noqa: BLE001 - see the docstring
+    except Exception:
         return 1
 
 

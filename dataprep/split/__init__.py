@@ -72,7 +72,9 @@ class SplitRequest:
         if self.mode not in MODES:
             raise DataprepError(f"unknown --mode {self.mode!r}; expected one of {'|'.join(MODES)}")
         if self.resume and self.force:
-            raise DataprepError("--resume and --force contradict each other; pass one: --resume finishes, --force starts over")
+            raise DataprepError(
+                "--resume and --force contradict each other; pass one: --resume finishes, --force starts over"
+            )
 
 
 @dataclass
@@ -177,14 +179,20 @@ def split_dataset(
         )
 
     started = time.perf_counter()
-    found, excluded = _sources.collect_sources(raw_path, include_invalid=request.include_invalid, validate_options=validate_options)
+    found, excluded = _sources.collect_sources(
+        raw_path, include_invalid=request.include_invalid, validate_options=validate_options
+    )
     plan = plan_split(found, request.spec, request.seed)
     if not plan.assignments:
-        raise DataprepError(f"'{raw_path}' has no images to split (all {len(excluded)} files were left out); check the folder")
+        raise DataprepError(
+            f"'{raw_path}' has no images to split (all {len(excluded)} files were left out); check the folder"
+        )
     if request.mode == "hardlink":
         _require_same_filesystem(raw_path, out_path)
     replacing = _previous_split_files(out_path, old) if entries else []
-    result = SplitResult(raw=raw_path, out=out_path, mode=request.mode, plan=plan, excluded=excluded, dry_run=request.dry_run)
+    result = SplitResult(
+        raw=raw_path, out=out_path, mode=request.mode, plan=plan, excluded=excluded, dry_run=request.dry_run
+    )
     result.seconds["inspect"] = time.perf_counter() - started
     if request.dry_run:
         result.removed = len(replacing)
@@ -192,7 +200,10 @@ def split_dataset(
     manifest = SplitManifest(raw=str(raw_path), mode=request.mode, plan=plan, include_invalid=request.include_invalid,
                              excluded=excluded + plan.unused, replacing=replacing)  # fmt: skip
     if request.spec.folds:
-        manifest.folds, manifest.k = plan_fold_numbers(found, plan, request.spec.folds, request.seed), request.spec.folds
+        manifest.folds, manifest.k = (
+            plan_fold_numbers(found, plan, request.spec.folds, request.seed),
+            request.spec.folds,
+        )
     _run(manifest, result, after_file, fresh=True)
     return result
 

@@ -108,7 +108,9 @@ def execute_split(
 
 def _check_folders(raw: Path, out: Path) -> None:
     if out == raw or out.is_relative_to(raw):
-        raise DataprepError(f"OUT '{out}' is inside RAW '{raw}'; the split would be split again: choose a folder outside RAW")
+        raise DataprepError(
+            f"OUT '{out}' is inside RAW '{raw}'; the split would be split again: choose a folder outside RAW"
+        )
     if raw.is_relative_to(out):
         raise DataprepError(f"RAW '{raw}' is inside OUT '{out}'; choose an OUT folder that does not contain RAW")
     if out.exists() and not out.is_dir():
@@ -161,7 +163,11 @@ def _previous_split_files(out: Path, old: SplitManifest | None) -> list[str]:
                 f"the previous split into '{out}' moved the photos there (--mode move): they are the only copies, "
                 "so --force will not delete them; move them back to RAW or choose another OUT"
             )
-        if old_mode in ("copy", "hardlink") and entry.get("source") is not None and not (old_raw / entry["source"]).exists():
+        if (
+            old_mode in ("copy", "hardlink")
+            and entry.get("source") is not None
+            and not (old_raw / entry["source"]).exists()
+        ):
             raise DataprepError(
                 f"'{out / rel}' is the only copy left (its source '{old_raw / entry['source']}' is gone), "
                 "so --force will not delete it; copy it back to RAW or choose another OUT"
@@ -202,12 +208,20 @@ def _journal_state(journal: Journal, digest: str) -> tuple[bool, set[str]]:
     return removed, done
 
 
-def _resume_mismatch(old: SplitManifest, raw: Path, mode: str, seed: int, spec: SplitSpec, include_invalid: bool) -> str | None:
+def _resume_mismatch(
+    old: SplitManifest, raw: Path, mode: str, seed: int, spec: SplitSpec, include_invalid: bool
+) -> str | None:
     """What differs between the arguments of an interrupted split and those of its --resume."""
     recorded = {"raw": old.raw, "mode": old.mode, "seed": old.plan.seed, "spec": old.plan.spec.to_dict(),
                 "include_invalid": old.include_invalid}  # fmt: skip
     asked = {"raw": str(raw), "mode": mode, "seed": seed, "spec": spec.to_dict(), "include_invalid": include_invalid}
-    names = {"raw": "RAW", "mode": "--mode", "seed": "--seed", "spec": "--val/--test/--train/--on-conflict", "include_invalid": "--include-invalid"}
+    names = {
+        "raw": "RAW",
+        "mode": "--mode",
+        "seed": "--seed",
+        "spec": "--val/--test/--train/--on-conflict",
+        "include_invalid": "--include-invalid",
+    }
     for key, value in asked.items():
         if recorded[key] != value:
             return f"{names[key]} was {recorded[key]!r} (now {value!r})"
@@ -222,4 +236,3 @@ def _require_same_filesystem(raw: Path, out: Path) -> None:
         raise DataprepError(
             f"--mode hardlink needs RAW and OUT on one filesystem ('{raw}' and '{out}' are not); use --mode copy or symlink"
         )
-

@@ -132,13 +132,17 @@ class SplitManifest:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise DataprepError(f"cannot read '{path}' ({err}); expected the split.json a dataprep split wrote") from None
+            raise DataprepError(
+                f"cannot read '{path}' ({err}); expected the split.json a dataprep split wrote"
+            ) from None
         if not isinstance(doc, dict) or "files" not in doc or "digest" not in doc:
             raise DataprepError(f"'{path}' is not a dataprep split manifest; choose another OUT folder")
         try:
             return cls.from_dict(doc)
         except (KeyError, TypeError, ValueError, DataprepError) as err:
-            raise DataprepError(f"'{path}' is damaged ({type(err).__name__}: {err}); start over with --force or choose another OUT") from None
+            raise DataprepError(
+                f"'{path}' is damaged ({type(err).__name__}: {err}); start over with --force or choose another OUT"
+            ) from None
 
     @staticmethod
     def class_names(base: Path) -> list[str] | None:

@@ -66,7 +66,9 @@ def write_error(err: OSError, a: Assignment, out: Path, mode: str) -> DataprepEr
             "start over with --mode copy --force, or put OUT on RAW's disk and " + resume
         )
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DataprepError(f"disk full while writing '{a.dest}' into '{out}' ({err.strerror}); free some space, then {resume}")
+        return DataprepError(
+            f"disk full while writing '{a.dest}' into '{out}' ({err.strerror}); free some space, then {resume}"
+        )
     return DataprepError(f"cannot write '{a.dest}' into '{out}': {err.strerror or err}; fix that, then {resume}")
 
 
@@ -182,7 +184,12 @@ class MovePlacer(Placer):
             os.unlink(src)
 
 
-PLACERS: dict[str, type[Placer]] = {"copy": CopyPlacer, "hardlink": HardlinkPlacer, "symlink": SymlinkPlacer, "move": MovePlacer}
+PLACERS: dict[str, type[Placer]] = {
+    "copy": CopyPlacer,
+    "hardlink": HardlinkPlacer,
+    "symlink": SymlinkPlacer,
+    "move": MovePlacer,
+}
 
 
 def placer_for(mode: str, raw: Path, out: Path) -> Placer:

@@ -38,7 +38,6 @@ class SourceFile:
         return self.group if self.group is not None else self.sha256
 
 
-
 @dataclass(frozen=True)
 class Assignment:
     """Where one source file goes: `dest` is relative to OUT (``SPLIT/CLASS/name``)."""
@@ -58,8 +57,9 @@ class Assignment:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Assignment:
-        return cls(source=d["source"], dest=d["path"], split=d["split"], label=d["class"], sha256=d["sha256"], size=d["size"])
-
+        return cls(
+            source=d["source"], dest=d["path"], split=d["split"], label=d["class"], sha256=d["sha256"], size=d["size"]
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,6 @@ class Excluded:
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "reason": self.reason}
-
 
 
 @dataclass
@@ -99,7 +98,7 @@ class SplitPlan:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """split -> class -> number of files, with every class present in every used split."""
-        table = {s: {c: 0 for c in self.classes} for s in self.splits}
+        table = {s: dict.fromkeys(self.classes, 0) for s in self.splits}
         for a in self.assignments:
             table[a.split][a.label] += 1
         return table
@@ -151,7 +150,9 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
         for g in conflicts:
             others = sorted({m.label for m in g} - {g[0].label})
             for m in g:
-                plan.unused.append(Excluded(m.rel, f"label conflict: a copy of it sits in class {others[0]!r} (--on-conflict exclude)"))
+                plan.unused.append(
+                    Excluded(m.rel, f"label conflict: a copy of it sits in class {others[0]!r} (--on-conflict exclude)")
+                )
 
     placed: dict[str, str] = {}  # source rel -> split
     for label in classes:
@@ -203,7 +204,9 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
         where = placed.get(f.rel)
         if where is not None:
             plan.assignments.append(
-                Assignment(source=f.rel, dest=f"{where}/{f.rel}", split=where, label=f.label, sha256=f.sha256, size=f.size)
+                Assignment(
+                    source=f.rel, dest=f"{where}/{f.rel}", split=where, label=f.label, sha256=f.sha256, size=f.size
+                )
             )
     plan.unused.sort(key=lambda e: natural_key(e.path))
     return plan
@@ -233,4 +236,3 @@ def _exact_subset(groups: list[list[SourceFile]], target: int) -> list[list[Sour
             best -= len(groups[i - 1])
     out.reverse()
     return out
-

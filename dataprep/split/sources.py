@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataprep.checks.names import Check
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
 from dataprep.journal import sha256_file
-from dataprep.checks.names import Check
 from dataprep.scan import natural_key, no_images_message
 from dataprep.split.plan import Excluded, SourceFile
 
@@ -92,4 +92,3 @@ def _with_duplicate_groups(sources: list[SourceFile], report: Report) -> list[So
         for path in unit:
             group_of[path] = f"group:{unit[0]}"
     return [replace(s, group=group_of[s.rel]) if s.rel in group_of else s for s in sources]
-

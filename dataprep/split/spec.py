@@ -42,7 +42,6 @@ def _format_amount(value: Amount) -> str:
     return str(value)
 
 
-
 @dataclass(frozen=True)
 class SplitSpec:
     """How many images of each class go to val and test (and at most to train).
@@ -60,7 +59,9 @@ class SplitSpec:
     def __post_init__(self) -> None:
         if self.on_conflict not in ON_CONFLICT:
             raise DataprepError(f"unknown --on-conflict {self.on_conflict!r}; expected one of {'|'.join(ON_CONFLICT)}")
-        if self.folds is not None and (isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2):
+        if self.folds is not None and (
+            isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2
+        ):
             raise DataprepError(f"--folds {self.folds!r} is not a count >= 2; pass e.g. --folds 5, or leave it out")
         for option, value in (("--val", self.val), ("--test", self.test), ("--train", self.train)):
             if value is None:
@@ -78,14 +79,18 @@ class SplitSpec:
         fractions = [v for v in (self.val, self.test, self.train) if isinstance(v, float)]
         if len(fractions) > 1 and sum(fractions) >= 1:
             names = " ".join(
-                f"{o} {v}" for o, v in (("--val", self.val), ("--test", self.test), ("--train", self.train)) if isinstance(v, float)
+                f"{o} {v}"
+                for o, v in (("--val", self.val), ("--test", self.test), ("--train", self.train))
+                if isinstance(v, float)
             )
             raise DataprepError(
                 f"fractions {names} add up to {round(sum(fractions), 6)}; they must add up to less than 1 so train gets images"
             )
 
     @classmethod
-    def parse(cls, val: str, test: str, train: str | None = None, on_conflict: str = "keep", folds: int | None = None) -> SplitSpec:
+    def parse(
+        cls, val: str, test: str, train: str | None = None, on_conflict: str = "keep", folds: int | None = None
+    ) -> SplitSpec:
         """The spec from command-line text, e.g. ``SplitSpec.parse("6", "0.1")``."""
         return cls(
             val=parse_amount("--val", val),
@@ -96,7 +101,13 @@ class SplitSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"val": self.val, "test": self.test, "train": self.train, "on_conflict": self.on_conflict, "folds": self.folds}
+        return {
+            "val": self.val,
+            "test": self.test,
+            "train": self.train,
+            "on_conflict": self.on_conflict,
+            "folds": self.folds,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SplitSpec:
@@ -118,7 +129,11 @@ class SplitSpec:
             val = 1
         if isinstance(self.test, float) and test == 0 and n - val >= 2:
             test = 1
-        empty = [name for name, a, k in (("val", self.val, val), ("test", self.test, test)) if isinstance(a, float) and k == 0]
+        empty = [
+            name
+            for name, a, k in (("val", self.val, val), ("test", self.test, test))
+            if isinstance(a, float) and k == 0
+        ]
         if empty:
             warnings.append(
                 f"class {label!r} has {n} image{'s' if n != 1 else ''}: too few to spare one for {' and '.join(empty)}, "
@@ -141,7 +156,6 @@ class SplitSpec:
         return f"--val {_format_amount(self.val)} --test {_format_amount(self.test)}"
 
 
-
 def _resolve(amount: Amount | None, n: int) -> int:
     """A count as is; a fraction of `n` rounded half up (never Python's banker's rounding)."""
     if amount is None:
@@ -149,4 +163,3 @@ def _resolve(amount: Amount | None, n: int) -> int:
     if isinstance(amount, int):
         return amount
     return math.floor(amount * n + 0.5)
-
