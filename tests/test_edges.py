@@ -193,3 +193,28 @@ def test_case5_decoder_noise_becomes_one_summary(capfd: pytest.CaptureFixture[st
     assert noise.count == 3
     assert noise.summary() == "the image decoders reported 3 warning(s), most often 'Premature end of JPEG data'"
     assert capfd.readouterr().err == "a line of the user's own\n"
+
+
+@pytest.mark.parametrize("after", [3, pytest.param(1, marks=pytest.mark.slow), pytest.param(6, marks=pytest.mark.slow)])
+def test_case1_ctrl_c_during_convert_then_the_same_command_finishes(tmp_path: Path, after: int) -> None:
+    """A dataset of PPMs (TensorFlow cannot read them) interrupted mid-convert: one line naming
+    the same command, exit 130; running it again ends as an uninterrupted convert does, and
+    restore gives back the original tree byte for byte."""
+    from real_world import ppm_classes
+
+    data = tmp_path / "data"
+    ppm_classes(data, classes=2, per_class=3)
+    original = tree(data)
+    reference = tmp_path / "reference"
+    ppm_classes(reference, classes=2, per_class=3)
+    assert dataprep(["convert", str(reference), "-j", "0"], tmp_path / "cache").returncode == 0
+    stopped = dataprep(["convert", str(data), "-j", "0"], tmp_path / "cache", **{INTERRUPT_AFTER_ENV: str(after)})
+    assert interrupted_line(stopped) == (
+        "interrupted: convert stopped; every original moved so far is in the quarantine with its manifest; "
+        f"finish with the same command: dataprep convert {data} (same options)"
+    )
+    finished = dataprep(["convert", str(data), "-j", "0"], tmp_path / "cache")
+    assert finished.returncode == 0, finished.stderr
+    assert tree(data) == tree(reference)  # the same PNGs as a convert never interrupted
+    assert dataprep(["restore", str(tmp_path / "data.quarantine")], tmp_path / "cache").returncode == 0
+    assert tree(data) == original
