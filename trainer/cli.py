@@ -22,6 +22,7 @@ from dataprep.defaults import (
     DEFAULT_LR,
     DEFAULT_MAX_PIXELS,
     DEFAULT_SEED,
+    DEFAULT_THRESHOLD_BITS,
     DEFAULT_VAL_FRACTION,
 )
 from dataprep.options import (
@@ -37,6 +38,7 @@ from dataprep.options import (
     NoCache,
     Patience,
     Seed,
+    Threshold,
     ValFraction,
 )
 from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
@@ -315,10 +317,8 @@ def label_issues_command(
     weights: Annotated[
         str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
     ] = "none",
-    seed: Annotated[int, typer.Option(help="Seed for the folds, shuffling, augmentation and initial weights.")] = 1337,
-    threshold: Annotated[
-        int, typer.Option(help="Near duplicates (pHash bits, as 'dataprep duplicates') share a fold.")
-    ] = 10,
+    seed: Seed = DEFAULT_SEED,
+    threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")
     ] = None,

@@ -23,6 +23,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from dataprep.defaults import DEFAULT_SEED
 from dataprep.errors import DataprepError
 from dataprep.scan import (
     junk_reason,
@@ -302,7 +303,7 @@ def make_pipeline(
     image_size: int,
     batch_size: int,
     training: bool,
-    seed: int = 1337,
+    seed: int = DEFAULT_SEED,
     augment: object | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     cache: bool = True,

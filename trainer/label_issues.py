@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from dataprep.defaults import DEFAULT_SEED
 from dataprep.duplicates import DEFAULT_THRESHOLD, check_threshold, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
@@ -72,7 +73,7 @@ class LabelIssuesConfig:
     lr: float = 3e-3
     augment: str = QUICK_AUGMENT
     weights: str = "none"  # transfer models: imagenet | none | PATH (as `trainer fit`)
-    seed: int = 1337
+    seed: int = DEFAULT_SEED
     run_dir: str | None = None  # None: runs/label-issues-<timestamp>
     threshold: int = DEFAULT_THRESHOLD  # pHash bits: near copies share a fold
     group_duplicates: bool = True  # False: plain stratified folds (the leaky baseline)
