@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import FrameType
@@ -164,8 +164,21 @@ class _Worker:
     proc: Any
     conn: Connection
     ready: bool = False
-    task: int | None = None  # index of the record it is inspecting
+    # Indices of the records sent to it, in order: it inspects the first (since `started`) while
+    # the others wait in its pipe, so it never sits idle for a round trip between two files.
+    tasks: deque[int] = field(default_factory=deque)
     started: float = 0.0
+
+    @property
+    def task(self) -> int | None:
+        """The record it is inspecting now."""
+        return self.tasks[0] if self.tasks else None
+
+
+# Files sent ahead to each worker. One at a time leaves a worker idle for a parent round trip per
+# file, which on a loaded 2-core machine costs as much as decoding a small photo; more than a few
+# only delays the files queued behind a file that hangs (they are sent again elsewhere).
+IN_FLIGHT = 4
 
 
 def default_jobs() -> int:
@@ -201,7 +214,7 @@ class WorkerPool:
             self._workers.append(self._start())
         left = len(records)
         while left:
-            busy = [w for w in self._workers if not w.ready or w.task is not None]
+            busy = [w for w in self._workers if not w.ready or w.tasks]
             arrived = wait([w.conn for w in busy], timeout=0.5)
             now = time.monotonic()
             for k, w in enumerate(self._workers):
@@ -213,25 +226,26 @@ class WorkerPool:
                             raise DataprepError(
                                 "a validate worker process failed to start; re-run with --jobs 0 (no pool) or --debug"
                             ) from None
-                        self._workers[k] = self._replace(w)
-                        if w.task is not None:
+                        self._workers[k] = self._replace(w, pending)
+                        if w.tasks:
                             left -= 1
-                            yield w.task, failed_result(records[w.task], CRASHED)
+                            yield w.tasks[0], failed_result(records[w.tasks[0]], CRASHED)
                         continue
                     if isinstance(msg, Ready):
                         w.ready = True
                     elif isinstance(msg, Inspected):
-                        w.task = None
+                        w.tasks.popleft()
+                        w.started = now  # the next file it holds starts now
                         left -= 1
                         yield msg.index, msg.result
                     self._assign(w, records, pending)
-                elif w.task is not None and now - w.started > self.timeout_s:
-                    index = w.task
-                    self._workers[k] = self._replace(w)
+                elif w.tasks and now - w.started > self.timeout_s:
+                    index = w.tasks[0]
+                    self._workers[k] = self._replace(w, pending)
                     left -= 1
                     yield index, failed_result(records[index], timed_out(self.timeout_s))
             for w in self._workers:  # replaced workers get work once ready; idle ready ones now
-                if w.ready and w.task is None and pending:
+                if w.ready and pending:
                     self._assign(w, records, pending)
 
     def close(self) -> None:
@@ -263,21 +277,24 @@ class WorkerPool:
         child.close()
         return _Worker(proc=proc, conn=parent)
 
-    def _replace(self, w: _Worker) -> _Worker:
+    def _replace(self, w: _Worker, pending: deque[int]) -> _Worker:
+        """A new worker for one that crashed or hung on its first file; the files queued behind
+        that one go back to the front of `pending`, in order."""
         w.proc.kill()
         w.proc.join(timeout=5)
         w.conn.close()
+        pending.extendleft(reversed(list(w.tasks)[1:]))
         return self._start()
 
     @staticmethod
     def _assign(w: _Worker, records: Sequence[FileRecord], pending: deque[int]) -> None:
-        if not pending:
-            w.task = None
-            return
-        i = pending.popleft()
-        rec = records[i]
-        w.task, w.started = i, time.monotonic()
-        w.conn.send(Task(i, str(rec.path), rec.rel, rec.size, rec.mtime_ns))
+        while pending and len(w.tasks) < IN_FLIGHT:
+            i = pending.popleft()
+            rec = records[i]
+            if not w.tasks:
+                w.started = time.monotonic()
+            w.tasks.append(i)
+            w.conn.send(Task(i, str(rec.path), rec.rel, rec.size, rec.mtime_ns))
 
 
 def inspect_stream(
