@@ -27,7 +27,7 @@ from dataprep.defaults import (
     DEFAULT_TIMEOUT_S,
 )
 from dataprep.engine_options import Engine, RayAddress, with_engine
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout
+from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout, finite
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -175,7 +175,8 @@ LabelIssuesFile = Annotated[
     ),
 ]
 Top = Annotated[
-    int | None, typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1)
+    int | None,
+    typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1, max=1_000_000_000),
 ]
 MinScore = Annotated[
     float | None,
@@ -183,6 +184,9 @@ MinScore = Annotated[
         "--min-score",
         help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).",
         metavar="S",
+        min=0.0,
+        max=1.0,
+        callback=finite,
     ),
 ]
 

@@ -18,7 +18,7 @@ import typer
 from dataprep import defaults as d
 
 
-def _finite(value: float | None) -> float | None:
+def finite(value: float | None) -> float | None:
     """Refuse NaN and infinity (click's FloatRange lets NaN through: no comparison is true)."""
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{value} is not a finite number (expected a number like 1.5)")
@@ -26,7 +26,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def _open_fraction(value: float) -> float:
-    _finite(value)
+    finite(value)
     if not 0.0 < value < 1.0:
         raise typer.BadParameter(f"{value} is not a fraction strictly between 0 and 1 (e.g. 0.2)")
     return value
@@ -49,7 +49,7 @@ Timeout = Annotated[
         help="Seconds one file may take before it is an error (hung decoder).",
         min=d.TIMEOUT_RANGE_S[0],
         max=d.TIMEOUT_RANGE_S[1],
-        callback=_finite,
+        callback=finite,
     ),
 ]
 MaxPixels = Annotated[
@@ -96,7 +96,7 @@ Similarity = Annotated[
         metavar="0-1",
         min=0.0,
         max=1.0,
-        callback=_finite,
+        callback=finite,
     ),
 ]
 
@@ -127,7 +127,7 @@ Epochs = Annotated[
 ]
 LearningRate = Annotated[
     float,
-    typer.Option("--lr", help="Peak learning rate (AdamW).", min=d.LR_RANGE[0], max=d.LR_RANGE[1], callback=_finite),
+    typer.Option("--lr", help="Peak learning rate (AdamW).", min=d.LR_RANGE[0], max=d.LR_RANGE[1], callback=finite),
 ]
 Patience = Annotated[
     int,

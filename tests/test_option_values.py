@@ -57,6 +57,7 @@ INSPECTION = {
     "--max-pixels": rng(d.MAX_PIXELS_RANGE), "--min-size": rng(d.MIN_SIZE_RANGE),
 }  # fmt: skip
 THRESHOLD = {"--threshold": rng(d.THRESHOLD_RANGE_BITS)}
+SIMILARITY = {"--similarity": Numeric(0, 1, integer=False)}
 
 
 @dataclass
@@ -71,8 +72,8 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "validate": Command("dataprep", ["validate", "DIR", "--csv", "OUT/f.csv"], "dataprep.validate:validate", dict(INSPECTION), ["OUT"]),
     "clean": Command("dataprep", ["clean", "DIR"], "dataprep.clean:clean", {**INSPECTION, **THRESHOLD}),
-    "duplicates": Command("dataprep", ["duplicates", "DIR"], "dataprep.duplicates:duplicates_report", {**INSPECTION, **THRESHOLD}),
-    "leakage": Command("dataprep", ["leakage", "DIR"], "dataprep.duplicates:leakage_report", {**INSPECTION, **THRESHOLD}),
+    "duplicates": Command("dataprep", ["duplicates", "DIR"], "dataprep.duplicates:duplicates_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
+    "leakage": Command("dataprep", ["leakage", "DIR"], "dataprep.duplicates:leakage_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
     "restore": Command("dataprep", ["restore", "DIR"], "dataprep.clean:restore"),
     "stats": Command("dataprep", ["stats", "DIR", "--plot", "OUT/p.png"], "dataprep.stats:dataset_stats", {}, ["OUT"]),
     "split": Command("dataprep", ["split", "DIR", "OUT"], "dataprep.split:split_dataset",
@@ -92,7 +93,24 @@ COMMANDS: dict[str, Command] = {
     "bench": Command("trainer", ["bench", "DIR"], "trainer.bench:bench", {
         "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE)}),
     "models": Command("trainer", ["models"], "trainer.models:list_models"),
+    "convert": Command("dataprep", ["convert", "DIR", "--out", "OUT/c"], "dataprep.convert:convert",
+                       {**INSPECTION, "--quality": Numeric(1, 100)}, ["OUT"]),
+    "relabel": Command("dataprep", ["relabel", "DIR", "--label-issues", "DIR/a/x.png"], "dataprep.label_issues:read_label_issues",
+                       {"--top": Numeric(1, 1_000_000_000), "--min-score": Numeric(0, 1, integer=False)}),
+    "label-issues": Command("trainer", ["label-issues", "DIR", "--run-dir", "OUT"], "trainer.label_issues:find_label_issues", {
+        "--folds": Numeric(2, 100), "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE),
+        "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
+        "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE)}, ["OUT"]),
 }  # fmt: skip
+
+
+def test_every_command_of_both_clis_is_driven() -> None:
+    """A command added to either CLI must get a row above, or its option values go unchecked."""
+    import typer.main
+
+    found = {name for prog in ("dataprep", "trainer") for name in typer.main.get_command(_app(prog)).commands}  # type: ignore[attr-defined]
+    assert found == set(COMMANDS)
+
 
 # What a user may type: numbers of every size and sign, NaN, infinities, nothing, words, paths.
 AWKWARD = st.one_of(
@@ -265,7 +283,8 @@ def test_real_runs_of_the_dataprep_commands(tiny: Path, data: st.DataObject) -> 
         value = data.draw(options[option], label=option)
         argv.append(f"{option}={value.replace('OUT', names['OUT'])}")
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    # "" is the working directory: an empty folder here, never the repository (its .venv, build/).
+    with contextlib.chdir(work), contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             run_app(app, "dataprep", argv)
             code = 0

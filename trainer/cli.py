@@ -304,13 +304,13 @@ def label_issues_command(
         Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")
     ],
     folds: Annotated[
-        int, typer.Option(help="Models to train; each image is scored by the one that did not see it.")
+        int, typer.Option(help="Models to train; each image is scored by the one that did not see it.", min=2, max=100)
     ] = 4,
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
-    image_size: Annotated[int | None, typer.Option(help="Square input size in pixels.")] = 64,
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
-    epochs: Annotated[int, typer.Option(help="Epochs per fold.")] = 24,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
+    image_size: ModelImageSize = 64,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
+    epochs: Epochs = 24,
+    lr: LearningRate = DEFAULT_LR,
     augment: Annotated[
         str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
     ] = "flip=horizontal",
@@ -322,10 +322,8 @@ def label_issues_command(
     run_dir: Annotated[
         Path | None, typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")
     ] = None,
-    top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.")] = 16,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Validate's worker processes (default: all cores).", min=0)
-    ] = None,
+    top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.", min=1, max=10_000)] = 16,
+    jobs: Jobs = None,
     resume: Annotated[
         bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")
     ] = False,

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_SEED
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_SEED
 from dataprep.duplicates import DEFAULT_THRESHOLD, check_threshold, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
@@ -68,9 +68,9 @@ class LabelIssuesConfig:
     folds: int = DEFAULT_FOLDS
     model: str = "compact_cnn"
     image_size: int | None = 64
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 24
-    lr: float = 3e-3
+    lr: float = DEFAULT_LR
     augment: str = QUICK_AUGMENT
     weights: str = "none"  # transfer models: imagenet | none | PATH (as `trainer fit`)
     seed: int = DEFAULT_SEED
