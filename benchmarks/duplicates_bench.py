@@ -28,7 +28,6 @@ import argparse
 import io
 import itertools
 import json
-import math
 import random
 import sys
 import tempfile
@@ -38,6 +37,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from photo_edits import hue as _hue
+from photo_edits import rotate as _rotate
+from photo_edits import shift as _shift
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800"
 OLD_THRESHOLD = 10  # the pHash-only method's default
@@ -53,30 +57,6 @@ def _crop(im: Image.Image, fraction: float, rng: random.Random) -> Image.Image:
     dx, dy = round(im.width * fraction), round(im.height * fraction)
     x0, y0 = rng.randint(0, dx), rng.randint(0, dy)
     return im.crop((x0, y0, im.width - (dx - x0), im.height - (dy - y0)))
-
-
-def _shift(im: Image.Image, delta: int) -> Image.Image:
-    return Image.fromarray(np.clip(np.asarray(im).astype(np.int16) + delta, 0, 255).astype(np.uint8))
-
-
-def _hue(im: Image.Image, degrees: int = 40) -> Image.Image:
-    h, s, v = im.convert("HSV").split()
-    return Image.merge("HSV", (h.point(lambda x: (x + degrees * 256 // 360) % 256), s, v)).convert("RGB")
-
-
-def _rotate(im: Image.Image, degrees: float) -> Image.Image:
-    turned = im.rotate(degrees, resample=Image.Resampling.BICUBIC)
-    t = math.radians(abs(degrees))
-    scale = 1 / (math.cos(t) + math.sin(t) * max(im.width / im.height, im.height / im.width))
-    cw, ch = im.width * scale, im.height * scale
-    return turned.crop(
-        (
-            round((im.width - cw) / 2),
-            round((im.height - ch) / 2),
-            round((im.width + cw) / 2),
-            round((im.height + ch) / 2),
-        )
-    )
 
 
 def planted_copies(im: Image.Image, rng: random.Random) -> dict[str, bytes]:

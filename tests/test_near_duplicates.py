@@ -21,6 +21,9 @@ from dataprep.split import SplitSpec, split_dataset
 from dataprep.validate import ValidateOptions, validate
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800"
+from photo_edits import hue as _hue
+from photo_edits import rotate as _rotate
+from photo_edits import shift as _shift
 
 
 @pytest.fixture()
@@ -65,31 +68,6 @@ def look_alike(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
 def _crop(im: Image.Image, fraction: float) -> Image.Image:
     dx, dy = round(im.width * fraction), round(im.height * fraction)
     return im.crop((dx // 3, dy // 3, im.width - (dx - dx // 3), im.height - (dy - dy // 3)))  # off centre
-
-
-def _shift(im: Image.Image, delta: int) -> Image.Image:
-    return Image.fromarray(np.clip(np.asarray(im).astype(np.int16) + delta, 0, 255).astype(np.uint8))
-
-
-def _hue(im: Image.Image, degrees: int = 40) -> Image.Image:
-    h, s, v = im.convert("HSV").split()
-    return Image.merge("HSV", (h.point(lambda x: (x + degrees * 256 // 360) % 256), s, v)).convert("RGB")
-
-
-def _rotate(im: Image.Image, degrees: float) -> Image.Image:
-    """Rotated and cropped to the largest same-shaped rectangle inside (a phone's straighten tool)."""
-    turned = im.rotate(degrees, resample=Image.Resampling.BICUBIC)
-    t = math.radians(abs(degrees))
-    scale = 1 / (math.cos(t) + math.sin(t) * max(im.width / im.height, im.height / im.width))
-    cw, ch = im.width * scale, im.height * scale
-    return turned.crop(
-        (
-            round((im.width - cw) / 2),
-            round((im.height - ch) / 2),
-            round((im.width + cw) / 2),
-            round((im.height + ch) / 2),
-        )
-    )
 
 
 EDITS = {
