@@ -120,7 +120,7 @@ def _write_grid_png(
     from matplotlib.figure import Figure
 
     n_rows, n_cols = len(cells), len(cells[0])
-    fig = Figure(figsize=(2.0 * n_cols, 2.0 * n_rows + 0.5), dpi=100)
+    fig = Figure(figsize=(2.0 * n_cols, 2.0 * n_rows + 0.8), dpi=100)
     FigureCanvasAgg(fig)  # Agg, not pyplot: no GUI backend, no global figure state
     fig.suptitle(title, fontsize=10)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
@@ -211,7 +211,10 @@ def render_augment_preview(
     rows.sort(key=lambda row: (natural_key(row[0].label or ""), natural_key(row[0].rel)))
 
     cells = _augmented_rows(rows, spec, per_image, seed)
-    title = f"augment: {spec.to_string()}   seed: {seed}   (original first, then {per_image} augmented)"
+    title = (
+        f"augment: {spec.to_string()}   seed: {seed}   (original first, then {per_image} augmented)\n"
+        "as training sees them: EXIF orientation not applied (dataprep convert bakes it in)"
+    )
     _check_out(out_path, force)  # still new? (another process may have written it meanwhile)
     _write_grid_png(out_path, rows, cells, title)
     return out_path

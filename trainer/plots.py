@@ -145,8 +145,9 @@ def write_prediction_grid(
         summary = f"{len(items)} predictions (true labels unknown)"
     if len(shown) < len(items):
         summary += f"; {len(shown)} of {len(items)} shown"
+    summary += "\nimages as the model sees them (TensorFlow's decode: EXIF orientation not applied)"
     fig.suptitle(summary, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the summary line
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))  # room for the two summary lines
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
