@@ -356,6 +356,19 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     return result
 
 
+def open_record_folder(base: Path, folder: Path, what: str, flag: str) -> tuple[Path, Manifest]:
+    """The folder (resolved) where a mutating command keeps its manifest and journal for dataset
+    `base`, with the manifest found there or a new one. It must lie outside the dataset and belong
+    to it: `what` names the folder in messages ("quarantine", "relabel record"), `flag` the option."""
+    folder = folder.expanduser().resolve()
+    if folder == base or base in folder.parents or folder in base.parents:
+        raise DataprepError(f"{what} '{folder}' overlaps the dataset '{base}'; choose a folder outside it ({flag})")
+    manifest = Manifest.load(folder)
+    if manifest is not None and manifest.root.resolve() != base:
+        raise DataprepError(f"'{folder}' is the {what} of '{manifest.root}', not of '{base}'; pass another {flag}")
+    return folder, manifest or Manifest(folder, base)
+
+
 def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> RestoreResult:
     """Move every quarantined file back to where it came from, refusing to overwrite a file
     and refusing any manifest path outside the dataset folder."""

@@ -32,7 +32,16 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from dataprep.clean import JOURNAL, PLANNED, QUARANTINED, RESERVED, Manifest, _safe_rel, default_quarantine
+from dataprep.clean import (
+    JOURNAL,
+    PLANNED,
+    QUARANTINED,
+    RESERVED,
+    Manifest,
+    _safe_rel,
+    default_quarantine,
+    open_record_folder,
+)
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMATS, enable_heif, format_extension, format_name
 from dataprep.journal import (
@@ -356,17 +365,7 @@ def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
 
 
 def _open_quarantine(base: Path, requested: Path | None) -> tuple[Path, Manifest]:
-    quarantine = (requested or default_quarantine(base)).expanduser().resolve()
-    if quarantine == base or base in quarantine.parents or quarantine in base.parents:
-        raise DataprepError(
-            f"quarantine '{quarantine}' overlaps the dataset '{base}'; choose a folder outside it (--quarantine)"
-        )
-    manifest = Manifest.load(quarantine)
-    if manifest is not None and manifest.root.resolve() != base:
-        raise DataprepError(
-            f"'{quarantine}' is the quarantine of '{manifest.root}', not of '{base}'; pass another --quarantine"
-        )
-    return quarantine, manifest or Manifest(quarantine, base)
+    return open_record_folder(base, requested or default_quarantine(base), "quarantine", "--quarantine")
 
 
 def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:

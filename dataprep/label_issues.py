@@ -31,6 +31,7 @@ from dataprep.clean import (
     _now,
     _safe_rel,
     clean,
+    open_record_folder,
 )
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
@@ -195,17 +196,7 @@ def relabel(
 ) -> RelabelResult:
     """Move each suspect to its suggested class folder (a sibling of its given one), journaled."""
     base = require_directory(root)
-    rec = (record or default_record(base)).expanduser().resolve()
-    if rec == base or base in rec.parents or rec in base.parents:
-        raise DataprepError(
-            f"record folder '{rec}' overlaps the dataset '{base}'; choose a folder beside it (--record)"
-        )
-    manifest = Manifest.load(rec)
-    if manifest is not None and manifest.root.resolve() != base:
-        raise DataprepError(
-            f"'{rec}' is the relabel record of '{manifest.root}', not of '{base}'; pass another --record"
-        )
-    manifest = manifest or Manifest(rec, base)
+    rec, manifest = open_record_folder(base, record or default_record(base), "relabel record", "--record")
     journal = Journal(rec / JOURNAL)
     result = RelabelResult(root=base, record=rec, dry_run=dry_run)
     if not dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):
