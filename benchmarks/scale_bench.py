@@ -15,8 +15,9 @@ Sections (each prints a markdown table; `--json` adds one JSON line per section)
   project   wall time for 1M and 10M photos at 8/64/512 worker cores from the measured per-file
             cost (photos, else engines) and per-result driver cost (Ray's, from ingest);
             --ray-start: Ray's start-up seconds (engines: ray_cold - ray_warm).
-  hashes    HashIndex.pairs_within(10) over 1M and 10M random 64-bit pHashes with planted near
-            copies: time and peak RSS.
+  hashes    HashIndex.pairs_within(10) over 100k, 1M and 10M random 64-bit pHashes with 1% planted
+            near copies: time and peak RSS; above --hashes-parts-over hashes the index is built in
+            full and one of n/that independent parts of the queries is timed (x parts).
 
 Usage: python benchmarks/scale_bench.py [--files 5000] [--rss 10000,100000,1000000] [--sections ...]
 Times on a shared machine are noisy: compare the ratios measured in the same run.
@@ -255,15 +256,16 @@ def _hms(s: float) -> str:
 # --- near-duplicate grouping -------------------------------------------------------------------
 
 
-def hashes_run(n: int) -> dict[str, Any]:
+def hashes_run(n: int, parts: int) -> dict[str, Any]:
+    """Index n random hashes (1% planted near copies) and find the pairs within 10 bits. With
+    parts > 1 only the first of `parts` independent parts runs (the index is built in full, so the
+    memory is the whole run's) and the time is that part's times `parts`."""
     import numpy as np
 
-    from dataprep.duplicates import HashIndex
+    from dataprep.hash_index import HashIndex
 
     rng = np.random.default_rng(0)
-    hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64) | (
-        rng.integers(0, 2, size=n, dtype=np.uint64) << np.uint64(63)
-    )
+    hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
     planted = n // 100  # 1% are near copies of another photo (up to 8 bits flipped)
     src = rng.integers(0, n, size=planted)
     dst = rng.integers(0, n, size=planted)
@@ -273,24 +275,35 @@ def hashes_run(n: int) -> dict[str, Any]:
     hashes[dst] = hashes[src] ^ flips
     before = peak_rss_mib()
     t = time.perf_counter()
-    index = HashIndex(hashes.tolist())
-    i, _, _ = index.pairs_within(10)
-    seconds = time.perf_counter() - t
-    return {"hashes": n, "seconds": round(seconds, 1), "pairs": len(i), "comparisons": index.comparisons,
-            "peak_rss_mib": round(peak_rss_mib()), "rss_before_mib": round(before)}  # fmt: skip
+    index = HashIndex(hashes)
+    i, _, _ = index.pairs_within(10, part=(0, parts))
+    seconds = (time.perf_counter() - t) * parts
+    return {"hashes": n, "seconds": round(seconds, 1), "parts_run": f"1/{parts}", "pairs": len(i) * parts,
+            "comparisons": index.comparisons * parts, "peak_rss_mib": round(peak_rss_mib()),
+            "rss_before_mib": round(before),
+            "layout": " ".join(f"{p.bits}b r{p.radius}" for p in index.layout(10))}  # fmt: skip
 
 
-def section_hashes(sizes: list[int]) -> list[dict[str, Any]]:
+def section_hashes(sizes: list[int], parts_over: int) -> list[dict[str, Any]]:
     runs = []
     for n in sizes:
+        parts = max(1, n // parts_over)
         out = subprocess.run(
-            [sys.executable, __file__, "--hashes-run", str(n)], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--hashes-run", str(n), "--hashes-parts", str(parts)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print("\n### hashes: HashIndex near-duplicate pairs (threshold 10 bits) on the driver\n")
-    print("| hashes | seconds | peak RSS MiB | pairs found | distances computed |\n|---:|---:|---:|---:|---:|")
+    print("| hashes | layout (piece bits, radius) | seconds | peak RSS MiB | pairs found | distances computed | run |")
+    print("|---:|---|---:|---:|---:|---:|---|")
     for r in runs:
-        print(f"| {r['hashes']:,} | {r['seconds']} | {r['peak_rss_mib']:,} | {r['pairs']:,} | {r['comparisons']:,} |")
+        run = "all" if r["parts_run"] == "1/1" else f"{r['parts_run']} of the queries, x{r['parts_run'][2:]}"
+        print(
+            f"| {r['hashes']:,} | {r['layout']} | {r['seconds']} | {r['peak_rss_mib']:,} | {r['pairs']:,} "
+            f"| {r['comparisons']:,} | {run} |"
+        )
     return runs
 
 
@@ -299,7 +312,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--ingest", type=int, default=20000)
     ap.add_argument("--rss", default="10000,100000,1000000")
-    ap.add_argument("--hashes", default="100000,200000,400000")
+    ap.add_argument("--hashes", default="100000,1000000,10000000")
+    ap.add_argument("--hashes-parts-over", type=int, default=2_000_000, help="above this many hashes, time one part")
+    ap.add_argument("--hashes-parts", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800")
     ap.add_argument("--ray-start", type=float, default=12.0, help="seconds to start Ray, for the projection")
     ap.add_argument("--sections", default="engines,photos,ingest,rss,project,hashes")
@@ -313,7 +328,7 @@ def main() -> None:
         print(json.dumps(run_driver(args.driver, args.engine, None if args.jobs < 0 else args.jobs)))
         return
     if args.hashes_run:
-        print(json.dumps(hashes_run(args.hashes_run)))
+        print(json.dumps(hashes_run(args.hashes_run, args.hashes_parts)))
         return
     sections = set(args.sections.split(","))
     found: dict[str, Any] = {}
@@ -330,7 +345,7 @@ def main() -> None:
         per_file = found["photos" if "photos" in found else "engines"]["cpu_s_per_file"]
         found["project"] = section_project(per_file, 1 / ray_ingest["results_per_s"], args.ray_start)
     if "hashes" in sections:
-        found["hashes"] = section_hashes([int(x) for x in args.hashes.split(",") if x])
+        found["hashes"] = section_hashes([int(x) for x in args.hashes.split(",") if x], args.hashes_parts_over)
     if args.json:
         for name, value in found.items():
             print(json.dumps({name: value}))

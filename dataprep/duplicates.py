@@ -35,11 +35,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from dataprep.defaults import DEFAULT_SIMILARITY as _DEFAULT_SIMILARITY
 from dataprep.defaults import DEFAULT_THRESHOLD_BITS, THRESHOLD_RANGE_BITS
 from dataprep.errors import DataprepError
+from dataprep.hash_index import HASH_BITS, HashIndex
 from dataprep.scan import SPLIT_ROLES, natural_key, split_role
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from dataprep.report import FileResult
     from dataprep.validate import ValidateOptions
 
@@ -48,128 +47,10 @@ MAX_THRESHOLD = THRESHOLD_RANGE_BITS[
     1
 ]  # beyond this, the candidates are mostly unrelated photos (distinct photos sit 12-40 bits apart)
 DEFAULT_SIMILARITY = _DEFAULT_SIMILARITY  # detail correlation a candidate needs to be a near duplicate
-HASH_BITS = 64
 REPORT_VERSION = 2
 
 Kind = Literal["exact", "pixels", "near", "mirrored"]
 KIND_ORDER: tuple[Kind, ...] = ("exact", "pixels", "near", "mirrored")
-
-
-# --- the index ---------------------------------------------------------------------------------
-
-
-class HashIndex:
-    """Multi-index hashing (Norouzi, Punjani & Fleet, 2012) over 64-bit hashes.
-
-    Each hash is cut into `chunks` 16-bit pieces, and each piece indexes a table. Two hashes at
-    most T bits apart agree within floor(T / chunks) bits on at least one piece (pigeonhole), so
-    probing every table at that small radius finds every pair, while only hashes that share a
-    nearby piece are compared. `comparisons` counts the distances computed.
-    """
-
-    def __init__(self, hashes: Sequence[int], chunks: int = 4) -> None:
-        import numpy as np
-
-        self.hashes = np.asarray([int(h) for h in hashes], dtype=np.uint64)
-        self.chunks = chunks
-        self.bits = HASH_BITS // chunks
-        self.comparisons = 0
-        mask = np.uint64((1 << self.bits) - 1)
-        self._pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for c in range(chunks):
-            piece = ((self.hashes >> np.uint64(c * self.bits)) & mask).astype(np.int64)
-            order = np.argsort(piece, kind="stable")
-            starts = np.searchsorted(piece[order], np.arange((1 << self.bits) + 1))
-            self._pieces.append((piece, order, starts))
-
-    def query(self, queries: Sequence[int], threshold: int, block: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
-        """(query number, indexed number) for every indexed hash at most `threshold` bits from
-        each of `queries` (hashes that are not in the index: mirrored and cropped pHashes)."""
-        import numpy as np
-
-        q = np.asarray([int(h) for h in queries], dtype=np.uint64)
-        found_q: list[np.ndarray] = []
-        found_j: list[np.ndarray] = []
-        n = len(q)
-        mask_bits = np.uint64((1 << self.bits) - 1)
-        if n == 0 or len(self.hashes) == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        for c, (_piece, order, starts) in enumerate(self._pieces):
-            counts = np.diff(starts)
-            piece = ((q >> np.uint64(c * self.bits)) & mask_bits).astype(np.int64)
-            for mask in self._masks(threshold // self.chunks):
-                keys = piece ^ mask
-                per_query = counts[keys]
-                ends = np.cumsum(per_query)
-                lo = 0
-                while lo < n:
-                    hi = max(int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + block, side="right")), lo + 1)
-                    qi, pos = _expand(np.arange(lo, hi), starts[keys[lo:hi]], per_query[lo:hi])
-                    qj = order[pos]
-                    self.comparisons += len(qi)
-                    close = np.bitwise_count(q[qi] ^ self.hashes[qj]) <= threshold
-                    found_q.append(qi[close])
-                    found_j.append(qj[close])
-                    lo = hi
-        pair = np.unique(np.concatenate(found_q) * len(self.hashes) + np.concatenate(found_j))
-        return pair // len(self.hashes), pair % len(self.hashes)
-
-    def _masks(self, radius: int) -> list[int]:
-        from itertools import combinations
-
-        out = []
-        for k in range(radius + 1):
-            for bits in combinations(range(self.bits), k):
-                out.append(sum(1 << b for b in bits))
-        return out
-
-    def pairs_within(self, threshold: int, block: int = 1 << 22) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every pair (i < j) of indexed hashes at most `threshold` bits apart, with the distance."""
-        import numpy as np
-
-        n = len(self.hashes)
-        found_i: list[np.ndarray] = []
-        found_j: list[np.ndarray] = []
-        if n < 2:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
-        radius = threshold // self.chunks
-        for piece, order, starts in self._pieces:
-            counts = np.diff(starts)
-            for mask in self._masks(radius):
-                keys = piece ^ mask
-                per_query = counts[keys]
-                ends = np.cumsum(per_query)
-                lo = 0
-                while lo < n:  # blocks of queries, so a crowded bucket never needs a huge array
-                    hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + block, side="right"))
-                    hi = max(hi, lo + 1)
-                    qi, pos = _expand(np.arange(lo, hi), starts[keys[lo:hi]], per_query[lo:hi])
-                    qj = order[pos]
-                    keep = qi < qj
-                    qi, qj = qi[keep], qj[keep]
-                    self.comparisons += len(qi)
-                    dist = np.bitwise_count(self.hashes[qi] ^ self.hashes[qj])
-                    close = dist <= threshold
-                    found_i.append(qi[close])
-                    found_j.append(qj[close])
-                    lo = hi
-        i = np.concatenate(found_i)
-        j = np.concatenate(found_j)
-        pair = np.unique(i * n + j)
-        i, j = pair // n, pair % n
-        return i, j, np.bitwise_count(self.hashes[i] ^ self.hashes[j]).astype(np.int64)
-
-
-def _expand(queries: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(query, table position) for every entry of every query's bucket, vectorised."""
-    import numpy as np
-
-    total = int(counts.sum())
-    qi = np.repeat(queries, counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return qi, np.repeat(starts, counts) + offsets
 
 
 # --- pairs and groups --------------------------------------------------------------------------
