@@ -24,6 +24,7 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -253,10 +254,33 @@ def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> Sc
 def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Scan:
     """List every file under `root` (recursively) as image candidates, junk and problems.
     `layout` ('raw' or 'split') overrides the detection for a tree that reads both ways."""
+    scan = open_scan(root, layout)
+    for item in walk_scan(scan):
+        if isinstance(item, ScanProblem):
+            scan.problems.append(item)
+        else:
+            (scan.junk if junk_reason(item.name) else scan.images).append(item)
+    scan.images.sort(key=lambda r: natural_key(r.rel))
+    scan.junk.sort(key=lambda r: natural_key(r.rel))
+    with_images = {class_folder(r.rel, scan.layout) for r in scan.images}
+    scan.problems += empty_classes(scan, with_images, [p.rel for p in scan.problems])
+    scan.problems.sort(key=lambda p: natural_key(p.rel))
+    return scan
+
+
+def open_scan(root: str | os.PathLike[str], layout: str | None = None) -> Scan:
+    """An empty Scan of `root` with its layout detected (the top level only: no walk yet)."""
     base = require_directory(root)
     found, folders = split_folders(base, layout)
-    scan = Scan(root=base, layout=found, split_folders=folders)
-    role_folders = set(folders.values())
+    return Scan(root=base, layout=found, split_folders=folders)
+
+
+def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
+    """Every file (image candidate or junk: `junk_reason(record.name)` tells) and problem under
+    `scan.root`, one at a time in walk order, holding only the folders still to visit: what a
+    scan of millions of files streams to disk (`dataprep.validate_stream`)."""
+    base, found = scan.root, scan.layout
+    role_folders = set(scan.split_folders.values())
     trusted = [base, *_linked_sources(base)]
     stack = [base]
     while stack:  # iterative: a tree thousands of folders deep is no problem
@@ -268,14 +292,13 @@ def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Sca
         except OSError as err:
             if folder == base:
                 raise DataprepError(
-                    f"cannot read '{root}': {err.strerror or err} (expected a readable dataset folder); check its permissions"
+                    f"cannot read '{base}': {err.strerror or err} (expected a readable dataset folder); check its permissions"
                 ) from None
-            scan.problems.append(ScanProblem(
+            yield ScanProblem(
                 rel_folder + "/", "inspection_failed", f"cannot read the folder: {err.strerror or err}; its files were not checked"
-            ))  # fmt: skip
+            )  # fmt: skip
             continue
         subdirs: list[Path] = []
-        files_here = 0
         for entry in entries:
             full = Path(entry.path)
             rel = full.relative_to(base).as_posix()
@@ -287,7 +310,7 @@ def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Sca
             if is_link:
                 problem = _link_problem(full, trusted, rel, is_dir)
                 if problem is not None:
-                    scan.problems.append(problem)
+                    yield problem
                     continue
             elif is_dir:
                 subdirs.append(full)
@@ -300,7 +323,6 @@ def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Sca
                 continue  # sockets, fifos, devices: never images, never ours to move
             if folder == base and full.name in OWN_FILES:
                 continue
-            files_here += 1
             parts = rel.split("/")
             split: str | None = None
             label: str | None = None
@@ -308,22 +330,22 @@ def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Sca
                 split, label = parts[0], parts[1]
             elif found != "split" and len(parts) >= 2:
                 label = parts[0]
-            record = FileRecord(path=full, rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns)
-            (scan.junk if junk_reason(full.name) else scan.images).append(record)
+            yield FileRecord(path=full, rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns)
         stack.extend(sorted(subdirs, key=lambda p: natural_key(p.name), reverse=True))
-    scan.images.sort(key=lambda r: natural_key(r.rel))
-    scan.junk.sort(key=lambda r: natural_key(r.rel))
-    _add_empty_classes(scan)
-    scan.problems.sort(key=lambda p: natural_key(p.rel))
-    return scan
 
 
-def _add_empty_classes(scan: Scan) -> None:
+def class_folder(rel: str, layout: Layout) -> str:
+    """The class folder (CLASS or SPLIT/CLASS) an image's `rel` is in."""
+    return "/".join(rel.split("/")[: 2 if layout == "split" else 1])
+
+
+def empty_classes(scan: Scan, with_images: set[str], problem_rels: Iterable[str]) -> list[ScanProblem]:
     """A class folder (ROOT/CLASS or ROOT/SPLIT/CLASS) that holds no image: a class with no
-    examples, or images that went missing."""
+    examples, or images that went missing. `with_images`: the class folders of the images found
+    (`class_folder`); `problem_rels`: the scan's problems (an unreadable folder is not empty)."""
     depth = 2 if scan.layout == "split" else 1
     if scan.layout == "flat":
-        return
+        return []
     try:
         tops = (
             [scan.root]
@@ -332,13 +354,14 @@ def _add_empty_classes(scan: Scan) -> None:
         )
         folders = [p for top in tops for p in top.iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
-        return  # an unreadable folder is already a problem
-    with_images = {"/".join(r.rel.split("/")[:depth]) for r in scan.images}
-    unreadable = {p.rel.rstrip("/") for p in scan.problems}
+        return []  # an unreadable folder is already a problem
+    unreadable = {rel.rstrip("/") for rel in problem_rels}
+    found = []
     for folder in folders:
         rel = folder.relative_to(scan.root).as_posix()
         if rel not in with_images and not any(u == rel or u.startswith(rel + "/") for u in unreadable):
-            scan.problems.append(ScanProblem(rel + "/", "empty_class", "class folder with no images"))
+            found.append(ScanProblem(rel + "/", "empty_class", "class folder with no images"))
+    return found
 
 
 def no_images_message(scan: Scan, root: str | os.PathLike[str]) -> str:
