@@ -138,10 +138,11 @@ def validate(
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
+    import sys
+
     from dataprep import render
     from dataprep.findings import parse_severity
-    from dataprep.journal import write_atomic
-    from dataprep.validate import validate as run_validate
+    from dataprep.validate_stream import validate_streamed
 
     level = parse_severity(fail_on, allow_never=True)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
@@ -149,21 +150,25 @@ def validate(
     with_engine(options, engine, ray_address, "validate")
     with render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
-        report = run_validate(directory, options)
-    if not report.scan.images:
-        from dataprep.errors import DataprepError
-        from dataprep.scan import no_images_message
+        report = validate_streamed(directory, options)  # every result on disk: memory stays flat at any size
+    try:
+        if not report.images:
+            from dataprep.errors import DataprepError
+            from dataprep.scan import no_images_message
 
-        raise DataprepError(no_images_message(report.scan, directory))
-    if csv_out is not None:
-        write_atomic(csv_out, report.to_csv().encode("utf-8", "backslashreplace"))
-    if json_out:
-        print_json(report.to_dict())
-    else:
-        render.print_validate_summary(report)
+            raise DataprepError(no_images_message(report.scan_for_message(), directory))
         if csv_out is not None:
-            print(f"findings written to {csv_out}")
-    raise typer.Exit(EXIT_FINDINGS if report.has_findings_at_or_above(level) else EXIT_OK)
+            report.write_csv(csv_out)
+        if json_out:
+            report.write_json(sys.stdout)
+        else:
+            render.print_validate_summary(report)
+            if csv_out is not None:
+                print(f"findings written to {csv_out}")
+        failed = report.has_findings_at_or_above(level)
+    finally:
+        report.store.close()
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
 LabelIssuesFile = Annotated[

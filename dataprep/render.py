@@ -15,7 +15,6 @@ from rich.text import Text
 
 from dataprep.checks import CHECKS, DATASET_CHECKS
 from dataprep.engine import ProgressFn
-from dataprep.findings import Severity
 from dataprep.report import Report
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from dataprep.convert import ConvertResult
     from dataprep.duplicates import DuplicatesReport, LeakageReport
     from dataprep.split import SplitResult
+    from dataprep.validate_stream import StreamedReport
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -51,15 +51,16 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressFn 
         yield update
 
 
-def print_validate_summary(report: Report, worst: int = 15) -> None:
+def print_validate_summary(report: Report | StreamedReport, worst: int = 15) -> None:
     """Counts per check and severity, then the worst files."""
-    counts = report.counts_by_severity()
-    cache_note = f", {report.cached} from cache" if report.cached else ""
+    summary = report.summary(worst)
+    counts = summary.counts
+    cache_note = f", {summary.cached} from cache" if summary.cached else ""
     stdout.print(
-        f"[bold]{len(report.results)}[/] files in {report.root} ({len(report.scan.images)} images, "
-        f"{len(report.scan.junk)} junk) checked in {report.seconds:.1f} s{cache_note}"
+        f"[bold]{summary.files}[/] files in {summary.root} ({summary.images} images, "
+        f"{summary.junk} junk) checked in {summary.seconds:.1f} s{cache_note}"
     )
-    if not report.findings:
+    if not summary.has_findings:
         stdout.print("[green]no findings: every image decodes in Pillow and TensorFlow[/]")
         return
     table = Table(title="Findings by check", title_justify="left")
@@ -67,17 +68,16 @@ def print_validate_summary(report: Report, worst: int = 15) -> None:
     table.add_column("severity")
     table.add_column("files", justify="right")
     table.add_column("meaning")
-    for check, info in report.counts_by_check().items():
+    for check, info in summary.checks.items():
         sev = info["severity"]
         table.add_row(check, f"[{SEVERITY_STYLE[sev]}]{sev}[/]", str(info["files"]), _SUMMARIES.get(check, ""))
     stdout.print(table)
-    bad = sorted(report.files_at_or_above(Severity.WARNING), key=lambda r: (-(r.worst.rank if r.worst else 0), r.rel))
-    if bad:
-        files = Table(title=f"Worst files ({min(worst, len(bad))} of {len(bad)})", title_justify="left")
+    if summary.bad_files:
+        files = Table(title=f"Worst files ({len(summary.worst_files)} of {summary.bad_files})", title_justify="left")
         files.add_column("file", overflow="fold")
         files.add_column("check")
         files.add_column("detail", overflow="fold")
-        for r in bad[:worst]:
+        for r in summary.worst_files:
             top = max(r.findings, key=lambda f: f.severity.rank)
             files.add_row(r.rel, f"[{SEVERITY_STYLE[top.severity.value]}]{top.check}[/]", top.detail)
         stdout.print(files)

@@ -64,6 +64,23 @@ class FileResult:
 
 
 @dataclass
+class ValidateSummary:
+    """What `validate`'s summary shows, from the in-memory Report or a streamed one."""
+
+    root: Path
+    files: int
+    images: int
+    junk: int
+    seconds: float
+    cached: int
+    has_findings: bool
+    counts: dict[str, int]  # files by worst severity
+    checks: dict[str, dict[str, Any]]  # counts_by_check()
+    bad_files: int  # files whose worst finding is a warning or an error
+    worst_files: list[FileResult]  # the first of them: errors first, then by path
+
+
+@dataclass
 class Report:
     """The result of validating a folder."""
 
@@ -107,6 +124,14 @@ class Report:
             out[check]["files"] = len(paths)
         order = sorted(out, key=lambda c: (-Severity(out[c]["severity"]).rank, -out[c]["files"], c))
         return {c: out[c] for c in order}
+
+    def summary(self, worst: int = 15) -> ValidateSummary:
+        bad = sorted(self.files_at_or_above(Severity.WARNING), key=lambda r: (-(r.worst.rank if r.worst else 0), r.rel))
+        return ValidateSummary(
+            root=self.root, files=len(self.results), images=len(self.scan.images), junk=len(self.scan.junk),
+            seconds=self.seconds, cached=self.cached, has_findings=bool(self.findings),
+            counts=self.counts_by_severity(), checks=self.counts_by_check(), bad_files=len(bad), worst_files=bad[:worst],
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {
