@@ -181,6 +181,61 @@ def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict
             "results_per_s": round(n / ingest_s), "peak_rss_mib": round(peak_rss_mib())}  # fmt: skip
 
 
+def make_tree(n: int, base: Path) -> Path:
+    """n empty files in 10 class folders under `base` (reused when a previous run made them):
+    the walk and the run file are real; `synthetic_inspect` never reads a file."""
+    root = base / f"files-{n}"
+    done = root / ".complete"
+    if not done.exists():
+        for c in range(10):
+            (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            open(root / f"class{i % 10}" / f"img{i:08d}.jpg", "wb").close()
+        done.touch()
+    return root
+
+
+def run_streamed(n: int, engine: str, jobs: int | None, base: Path) -> dict[str, Any]:
+    """The validate command's path (`validate_streamed`, JSON and CSV written from the run file)
+    over n files on disk, with the stand-in inspect; peak RSS of this process."""
+    from dataprep.validate import ValidateOptions
+    from dataprep.validate_stream import validate_streamed
+
+    root = make_tree(n, base)
+    start_rss = peak_rss_mib()
+    with tempfile.TemporaryDirectory(prefix="scale-bench-", dir=base) as tmp:
+        opts = ValidateOptions(jobs=jobs, engine=engine, use_tf=False, cache_dir=Path(tmp) / "cache")
+        t = time.perf_counter()
+        report = validate_streamed(root, opts, store_dir=Path(tmp), inspect=synthetic_inspect)
+        try:
+            with open(os.devnull, "w", encoding="utf-8") as sink:
+                report.write_json(sink)
+            report.write_csv(Path(tmp) / "findings.csv")
+            findings = sum(1 for _ in report.findings())
+        finally:
+            report.store.close()
+        total_s = time.perf_counter() - t
+    return {"files": n, "engine": engine, "jobs": jobs, "total_s": round(total_s, 1), "findings": findings,
+            "rss_before_mib": round(start_rss), "peak_rss_mib": round(peak_rss_mib()), "streamed": True}  # fmt: skip
+
+
+def section_rss_streamed(sizes: list[int], engines: list[str], base: Path) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for n in sizes:
+        for engine in engines:
+            cmd = [sys.executable, __file__, "--streamed", str(n), "--engine", engine, "--tree-dir", str(base)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+    print("\n### rss: peak RSS of `validate`'s streamed path (walk, run file, cache, JSON + CSV from disk)\n")
+    print("| files | engine | peak RSS MiB | before the run MiB | seconds |\n|---:|---|---:|---:|---:|")
+    for r in runs:
+        print(
+            f"| {r['files']:,} | {r['engine']} | {r['peak_rss_mib']:,} | {r['rss_before_mib']:,} | {r['total_s']:.0f} |"
+        )
+    return runs
+
+
 def in_subprocess(n: int, engine: str, jobs: int | None) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -323,9 +378,25 @@ def main() -> None:
     ap.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     ap.add_argument("--jobs", type=int, default=-1, help=argparse.SUPPRESS)
     ap.add_argument("--hashes-run", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--streamed", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--chunk", type=int, help="images per engine run in the streamed path (default: CHUNK)")
+    ap.add_argument("--rss-engines", default="local,ray")
+    ap.add_argument(
+        "--tree-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dataprep-scale-bench",
+        help="where the empty-file trees of the rss section are made (and reused)",
+    )
     args = ap.parse_args()
     if args.driver:
         print(json.dumps(run_driver(args.driver, args.engine, None if args.jobs < 0 else args.jobs)))
+        return
+    if args.streamed:
+        if args.chunk:
+            import dataprep.validate_stream
+
+            dataprep.validate_stream.CHUNK = args.chunk
+        print(json.dumps(run_streamed(args.streamed, args.engine, None if args.jobs < 0 else args.jobs, args.tree_dir)))
         return
     if args.hashes_run:
         print(json.dumps(hashes_run(args.hashes_run, args.hashes_parts)))
@@ -339,7 +410,11 @@ def main() -> None:
     if "ingest" in sections:
         found["ingest"] = section_ingest(args.ingest)
     if "rss" in sections:
-        found["rss"] = section_rss([int(x) for x in args.rss.split(",") if x])
+        found["rss"] = section_rss_streamed(
+            [int(x) for x in args.rss.split(",") if x], args.rss_engines.split(","), args.tree_dir
+        )
+    if "rss-in-memory" in sections:
+        found["rss_in_memory"] = section_rss([int(x) for x in args.rss.split(",") if x])
     if "project" in sections and "ingest" in found and ("photos" in found or "engines" in found):
         ray_ingest = next(r for r in found["ingest"] if r["engine"] == "ray")
         per_file = found["photos" if "photos" in found else "engines"]["cpu_s_per_file"]

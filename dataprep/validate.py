@@ -126,7 +126,7 @@ def inspect_scan(
                 for index, result in stream:
                     rec = todo[index]
                     fresh[rec.rel] = result
-                    if cache and not _is_transient(result):
+                    if cache and not is_transient(result):
                         unsaved.append((rec, result))
                         if len(unsaved) >= CACHE_BATCH:
                             cache.store(unsaved)
@@ -160,32 +160,43 @@ def _problem_result(problem: ScanProblem) -> FileResult:
     return FileResult(rel=problem.rel, size=0, mtime_ns=0, findings=[found])
 
 
-def _is_transient(result: FileResult) -> bool:
+def is_transient(result: FileResult) -> bool:
     """Timeouts and crashes may depend on machine load: inspect those files again next time."""
     return any(f.check == Check.INSPECTION_FAILED for f in result.findings)
 
 
 def content_junk(records: list[FileRecord], by_rel: dict[str, FileResult]) -> dict[str, str]:
     """The files whose bytes are no image (text, HTML, an archive, nothing) and whose name does
-    not claim an image format either: junk, with the reason. (A `.jpg` holding HTML stays an
-    image with an `unknown_format` error: a download that failed, not a stray file.)"""
+    not claim an image format either: junk, with the reason (`content_junk_reason`)."""
     reasons: dict[str, str] = {}
     for rec in records:
-        result = by_rel[rec.rel]
-        if result.format is not None or extension_format(rec.name) is not None:
-            continue
-        checks = {f.check: f.detail for f in result.findings}
-        if Check.INSPECTION_FAILED in checks:
-            continue
-        if Check.EMPTY_FILE in checks:
-            reasons[rec.rel] = "an empty file"
-        elif Check.UNKNOWN_FORMAT in checks:
-            reasons[rec.rel] = checks[Check.UNKNOWN_FORMAT].split(",")[0]
+        reason = content_junk_reason(rec, by_rel[rec.rel])
+        if reason is not None:
+            reasons[rec.rel] = reason
     return reasons
 
 
+def content_junk_reason(rec: FileRecord, result: FileResult) -> str | None:
+    """Why a file is junk by its content, or None. (A `.jpg` holding HTML stays an image with an
+    `unknown_format` error: a download that failed, not a stray file.)"""
+    if result.format is not None or extension_format(rec.name) is not None:
+        return None
+    checks = {f.check: f.detail for f in result.findings}
+    if Check.INSPECTION_FAILED in checks:
+        return None
+    if Check.EMPTY_FILE in checks:
+        return "an empty file"
+    if Check.UNKNOWN_FORMAT in checks:
+        return checks[Check.UNKNOWN_FORMAT].split(",")[0]
+    return None
+
+
 def _junk_result(scan: Scan, rec: FileRecord) -> FileResult:
-    junk = finding(rec.rel, Check.JUNK_FILE, f"{scan.junk_reason(rec)}: not a training image")
+    return junk_result(rec, scan.junk_reason(rec))
+
+
+def junk_result(rec: FileRecord, reason: str) -> FileResult:
+    junk = finding(rec.rel, Check.JUNK_FILE, f"{reason}: not a training image")
     return FileResult(rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns, findings=[junk])
 
 

@@ -7,10 +7,10 @@ removed at the end) as they arrive, and the summary, `--json` and `--csv` are wr
 
 1. The walk (`scan.walk_scan`) streams every file and problem into the run file; only the class
    folders seen stay in memory.
-2. Images are inspected in chunks of CHUNK, in natural order, each chunk through validate's own
-   `inspect_scan` (the cache, the engine, content junk: the same code as `validate()`), its
-   results written to the run file. One pool (or one Ray session) per chunk, so the engines'
-   per-file bookkeeping stays bounded too.
+2. The cache is read in chunks; what it lacks goes to a `todo` table, and one engine run (the
+   local pool or Ray, `engine.result_stream`) inspects it, indexing the records straight from
+   the run file (`TodoRecords`); each result goes to the run file and the cache as it arrives.
+   The per-file rules are validate's own (`is_transient`, `content_junk_reason`, `junk_result`).
 3. Dataset findings from SQL over the run file: odd_size against the median side (ORDER BY ...
    OFFSET), exact duplicates by sha256 (GROUP BY), in the order `validate()` adds them.
 4. The report: counts by GROUP BY, the worst files by ORDER BY ... LIMIT, findings streamed in
@@ -26,15 +26,24 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
-from dataprep import validate as _validate
-from dataprep.checks import Check, finding
+from dataprep.cache import ResultCache, fingerprint
+from dataprep.checks import CHECKS_VERSION, Check, finding
+from dataprep.engine import (
+    InspectFn,
+    InterruptHook,
+    inspect_file,
+    interrupts_as_keyboard_interrupt,
+    result_stream,
+)
+from dataprep.errors import Interrupted
 from dataprep.findings import Finding, Severity
 from dataprep.report import REPORT_VERSION, FileResult, ValidateSummary
 from dataprep.scan import (
@@ -51,14 +60,18 @@ from dataprep.scan import (
 )
 from dataprep.validate import (
     _SIZE_SPOKEN_FOR,
+    CACHE_BATCH,
     ODD_SIZE_MIN_IMAGES,
     ValidateOptions,
-    _junk_result,
     _problem_result,
+    content_junk_reason,
+    is_transient,
+    junk_result,
 )
 
-CHUNK = 50_000  # images inspected per engine run: bounds the engines' per-file bookkeeping (~30 MB)
+CHUNK = 10_000  # records read back from the run file at a time (cache look-ups, the junk by name)
 WRITE_BATCH = 2_000  # rows per insert
+TODO_BLOCK, TODO_BLOCKS_KEPT = 512, 16  # records read from the run file at a time, and kept (~5 MB)
 IMAGE, JUNK, PROBLEM = 0, 1, 2  # a result's group: the tie-break order of `validate()`'s results
 
 
@@ -83,7 +96,7 @@ class RunStore:
         fd, name = tempfile.mkstemp(prefix="dataprep-validate-", suffix=".sqlite3", dir=directory)
         os.close(fd)
         self.path = Path(name)
-        self.db = sqlite3.connect(name)
+        self.db = sqlite3.connect(name, check_same_thread=False)  # the walk may run beside Ray's start
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16000", "temp_store=FILE"):
             self.db.execute(f"PRAGMA {pragma}")  # a scratch file: rebuilt by re-running, never recovered
         self.db.execute(
@@ -107,16 +120,23 @@ class RunStore:
         )  # fmt: skip
 
     def add_results(self, rows: list[tuple[int, int, FileResult]]) -> None:
-        """(group, seq, result) rows; images also keep what the dataset findings need."""
+        """(group, seq, result) rows; images also keep what the dataset findings need. A file's
+        sort key is its files row's (`copy_sort_keys`), a problem's is made here."""
         self.db.executemany(
             "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (natural_sort_bytes(r.rel), grp, seq, _blob(r.rel), _worst(r),
+                (natural_sort_bytes(r.rel) if grp == PROBLEM else None, grp, seq, _blob(r.rel), _worst(r),
                  r.sha256 if grp == IMAGE and r.sha256 is not None and r.size > 0 else None,
                  _odd_size_side(r) if grp == IMAGE else None, json.dumps(r.to_cache()))
                 for grp, seq, r in rows
             ],
         )  # fmt: skip
+
+    def copy_sort_keys(self) -> None:
+        self.db.execute(
+            "UPDATE results SET sort = (SELECT sort FROM files WHERE files.seq = results.seq) WHERE grp != ?",
+            (PROBLEM,),
+        )
 
     def files(self, junk: bool) -> Iterator[list[tuple[int, FileRecord]]]:
         """The images (or the junk by name) in natural order, CHUNK at a time."""
@@ -279,16 +299,29 @@ def _json(value: Any, indent: int = 0) -> str:
 
 
 def validate_streamed(
-    root: str | os.PathLike[str], options: ValidateOptions | None = None, store_dir: Path | None = None
+    root: str | os.PathLike[str],
+    options: ValidateOptions | None = None,
+    store_dir: Path | None = None,
+    inspect: InspectFn = inspect_file,
 ) -> StreamedReport:
     """Validate `root` with every result on disk (see the module docstring). The caller closes
-    `report.store` (which removes the run file)."""
+    `report.store` (which removes the run file). With `engine="ray"` a private Ray starts while
+    the folder is walked and the cache read, not after. `inspect`: the per-file function
+    (benchmarks pass a stand-in)."""
     opts = options or ValidateOptions()
     started = time.perf_counter()
     scan = open_scan(root, opts.layout)
     store = RunStore(store_dir)
     try:
-        images, junk, cached, inspected = _fill(store, scan, opts)
+        with _engine_session(opts, lambda: _walk(store, scan, opts)) as known:
+            images, junk, cached, inspected = inspect_run(store, scan, opts, known, inspect)
+        store.copy_sort_keys()
+        store.db.execute("CREATE INDEX results_order ON results (sort, grp, seq)")
+        store.db.execute("CREATE INDEX results_worst ON results (worst, rel)")
+        if opts.image_properties:
+            _add_odd_size(store, opts.quality.odd_size)
+        _add_duplicates(store)
+        store.db.commit()
         (files,) = store.db.execute("SELECT COUNT(*) FROM results").fetchone()
     except BaseException:
         store.close()
@@ -299,14 +332,16 @@ def validate_streamed(
     )  # fmt: skip
 
 
-def _fill(store: RunStore, scan: Scan, opts: ValidateOptions) -> tuple[int, int, int, int]:
-    """Walk, inspect and judge into `store`: (images, junk, cached, inspected)."""
+def _walk(store: RunStore, scan: Scan, opts: ValidateOptions) -> int:
+    """Stream the walk into `store` (files, problems, empty classes), then read the cache: what it
+    holds goes to the results, the rest to the `todo` table. Returns how many came from the cache."""
     with_images: set[str] = set()
     problem_classes: set[str] = set()
     batch: list[tuple[int, FileRecord]] = []
     problems: list[tuple[int, int, FileResult]] = []
-    count = 0
+    walked = 0
     for seq, item in enumerate(walk_scan(scan)):
+        walked = seq + 1
         if isinstance(item, ScanProblem):
             problem_classes.add(class_folder(item.rel.rstrip("/"), scan.layout))
             problems.append((PROBLEM, seq, _problem_result(item)))
@@ -314,7 +349,6 @@ def _fill(store: RunStore, scan: Scan, opts: ValidateOptions) -> tuple[int, int,
                 store.add_results(problems)
                 problems = []
             continue
-        count += 1
         if not junk_reason(item.name):
             with_images.add(class_folder(item.rel, scan.layout))
         batch.append((seq, item))
@@ -322,57 +356,163 @@ def _fill(store: RunStore, scan: Scan, opts: ValidateOptions) -> tuple[int, int,
             store.add_files(batch)
             batch = []
     store.add_files(batch)
-    problems += [
-        (PROBLEM, count + k, _problem_result(p))
-        for k, p in enumerate(empty_classes(scan, with_images, problem_classes))
-    ]
-    store.add_results(problems)
+    found = empty_classes(scan, with_images, problem_classes)
+    store.add_results(problems + [(PROBLEM, walked + k, _problem_result(p)) for k, p in enumerate(found)])
     store.db.execute("CREATE INDEX files_order ON files (junk, sort, seq)")
-    (total,) = store.db.execute("SELECT COUNT(*) FROM files WHERE junk = 0").fetchone()
-
-    images = junk = cached = inspected = done = 0
-    with _engine_session(opts):
+    store.db.execute("CREATE TABLE todo (pos INTEGER PRIMARY KEY, seq INTEGER)")
+    cache = _cache(opts)
+    known = 0
+    try:
         for chunk in store.files(junk=False):
-            part = Scan(
-                root=scan.root, layout=scan.layout, images=[rec for _, rec in chunk], split_folders=scan.split_folders
+            hits = cache.lookup(rec for _, rec in chunk) if cache else {}
+            known += len(hits)
+            store.add_results([_classified(seq, rec, hits[rec.rel]) for seq, rec in chunk if rec.rel in hits])
+            store.db.executemany(
+                "INSERT INTO todo (seq) VALUES (?)", [(seq,) for seq, rec in chunk if rec.rel not in hits]
             )
-            seq_of = {rec.rel: seq for seq, rec in chunk}
-            chunk_opts = _chunk_progress(opts, done, len(chunk), total)
-            results, known, fresh = _validate.inspect_scan(part, chunk_opts)  # looked up here: one place to patch
-            store.add_results([(JUNK if r.rel in part.content_junk else IMAGE, seq_of[r.rel], r) for r in results])
-            images, junk = images + len(part.images), junk + len(part.junk)
-            cached, inspected, done = cached + known, inspected + fresh, done + len(chunk)
+    finally:
+        if cache:
+            cache.close()
     for chunk in store.files(junk=True):
-        store.add_results([(JUNK, seq, _junk_result(scan, rec)) for seq, rec in chunk])
-        junk += len(chunk)
-    store.db.execute("CREATE INDEX results_order ON results (sort, grp, seq)")
-    store.db.execute("CREATE INDEX results_worst ON results (worst, rel)")
-    if opts.image_properties:
-        _add_odd_size(store, opts.quality.odd_size)
-    _add_duplicates(store)
+        store.add_results([(JUNK, seq, junk_result(rec, junk_reason(rec.name) or "")) for seq, rec in chunk])
     store.db.commit()
-    return images, junk, cached, inspected
+    return known
 
 
-def _engine_session(opts: ValidateOptions) -> AbstractContextManager[Any]:
-    """One Ray session for every chunk (a private Ray starts once), or nothing for the local pool."""
+def _cache(opts: ValidateOptions) -> ResultCache | None:
+    key = f"checks={CHECKS_VERSION};{fingerprint(opts.check_options)}"
+    return ResultCache(opts.cache_dir, key) if opts.use_cache else None
+
+
+def _classified(seq: int, rec: FileRecord, result: FileResult) -> tuple[int, int, FileResult]:
+    """An image's result row, or a junk row when its content is no image (`content_junk_reason`)."""
+    reason = content_junk_reason(rec, result)
+    return (IMAGE, seq, result) if reason is None else (JUNK, seq, junk_result(rec, reason))
+
+
+class TodoRecords(Sequence[FileRecord]):
+    """The images still to inspect, read from the run file by position: the engines index the
+    records they are given, and this way none of them sits in memory."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.db = store.db
+        (self.size,) = self.db.execute("SELECT COUNT(*) FROM todo").fetchone()
+        self._blocks: dict[int, list[tuple[int, FileRecord]]] = {}
+
+    def __len__(self) -> int:
+        return int(self.size)
+
+    @overload
+    def __getitem__(self, index: int) -> FileRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FileRecord]: ...
+    def __getitem__(self, index: int | slice) -> FileRecord | Sequence[FileRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.entry(index)[1]
+
+    def entry(self, index: int) -> tuple[int, FileRecord]:
+        """(seq, record) of the todo entry at `index`, read with its neighbours: the engines ask
+        for records roughly in order, each twice (to send it, and when its result is back)."""
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        block = index // TODO_BLOCK
+        rows = self._blocks.get(block)
+        if rows is None:
+            rows = [
+                (seq, FileRecord(Path(os.fsdecode(path)), _text(rel), None if label is None else _text(label),
+                                 None if split is None else _text(split), size, mtime_ns))
+                for seq, path, rel, label, split, size, mtime_ns in self.db.execute(
+                    "SELECT f.seq, path, rel, label, split, size, mtime_ns FROM todo JOIN files f ON f.seq = todo.seq"
+                    " WHERE pos > ? AND pos <= ? ORDER BY pos",
+                    (block * TODO_BLOCK, (block + 1) * TODO_BLOCK),
+                )
+            ]  # fmt: skip
+            self._blocks[block] = rows
+            if len(self._blocks) > TODO_BLOCKS_KEPT:
+                del self._blocks[next(iter(self._blocks))]  # the oldest read
+        return rows[index - block * TODO_BLOCK]
+
+
+def inspect_run(
+    store: RunStore, scan: Scan, opts: ValidateOptions, known: int, inspect: InspectFn = inspect_file
+) -> tuple[int, int, int, int]:
+    """Inspect the todo images on the chosen engine, one engine run for all of them, writing each
+    result to the run file and the cache as it arrives: (images, junk, cached, inspected).
+
+    An interrupted run (Ctrl-C, SIGTERM: `Interrupted`, exit 130) keeps what it finished in the
+    cache, and the next run reuses it, as `validate()` does."""
+    todo = TodoRecords(store)
+    cache = _cache(opts)
+    inspected = 0
+    rows: list[tuple[int, int, FileResult]] = []
+    unsaved: list[tuple[FileRecord, FileResult]] = []
+    try:
+        hook = InterruptHook()
+        stream = result_stream(
+            todo, opts.check_options, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect
+        )
+        try:
+            with interrupts_as_keyboard_interrupt(), closing(stream):
+                for index, result in stream:
+                    seq, rec = todo.entry(index)
+                    inspected += 1
+                    rows.append(_classified(seq, rec, result))
+                    if len(rows) >= WRITE_BATCH:
+                        store.add_results(rows)
+                        rows = []
+                    if cache and not is_transient(result):
+                        unsaved.append((rec, result))
+                        if len(unsaved) >= CACHE_BATCH:
+                            cache.store(unsaved)
+                            unsaved = []
+                    if opts.progress is not None:
+                        opts.progress(inspected, len(todo))
+                    hook.tick()
+        except KeyboardInterrupt:
+            kept = inspected + known if cache else 0
+            raise Interrupted(
+                f"stopped after inspecting {inspected} of {len(todo)} files ({kept} results cached); "
+                "re-run the same command to go on from there"
+            ) from None
+        finally:
+            if cache:
+                cache.store(unsaved)
+    finally:
+        if cache:
+            cache.close()
+    store.add_results(rows)
+    counts = dict(store.db.execute("SELECT grp, COUNT(*) FROM results GROUP BY grp").fetchall())
+    return counts.get(IMAGE, 0), counts.get(JUNK, 0), known, inspected
+
+
+@contextmanager
+def _engine_session(opts: ValidateOptions, prepare: Callable[[], int]) -> Iterator[int]:
+    """Run `prepare` (the walk and the cache look-up); with `--engine ray`, in a thread while
+    this one starts (or reaches) Ray, which then serves the whole run."""
     if opts.engine != "ray":
-        return nullcontext()
+        yield prepare()
+        return
     from dataprep.ray_engine import ray_session
 
-    return ray_session(opts.ray_address, num_cpus=opts.jobs or None)
+    out: dict[str, Any] = {}
 
+    def run() -> None:
+        try:
+            out["value"] = prepare()
+        except BaseException as err:  # handed to the caller's thread below
+            out["error"] = err
 
-def _chunk_progress(opts: ValidateOptions, done: int, size: int, total: int) -> ValidateOptions:
-    """Options whose progress callback counts over the whole run, not the chunk."""
-    progress = opts.progress
-    if progress is None:
-        return opts
-
-    def update(fresh: int, todo: int) -> None:
-        progress(done + (size - todo) + fresh, total)
-
-    return replace(opts, progress=update)
+    worker = threading.Thread(target=run, name="dataprep-walk", daemon=True)
+    worker.start()
+    try:
+        with ray_session(opts.ray_address, num_cpus=opts.jobs or None):
+            worker.join()
+            if "error" in out:
+                raise out["error"]
+            yield int(out["value"])
+    finally:
+        worker.join()
 
 
 def _add_odd_size(store: RunStore, factor: float) -> None:

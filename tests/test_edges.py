@@ -150,6 +150,7 @@ def test_inspection_options_mean_the_same_everywhere(
     """Each command that inspects files passes --jobs, --timeout, --max-pixels and --min-size on
     to validate (split used to drop them silently)."""
     import dataprep.validate as validate_mod
+    import dataprep.validate_stream as validate_stream
 
     seen = []
 
@@ -161,6 +162,9 @@ def test_inspection_options_mean_the_same_everywhere(
         raise Stop
 
     monkeypatch.setattr(validate_mod, "inspect_scan", fake_inspect)
+    monkeypatch.setattr(
+        validate_stream, "inspect_run", lambda store, scan, opts, known, inspect: fake_inspect(scan, opts)
+    )
     raw = make_raw(tmp_path / "raw", per_class=2)
     if command == "leakage":  # reads a split folder
         raw = tmp_path / "split"
