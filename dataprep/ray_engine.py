@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +131,31 @@ class _Unit:
     solo_crashes: int = 0
 
 
+class _Units:
+    """The batches still to hand out: those sent back (split after a crash, or re-queued) first,
+    then the next `batch_size` records, made only when asked for, so a run over millions of
+    records holds no list of them."""
+
+    def __init__(self, count: int, batch_size: int) -> None:
+        self.count, self.batch_size, self.next = count, batch_size, 0
+        self.returned: deque[_Unit] = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self.returned) or self.next < self.count
+
+    def popleft(self) -> _Unit:
+        if self.returned:
+            return self.returned.popleft()
+        start, self.next = self.next, min(self.next + self.batch_size, self.count)
+        return _Unit(list(range(start, self.next)))
+
+    def appendleft(self, unit: _Unit) -> None:
+        self.returned.appendleft(unit)
+
+    def extendleft(self, units: Iterable[_Unit]) -> None:
+        self.returned.extendleft(units)
+
+
 @dataclass
 class _Slot:
     actor: Any
@@ -172,10 +197,7 @@ class RayInspector:
                 "add worker nodes with `ray start --address HEAD:PORT`, or use --engine local"
             )
         wanted = max(1, min(self.actors or cpus, -(-len(records) // self.batch_size)))
-        queue: deque[_Unit] = deque(
-            _Unit(list(range(i, min(i + self.batch_size, len(records)))))
-            for i in range(0, len(records), self.batch_size)
-        )
+        queue = _Units(len(records), self.batch_size)
         self._slots = [self._start() for _ in range(wanted)]
         left = len(records)
         last_progress = time.monotonic()
@@ -231,7 +253,7 @@ class RayInspector:
             self._slots = []
 
     def _requeue_crashed(
-        self, unit: _Unit, records: Sequence[FileRecord], queue: deque[_Unit]
+        self, unit: _Unit, records: Sequence[FileRecord], queue: _Units
     ) -> Iterator[tuple[int, FileResult]]:
         """The worker died on `unit`: retry its files alone; a file that killed it alone twice has failed."""
         if len(unit.indices) > 1:
@@ -243,7 +265,7 @@ class RayInspector:
         else:
             queue.appendleft(unit)
 
-    def _hand_out(self, records: Sequence[FileRecord], queue: deque[_Unit]) -> None:
+    def _hand_out(self, records: Sequence[FileRecord], queue: _Units) -> None:
         for slot in self._slots:
             if slot.ready_ref is None and slot.unit is None and queue:
                 unit = queue.popleft()
