@@ -302,8 +302,7 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
         folder = stack.pop()
         rel_folder = folder.relative_to(base).as_posix()
         try:
-            with os.scandir(folder) as it:
-                entries = list(it)
+            listing = os.scandir(folder)
         except OSError as err:
             if folder == base:
                 raise DataprepError(
@@ -314,38 +313,50 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
             )  # fmt: skip
             continue
         subdirs: list[Path] = []
-        for entry in entries:
-            full = Path(entry.path)
-            rel = full.relative_to(base).as_posix()
+        with listing:
             try:
-                is_link = entry.is_symlink()
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                continue  # vanished while we looked
-            if is_link:
-                problem = _link_problem(full, trusted, rel, is_dir)
-                if problem is not None:
-                    yield problem
-                    continue
-            elif is_dir:
-                subdirs.append(full)
-                continue
-            try:
-                st = full.stat()
-            except OSError:
-                continue  # vanished while we looked
-            if not stat.S_ISREG(st.st_mode):
-                continue  # sockets, fifos, devices: never images, never ours to move
-            if folder == base and full.name in OWN_FILES:
-                continue
-            parts = rel.split("/")
-            split: str | None = None
-            label: str | None = None
-            if found == "split" and len(parts) >= 3 and parts[0] in role_folders:
-                split, label = parts[0], parts[1]
-            elif found != "split" and len(parts) >= 2:
-                label = parts[0]
-            yield FileRecord(path=full, rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns)
+                for entry in listing:  # one entry at a time: a folder of millions of files is never a list
+                    full = Path(entry.path)
+                    rel = full.relative_to(base).as_posix()
+                    try:
+                        is_link = entry.is_symlink()
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        continue  # vanished while we looked
+                    if is_link:
+                        try:
+                            problem = _link_problem(full, trusted, rel, is_dir)
+                        except OSError:
+                            continue  # vanished while we looked
+                        if problem is not None:
+                            yield problem
+                            continue
+                    elif is_dir:
+                        subdirs.append(full)
+                        continue
+                    try:
+                        st = full.stat()
+                    except OSError:
+                        continue  # vanished while we looked
+                    if not stat.S_ISREG(st.st_mode):
+                        continue  # sockets, fifos, devices: never images, never ours to move
+                    if folder == base and full.name in OWN_FILES:
+                        continue
+                    parts = rel.split("/")
+                    split: str | None = None
+                    label: str | None = None
+                    if found == "split" and len(parts) >= 3 and parts[0] in role_folders:
+                        split, label = parts[0], parts[1]
+                    elif found != "split" and len(parts) >= 2:
+                        label = parts[0]
+                    yield FileRecord(
+                        path=full, rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns
+                    )
+            except OSError as err:  # the listing broke off part-way
+                yield ScanProblem(
+                    rel_folder + "/", "inspection_failed",
+                    f"cannot read the whole folder: {err.strerror or err}; some of its files were not checked",
+                )  # fmt: skip
         stack.extend(sorted(subdirs, key=lambda p: natural_key(p.name), reverse=True))
 
 
