@@ -212,10 +212,12 @@ def run_streamed(n: int, engine: str, jobs: int | None, base: Path) -> dict[str,
                 report.write_json(sink)
             report.write_csv(Path(tmp) / "findings.csv")
             findings = sum(1 for _ in report.findings())
+            run_file_mib = report.store.path.stat().st_size / 2**20
         finally:
             report.store.close()
         total_s = time.perf_counter() - t
     return {"files": n, "engine": engine, "jobs": jobs, "total_s": round(total_s, 1), "findings": findings,
+            "run_file_mib": round(run_file_mib),
             "rss_before_mib": round(start_rss), "peak_rss_mib": round(peak_rss_mib()), "streamed": True}  # fmt: skip
 
 
