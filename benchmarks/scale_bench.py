@@ -230,10 +230,12 @@ def section_rss_streamed(sizes: list[int], engines: list[str], base: Path) -> li
             runs.append(json.loads(out.strip().splitlines()[-1]))
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     print("\n### rss: peak RSS of `validate`'s streamed path (walk, run file, cache, JSON + CSV from disk)\n")
-    print("| files | engine | peak RSS MiB | before the run MiB | seconds |\n|---:|---|---:|---:|---:|")
+    print("| files | engine | peak RSS MiB | before the run MiB | run file MiB | seconds |")
+    print("|---:|---|---:|---:|---:|---:|")
     for r in runs:
         print(
-            f"| {r['files']:,} | {r['engine']} | {r['peak_rss_mib']:,} | {r['rss_before_mib']:,} | {r['total_s']:.0f} |"
+            f"| {r['files']:,} | {r['engine']} | {r['peak_rss_mib']:,} | {r['rss_before_mib']:,} "
+            f"| {r.get('run_file_mib', '')} | {r['total_s']:.0f} |"
         )
     return runs
 
