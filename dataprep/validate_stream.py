@@ -127,7 +127,7 @@ class RunStore:
             [
                 (natural_sort_bytes(r.rel) if grp == PROBLEM else None, grp, seq, _blob(r.rel), _worst(r),
                  r.sha256 if grp == IMAGE and r.sha256 is not None and r.size > 0 else None,
-                 _odd_size_side(r) if grp == IMAGE else None, json.dumps(r.to_cache()))
+                 _odd_size_side(r) if grp == IMAGE else None, _slim(r))
                 for grp, seq, r in rows
             ],
         )  # fmt: skip
@@ -173,12 +173,21 @@ class RunStore:
             for rowid, rel, text in rows:
                 r = FileResult.from_cache(_text(rel), json.loads(text))
                 r.findings.append(make(rowid, r))
-                updates.append((_worst(r), json.dumps(r.to_cache()), rowid))
+                updates.append((_worst(r), _slim(r), rowid))
             self.db.executemany("UPDATE results SET worst = ?, result = ? WHERE rowid = ?", updates)
 
     def close(self) -> None:
         self.db.close()
         self.path.unlink(missing_ok=True)
+
+
+UNREPORTED = ("phash", "dhash", "pixel_hash", "signature", "properties")  # in the cache, never in a report
+
+
+def _slim(r: FileResult) -> str:
+    """A result as the run file keeps it: what the report shows (findings, sizes), without the
+    hashes and the near-duplicate signature (most of a result's bytes; the cache has them)."""
+    return json.dumps({k: v for k, v in r.to_cache().items() if k not in UNREPORTED})
 
 
 def _odd_size_side(r: FileResult) -> float | None:
