@@ -43,7 +43,7 @@ from dataprep.engine import (
     interrupts_as_keyboard_interrupt,
     result_stream,
 )
-from dataprep.errors import Interrupted
+from dataprep.errors import DataprepError, Interrupted
 from dataprep.findings import Finding, Severity
 from dataprep.report import REPORT_VERSION, FileResult, ValidateSummary
 from dataprep.scan import (
@@ -93,7 +93,13 @@ class RunStore:
     """One validate run on disk: the files found and a result per file (SQLite, temp folder)."""
 
     def __init__(self, directory: Path | None = None) -> None:
-        fd, name = tempfile.mkstemp(prefix="dataprep-validate-", suffix=".sqlite3", dir=directory)
+        try:
+            fd, name = tempfile.mkstemp(prefix="dataprep-validate-", suffix=".sqlite3", dir=directory)
+        except OSError as err:
+            raise DataprepError(
+                f"cannot create validate's run file in '{directory or tempfile.gettempdir()}' ({err.strerror or err}); "
+                "set TMPDIR to a writable folder with room (about 0.6 KB per file)"
+            ) from None
         os.close(fd)
         self.path = Path(name)
         self.db = sqlite3.connect(name, check_same_thread=False)  # the walk may run beside Ray's start
@@ -322,7 +328,8 @@ def validate_streamed(
     scan = open_scan(root, opts.layout)
     store = RunStore(store_dir)
     try:
-        with _engine_session(opts, lambda: _walk(store, scan, opts)) as known:
+        stop = threading.Event()
+        with _engine_session(opts, lambda: _walk(store, scan, opts, stop), stop) as known:
             images, junk, cached, inspected = inspect_run(store, scan, opts, known, inspect)
         store.copy_sort_keys()
         store.db.execute("CREATE INDEX results_order ON results (sort, grp, seq)")
@@ -341,7 +348,7 @@ def validate_streamed(
     )  # fmt: skip
 
 
-def _walk(store: RunStore, scan: Scan, opts: ValidateOptions) -> int:
+def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Event) -> int:
     """Stream the walk into `store` (files, problems, empty classes), then read the cache: what it
     holds goes to the results, the rest to the `todo` table. Returns how many came from the cache."""
     with_images: set[str] = set()
@@ -351,6 +358,8 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions) -> int:
     walked = 0
     for seq, item in enumerate(walk_scan(scan)):
         walked = seq + 1
+        if stop.is_set():  # the run was stopped (Ctrl-C while Ray started): no need to finish
+            raise Interrupted("stopped while listing the folder; nothing was inspected")
         if isinstance(item, ScanProblem):
             problem_classes.add(class_folder(item.rel.rstrip("/"), scan.layout))
             problems.append((PROBLEM, seq, _problem_result(item)))
@@ -496,7 +505,7 @@ def inspect_run(
 
 
 @contextmanager
-def _engine_session(opts: ValidateOptions, prepare: Callable[[], int]) -> Iterator[int]:
+def _engine_session(opts: ValidateOptions, prepare: Callable[[], int], stop: threading.Event) -> Iterator[int]:
     """Run `prepare` (the walk and the cache look-up); with `--engine ray`, in a thread while
     this one starts (or reaches) Ray, which then serves the whole run."""
     if opts.engine != "ray":
@@ -520,6 +529,9 @@ def _engine_session(opts: ValidateOptions, prepare: Callable[[], int]) -> Iterat
             if "error" in out:
                 raise out["error"]
             yield int(out["value"])
+    except BaseException:
+        stop.set()
+        raise
     finally:
         worker.join()
 

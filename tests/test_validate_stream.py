@@ -99,3 +99,20 @@ def test_sort_bytes_order_like_natural_key() -> None:
         want = (natural_key(a) > natural_key(b)) - (natural_key(a) < natural_key(b))
         got = (natural_sort_bytes(a) > natural_sort_bytes(b)) - (natural_sort_bytes(a) < natural_sort_bytes(b))
         assert got == want, (a, b)
+
+
+def test_a_run_file_that_cannot_be_made_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    (tmp_path / "data" / "cats").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(tmp_path / "data" / "cats" / "a.png")
+    missing = tmp_path / "no_such_tmp"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))  # what TMPDIR=missing gives
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "data"), "--jobs", "0"])
+    assert result.exit_code == 2, result.output
+    assert "cannot create validate's run file" in result.stderr and "set TMPDIR" in result.stderr
+    assert "Traceback" not in result.output
