@@ -70,7 +70,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "validate": Command("dataprep", ["validate", "DIR", "--csv", "OUT/f.csv"], "dataprep.validate:validate", dict(INSPECTION), ["OUT"]),
+    "validate": Command("dataprep", ["validate", "DIR", "--csv", "OUT/f.csv"], "dataprep.validate_stream:validate_streamed", dict(INSPECTION), ["OUT"]),
     "clean": Command("dataprep", ["clean", "DIR"], "dataprep.clean:clean", {**INSPECTION, **THRESHOLD}),
     "duplicates": Command("dataprep", ["duplicates", "DIR"], "dataprep.duplicates:duplicates_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
     "leakage": Command("dataprep", ["leakage", "DIR"], "dataprep.duplicates:leakage_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
