@@ -546,12 +546,10 @@ def _add_odd_size(store: RunStore, factor: float) -> None:
         (2 - n % 2, (n - 1) // 2),
     ).fetchall()
     median = sum(side for (side,) in middle) / len(middle)
-    rowids = [
-        rowid for (rowid,) in store.db.execute(
-            "SELECT rowid FROM results WHERE side IS NOT NULL AND (side > ? OR side * ? < ?)",
-            (factor * median, factor, median),
-        ).fetchall()
-    ]  # fmt: skip
+    store.db.execute(  # the outliers by rowid in a scratch table, read back a batch at a time
+        "CREATE TEMP TABLE odd AS SELECT rowid AS id FROM results WHERE side IS NOT NULL AND (side > ? OR side * ? < ?)",
+        (factor * median, factor, median),
+    )
 
     def odd(_: int, r: FileResult) -> Finding:
         assert r.width and r.height
@@ -562,7 +560,10 @@ def _add_odd_size(store: RunStore, factor: float) -> None:
             f"median image ({median:.0f} px a side; threshold {factor:g}x)"
         ))  # fmt: skip
 
-    store.add_finding(rowids, odd)
+    cursor = store.db.execute("SELECT id FROM odd ORDER BY rowid")
+    while rows := cursor.fetchmany(WRITE_BATCH):
+        store.add_finding([rowid for (rowid,) in rows], odd)
+    store.db.execute("DROP TABLE odd")
 
 
 def _add_duplicates(store: RunStore) -> None:
