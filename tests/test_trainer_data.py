@@ -120,6 +120,15 @@ def test_bad_file_is_skipped_and_counted(raw_root: Path) -> None:
     assert sum(int(y.shape[0]) for _, y in pipeline.dataset) == 11  # second (cached) pass too
 
 
+def test_count_is_zero_when_no_file_decodes(tmp_path: Path) -> None:
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg either")
+    pipeline = data.make_pipeline(data.list_files(tmp_path), image_size=16, batch_size=4, training=False)
+    assert sum(int(y.shape[0]) for _, y in pipeline.dataset) == 0
+    assert pipeline.count_decoded() == 0
+
+
 def test_cache_key_tracks_size_and_files(split_root: Path, tmp_path: Path) -> None:
     files = data.list_files(split_root, "train")
     key = data.cache_key(files, 32)
@@ -180,6 +189,13 @@ def test_augmentation_runs_after_the_cache(split_root: Path) -> None:
     pipe = data.make_pipeline(files, image_size=16, batch_size=4, training=True, augment="flip=horizontal")
     x, _ = next(iter(pipe.dataset))
     assert x.dtype == tf.float32 and x.shape == (4, 16, 16, 3)
+    # Without the pipeline's own cast before it, the augmentation still sees 0..255 pixels.
+    plain = data.make_pipeline(files, image_size=16, batch_size=len(files), training=False)
+    pixels = np.concatenate([b.numpy() for b, _ in plain.dataset])
+    flipped = data.make_pipeline(files, image_size=16, batch_size=len(files), training=True, augment="flip=horizontal")
+    out = np.concatenate([b.numpy() for b, _ in flipped.dataset])
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
+    assert sorted(out.sum(axis=(1, 2, 3)).round()) == sorted(pixels.sum(axis=(1, 2, 3)).round())
     assert pipe.images.element_spec[0].dtype == tf.uint8
     assert data.normalize_augment("none") == "none"
     assert data.normalize_augment("default") == data.normalize_augment(None)

@@ -269,8 +269,14 @@ class Pipeline:
     cache_file: Path | None
 
     def count_decoded(self) -> int:
-        """How many files decoded (the rest were skipped); reads the cache after a full pass."""
-        return int(self.images.reduce(tf.constant(0, tf.int64), plain_graph(lambda count, _: count + 1)).numpy())
+        """How many files decoded (the rest were skipped); reads the cache after a full pass.
+
+        The labels alone, in one batch as large as the file list (so there is exactly one, or
+        none when nothing decoded): 5 ms per 800 images at 180 px against 44 ms for a
+        ``reduce``, which traces a new function on every call (BENCHMARKS.md, trainer input
+        pipeline)."""
+        labels = self.images.map(plain_graph(lambda _, label: label)).batch(max(len(self.files), 1))
+        return sum(int(batch.shape[0]) for batch in labels.take(1))
 
 
 def decoded_images(
@@ -325,11 +331,12 @@ def make_pipeline(
     if training:
         ds = ds.shuffle(min(len(files), SHUFFLE_BUFFER_MAX), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.map(plain_graph(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=AUTOTUNE)
-    if training and augment is not None:
-        augmenter = build_augmenter(augment, seed)
-        if augmenter is not None:
-            ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    augmenter = build_augmenter(augment, seed) if training and augment is not None else None
+    if augmenter is not None:
+        # The augmentation's first layer casts uint8 to float32 itself: no separate cast pass.
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    else:
+        ds = ds.map(plain_graph(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=AUTOTUNE)
     ds = ds.prefetch(AUTOTUNE)
     if shard_by_data:
         options = tf.data.Options()
