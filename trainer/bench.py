@@ -20,7 +20,7 @@ from typing import Any
 import tensorflow as tf
 
 from dataprep.tensorflow_runtime import tf_error_message
-from dataprep.tf_decode import decode_full, decode_image
+from dataprep.tf_decode import JPEG_RATIOS, decode_full, decode_image, jpeg_ratio_index
 from trainer import data
 
 
@@ -215,7 +215,55 @@ def stage_profile(files: data.FileList, image_size: int, batch_size: int = 32) -
         ("trainer decode_image instead (DCT-scaled, uint8)", lambda: mapped(ours).batch(batch_size)),
         ("+ ignore_errors (skip bad files)", lambda: pipeline(False, False, False)),
         ("+ cache()", lambda: pipeline(True, False, False)),
-        ("+ shuffle(all)", lambda: pipeline(True, True, False)),
-        ("+ float32 cast per batch (= make_pipeline)", lambda: pipeline(True, True, True)),
+        ("+ shuffle(all) (= make_pipeline: uint8 batches)", lambda: pipeline(True, True, False)),
+        ("+ float32 cast per batch (make_pipeline before; now the model casts)", lambda: pipeline(True, True, True)),
     ]
     return [(name, timed_pass(make)) for name, make in rows]
+
+
+def decode_cap(files: data.FileList, image_size: int, passes: int = 4) -> dict[str, float]:
+    """CPU ms per image of each per-file step, one element at a time, on the same files.
+
+    Single-threaded (a sequential map drained by ``reduce``), the encoded bytes held in memory
+    (except for the read row), `passes` passes so the set-up of each pipeline is amortised;
+    ``fixed`` is the per-element cost of the harness with no work, subtracted from the others
+    (a loader pays one like it per element). ``entropy``, ``decode_jpeg(ratio=8)``, is the
+    entropy (Huffman) decoding that every decoder of these files must do, with almost no
+    inverse-DCT or colour work left; ``floor`` adds the resize to image_size that every loader
+    delivering image_size pixels does (its cost follows the output size). No loader that decodes
+    each file costs less than ``fixed + read + floor``, so ``cap_vs_keras`` bounds how far ahead
+    of Keras' loader (``keras``: full decode + float resize) any first pass can be.
+    """
+    blobs = [Path(path).read_bytes() for path in files.paths]
+    size = [image_size, image_size]
+
+    def at_our_ratio(contents: Any) -> Any:
+        shape = tf.image.extract_jpeg_shape(contents)
+        branches = [(lambda r=ratio: tf.io.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS]
+        return tf.switch_case(jpeg_ratio_index(shape[0], shape[1], image_size), branches)
+
+    steps: dict[str, Callable[[Any], Any]] = {
+        "fixed": lambda contents: tf.zeros([1], tf.uint8),
+        "read": lambda path: tf.strings.length(tf.io.read_file(path)),
+        "entropy": lambda contents: tf.io.decode_jpeg(contents, channels=3, ratio=8),
+        "floor": lambda contents: tf.image.resize(tf.io.decode_jpeg(contents, channels=3, ratio=8), size),
+        "decode_at_ratio": at_our_ratio,
+        "decode_full": decode_full,
+        "keras": lambda contents: tf.image.resize(decode_full(contents), size),
+        "trainer": lambda contents: decode_image(contents, image_size),
+    }
+    cost: dict[str, float] = {}
+    for name, step in steps.items():
+        source = list(files.paths) if name == "read" else blobs
+        ds = tf.data.Dataset.from_tensor_slices(source).repeat(passes).map(data.plain_graph(step))
+        count = data.plain_graph(lambda total, out: total + tf.cast(tf.size(out), tf.int64))
+        started = cpu_seconds()
+        ds.reduce(tf.constant(0, tf.int64), count)
+        cost[name] = 1000 * (cpu_seconds() - started) / (len(blobs) * passes)
+    fixed = cost.pop("fixed")
+    result = {name: max(value - fixed, 0.0) for name, value in cost.items()}
+    result["fixed"] = fixed
+    base = fixed + result["read"]
+    result["cap_vs_keras"] = (base + result["keras"]) / (base + result["floor"])
+    result["trainer_vs_keras"] = (base + result["keras"]) / (base + result["trainer"])
+    return result
