@@ -159,15 +159,21 @@ def test_cache_key_tracks_size_and_files(split_root: Path, tmp_path: Path) -> No
     assert data.cache_key(copied, 32) != before
 
 
-def test_file_cache_is_written_and_reused(split_root: Path, tmp_path: Path) -> None:
+def test_file_cache_is_written_and_reused(split_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = data.list_files(split_root, "val")
     cache_dir = tmp_path / "cache"
     first = data.make_pipeline(files, image_size=16, batch_size=4, training=False, cache_dir=cache_dir)
     a = np.concatenate([x.numpy() for x, _ in first.dataset])
     assert first.cache_file is not None and Path(f"{first.cache_file}.index").exists()
+
+    def no_header_reads(*_: object) -> list[int]:
+        raise AssertionError("a complete file cache needs no JPEG header reads")
+
+    monkeypatch.setattr(data, "decode_groups", no_header_reads)
     second = data.make_pipeline(files, image_size=16, batch_size=4, training=False, cache_dir=cache_dir)
     assert second.cache_file == first.cache_file
     np.testing.assert_array_equal(a, np.concatenate([x.numpy() for x, _ in second.dataset]))
+    monkeypatch.undo()
     other = data.make_pipeline(files, image_size=20, batch_size=4, training=False, cache_dir=cache_dir)
     assert other.cache_file != first.cache_file
 
@@ -261,7 +267,7 @@ def test_header_sizes_are_tensorflows(tmp_path: Path) -> None:
     assert jpeg_header_size(str(tmp_path / "missing.jpg")) is None
 
 
-def test_grouped_decode_equals_load_image_in_file_order(tmp_path: Path) -> None:
+def test_grouped_decode_equals_load_image_in_file_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Files decoded in groups of one DCT ratio come back in file order with `load_image`'s pixels,
     also when a JPEG with a good header fails mid-file and files of other formats sit between."""
     rng = np.random.default_rng(5)
@@ -276,6 +282,8 @@ def test_grouped_decode_equals_load_image_in_file_order(tmp_path: Path) -> None:
     files = data.list_files(tmp_path)
     groups = data.decode_groups(files, 64)
     assert {0, 1, 4, 8} <= set(groups)  # the PNG branches; large and small JPEGs group by ratio
+    monkeypatch.setattr(data, "HEADER_THREADS_FROM", 2)  # large lists: read by threads, same order
+    assert data.decode_groups(files, 64) == groups
     pipeline = data.make_pipeline(files, image_size=64, batch_size=5, training=False)
     got = [(x, y) for xs, ys in pipeline.dataset for x, y in zip(xs.numpy(), ys.numpy())]
     expected = []
