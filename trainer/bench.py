@@ -20,7 +20,7 @@ from typing import Any
 import tensorflow as tf
 
 from dataprep.tensorflow_runtime import tf_error_message
-from dataprep.tf_decode import JPEG_RATIOS, decode_full, decode_image, jpeg_ratio_index
+from dataprep.tf_decode import JPEG_RATIOS, decode_full, decode_image, decode_jpeg_at, jpeg_ratio_index
 from trainer import data
 
 
@@ -233,33 +233,43 @@ def decode_cap(files: data.FileList, image_size: int, passes: int = 4) -> dict[s
     inverse-DCT or colour work left; ``floor`` adds the resize to image_size that every loader
     delivering image_size pixels does (its cost follows the output size). No loader that decodes
     each file costs less than ``fixed + read + floor``, so ``cap_vs_keras`` bounds how far ahead
-    of Keras' loader (``keras``: full decode + float resize) any first pass can be.
+    of Keras' loader (``keras``: full decode + float resize) any first pass can be. Files are
+    grouped by the pipeline's ratio (`trainer.data.decode_groups`), one pipeline per group, as
+    the pipeline does; ``trainer`` is its per-file work, ``trainer_branching`` `decode_image`'s.
     """
     blobs = [Path(path).read_bytes() for path in files.paths]
     size = [image_size, image_size]
+    groups = data.decode_groups(files, image_size)  # the pipeline's ratio per file (0: branches in the graph)
 
     def at_our_ratio(contents: Any) -> Any:
         shape = tf.image.extract_jpeg_shape(contents)
         branches = [(lambda r=ratio: tf.io.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS]
         return tf.switch_case(jpeg_ratio_index(shape[0], shape[1], image_size), branches)
 
-    steps: dict[str, Callable[[Any], Any]] = {
-        "fixed": lambda contents: tf.zeros([1], tf.uint8),
-        "read": lambda path: tf.strings.length(tf.io.read_file(path)),
-        "entropy": lambda contents: tf.io.decode_jpeg(contents, channels=3, ratio=8),
-        "floor": lambda contents: tf.image.resize(tf.io.decode_jpeg(contents, channels=3, ratio=8), size),
-        "decode_at_ratio": at_our_ratio,
-        "decode_full": decode_full,
-        "keras": lambda contents: tf.image.resize(decode_full(contents), size),
-        "trainer": lambda contents: decode_image(contents, image_size),
+    def grouped(decode: Callable[[Any, int], Any], branching: Callable[[Any], Any]) -> Callable[[Any, int], Any]:
+        return lambda contents, ratio: branching(contents) if ratio == 0 else decode(contents, ratio)
+
+    # Each step maps (input, ratio) → tensor; `ratio` is the file's group, a Python int per pipeline.
+    steps: dict[str, Callable[[Any, int], Any]] = {
+        "fixed": lambda contents, _: tf.zeros([1], tf.uint8),
+        "read": lambda path, _: tf.strings.length(tf.io.read_file(path)),
+        "entropy": lambda contents, _: tf.io.decode_jpeg(contents, channels=3, ratio=8),
+        "floor": lambda contents, _: tf.image.resize(tf.io.decode_jpeg(contents, channels=3, ratio=8), size),
+        "decode_at_ratio": grouped(lambda c, r: tf.io.decode_jpeg(c, channels=3, ratio=r), at_our_ratio),
+        "decode_full": lambda contents, _: decode_full(contents),
+        "keras": lambda contents, _: tf.image.resize(decode_full(contents), size),
+        "trainer_branching": lambda contents, _: decode_image(contents, image_size),
+        "trainer": grouped(lambda c, r: decode_jpeg_at(c, r, image_size), lambda c: decode_image(c, image_size)),
     }
+    count = data.plain_graph(lambda total, out: total + tf.cast(tf.size(out), tf.int64))
     cost: dict[str, float] = {}
     for name, step in steps.items():
         source = list(files.paths) if name == "read" else blobs
-        ds = tf.data.Dataset.from_tensor_slices(source).repeat(passes).map(data.plain_graph(step))
-        count = data.plain_graph(lambda total, out: total + tf.cast(tf.size(out), tf.int64))
         started = cpu_seconds()
-        ds.reduce(tf.constant(0, tf.int64), count)
+        for group in sorted(set(groups)):
+            members = [item for item, g in zip(source, groups) if g == group]
+            ds = tf.data.Dataset.from_tensor_slices(members).repeat(passes)
+            ds.map(data.plain_graph(lambda x, g=group, step=step: step(x, g))).reduce(tf.constant(0, tf.int64), count)
         cost[name] = 1000 * (cpu_seconds() - started) / (len(blobs) * passes)
     fixed = cost.pop("fixed")
     result = {name: max(value - fixed, 0.0) for name, value in cost.items()}
