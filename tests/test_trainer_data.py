@@ -297,3 +297,21 @@ def test_grouped_decode_equals_load_image_in_file_order(tmp_path: Path, monkeypa
         assert y == label
         np.testing.assert_array_equal(x, want)
     assert pipeline.count_decoded() == len(expected)
+
+
+def test_host_ratio_is_the_graphs() -> None:
+    from dataprep.tf_decode import JPEG_RATIOS, jpeg_ratio, jpeg_ratio_index
+
+    for image_size in (32, 128, 180, 224):
+        for short in (
+            1,
+            image_size - 1,
+            image_size,
+            2 * image_size - 1,
+            2 * image_size,
+            4 * image_size,
+            9 * image_size,
+        ):
+            for long in (short, short + 1, 3 * short):
+                index = int(jpeg_ratio_index(tf.constant(long), tf.constant(short), image_size))
+                assert jpeg_ratio(long, short, image_size) == JPEG_RATIOS[index], (image_size, short, long)
