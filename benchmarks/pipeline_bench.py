@@ -9,7 +9,8 @@ every size alike), runs `trainer.bench.bench`: files pre-read so the OS page cac
 both, Keras' loader timed first and then the trainer pipeline's first and cached pass, on the
 same files, in the same process. Each call gives a paired ratio (trainer ÷ Keras, wall clock and
 CPU per image); the table reports the median paired ratio and the best images/s of each. With
---profile SIZE it adds the cost of each pipeline step (`trainer.bench.stage_profile`).
+--profile SIZE it adds the cost of each pipeline step (`trainer.bench.stage_profile`) and, at
+every size, the per-file costs and the entropy-decoding cap (`trainer.bench.decode_cap`).
 
 Larger-than-memory mode: see `larger_than_memory` below. The data is used in place, never copied;
 generated data lives under a temporary folder that is removed at the end.
@@ -101,6 +102,42 @@ def profile_rows(data: Path, size: int, batch_size: int, repeats: int) -> list[d
         for name, measured in stage_profile(files, size, batch_size):
             samples.setdefault(name, []).append(measured.cpu_ms_per_image)
     return [{"step": name, "cpu_ms_per_image": statistics.median(values)} for name, values in samples.items()]
+
+
+def cap_rows(data: Path, sizes: list[int], repeats: int) -> list[dict[str, Any]]:
+    """`trainer.bench.decode_cap` at each size, the median of `repeats` (sizes interleaved)."""
+    from trainer import data as trainer_data
+    from trainer.bench import decode_cap
+
+    files = trainer_data.list_files(data)
+    samples: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        for size in sizes:
+            samples[size].append(decode_cap(files, size))
+    return [
+        {"image_size": size, **{key: statistics.median(s[key] for s in found) for key in found[0]}}
+        for size, found in samples.items()
+    ]
+
+
+def print_caps(rows: list[dict[str, Any]]) -> None:
+    print(
+        "\nper-file CPU ms per image, one element at a time on the same files (median; harness cost "
+        "per element subtracted): the entropy-decoding floor bounds any loader"
+    )
+    print(
+        "| size | per element | read | entropy: decode_jpeg(ratio=8) | floor: entropy + resize | decode at "
+        "trainer's ratio | full decode | Keras: full decode + resize | decode_image (branching) | trainer (grouped) "
+        "| trainer × Keras | cap × Keras |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['image_size']} | {r['fixed']:.3f} | {r['read']:.3f} | {r['entropy']:.3f} | {r['floor']:.3f} | "
+            f"{r['decode_at_ratio']:.3f} | {r['decode_full']:.3f} | {r['keras']:.3f} | {r['trainer_branching']:.3f} | "
+            f"{r['trainer']:.3f} | "
+            f"{r['trainer_vs_keras']:.2f} | {r['cap_vs_keras']:.2f} |"
+        )
 
 
 def print_profile(rows: list[dict[str, Any]], size: int) -> None:
@@ -240,6 +277,8 @@ def main() -> None:
         if args.profile:
             report["profile"] = profile_rows(args.data, args.profile, args.batch_size, args.repeats)
             print_profile(report["profile"], args.profile)
+            report["caps"] = cap_rows(args.data, args.sizes, args.repeats)
+            print_caps(report["caps"])
     if args.json:
         print(json.dumps(report, indent=2))
 

@@ -20,7 +20,7 @@ from typing import Any
 import tensorflow as tf
 
 from dataprep.tensorflow_runtime import tf_error_message
-from dataprep.tf_decode import decode_full, decode_image
+from dataprep.tf_decode import JPEG_RATIOS, decode_full, decode_image, decode_jpeg_at, jpeg_ratio_index
 from trainer import data
 
 
@@ -197,10 +197,8 @@ def stage_profile(files: data.FileList, image_size: int, batch_size: int = 32) -
     def ours(contents: Any) -> Any:
         return decode_image(contents, image_size)
 
-    def pipeline(cache: bool, shuffle: bool, cast: bool) -> tf.data.Dataset:
-        ds = mapped(ours).ignore_errors(log_warning=True)
-        if cache:
-            ds = ds.cache()
+    def grouped(cache: bool, shuffle: bool, cast: bool) -> tf.data.Dataset:
+        ds, _ = data.decoded_images(files, image_size, cache=cache)  # groups by ratio, ignore_errors
         if shuffle:
             ds = ds.shuffle(len(files), seed=1)
         ds = ds.batch(batch_size, num_parallel_calls=autotune, deterministic=True)
@@ -212,10 +210,71 @@ def stage_profile(files: data.FileList, image_size: int, batch_size: int = 32) -
         ("read files only", lambda: mapped(tiny).batch(batch_size)),
         ("+ decode_jpeg(ratio=8) + resize: entropy-decoding floor", lambda: mapped(floor).batch(batch_size)),
         ("+ full decode + float resize (Keras' per-image work)", lambda: mapped(keras_like).batch(batch_size)),
-        ("trainer decode_image instead (DCT-scaled, uint8)", lambda: mapped(ours).batch(batch_size)),
-        ("+ ignore_errors (skip bad files)", lambda: pipeline(False, False, False)),
-        ("+ cache()", lambda: pipeline(True, False, False)),
-        ("+ shuffle(all)", lambda: pipeline(True, True, False)),
-        ("+ float32 cast per batch (= make_pipeline)", lambda: pipeline(True, True, True)),
+        (
+            "decode_image instead: DCT ratio chosen per element in the graph (before)",
+            lambda: mapped(ours).batch(batch_size),
+        ),
+        ("files grouped by ratio from their headers, + ignore_errors (now)", lambda: grouped(False, False, False)),
+        ("+ cache()", lambda: grouped(True, False, False)),
+        ("+ shuffle(all) (= make_pipeline: uint8 batches)", lambda: grouped(True, True, False)),
+        ("+ float32 cast per batch (make_pipeline before; now the model casts)", lambda: grouped(True, True, True)),
     ]
     return [(name, timed_pass(make)) for name, make in rows]
+
+
+def decode_cap(files: data.FileList, image_size: int, passes: int = 4) -> dict[str, float]:
+    """CPU ms per image of each per-file step, one element at a time, on the same files.
+
+    Single-threaded (a sequential map drained by ``reduce``), the encoded bytes held in memory
+    (except for the read row), `passes` passes so the set-up of each pipeline is amortised;
+    ``fixed`` is the per-element cost of the harness with no work, subtracted from the others
+    (a loader pays one like it per element). ``entropy``, ``decode_jpeg(ratio=8)``, is the
+    entropy (Huffman) decoding that every decoder of these files must do, with almost no
+    inverse-DCT or colour work left; ``floor`` adds the resize to image_size that every loader
+    delivering image_size pixels does (its cost follows the output size). No loader that decodes
+    each file costs less than ``fixed + read + floor``, so ``cap_vs_keras`` bounds how far ahead
+    of Keras' loader (``keras``: full decode + float resize) any first pass can be. Files are
+    grouped by the pipeline's ratio (`trainer.data.decode_groups`), one pipeline per group, as
+    the pipeline does; ``trainer`` is its per-file work, ``trainer_branching`` `decode_image`'s.
+    """
+    blobs = [Path(path).read_bytes() for path in files.paths]
+    size = [image_size, image_size]
+    groups = data.decode_groups(files, image_size)  # the pipeline's ratio per file (0: branches in the graph)
+
+    def at_our_ratio(contents: Any) -> Any:
+        shape = tf.image.extract_jpeg_shape(contents)
+        branches = [(lambda r=ratio: tf.io.decode_jpeg(contents, channels=3, ratio=r)) for ratio in JPEG_RATIOS]
+        return tf.switch_case(jpeg_ratio_index(shape[0], shape[1], image_size), branches)
+
+    def grouped(decode: Callable[[Any, int], Any], branching: Callable[[Any], Any]) -> Callable[[Any, int], Any]:
+        return lambda contents, ratio: branching(contents) if ratio == 0 else decode(contents, ratio)
+
+    # Each step maps (input, ratio) → tensor; `ratio` is the file's group, a Python int per pipeline.
+    steps: dict[str, Callable[[Any, int], Any]] = {
+        "fixed": lambda contents, _: tf.zeros([1], tf.uint8),
+        "read": lambda path, _: tf.strings.length(tf.io.read_file(path)),
+        "entropy": lambda contents, _: tf.io.decode_jpeg(contents, channels=3, ratio=8),
+        "floor": lambda contents, _: tf.image.resize(tf.io.decode_jpeg(contents, channels=3, ratio=8), size),
+        "decode_at_ratio": grouped(lambda c, r: tf.io.decode_jpeg(c, channels=3, ratio=r), at_our_ratio),
+        "decode_full": lambda contents, _: decode_full(contents),
+        "keras": lambda contents, _: tf.image.resize(decode_full(contents), size),
+        "trainer_branching": lambda contents, _: decode_image(contents, image_size),
+        "trainer": grouped(lambda c, r: decode_jpeg_at(c, r, image_size), lambda c: decode_image(c, image_size)),
+    }
+    count = data.plain_graph(lambda total, out: total + tf.cast(tf.size(out), tf.int64))
+    cost: dict[str, float] = {}
+    for name, step in steps.items():
+        source = list(files.paths) if name == "read" else blobs
+        started = cpu_seconds()
+        for group in sorted(set(groups)):
+            members = [item for item, g in zip(source, groups) if g == group]
+            ds = tf.data.Dataset.from_tensor_slices(members).repeat(passes)
+            ds.map(data.plain_graph(lambda x, g=group, step=step: step(x, g))).reduce(tf.constant(0, tf.int64), count)
+        cost[name] = 1000 * (cpu_seconds() - started) / (len(blobs) * passes)
+    fixed = cost.pop("fixed")
+    result = {name: max(value - fixed, 0.0) for name, value in cost.items()}
+    result["fixed"] = fixed
+    base = fixed + result["read"]
+    result["cap_vs_keras"] = (base + result["keras"]) / (base + result["floor"])
+    result["trainer_vs_keras"] = (base + result["keras"]) / (base + result["trainer"])
+    return result

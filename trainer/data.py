@@ -2,8 +2,9 @@
 
 Order of operations (STYLE.md, practice 6): list files → parallel read + decode + resize to uint8
 → skip undecodable files → ``cache()`` (memory, or a keyed file cache) → shuffle → batch →
-augment (train only, vectorized) → prefetch. Everything before the cache is deterministic, so
-the cache holds each image once, as uint8 (a quarter of the float32 the tutorials cache).
+augment (train only, vectorized; uint8 batches otherwise) → prefetch. Everything before the
+cache is deterministic, so the cache holds each image once, as uint8 (a quarter of the float32
+the tutorials cache).
 
 JPEGs much larger than the target are decoded at reduced scale (``decode_jpeg(ratio=2|4|8)``,
 libjpeg's DCT scaling) before resizing: the same decoder, a fraction of the work.
@@ -35,7 +36,15 @@ from dataprep.scan import (
     split_role,
 )
 from dataprep.split.manifest import SplitManifest
-from dataprep.tf_decode import JPEG_RATIOS, decode_image, jpeg_ratio_index, load_image  # noqa: F401 - re-exported
+from dataprep.tf_decode import (  # noqa: F401 - JPEG_RATIOS, decode_image, jpeg_ratio_index re-exported
+    JPEG_RATIOS,
+    decode_image,
+    decode_jpeg_at,
+    jpeg_header_size,
+    jpeg_ratio,
+    jpeg_ratio_index,
+    load_image,
+)
 
 log = logging.getLogger(__name__)
 
@@ -269,27 +278,87 @@ class Pipeline:
     cache_file: Path | None
 
     def count_decoded(self) -> int:
-        """How many files decoded (the rest were skipped); reads the cache after a full pass."""
-        return int(self.images.reduce(tf.constant(0, tf.int64), plain_graph(lambda count, _: count + 1)).numpy())
+        """How many files decoded (the rest were skipped); reads the cache after a full pass.
+
+        The labels alone, in one batch as large as the file list (so there is exactly one, or
+        none when nothing decoded), read with ``get_single_element``: 5 ms per 800 images at
+        180 px against 20 ms through a Python iterator and 44 ms for a ``reduce``, which traces a
+        new function on every call (BENCHMARKS.md, trainer input pipeline)."""
+        labels = self.images.map(plain_graph(lambda _, label: label)).batch(max(len(self.files), 1))
+        try:
+            return int(labels.get_single_element().shape[0])
+        except tf.errors.InvalidArgumentError:  # no batch at all: nothing decoded
+            return 0
+
+
+# Group of files whose JPEG header could not be read on the host: `decode_image` branches itself.
+_BRANCHING = 0
+
+
+HEADER_THREADS = 8
+HEADER_THREADS_FROM = 1024  # files; fewer are read on the calling thread
+
+
+def decode_groups(files: FileList, image_size: int) -> list[int]:
+    """Per file, the DCT ratio its JPEG header calls for at `image_size` (``jpeg_ratio``), or
+    `_BRANCHING` (0) for a file whose header this cannot read (other formats, damaged or missing
+    files): those go through `decode_image`, which finds the ratio in the graph.
+
+    Large lists are read by a few threads in contiguous chunks (file opens release the GIL), so a
+    slow file system's latency overlaps as it does for the pipeline's own reads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(paths: Sequence[str]) -> list[int]:
+        sizes = (jpeg_header_size(path) for path in paths)
+        return [_BRANCHING if size is None else jpeg_ratio(size[0], size[1], image_size) for size in sizes]
+
+    if len(files) < HEADER_THREADS_FROM:
+        return read(files.paths)
+    step = -(-len(files) // HEADER_THREADS)
+    chunks = [files.paths[i : i + step] for i in range(0, len(files), step)]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        return [group for chunk in pool.map(read, chunks) for group in chunk]
 
 
 def decoded_images(
     files: FileList, image_size: int, cache_dir: str | os.PathLike[str] | None = None, cache: bool = True
 ) -> tuple[tf.data.Dataset, Path | None]:
     """(uint8 image, label) per decodable file, in file order, cached. Undecodable files are
-    skipped (and logged by tf.data); compare the count with len(files) to see how many."""
-    ds = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(list(files.paths), tf.string), tf.constant(list(files.labels), tf.int32))
-    )
-    ds = ds.map(
-        plain_graph(lambda path, label: (load_image(path, image_size), label)),
-        num_parallel_calls=AUTOTUNE,
-        deterministic=True,
-    )
+    skipped (and logged by tf.data); compare the count with len(files) to see how many.
+
+    The pixels are `load_image`'s. Files are decoded in groups of one DCT ratio, read from their
+    headers on the host (~10 µs per file), so no map function branches per element; the groups'
+    outputs are merged back into file order.
+    """
+    cache_file = cache_path(cache_dir, files, image_size) if cache and cache_dir is not None else None
+    if cache_file is not None and Path(f"{cache_file}.index").exists():
+        groups = [_BRANCHING] * len(files)  # a complete file cache: nothing will be decoded
+    else:
+        groups = decode_groups(files, image_size)
+    present = sorted(set(groups)) or [_BRANCHING]
+    streams = []
+    for group in present:
+        members = [i for i, g in enumerate(groups) if g == group]
+        ds = tf.data.Dataset.from_tensor_slices(
+            (
+                tf.constant([files.paths[i] for i in members], tf.string),
+                tf.constant([files.labels[i] for i in members], tf.int32),
+            )
+        )
+        if group == _BRANCHING:
+            decode = plain_graph(lambda path, label: (load_image(path, image_size), label))
+        else:
+            decode = plain_graph(
+                lambda path, label, ratio=group: (decode_jpeg_at(tf.io.read_file(path), ratio, image_size), label)
+            )
+        streams.append(ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True))
+    if len(streams) == 1:
+        ds = streams[0]
+    else:
+        order = tf.data.Dataset.from_tensor_slices(tf.constant([present.index(g) for g in groups], tf.int64))
+        ds = tf.data.Dataset.choose_from_datasets(streams, order)
     ds = ds.ignore_errors(log_warning=True)
-    cache_file: Path | None = None
-    if cache and cache_dir is not None:
-        cache_file = cache_path(cache_dir, files, image_size)
+    if cache_file is not None:
         _prepare_file_cache(cache_file)
         ds = ds.cache(str(cache_file))
     elif cache:
@@ -312,8 +381,11 @@ def make_pipeline(
     """The full pipeline for training (`training=True`: shuffle + augment) or evaluation.
 
     `augment` is an augmentation spec (string / AugmentSpec, see ``dataprep.augment``) or None;
-    it runs on whole batches after the cache. Batches are float32 pixels in 0..255 and int32
-    labels; models rescale inside themselves.
+    it runs on whole batches after the cache. Batches are pixels in 0..255 — uint8, or float32
+    when augmented — and int32 labels. A Keras model casts uint8 input to its input's dtype and
+    rescales inside itself, so the pipeline writes no float32 copy of every batch: a quarter of
+    the bytes per batch to the accelerator, and the cast runs there (BENCHMARKS.md, trainer
+    input pipeline).
     """
     if len(files) == 0:
         what = f"the '{files.split}' split of " if files.split else ""
@@ -325,11 +397,10 @@ def make_pipeline(
     if training:
         ds = ds.shuffle(min(len(files), SHUFFLE_BUFFER_MAX), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.map(plain_graph(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=AUTOTUNE)
-    if training and augment is not None:
-        augmenter = build_augmenter(augment, seed)
-        if augmenter is not None:
-            ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    augmenter = build_augmenter(augment, seed) if training and augment is not None else None
+    if augmenter is not None:
+        # The augmentation's first layer casts uint8 to float32 itself: no separate cast pass.
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
     ds = ds.prefetch(AUTOTUNE)
     if shard_by_data:
         options = tf.data.Options()
