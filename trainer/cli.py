@@ -118,6 +118,21 @@ def fit(
     ] = "auto",
     xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    fold: Annotated[
+        int | None,
+        typer.Option(
+            help="Train on the other folds of DATA_DIR's split.json (dataprep split --folds K) and validate on fold I.",
+            metavar="I",
+            min=0,
+            max=99,
+        ),
+    ] = None,
+    folds_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --fold: the split.json (or a label-issues folds.json) to read the folds from.", metavar="FILE"
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -165,6 +180,8 @@ def fit(
         precision=precision,
         xla=xla,
         max_pixels=max_pixels,
+        fold=fold,
+        folds_from=str(folds_from) if folds_from else None,
         verbose=1 if sys.stdout.isatty() else 2,
     )
     from trainer import render
