@@ -110,7 +110,8 @@ def run_trainer(
     started = time.perf_counter()
     result = find_label_issues(LabelIssuesConfig(
         data_dir=str(data), folds=args.folds, model=args.model, image_size=args.image_size, epochs=args.epochs,
-        batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates, verbose=0,
+        batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates,
+        snapshots=args.snapshots, weight_decay=args.weight_decay, verbose=0,
     ))  # fmt: skip
     seconds = time.perf_counter() - started
     _, confidence = rank_label_issues(result.labels, result.probs)
@@ -145,7 +146,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=LabelIssuesConfig.batch_size)
     parser.add_argument("--model", default=LabelIssuesConfig.model)
     parser.add_argument("--augment", default=LabelIssuesConfig.augment)
+    parser.add_argument("--weight-decay", type=float, default=LabelIssuesConfig.weight_decay)
+    parser.add_argument("--snapshots", type=int, default=LabelIssuesConfig.snapshots)
     parser.add_argument("--flip", type=float, default=0.05)
+    parser.add_argument("--keep", type=Path, default=None, help="Copy the data and run folders here (for analysis).")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--only", choices=["a", "b"], default=None, help="Run one trained variant only.")
     parser.add_argument("--json", action="store_true")
@@ -161,6 +165,9 @@ def main() -> None:
             if args.only in (None, key):
                 rows[key] = run_trainer(data, Path(tmp) / f"run-{key}", args, grouped, wrong)
                 print(f"({key}) {rows[key]}", file=sys.stderr, flush=True)
+        if args.keep is not None:
+            shutil.copytree(tmp, args.keep, symlinks=True, dirs_exist_ok=True)
+            (args.keep / "wrong.json").write_text(json.dumps(sorted(wrong)))
         paths = sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file())
         random.Random(args.seed).shuffle(paths)
         rows["c"] = score(paths, paths[: len(wrong)], wrong)

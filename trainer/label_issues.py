@@ -74,6 +74,7 @@ class LabelIssuesConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 24
     lr: float = DEFAULT_LR
+    weight_decay: float = 1e-4  # AdamW's, as `trainer fit`
     augment: str = QUICK_AUGMENT
     weights: str = "none"  # transfer models: imagenet | none | PATH (as `trainer fit`)
     seed: int = DEFAULT_SEED
@@ -272,7 +273,7 @@ def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelI
         pixels = _load_pixels([items.root / items.paths[i] for i in held], config.image_size or 64)
         fit(FitConfig(
             data_dir=str(items.root), model=config.model, image_size=config.image_size, batch_size=config.batch_size,
-            epochs=config.epochs, lr=config.lr, augment=config.augment, weights=config.weights, run_dir=str(fit_dir),
+            epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay, augment=config.augment, weights=config.weights, run_dir=str(fit_dir),
             seed=config.seed + fold, fold=fold, folds_from=str(run_dir / FOLDS), verbose=config.verbose,
         ), resume=started, callbacks=[_snapshot_callback(pixels, fold_dir / SNAPSHOTS, mirror, first)])  # fmt: skip
     probs = _snapshot_mean(fold_dir / SNAPSHOTS, first, config.epochs)
