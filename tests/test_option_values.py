@@ -101,7 +101,8 @@ COMMANDS: dict[str, Command] = {
     "label-issues": Command("trainer", ["label-issues", "DIR", "--run-dir", "OUT"], "trainer.label_issues:find_label_issues", {
         "--folds": Numeric(2, 100), "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE),
         "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
-        "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE)}, ["OUT"]),
+        "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE),
+        "--snapshots": Numeric(1, 10_000)}, ["OUT"]),
 }  # fmt: skip
 
 

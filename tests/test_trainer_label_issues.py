@@ -164,6 +164,7 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         "epochs",
         "lr",
         "augment",
+        "snapshots",
         "weights",
         "seed",
         "threshold",
@@ -221,3 +222,16 @@ def test_fit_fold_errors_are_one_line(tmp_path: Path, args: list[str], message: 
     result = runner.invoke(app, ["fit", str(raw), *args, "--epochs", "1", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_held_out_probabilities_are_the_mean_of_the_last_snapshots(tmp_path: Path) -> None:
+    import numpy as np
+
+    from trainer.label_issues import _snapshot_mean
+
+    for epoch in range(1, 7):
+        np.save(tmp_path / f"epoch-{epoch:03d}.npy", np.full((3, 2), float(epoch)))
+    assert np.allclose(_snapshot_mean(tmp_path, 4, 6), 5.0)  # epochs 4, 5, 6
+    (tmp_path / "epoch-006.npy").unlink()  # killed before the last snapshot: the ones there are
+    assert np.allclose(_snapshot_mean(tmp_path, 4, 6), 4.5)
+    assert _snapshot_mean(tmp_path, 7, 9) is None

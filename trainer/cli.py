@@ -326,11 +326,15 @@ def label_issues_command(
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
     image_size: ModelImageSize = 64,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    epochs: Epochs = 24,
+    epochs: Epochs = 36,
     lr: LearningRate = DEFAULT_LR,
     augment: Annotated[
         str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
-    ] = "flip=horizontal",
+    ] = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1",
+    snapshots: Annotated[
+        int,
+        typer.Option(help="Average each fold's held-out predictions over its last N epochs.", min=1, max=10_000),
+    ] = 4,
     weights: Annotated[
         str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
     ] = "none",
@@ -356,7 +360,7 @@ def label_issues_command(
     _quiet_tensorflow()
     config = LabelIssuesConfig(
         data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
-        lr=lr, augment=augment, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
+        lr=lr, augment=augment, snapshots=snapshots, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
         jobs=jobs, verbose=0 if as_json else 2,
     )  # fmt: skip
 
