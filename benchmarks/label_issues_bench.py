@@ -111,7 +111,7 @@ def run_trainer(
     result = find_label_issues(LabelIssuesConfig(
         data_dir=str(data), folds=args.folds, model=args.model, image_size=args.image_size, epochs=args.epochs,
         batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates,
-        snapshots=args.snapshots, weight_decay=args.weight_decay, verbose=0,
+        snapshots=args.snapshots, weight_decay=args.weight_decay, models_per_fold=args.models_per_fold, verbose=0,
     ))  # fmt: skip
     seconds = time.perf_counter() - started
     _, confidence = rank_label_issues(result.labels, result.probs)
@@ -147,6 +147,7 @@ def main() -> None:
     parser.add_argument("--model", default=LabelIssuesConfig.model)
     parser.add_argument("--augment", default=LabelIssuesConfig.augment)
     parser.add_argument("--weight-decay", type=float, default=LabelIssuesConfig.weight_decay)
+    parser.add_argument("--models-per-fold", type=int, default=LabelIssuesConfig.models_per_fold)
     parser.add_argument("--snapshots", type=int, default=LabelIssuesConfig.snapshots)
     parser.add_argument("--flip", type=float, default=0.05)
     parser.add_argument("--keep", type=Path, default=None, help="Copy the data and run folders here (for analysis).")

@@ -165,6 +165,7 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         "lr",
         "augment",
         "snapshots",
+        "models_per_fold",
         "weights",
         "seed",
         "threshold",
@@ -235,3 +236,22 @@ def test_held_out_probabilities_are_the_mean_of_the_last_snapshots(tmp_path: Pat
     (tmp_path / "epoch-006.npy").unlink()  # killed before the last snapshot: the ones there are
     assert np.allclose(_snapshot_mean(tmp_path, 4, 6), 4.5)
     assert _snapshot_mean(tmp_path, 7, 9) is None
+
+
+def test_models_per_fold_averages_each_models_snapshots(tmp_path: Path) -> None:
+    import numpy as np
+
+    data = make_flipped(tmp_path / "data", per_class=10)
+    run = tmp_path / "run"
+    args = [a if a != "4" else "2" for a in QUICK]  # 2 epochs
+    result = runner.invoke(app, ["label-issues", str(data), "--run-dir", str(run), *args, "--models-per-fold", "2",
+                                 "--snapshots", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for fold in (0, 1):
+        seeds = {
+            json.loads((run / f"fold-{fold}" / r / "config.json").read_text())["fit"]["seed"] for r in ("run", "run-2")
+        }
+        assert len(seeds) == 2
+        one, two = (np.load(run / f"fold-{fold}" / s / "epoch-002.npy") for s in ("snapshots", "snapshots-2"))
+        held = json.loads((run / f"fold-{fold}" / "heldout.json").read_text())
+        assert np.allclose(held["probs"], (one + two) / 2, atol=1e-6)

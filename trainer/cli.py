@@ -335,6 +335,14 @@ def label_issues_command(
         int,
         typer.Option(help="Average each fold's held-out predictions over its last N epochs.", min=1, max=10_000),
     ] = 4,
+    models_per_fold: Annotated[
+        int,
+        typer.Option(
+            help="Models (seeds) per fold, their held-out predictions averaged: steadier, N times the time.",
+            min=1,
+            max=100,
+        ),
+    ] = 1,
     weights: Annotated[
         str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
     ] = "none",
@@ -360,7 +368,7 @@ def label_issues_command(
     _quiet_tensorflow()
     config = LabelIssuesConfig(
         data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
-        lr=lr, augment=augment, snapshots=snapshots, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
+        lr=lr, augment=augment, snapshots=snapshots, models_per_fold=models_per_fold, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
         jobs=jobs, verbose=0 if as_json else 2,
     )  # fmt: skip
 

@@ -84,6 +84,7 @@ class LabelIssuesConfig:
     threshold: int = DEFAULT_THRESHOLD  # pHash bits: near copies share a fold
     group_duplicates: bool = True  # False: plain stratified folds (the leaky baseline)
     snapshots: int = 4  # held-out predictions averaged over the last N epochs
+    models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
     top: int = 16  # suspects drawn in label_issues.png
     jobs: int | None = None  # validate's worker processes
     verbose: int = 2
@@ -237,7 +238,7 @@ def _check_config(config: LabelIssuesConfig) -> None:
     from trainer.models import model_info
 
     model_info(config.model)  # unknown model: one clear error before any work
-    for name in ("folds", "epochs", "batch_size", "top", "snapshots"):
+    for name in ("folds", "epochs", "batch_size", "top", "snapshots", "models_per_fold"):
         if getattr(config, name) < 1:
             raise DataprepError(f"--{name.replace('_', '-')} {getattr(config, name)} must be at least 1")
 
@@ -260,30 +261,28 @@ def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelI
     The probabilities are the mean over the last `config.snapshots` epochs of the model's
     predictions on the held-out fold (a snapshot ensemble, each with its mirror image when
     training mirrored): steadier than any one epoch, and independent of which epoch fit keeps as
-    its best checkpoint (fit validates on the held-out fold, so that choice saw its labels)."""
-    from trainer.fit import FitConfig, fit
-
+    its best checkpoint (fit validates on the held-out fold, so that choice saw its labels).
+    With `models_per_fold` > 1, that many models (seeds) per fold, their means averaged."""
     fold_dir = run_dir / f"fold-{fold}"
-    fit_dir = fold_dir / "run"
     held = [i for i, p in enumerate(items.paths) if fold_of[p] == fold]
-    mirror = _trained_on_mirrors(config.augment)
-    first = max(1, config.epochs - config.snapshots + 1)
-    if not (fit_dir / run_folder.METRICS).is_file():
-        started = (fit_dir / run_folder.CONFIG).is_file()
-        if not started and fit_dir.exists():
-            shutil.rmtree(fit_dir)  # killed before fit wrote its config: nothing worth keeping
-        pixels = _load_pixels([items.root / items.paths[i] for i in held], config.image_size or 64)
-        fit(FitConfig(
-            data_dir=str(items.root), model=config.model, image_size=config.image_size, batch_size=config.batch_size,
-            epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay, augment=config.augment, weights=config.weights, run_dir=str(fit_dir),
-            seed=config.seed + fold, fold=fold, folds_from=str(run_dir / FOLDS), verbose=config.verbose,
-        ), resume=started, callbacks=[_snapshot_callback(pixels, fold_dir / SNAPSHOTS, mirror, first)])  # fmt: skip
-    probs = _snapshot_mean(fold_dir / SNAPSHOTS, first, config.epochs)
-    if probs is None:  # no snapshot survived (killed between fit's last checkpoint and the snapshot): fit's model
-        from trainer.run_folder import load_run
+    pixels: np.ndarray | None = None
+    per_model = []
+    for member in range(config.models_per_fold):
+        fit_dir, snapshots = _member_dirs(fold_dir, member)
+        if not (fit_dir / run_folder.METRICS).is_file():
+            if pixels is None:
+                pixels = _load_pixels([items.root / items.paths[i] for i in held], config.image_size or 64)
+            _fit_member(config, fold, member, fit_dir, snapshots, pixels, run_dir / FOLDS)
+        probs = _snapshot_mean(snapshots, _first_snapshot(config), config.epochs)
+        if probs is None:  # no snapshot survived (killed between fit's last checkpoint and the snapshot): fit's model
+            from trainer.run_folder import load_run
 
-        run = load_run(fit_dir)
-        probs = _predict(run, [items.root / items.paths[i] for i in held], mirror=mirror)
+            run = load_run(fit_dir)
+            probs = _predict(
+                run, [items.root / items.paths[i] for i in held], mirror=_trained_on_mirrors(config.augment)
+            )
+        per_model.append(probs)
+    probs = np.mean(per_model, axis=0)
     index = {name: i for i, name in enumerate(items.class_names)}
     accuracy = float(np.mean([probs[j].argmax() == index[items.labels[i]] for j, i in enumerate(held)]))
     run_folder.write_json(fold_dir / HELDOUT, {
@@ -292,6 +291,35 @@ def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelI
     })  # fmt: skip
     crash_point()  # the kill tests' hook: one fold finished
     return accuracy
+
+
+def _member_dirs(fold_dir: Path, member: int) -> tuple[Path, Path]:
+    """Fit's run folder and the snapshot folder of model `member` (0-based) of a fold."""
+    suffix = "" if member == 0 else f"-{member + 1}"
+    return fold_dir / f"run{suffix}", fold_dir / f"{SNAPSHOTS}{suffix}"
+
+
+def _first_snapshot(config: LabelIssuesConfig) -> int:
+    return max(1, config.epochs - config.snapshots + 1)
+
+
+def _fit_member(
+    config: LabelIssuesConfig, fold: int, member: int, fit_dir: Path, snapshots: Path, pixels: np.ndarray, folds: Path
+) -> None:
+    """`trainer fit DATA --fold FOLD --folds-from RUN/folds.json` for one model of the fold
+    (resumed when an earlier one was interrupted), saving held-out snapshots as it trains."""
+    from trainer.fit import FitConfig, fit
+
+    started = (fit_dir / run_folder.CONFIG).is_file()
+    if not started and fit_dir.exists():
+        shutil.rmtree(fit_dir)  # killed before fit wrote its config: nothing worth keeping
+    callback = _snapshot_callback(pixels, snapshots, _trained_on_mirrors(config.augment), _first_snapshot(config))
+    fit(FitConfig(
+        data_dir=config.data_dir, model=config.model, image_size=config.image_size, batch_size=config.batch_size,
+        epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay, augment=config.augment,
+        weights=config.weights, run_dir=str(fit_dir), seed=config.seed + fold + 1000 * member, fold=fold,
+        folds_from=str(folds), verbose=config.verbose,
+    ), resume=started, callbacks=[callback])  # fmt: skip
 
 
 def _load_pixels(files: Sequence[Path], image_size: int) -> np.ndarray:
