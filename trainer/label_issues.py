@@ -58,8 +58,8 @@ CSV_COLUMNS = ("rank", "path", "given_label", "suggested_label", "self_confidenc
 INSTALL_HINT = "pip install 'dataprep[labels]'"
 # Measured on pets-800 (benchmarks/label_issues_bench.py, BENCHMARKS.md): with 36 epochs, this
 # stronger augmentation keeps the fold models from memorising their 660 photos (train accuracy
-# 0.80 instead of 0.99) and makes them less sure of their mistakes: top-80 precision 0.45 against
-# 0.35 for mirroring alone at equal held-out accuracy.
+# 0.79-0.86 instead of 0.99) and makes them less sure of their mistakes: top-80 precision
+# 0.35-0.45 against 0.35 for mirroring alone, at equal held-out accuracy.
 QUICK_AUGMENT = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1"
 
 Progress = Callable[[str], None]
