@@ -1,7 +1,11 @@
 """Finding planted label errors on real photos: duplicate-aware folds vs plain folds vs chance.
 
     .venv/bin/python benchmarks/label_issues_bench.py [--data ../shared/data/pets-800] [--folds 4]
-        [--epochs 12] [--image-size 64] [--flip 0.05] [--json]
+        [--epochs 36] [--image-size 64] [--augment SPEC] [--snapshots 4] [--models-per-fold 1]
+        [--weight-decay 1e-4] [--flip 0.05] [--only a|b] [--keep DIR] [--json]
+
+Defaults are `trainer label-issues`' defaults. `--keep DIR` copies the planted data and the run
+folders (with each fold's per-epoch held-out snapshots) there, with `wrong.json`, for analysis.
 
 DATA (a folder of class folders) is linked (or copied) into a temporary folder under /tmp, and
 a seeded `--flip` fraction of its images is moved into another class folder: planted label
