@@ -1,7 +1,11 @@
 """Finding planted label errors on real photos: duplicate-aware folds vs plain folds vs chance.
 
     .venv/bin/python benchmarks/label_issues_bench.py [--data ../shared/data/pets-800] [--folds 4]
-        [--epochs 12] [--image-size 64] [--flip 0.05] [--json]
+        [--epochs 36] [--image-size 64] [--augment SPEC] [--snapshots 4] [--models-per-fold 1]
+        [--weight-decay 1e-4] [--flip 0.05] [--only a|b] [--keep DIR] [--json]
+
+Defaults are `trainer label-issues`' defaults. `--keep DIR` copies the planted data and the run
+folders (with each fold's per-epoch held-out snapshots) there, with `wrong.json`, for analysis.
 
 DATA (a folder of class folders) is linked (or copied) into a temporary folder under /tmp, and
 a seeded `--flip` fraction of its images is moved into another class folder: planted label
@@ -110,7 +114,8 @@ def run_trainer(
     started = time.perf_counter()
     result = find_label_issues(LabelIssuesConfig(
         data_dir=str(data), folds=args.folds, model=args.model, image_size=args.image_size, epochs=args.epochs,
-        batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates, verbose=0,
+        batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates,
+        snapshots=args.snapshots, weight_decay=args.weight_decay, models_per_fold=args.models_per_fold, verbose=0,
     ))  # fmt: skip
     seconds = time.perf_counter() - started
     _, confidence = rank_label_issues(result.labels, result.probs)
@@ -145,7 +150,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=LabelIssuesConfig.batch_size)
     parser.add_argument("--model", default=LabelIssuesConfig.model)
     parser.add_argument("--augment", default=LabelIssuesConfig.augment)
+    parser.add_argument("--weight-decay", type=float, default=LabelIssuesConfig.weight_decay)
+    parser.add_argument("--models-per-fold", type=int, default=LabelIssuesConfig.models_per_fold)
+    parser.add_argument("--snapshots", type=int, default=LabelIssuesConfig.snapshots)
     parser.add_argument("--flip", type=float, default=0.05)
+    parser.add_argument("--keep", type=Path, default=None, help="Copy the data and run folders here (for analysis).")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--only", choices=["a", "b"], default=None, help="Run one trained variant only.")
     parser.add_argument("--json", action="store_true")
@@ -161,6 +170,9 @@ def main() -> None:
             if args.only in (None, key):
                 rows[key] = run_trainer(data, Path(tmp) / f"run-{key}", args, grouped, wrong)
                 print(f"({key}) {rows[key]}", file=sys.stderr, flush=True)
+        if args.keep is not None:
+            shutil.copytree(tmp, args.keep, symlinks=True, dirs_exist_ok=True)
+            (args.keep / "wrong.json").write_text(json.dumps(sorted(wrong)))
         paths = sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file())
         random.Random(args.seed).shuffle(paths)
         rows["c"] = score(paths, paths[: len(wrong)], wrong)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from dataprep.errors import DataprepError
 from dataprep.scan import natural_key
@@ -58,3 +60,119 @@ def plan_folds(items: Sequence[tuple[str, str, str]], k: int, seed: int) -> dict
             for path in members:
                 fold_of[path] = fold
     return fold_of
+
+
+# --- reading fold assignments back ------------------------------------------------------------
+
+FOLDS_FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FoldAssignment:
+    """Fold numbers read back from `OUT/split.json` (`dataprep split --folds K`) or from a
+    label-issues run's `folds.json`: every file as (path under `root`, class, fold), fold None
+    for the held-out test split. Training fold i reads these paths where they are: no copies."""
+
+    source: Path  # the file the folds were read from
+    root: Path
+    class_names: tuple[str, ...]
+    k: int
+    files: tuple[tuple[str, str, int | None], ...]
+
+    def check_fold(self, fold: int) -> None:
+        if not 0 <= fold < self.k:
+            raise DataprepError(
+                f"--fold {fold} is out of range: '{self.source}' has {self.k} folds (expected 0 to {self.k - 1}); "
+                f"pass --fold 0..{self.k - 1}"
+            )
+
+    def roles(self, fold: int) -> dict[str, list[tuple[str, str]]]:
+        """(absolute path, class) per role for training fold `fold` against the rest: train = the
+        other folds, val = fold `fold`, test = the held-out test split (files with no fold)."""
+        self.check_fold(fold)
+        out: dict[str, list[tuple[str, str]]] = {"train": [], "val": [], "test": []}
+        for path, label, f in self.files:
+            role = "test" if f is None else ("val" if f == fold else "train")
+            out[role].append((str(self.root / path), label))
+        return out
+
+
+def fold_file_doc(
+    root: Path, class_names: Sequence[str], labels: dict[str, str], fold_of: dict[str, int], k: int, **extra: object
+) -> dict[str, object]:
+    """The JSON of a fold file `read_folds` reads back (label-issues writes one per run)."""
+    return {
+        "version": FOLDS_FILE_VERSION, "root": str(root), "class_names": list(class_names), "k": k, **extra,
+        "classes": labels, "folds": fold_of,
+    }  # fmt: skip
+
+
+def read_folds(where: str | Path) -> FoldAssignment:
+    """Fold assignment from a split folder holding split.json, a split.json, or a fold file of
+    a label-issues run; one clear error for anything else."""
+    import json
+
+    path = Path(where)
+    if path.is_dir():
+        path = path / "split.json"
+        if not path.is_file():
+            raise DataprepError(
+                f"'{where}' has no split.json (expected a folder written by 'dataprep split --folds K'); "
+                "split it with --folds, or pass --folds-from FILE"
+            )
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataprepError(
+            f"cannot read folds from '{path}' ({err}); expected the split.json of 'dataprep split --folds K'"
+        ) from None
+    if isinstance(doc, dict) and "files" in doc and "digest" in doc:
+        return _from_split_manifest(path, doc)
+    if isinstance(doc, dict) and {"root", "classes", "folds", "k"} <= set(doc):
+        names = tuple(doc.get("class_names") or sorted(set(doc["classes"].values())))
+        files = tuple(
+            (p, doc["classes"][p], int(f)) for p, f in sorted(doc["folds"].items(), key=lambda i: natural_key(i[0]))
+        )
+        return _checked(FoldAssignment(path, Path(doc["root"]), names, int(doc["k"]), files))
+    raise DataprepError(
+        f"'{path}' holds no fold assignment (expected the split.json of 'dataprep split --folds K' or a "
+        "label-issues folds.json); pass one of those"
+    )
+
+
+def _from_split_manifest(path: Path, doc: dict[str, object]) -> FoldAssignment:
+    from dataprep.split.manifest import SplitManifest
+
+    try:
+        manifest = SplitManifest.from_dict(doc)
+    except (KeyError, TypeError, ValueError, DataprepError) as err:
+        raise DataprepError(f"'{path}' is damaged ({type(err).__name__}: {err}); re-run 'dataprep split'") from None
+    if manifest.folds is None or manifest.k is None:
+        raise DataprepError(
+            f"'{path}' records no folds (expected a split made with 'dataprep split RAW OUT --folds K'); "
+            "split again with --folds K"
+        )
+    if not manifest.complete:
+        raise DataprepError(f"'{path}' belongs to an unfinished split; finish it with 'dataprep split --resume' first")
+    # Training reads the source files in RAW; after a 'move' split they live under OUT instead.
+    moved = manifest.mode == "move"
+    root = path.parent if moved else Path(manifest.raw)
+    files = tuple(
+        (a.dest if moved else a.source, a.label, None if a.split == "test" else manifest.folds.get(a.source))
+        for a in manifest.plan.assignments
+        if a.split == "test" or a.source in manifest.folds
+    )
+    names = tuple(sorted(manifest.plan.class_index, key=lambda c: manifest.plan.class_index[c]))
+    return _checked(FoldAssignment(path, root, names, manifest.k, files))
+
+
+def _checked(assignment: FoldAssignment) -> FoldAssignment:
+    if not assignment.root.is_dir():
+        raise DataprepError(
+            f"the image folder '{assignment.root}' that '{assignment.source}' records is missing (training a fold "
+            "reads the images there); put it back, or split again"
+        )
+    unknown = sorted({label for _, label, _ in assignment.files} - set(assignment.class_names))
+    if unknown:
+        raise DataprepError(f"'{assignment.source}' has files of class {unknown[0]!r} outside its class list; re-split")
+    return assignment

@@ -129,3 +129,74 @@ def test_split_folds_cli_records_folds_keeps_copies_together_and_leaves_test_out
         assert files["cat/0.png"]["fold"] == files["cat/0_copy.png"]["fold"]
     for label in ("cat", "dog"):  # stratified: each class spread over every fold
         assert {f["fold"] for f in in_folds if f["class"] == label} == {0, 1, 2}
+
+
+def _split_with_folds(tmp_path: Path, extra: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    rng = np.random.default_rng(5)
+    raw = tmp_path / "raw"
+    for name in ("cat", "dog"):
+        (raw / name).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(raw / name / f"{i}.png")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["split", str(raw), str(out), "--val", "0", "--test", "2", "--folds", "3",
+                                      "--jobs", "0", "--cache-dir", str(tmp_path / "cache"), *extra])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return raw, out
+
+
+def test_read_folds_gives_each_fold_of_split_json_as_source_paths(tmp_path: Path) -> None:
+    """Training fold i reads the manifest's fold i as validation, the other folds as training and
+    the test split as test, at their source paths in RAW (no copies needed)."""
+    import json
+
+    from dataprep.folds import read_folds
+
+    raw, out = _split_with_folds(tmp_path)
+    doc = json.loads((out / "split.json").read_text())
+    assignment = read_folds(out)
+    assert assignment.k == 3 and assignment.class_names == ("cat", "dog") and assignment.root == raw
+    for fold in range(3):
+        roles = assignment.roles(fold)
+        expect = {
+            role: {(str(raw / f["source"]), f["class"]) for f in doc["files"] if pick(f)}
+            for role, pick in (
+                ("val", lambda f: f["fold"] == fold),  # noqa: B023 - used inside the loop
+                ("train", lambda f: f["fold"] not in (None, fold)),  # noqa: B023
+                ("test", lambda f: f["split"] == "test"),
+            )
+        }
+        assert {role: set(files) for role, files in roles.items()} == expect
+        assert expect["val"] and expect["train"] and len(expect["test"]) == 4
+
+
+def test_read_folds_after_a_move_split_reads_the_moved_files(tmp_path: Path) -> None:
+    from dataprep.folds import read_folds
+
+    _, out = _split_with_folds(tmp_path, ("--mode", "move"))
+    roles = read_folds(out / "split.json").roles(0)
+    paths = [Path(p) for files in roles.values() for p, _ in files]
+    assert len(paths) == 16 and all(p.is_file() and out in p.parents for p in paths)
+
+
+def test_read_folds_errors_are_one_clear_line(tmp_path: Path) -> None:
+    from dataprep.folds import read_folds
+
+    with pytest.raises(DataprepError, match="has no split.json") as err:
+        read_folds(tmp_path)
+    assert "\n" not in str(err.value)
+    raw, out = _split_with_folds(tmp_path)
+    with pytest.raises(DataprepError, match=r"--fold 3 is out of range: .* has 3 folds \(expected 0 to 2\)"):
+        read_folds(out).roles(3)
+    (out / "x.json").write_text('{"a": 1}')
+    with pytest.raises(DataprepError, match="holds no fold assignment"):
+        read_folds(out / "x.json")
+    raw.rename(tmp_path / "elsewhere")
+    with pytest.raises(DataprepError, match="is missing"):
+        read_folds(out)

@@ -85,7 +85,8 @@ COMMANDS: dict[str, Command] = {
         "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE),
         "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
         "--patience": rng(d.PATIENCE_RANGE), "--freeze-epochs": rng(d.PATIENCE_RANGE),
-        "--val-fraction": Numeric(0, 1, integer=False, open_range=True), "--max-pixels": rng(d.MAX_PIXELS_RANGE)}, ["OUT"]),
+        "--val-fraction": Numeric(0, 1, integer=False, open_range=True), "--max-pixels": rng(d.MAX_PIXELS_RANGE),
+        "--fold": Numeric(0, 99)}, ["OUT"]),
     "evaluate": Command("trainer", ["evaluate", "RUN", "DIR", "--confusion", "OUT/c.png"], "trainer.evaluate:evaluate", {
         "--batch-size": rng(d.BATCH_SIZE_RANGE), "--max-pixels": rng(d.MAX_PIXELS_RANGE), "--jobs": rng(d.JOBS_RANGE)}, ["OUT"]),
     "predict": Command("trainer", ["predict", "RUN", "DIR", "--grid", "OUT/g.png"], "trainer.predict:predict", {
@@ -100,7 +101,8 @@ COMMANDS: dict[str, Command] = {
     "label-issues": Command("trainer", ["label-issues", "DIR", "--run-dir", "OUT"], "trainer.label_issues:find_label_issues", {
         "--folds": Numeric(2, 100), "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE),
         "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
-        "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE)}, ["OUT"]),
+        "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE),
+        "--snapshots": Numeric(1, 10_000), "--models-per-fold": Numeric(1, 100)}, ["OUT"]),
 }  # fmt: skip
 
 

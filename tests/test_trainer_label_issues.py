@@ -99,9 +99,17 @@ def test_run_folder_has_oof_probabilities_and_fold_histories(
     n = sum(1 for p in data.rglob("*.jpg"))
     assert probs.shape == (n, 2) and files["class_names"] == ["cat", "dog"] and len(files["paths"]) == n
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assignment = json.loads((run / "folds.json").read_text())
     for fold in (0, 1):
         assert (run / f"fold-{fold}" / "run" / "history.csv").is_file()
-        assert not (run / f"fold-{fold}" / "data").exists()  # the fold's links are gone once it is done
+        # each fold is `fit --fold I --folds-from RUN/folds.json`: validated on exactly fold I
+        fitted = json.loads((run / f"fold-{fold}" / "run" / "config.json").read_text())
+        assert fitted["fit"]["fold"] == fold and fitted["fit"]["folds_from"] == str((run / "folds.json").resolve())
+        assert fitted["resolved"]["val_images"] == sum(1 for f in assignment["folds"].values() if f == fold)
+        held = json.loads((run / f"fold-{fold}" / "heldout.json").read_text())
+        assert sorted(held["paths"]) == sorted(p for p, f in assignment["folds"].items() if f == fold)
+        assert sorted((run / f"fold-{fold}" / "snapshots").glob("epoch-*.npy"))  # the averaged epochs
+    assert not list(run.rglob("*.jpg"))  # training read DATA's files: no copies or links of them
     assert (run / "label_issues.png").stat().st_size > 5000
 
 
@@ -156,9 +164,94 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         "epochs",
         "lr",
         "augment",
+        "snapshots",
+        "models_per_fold",
         "weights",
         "seed",
         "threshold",
         "top",
     ):
         assert parameters[name].default == getattr(LabelIssuesConfig, name), name
+
+
+def test_fit_fold_validates_on_that_fold_and_reads_the_source_files(tmp_path: Path) -> None:
+    """`trainer fit OUT --fold I` after `dataprep split RAW OUT --folds K`: trains on the other
+    folds, validates on fold I, tests on the held-out test split, reading RAW's files."""
+    from dataprep.cli import app as dataprep_app
+    from dataprep.folds import read_folds
+    from trainer.fit import fold_files
+
+    raw = make_flipped(tmp_path / "raw", per_class=10)
+    out = tmp_path / "out"
+    made = runner.invoke(dataprep_app, ["split", str(raw), str(out), "--val", "0", "--test", "2", "--folds", "3",
+                                        "--jobs", "0", "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    doc = json.loads((out / "split.json").read_text())
+    train, val, test = fold_files(str(out), 1)
+    assert set(val.paths) == {str(raw / f["source"]) for f in doc["files"] if f["fold"] == 1}
+    assert set(train.paths) == {str(raw / f["source"]) for f in doc["files"] if f["fold"] in (0, 2)}
+    assert test is not None and set(test.paths) == {str(raw / f["source"]) for f in doc["files"] if f["fold"] is None}
+    assert val.class_names == ("cat", "dog") and read_folds(out).k == 3
+
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["fit", str(out), "--fold", "1", "--epochs", "1", "--image-size", "24", "--batch-size",
+                                 "8", "--model", "baseline_cnn", "--augment", "none", "--run-dir", str(run)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["fit"]["fold"] == 1 and config["resolved"]["val_images"] == len(val)
+    assert config["resolved"]["train_images"] == len(train) and config["resolved"]["test_images"] == len(test)
+    assert "test_accuracy" in json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fold", "0"], "has no split.json"),
+        (["--folds-from", "X"], "pass --fold I"),
+        (["--fold", "5", "--folds-from", "SPLIT"], "--fold 5 is out of range"),
+    ],
+)
+def test_fit_fold_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    raw = make_flipped(tmp_path / "raw", per_class=6)
+    out = tmp_path / "out"
+    made = runner.invoke(
+        __import__("dataprep.cli", fromlist=["app"]).app,
+        ["split", str(raw), str(out), "--folds", "2", "--jobs", "0", "--cache-dir", str(tmp_path / "cache")],
+    )
+    assert made.exit_code == 0, made.output
+    args = [str(out / "split.json") if a == "SPLIT" else a for a in args]
+    result = runner.invoke(app, ["fit", str(raw), *args, "--epochs", "1", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_held_out_probabilities_are_the_mean_of_the_last_snapshots(tmp_path: Path) -> None:
+    import numpy as np
+
+    from trainer.label_issues import _snapshot_mean
+
+    for epoch in range(1, 7):
+        np.save(tmp_path / f"epoch-{epoch:03d}.npy", np.full((3, 2), float(epoch)))
+    assert np.allclose(_snapshot_mean(tmp_path, 4, 6), 5.0)  # epochs 4, 5, 6
+    (tmp_path / "epoch-006.npy").unlink()  # killed before the last snapshot: the ones there are
+    assert np.allclose(_snapshot_mean(tmp_path, 4, 6), 4.5)
+    assert _snapshot_mean(tmp_path, 7, 9) is None
+
+
+def test_models_per_fold_averages_each_models_snapshots(tmp_path: Path) -> None:
+    import numpy as np
+
+    data = make_flipped(tmp_path / "data", per_class=10)
+    run = tmp_path / "run"
+    args = [a if a != "4" else "2" for a in QUICK]  # 2 epochs
+    result = runner.invoke(app, ["label-issues", str(data), "--run-dir", str(run), *args, "--models-per-fold", "2",
+                                 "--snapshots", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for fold in (0, 1):
+        seeds = {
+            json.loads((run / f"fold-{fold}" / r / "config.json").read_text())["fit"]["seed"] for r in ("run", "run-2")
+        }
+        assert len(seeds) == 2
+        one, two = (np.load(run / f"fold-{fold}" / s / "epoch-002.npy") for s in ("snapshots", "snapshots-2"))
+        held = json.loads((run / f"fold-{fold}" / "heldout.json").read_text())
+        assert np.allclose(held["probs"], (one + two) / 2, atol=1e-6)

@@ -118,6 +118,21 @@ def fit(
     ] = "auto",
     xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    fold: Annotated[
+        int | None,
+        typer.Option(
+            help="Train on the other folds of DATA_DIR's split.json (dataprep split --folds K) and validate on fold I.",
+            metavar="I",
+            min=0,
+            max=99,
+        ),
+    ] = None,
+    folds_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --fold: the split.json (or a label-issues folds.json) to read the folds from.", metavar="FILE"
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -165,6 +180,8 @@ def fit(
         precision=precision,
         xla=xla,
         max_pixels=max_pixels,
+        fold=fold,
+        folds_from=str(folds_from) if folds_from else None,
         verbose=1 if sys.stdout.isatty() else 2,
     )
     from trainer import render
@@ -309,11 +326,23 @@ def label_issues_command(
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
     image_size: ModelImageSize = 64,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    epochs: Epochs = 24,
+    epochs: Epochs = 36,
     lr: LearningRate = DEFAULT_LR,
     augment: Annotated[
         str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
-    ] = "flip=horizontal",
+    ] = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1",
+    snapshots: Annotated[
+        int,
+        typer.Option(help="Average each fold's held-out predictions over its last N epochs.", min=1, max=10_000),
+    ] = 4,
+    models_per_fold: Annotated[
+        int,
+        typer.Option(
+            help="Models (seeds) per fold, their held-out predictions averaged: steadier, N times the time.",
+            min=1,
+            max=100,
+        ),
+    ] = 1,
     weights: Annotated[
         str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
     ] = "none",
@@ -339,7 +368,7 @@ def label_issues_command(
     _quiet_tensorflow()
     config = LabelIssuesConfig(
         data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
-        lr=lr, augment=augment, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
+        lr=lr, augment=augment, snapshots=snapshots, models_per_fold=models_per_fold, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
         jobs=jobs, verbose=0 if as_json else 2,
     )  # fmt: skip
 

@@ -76,6 +76,8 @@ class FitConfig:
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
     xla: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS  # the pixel cap validate applies: larger images are left out
+    fold: int | None = None  # train on the other folds, validate on this one (split.json or --folds-from)
+    folds_from: str | None = None  # None: DATA's split.json
     verbose: int = 2  # Keras progress: 1 progress bar, 2 one line per epoch, 0 silent
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +177,11 @@ def resolve_config(config: FitConfig) -> FitConfig:
     # Absolute, resolved paths: the run folder must work from any directory (--resume).
     resolved.data_dir, resolved.run_dir = absolute(resolved.data_dir) or "", absolute(resolved.run_dir)
     resolved.cache_dir = absolute(resolved.cache_dir)
+    resolved.folds_from = absolute(resolved.folds_from)
+    if config.folds_from is not None and config.fold is None:
+        raise DataprepError(
+            "--folds-from names where folds are recorded; pass --fold I to train fold I against the rest"
+        )
     resolve_precision(config.precision)
     return resolved
 
@@ -243,7 +250,10 @@ def prepare_run_dir(
 
 
 def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.FileList | None]:
-    """(train, val, test): the folder's splits, or a seeded stratified hold-out of a raw tree."""
+    """(train, val, test): the folder's splits, or a seeded stratified hold-out of a raw tree;
+    with `fold`: the other folds, that fold, and the held-out test split, from the recorded folds."""
+    if config.fold is not None:
+        return fold_files(config.folds_from or config.data_dir, config.fold)
     splits = data.available_splits(config.data_dir, config.layout)
     if splits:
         train = data.list_files(config.data_dir, "train", config.layout)
@@ -273,6 +283,24 @@ def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.F
             f"{config.val_fraction:.0%}); add images or run 'dataprep split'"
         )
     return train, val, test
+
+
+def fold_files(where: str, fold: int) -> tuple[data.FileList, data.FileList, data.FileList | None]:
+    """Fold `fold` against the rest, read where the files are (`dataprep.folds.read_folds`)."""
+    from dataprep.folds import read_folds
+
+    assignment = read_folds(where)
+    index = {name: i for i, name in enumerate(assignment.class_names)}
+    lists = {
+        role: data.FileList(tuple(p for p, _ in files), tuple(index[c] for _, c in files), assignment.class_names,
+                            str(assignment.root), role)
+        for role, files in assignment.roles(fold).items()
+    }  # fmt: skip
+    if not len(lists["train"]) or not len(lists["val"]):
+        raise DataprepError(
+            f"fold {fold} of '{assignment.source}' leaves no images to train or validate on; use fewer folds"
+        )
+    return lists["train"], lists["val"], lists["test"] or None
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,18 @@ and a ranking of suspected label errors by cleanlab (confident learning).
 
 Every image is scored by a model that never saw it, nor any exact or near copy of it: the folds
 come from `dataprep.folds.plan_folds` over the duplicate groups `dataprep.duplicates` finds.
-Each fold is one ordinary `trainer.fit` run (train: the other folds less a small validation
-slice for checkpoint selection; test: the held-out fold), so a fold folder explains itself like
-any run. A finished fold leaves `heldout.json`; a killed run resumed with `resume=True` skips
-those folds and continues with the next unfinished one.
+Each fold is one ordinary `trainer fit DATA --fold I --folds-from RUN/folds.json` run (train:
+the other folds, validation: fold I, read from DATA where they are: nothing is copied), so a fold
+folder explains itself like any run. A finished fold leaves `heldout.json`; a killed run resumed
+with `resume=True` skips those folds and continues with the next unfinished one.
 
 Run folder::
 
-    RUN/config.json        the resolved settings          RUN/folds.json       path -> fold
+    RUN/config.json        the resolved settings
+    RUN/folds.json         DATA's root, each file's class and fold (what fit --folds-from reads)
     RUN/fold-I/run/        fit's run folder (history.csv, curves.png, metrics.json, model.keras)
-    RUN/fold-I/heldout.json  out-of-fold probabilities of fold I
+    RUN/fold-I/snapshots/  held-out probabilities after each of the last epochs
+    RUN/fold-I/heldout.json  out-of-fold probabilities of fold I (the snapshots' mean)
     RUN/oof_probs.npy      (files x classes), rows in RUN/oof_files.json order, columns in class order
     RUN/label_issues.json / .csv / .png   the ranked suspects
 """
@@ -36,7 +38,7 @@ from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_SEED
 from dataprep.duplicates import DEFAULT_THRESHOLD, check_threshold, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
-from dataprep.folds import plan_folds
+from dataprep.folds import fold_file_doc, plan_folds
 from dataprep.journal import crash_point, make_dirs
 from dataprep.scan import natural_key
 from trainer import run_folder
@@ -51,11 +53,14 @@ OOF_FILES = "oof_files.json"
 ISSUES_JSON = "label_issues.json"
 ISSUES_CSV = "label_issues.csv"
 ISSUES_PNG = "label_issues.png"
+SNAPSHOTS = "snapshots"
 CSV_COLUMNS = ("rank", "path", "given_label", "suggested_label", "self_confidence", "score")
 INSTALL_HINT = "pip install 'dataprep[labels]'"
-# Measured on pets-800 (benchmarks/label_issues_bench.py): with 24 short epochs, mirroring alone
-# gave the fold models higher held-out accuracy than the default flip+rotate+zoom.
-QUICK_AUGMENT = "flip=horizontal"
+# Measured on pets-800 (benchmarks/label_issues_bench.py, BENCHMARKS.md): with 36 epochs, this
+# stronger augmentation keeps the fold models from memorising their 660 photos (train accuracy
+# 0.79-0.86 instead of 0.99) and makes them less sure of their mistakes: top-80 precision
+# 0.35-0.45 against 0.35 for mirroring alone, at equal held-out accuracy.
+QUICK_AUGMENT = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1"
 
 Progress = Callable[[str], None]
 
@@ -69,15 +74,17 @@ class LabelIssuesConfig:
     model: str = "compact_cnn"
     image_size: int | None = 64
     batch_size: int = DEFAULT_BATCH_SIZE
-    epochs: int = 24
+    epochs: int = 36
     lr: float = DEFAULT_LR
+    weight_decay: float = 1e-4  # AdamW's, as `trainer fit`
     augment: str = QUICK_AUGMENT
     weights: str = "none"  # transfer models: imagenet | none | PATH (as `trainer fit`)
     seed: int = DEFAULT_SEED
     run_dir: str | None = None  # None: runs/label-issues-<timestamp>
     threshold: int = DEFAULT_THRESHOLD  # pHash bits: near copies share a fold
     group_duplicates: bool = True  # False: plain stratified folds (the leaky baseline)
-    val_fraction: float = 0.1  # of the training folds, for fit's checkpoint selection
+    snapshots: int = 4  # held-out predictions averaged over the last N epochs
+    models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
     top: int = 16  # suspects drawn in label_issues.png
     jobs: int | None = None  # validate's worker processes
     verbose: int = 2
@@ -231,11 +238,9 @@ def _check_config(config: LabelIssuesConfig) -> None:
     from trainer.models import model_info
 
     model_info(config.model)  # unknown model: one clear error before any work
-    for name in ("folds", "epochs", "batch_size", "top"):
+    for name in ("folds", "epochs", "batch_size", "top", "snapshots", "models_per_fold"):
         if getattr(config, name) < 1:
             raise DataprepError(f"--{name.replace('_', '-')} {getattr(config, name)} must be at least 1")
-    if not 0.0 < config.val_fraction < 0.5:
-        raise DataprepError(f"--val-fraction {config.val_fraction} is out of range (expected 0 < f < 0.5)")
 
 
 def require_cleanlab() -> None:
@@ -248,66 +253,126 @@ def require_cleanlab() -> None:
         ) from None
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    make_dirs(dst.parent)
-    try:
-        os.link(src, dst)
-    except FileExistsError:
-        raise
-    except OSError:  # another filesystem, or links not allowed: a copy (DATA is never changed)
-        shutil.copy2(src, dst)
-
-
-def _fold_folder(items: Items, fold_of: dict[str, int], fold: int, config: LabelIssuesConfig, target: Path) -> None:
-    """A split folder of links to DATA's files: train = the other folds less a duplicate-aware
-    validation slice, test = fold `fold`. Written fresh each time (an interrupted one is redone)."""
-    if target.exists():
-        shutil.rmtree(target)
-    rest = [(p, lab, g) for p, lab, g in zip(items.paths, items.labels, items.groups) if fold_of[p] != fold]
-    slices = max(2, round(1 / config.val_fraction))
-    n_groups = len({g for _, _, g in rest})
-    val_of = plan_folds(rest, min(slices, n_groups), config.seed + 1000 + fold) if n_groups >= 2 else {}
-    for path, label in zip(items.paths, items.labels):
-        role = "test" if fold_of[path] == fold else ("val" if val_of.get(path) == 0 else "train")
-        _link_or_copy(items.root / path, target / role / label / path.replace("/", "__"))  # unique: the whole path
-
-
 def _train_fold(items: Items, fold_of: dict[str, int], fold: int, config: LabelIssuesConfig, run_dir: Path) -> float:
-    """Train fold `fold` (resuming its fit run when one was interrupted), write its held-out
-    probabilities, and return the held-out accuracy."""
-    from trainer.fit import FitConfig, fit
-    from trainer.run_folder import load_run
+    """Train fold `fold` against the rest (resuming its fit run when one was interrupted), reading
+    DATA's files through RUN/folds.json (no copies), write its held-out probabilities, and return
+    the held-out accuracy.
 
+    The probabilities are the mean over the last `config.snapshots` epochs of the model's
+    predictions on the held-out fold (a snapshot ensemble, each with its mirror image when
+    training mirrored): steadier than any one epoch, and independent of which epoch fit keeps as
+    its best checkpoint (fit validates on the held-out fold, so that choice saw its labels).
+    With `models_per_fold` > 1, that many models (seeds) per fold, their means averaged."""
     fold_dir = run_dir / f"fold-{fold}"
-    fit_dir = fold_dir / "run"
-    data_dir = fold_dir / "data"
-    if not (fit_dir / run_folder.METRICS).is_file():
-        _fold_folder(items, fold_of, fold, config, data_dir)
-        started = (fit_dir / run_folder.CONFIG).is_file()
-        if not started and fit_dir.exists():
-            shutil.rmtree(fit_dir)  # killed before fit wrote its config: nothing worth keeping
-        fit(FitConfig(
-            data_dir=str(data_dir), model=config.model, image_size=config.image_size, batch_size=config.batch_size,
-            epochs=config.epochs, lr=config.lr, augment=config.augment, weights=config.weights, run_dir=str(fit_dir),
-            seed=config.seed + fold,
-            verbose=config.verbose,
-        ), resume=started)  # fmt: skip
     held = [i for i, p in enumerate(items.paths) if fold_of[p] == fold]
-    run = load_run(fit_dir)
-    if run.class_names != items.class_names:
-        raise DataprepError(
-            f"fold {fold} trained on classes {run.class_names}, expected {items.class_names}; start a new run"
-        )
-    probs = _predict(run, [items.root / items.paths[i] for i in held], mirror=_trained_on_mirrors(config.augment))
+    pixels: np.ndarray | None = None
+    per_model = []
+    for member in range(config.models_per_fold):
+        fit_dir, snapshots = _member_dirs(fold_dir, member)
+        if not (fit_dir / run_folder.METRICS).is_file():
+            if pixels is None:
+                pixels = _load_pixels([items.root / items.paths[i] for i in held], config.image_size or 64)
+            _fit_member(config, fold, member, fit_dir, snapshots, pixels, run_dir / FOLDS)
+        probs = _snapshot_mean(snapshots, _first_snapshot(config), config.epochs)
+        if probs is None:  # no snapshot survived (killed between fit's last checkpoint and the snapshot): fit's model
+            from trainer.run_folder import load_run
+
+            run = load_run(fit_dir)
+            probs = _predict(
+                run, [items.root / items.paths[i] for i in held], mirror=_trained_on_mirrors(config.augment)
+            )
+        per_model.append(probs)
+    probs = np.mean(per_model, axis=0)
     index = {name: i for i, name in enumerate(items.class_names)}
     accuracy = float(np.mean([probs[j].argmax() == index[items.labels[i]] for j, i in enumerate(held)]))
     run_folder.write_json(fold_dir / HELDOUT, {
         "version": RESULT_VERSION, "fold": fold, "accuracy": accuracy,
         "paths": [items.paths[i] for i in held], "probs": probs.round(7).tolist(),
     })  # fmt: skip
-    shutil.rmtree(data_dir, ignore_errors=True)  # links only; DATA is untouched
     crash_point()  # the kill tests' hook: one fold finished
     return accuracy
+
+
+def _member_dirs(fold_dir: Path, member: int) -> tuple[Path, Path]:
+    """Fit's run folder and the snapshot folder of model `member` (0-based) of a fold."""
+    suffix = "" if member == 0 else f"-{member + 1}"
+    return fold_dir / f"run{suffix}", fold_dir / f"{SNAPSHOTS}{suffix}"
+
+
+def _first_snapshot(config: LabelIssuesConfig) -> int:
+    return max(1, config.epochs - config.snapshots + 1)
+
+
+def _fit_member(
+    config: LabelIssuesConfig, fold: int, member: int, fit_dir: Path, snapshots: Path, pixels: np.ndarray, folds: Path
+) -> None:
+    """`trainer fit DATA --fold FOLD --folds-from RUN/folds.json` for one model of the fold
+    (resumed when an earlier one was interrupted), saving held-out snapshots as it trains."""
+    from trainer.fit import FitConfig, fit
+
+    started = (fit_dir / run_folder.CONFIG).is_file()
+    if not started and fit_dir.exists():
+        shutil.rmtree(fit_dir)  # killed before fit wrote its config: nothing worth keeping
+    callback = _snapshot_callback(pixels, snapshots, _trained_on_mirrors(config.augment), _first_snapshot(config))
+    fit(FitConfig(
+        data_dir=config.data_dir, model=config.model, image_size=config.image_size, batch_size=config.batch_size,
+        epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay, augment=config.augment,
+        weights=config.weights, run_dir=str(fit_dir), seed=config.seed + fold + 1000 * member, fold=fold,
+        folds_from=str(folds), verbose=config.verbose,
+    ), resume=started, callbacks=[callback])  # fmt: skip
+
+
+def _load_pixels(files: Sequence[Path], image_size: int) -> np.ndarray:
+    """The held-out images as the training decoder gives them (uint8, image_size square)."""
+    import tensorflow as tf
+
+    from trainer import data
+
+    pixels = []
+    for path in files:
+        try:
+            pixels.append(data.load_image(str(path), image_size).numpy())
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
+            raise DataprepError(
+                f"'{path}' no longer decodes (it passed validate earlier); run 'dataprep validate' and start a new run"
+            ) from None
+    return np.stack(pixels) if pixels else np.zeros((0, image_size, image_size, 3), np.uint8)
+
+
+def _predict_pixels(model: Any, pixels: np.ndarray, mirror: bool, batch: int = 64) -> np.ndarray:
+    out = []
+    for start in range(0, len(pixels), batch):
+        stack = pixels[start : start + batch].astype("float32")
+        probs = np.asarray(model.predict_on_batch(stack), dtype=np.float64)
+        if mirror:
+            probs = (probs + np.asarray(model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
+        out.append(probs)
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def _snapshot_callback(pixels: np.ndarray, folder: Path, mirror: bool, first_epoch: int) -> Any:
+    """A Keras callback saving the held-out fold's probabilities after each epoch from
+    `first_epoch` (1-based) on, as folder/epoch-NNN.npy (atomically: a resumed fit redoes an
+    epoch whose file is missing, or overwrites it)."""
+    import keras
+
+    class HeldOutSnapshots(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if epoch + 1 < first_epoch:
+                return
+            make_dirs(folder)
+            tmp = folder / f".epoch-{epoch + 1:03d}.tmp.npy"
+            np.save(tmp, _predict_pixels(self.model, pixels, mirror))
+            os.replace(tmp, folder / f"epoch-{epoch + 1:03d}.npy")
+
+    return HeldOutSnapshots()
+
+
+def _snapshot_mean(folder: Path, first_epoch: int, last_epoch: int) -> np.ndarray | None:
+    """Mean of the saved snapshots of epochs first..last (those that exist); None when none do."""
+    found = [folder / f"epoch-{e:03d}.npy" for e in range(first_epoch, last_epoch + 1)]
+    arrays = [np.load(f) for f in found if f.is_file()]
+    return np.mean(arrays, axis=0) if arrays else None
 
 
 def _trained_on_mirrors(augment: str) -> bool:
@@ -318,32 +383,10 @@ def _trained_on_mirrors(augment: str) -> bool:
     return any(key == "flip" and "horizontal" in str(value) for key, value in parse_augment_spec(spec).steps)
 
 
-def _predict(run: Any, files: Sequence[Path], mirror: bool = False, batch: int = 64) -> np.ndarray:
-    """Class probabilities of `files` with the training decoder, in order; a file that does
-    not decode is an error (validate let it through, so it changed since). With `mirror`, the
-    mean over the image and its left-right mirror (test-time augmentation the model was trained
-    for): steadier probabilities, so fewer clean images look like label errors by chance."""
-    import tensorflow as tf
-
-    from trainer import data
-
-    out = np.zeros((len(files), len(run.class_names)), dtype=np.float64)
-    for start in range(0, len(files), batch):
-        chunk = files[start : start + batch]
-        pixels = []
-        for path in chunk:
-            try:
-                pixels.append(data.load_image(str(path), run.image_size).numpy())
-            except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
-                raise DataprepError(
-                    f"'{path}' no longer decodes (it passed validate earlier); run 'dataprep validate' and start a new run"
-                ) from None
-        stack = np.stack(pixels).astype("float32")
-        probs = np.asarray(run.model.predict_on_batch(stack), dtype=np.float64)
-        if mirror:
-            probs = (probs + np.asarray(run.model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
-        out[start : start + len(chunk)] = probs
-    return out
+def _predict(run: Any, files: Sequence[Path], mirror: bool = False) -> np.ndarray:
+    """Class probabilities of `files` with the training decoder, in order; with `mirror`, the
+    mean over the image and its left-right mirror (test-time augmentation the model was trained for)."""
+    return _predict_pixels(run.model, _load_pixels(files, run.image_size), mirror)
 
 
 # --- ranking ---------------------------------------------------------------------------------
@@ -385,10 +428,10 @@ def find_label_issues(
             )
     make_dirs(run_dir)
     run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
-    run_folder.write_json(run_dir / FOLDS, {
-        "version": RESULT_VERSION, "k": config.folds, "seed": config.seed, "group_duplicates": config.group_duplicates,
-        "duplicate_groups": _groups_of(items), "folds": fold_of,
-    })  # fmt: skip
+    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
+        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
+        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=_groups_of(items),
+    ))  # fmt: skip
     if items.skipped:
         say(f"{len(items.skipped)} file(s) that validate rates 'error' are left out (e.g. {items.skipped[0]})")
 
