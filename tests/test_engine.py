@@ -50,6 +50,27 @@ def test_hang_and_crash_become_findings(tmp_path: Path) -> None:
         assert by_name[name].findings == [] and by_name[name].sha256 is not None
 
 
+def test_hang_and_crash_inside_batches_fail_only_their_file(tmp_path: Path) -> None:
+    """Many small files go to a worker in batches: a crash loses its batch's unsent results, and
+    a hang ends its worker; either way only the culprit fails and every other file is inspected."""
+    from conftest import ZOO
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
+    names = [f"a{i:02d}.jpg" for i in range(60)]
+    names[9], names[33] = "crash.jpg", "hang.jpg"
+    for name in names:
+        (folder / name).write_bytes(good)
+    records = scan_dataset(tmp_path).images
+    results = inspect_files(records, NO_TF, jobs=2, timeout_s=3, inspect=misbehaving_inspect)
+    assert [r.rel for r in results] == [r.rel for r in records]
+    failed = {Path(r.rel).name: r.findings[0].detail for r in results if r.findings}
+    assert set(failed) == {"crash.jpg", "hang.jpg"}
+    assert "crashed" in failed["crash.jpg"] and "longer than 3 s" in failed["hang.jpg"]
+    assert all(r.sha256 is not None for r in results if Path(r.rel).name not in failed)
+
+
 def test_progress_reports_every_file(tmp_path: Path) -> None:
     from conftest import ZOO
 
