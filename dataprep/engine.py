@@ -258,7 +258,7 @@ def default_jobs() -> int:
 # Imported once by the forkserver, before it forks any worker: a worker starts with the decoders
 # and the checks already loaded instead of importing them itself (never TensorFlow: see
 # `prepare_worker`).
-WORKER_PRELOAD = ["dataprep.engine", "dataprep.checks.image_properties", "numpy", "PIL.Image", "simplejpeg"]
+WORKER_PRELOAD = ["__main__", "dataprep.engine", "dataprep.checks.image_properties", "numpy", "PIL.Image", "simplejpeg"]
 
 
 def _context() -> Any:
@@ -268,16 +268,6 @@ def _context() -> Any:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_PRELOAD)
     return ctx
-
-
-def warm_up() -> None:
-    """Start the forkserver now (it imports WORKER_PRELOAD in its own process), so that the
-    workers a pool starts later fork ready to work: call it before a scan to overlap the two."""
-    if "forkserver" in mp.get_all_start_methods():
-        from multiprocessing import forkserver
-
-        _context()
-        forkserver.ensure_running()
 
 
 class WorkerPool:
