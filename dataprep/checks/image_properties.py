@@ -145,7 +145,9 @@ def _hash_bits(blocks: np.ndarray) -> list[str]:
     import numpy as np
 
     flat = blocks.reshape(len(blocks), -1)
-    bits = flat > np.median(flat, axis=1, keepdims=True)
+    middle = flat.shape[1] // 2  # the median of 64 values: the mean of the 32nd and 33rd smallest
+    median = np.sort(flat, axis=1)[:, middle - 1 : middle + 1].mean(axis=1, keepdims=True)
+    bits = flat > median
     return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
 
 
