@@ -19,6 +19,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -195,6 +196,7 @@ def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn, ti
     """Worker loop: warm up the decoders, say ready, then inspect batches of files, sending the
     results when a batch ends (or every FLUSH_S within a long one)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker must not inherit the parent's handler
     prepare_worker(options)
     state = _WorkerState(conn, timeout_s)
     threading.Thread(target=state.watchdog, name="dataprep-watchdog", daemon=True).start()
@@ -261,9 +263,22 @@ def default_jobs() -> int:
 WORKER_PRELOAD = ["__main__", "dataprep.engine", "dataprep.checks.image_properties", "numpy", "PIL.Image", "simplejpeg"]
 
 
+def fork_is_safe() -> bool:
+    """Whether workers may be forked from this process: on Linux, with no other thread running
+    (a thread could hold a lock the child then waits on forever) and TensorFlow not imported (its
+    thread pools do not survive a fork). The CLI's parent never imports TensorFlow and runs no
+    thread unless it draws a progress bar, so a plain run forks: its workers start with
+    everything the parent imported, about half the forkserver's start-up."""
+    return sys.platform == "linux" and threading.active_count() == 1 and "tensorflow" not in sys.modules
+
+
 def _context() -> Any:
-    """forkserver: workers never inherit a parent's TensorFlow threads (tests, notebooks)."""
-    if "forkserver" not in mp.get_all_start_methods():
+    """fork where `fork_is_safe`; otherwise a forkserver (workers never inherit a parent's
+    TensorFlow threads: tests, notebooks), or spawn where there is none."""
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and fork_is_safe():
+        return mp.get_context("fork")
+    if "forkserver" not in methods:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_PRELOAD)
@@ -325,7 +340,7 @@ class WorkerPool:
                             yield index, result
                     elif isinstance(msg, TimedOut):  # its watchdog ends it: replace it now
                         self._reported(w, msg.index)
-                        self._lost(w, k, pending, solo)
+                        self._lost(w, k, pending, solo, blame=False)
                         left -= 1
                         yield msg.index, failed_result(records[msg.index], timed_out(self.timeout_s))
                 elif w.busy and now - w.heard > self.timeout_s + BACKSTOP_S:
@@ -374,16 +389,18 @@ class WorkerPool:
         if not first:
             w.batches.popleft()
 
-    def _lost(self, w: _Worker, k: int, pending: deque[int], solo: set[int]) -> list[int]:
-        """Replace worker `k`, which died or stopped answering. Returns the file to report as
-        failed: the one it held alone (a file that kills its worker alone is the culprit); the
-        other unreported files go back to the front of `pending`, each to be sent alone."""
+    def _lost(self, w: _Worker, k: int, pending: deque[int], solo: set[int], blame: bool = True) -> list[int]:
+        """Replace worker `k`, which died, stopped answering, or (`blame=False`) ended itself
+        after reporting the file that hung. Returns the file to report as failed: with `blame`,
+        the one it held alone (a file that kills its worker alone is the culprit); the other
+        unreported files go back to the front of `pending`, each to be sent alone."""
         w.proc.kill()
         w.proc.join(timeout=5)
         w.conn.close()
         self._workers[k] = self._start()
         unreported = w.unreported()
-        culprit = unreported[:1] if w.batches and len(w.batches[0]) == 1 and unreported[0] in solo else []
+        alone = bool(w.batches) and len(w.batches[0]) == 1 and unreported[0] in solo
+        culprit = unreported[:1] if blame and alone else []
         retry = unreported[len(culprit) :]
         solo.update(retry)
         pending.extendleft(reversed(retry))
