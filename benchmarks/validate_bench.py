@@ -12,7 +12,7 @@ Contenders, per folder:
 and the physical bound: libjpeg-turbo's decode rate on these files (single thread, full size and
 DCT-scaled to 1/8, which still reads every entropy-coded byte) times the cores.
 
-Usage: python benchmarks/validate_bench.py [--pets DIR] [--repeat N] [--profile]
+Usage: python benchmarks/validate_bench.py [--pets DIR] [--repeat N] [--profile] [--only FOLDER]
 Prints markdown tables and one JSON line. Ratios, not absolute times, are what to compare.
 """
 
@@ -273,10 +273,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where the larger folder is generated")
     parser.add_argument("--repeat", type=int, default=1, help="repeat each comparison N times; best of N")
     parser.add_argument("--profile", action="store_true", help="also print where the time goes, per stage")
+    parser.add_argument("--only", choices=("pets-800", "pets-800+variants"), help="measure one folder only")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     larger = make_variants(args.pets, args.work)
-    results = {"pets-800": bench_folder(args.pets, args.repeat), "pets-800+variants": bench_folder(larger, args.repeat)}
+    folders = {"pets-800": args.pets, "pets-800+variants": larger}
+    results = {name: bench_folder(root, args.repeat) for name, root in folders.items() if args.only in (None, name)}
     print(f"validate benchmark, {cores} cores, load average {os.getloadavg()[0]:.1f} at the end")
     for name, r in results.items():
         print_folder(name, r, cores)
