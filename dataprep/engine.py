@@ -285,6 +285,31 @@ def _context() -> Any:
     return ctx
 
 
+class _Pending:
+    """The indices still to send, in order: files sent back (their worker died) first, then
+    `next` up to `end`. A counter, not a list of every index: flat memory for any folder size."""
+
+    def __init__(self, end: int) -> None:
+        self.returned: deque[int] = deque()
+        self.next = 0
+        self.end = end
+
+    def __len__(self) -> int:
+        return len(self.returned) + self.end - self.next
+
+    def peek(self) -> int:
+        return self.returned[0] if self.returned else self.next
+
+    def pop(self) -> int:
+        if self.returned:
+            return self.returned.popleft()
+        self.next += 1
+        return self.next - 1
+
+    def push_front(self, indices: list[int]) -> None:
+        self.returned.extendleft(reversed(indices))
+
+
 class WorkerPool:
     """`jobs` worker processes that inspect batches of files, each file under `timeout_s`.
 
@@ -308,7 +333,7 @@ class WorkerPool:
         """(index into `records`, result) for every record, in the order they finish."""
         if not records:
             return
-        pending = deque(range(len(records)))
+        pending = _Pending(len(records))
         solo: set[int] = set()  # files to send alone: their batch's worker died
         while len(self._workers) < min(self.jobs, len(records)):
             self._workers.append(self._start())
@@ -389,7 +414,7 @@ class WorkerPool:
         if not first:
             w.batches.popleft()
 
-    def _lost(self, w: _Worker, k: int, pending: deque[int], solo: set[int], blame: bool = True) -> list[int]:
+    def _lost(self, w: _Worker, k: int, pending: _Pending, solo: set[int], blame: bool = True) -> list[int]:
         """Replace worker `k`, which died, stopped answering, or (`blame=False`) ended itself
         after reporting the file that hung. Returns the file to report as failed: with `blame`,
         the one it held alone (a file that kills its worker alone is the culprit); the other
@@ -403,22 +428,22 @@ class WorkerPool:
         culprit = unreported[:1] if blame and alone else []
         retry = unreported[len(culprit) :]
         solo.update(retry)
-        pending.extendleft(reversed(retry))
+        pending.push_front(retry)
         return culprit
 
-    def _assign(self, w: _Worker, records: Sequence[FileRecord], pending: deque[int], solo: set[int]) -> None:
+    def _assign(self, w: _Worker, records: Sequence[FileRecord], pending: _Pending, solo: set[int]) -> None:
         """Send batches to `w` until it holds IN_FLIGHT of them. A batch is one file to be sent
         alone, or up to BATCH_BYTES / BATCH_FILES of the others, and no more than a fair share of
         what is left (so that the workers finish together)."""
         share = max(1, len(pending) // (2 * self.jobs))
         while pending and len(w.batches) < IN_FLIGHT:
-            batch = [pending.popleft()]
+            batch = [pending.pop()]
             size = records[batch[0]].size
             if batch[0] not in solo:
-                while pending and pending[0] not in solo and len(batch) < min(BATCH_FILES, share):
+                while pending and pending.peek() not in solo and len(batch) < min(BATCH_FILES, share):
                     if size >= BATCH_BYTES:
                         break
-                    batch.append(pending.popleft())
+                    batch.append(pending.pop())
                     size += records[batch[-1]].size
             if not w.busy:
                 w.heard = time.monotonic()
