@@ -201,3 +201,11 @@ def test_engine_ray_without_ray_installed_is_one_line(
     )
     assert result.output.strip().splitlines() == [expected]
     assert not (tmp_path / "out").exists()
+
+
+def test_pending_files_come_in_order_with_returned_files_first() -> None:
+    pending = engine._Pending(5)
+    assert [pending.pop(), pending.pop()] == [0, 1] and len(pending) == 3
+    pending.push_front([0, 1])  # their worker died: they go out again before the rest, in order
+    assert pending.peek() == 0 and len(pending) == 5
+    assert [pending.pop() for _ in range(5)] == [0, 1, 2, 3, 4] and not pending
