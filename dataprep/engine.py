@@ -19,6 +19,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -116,13 +117,20 @@ def prepare_worker(options: CheckOptions) -> None:
 
 @dataclass(frozen=True)
 class Task:
-    """Parent -> worker: inspect this file."""
+    """One file to inspect."""
 
     index: int
     path: str
     rel: str
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Parent -> worker: inspect these files, in order."""
+
+    tasks: tuple[Task, ...]
 
 
 @dataclass(frozen=True)
@@ -137,26 +145,81 @@ class Ready:
 
 @dataclass(frozen=True)
 class Inspected:
-    """Worker -> parent: the result for `Task.index`."""
+    """Worker -> parent: (index, result) of the next files of its batches, in the order sent."""
+
+    results: list[tuple[int, FileResult]]
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """Worker -> parent, from its watchdog: file `index` outlived the time limit; the worker exits."""
 
     index: int
-    result: FileResult
 
 
-def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn) -> None:
-    """Worker loop: warm up the decoders, say ready, then inspect one file per task."""
+WATCHDOG_EXIT = 124  # a worker whose file outlived the time limit ends itself with this code
+FLUSH_S = 0.25  # a worker sends what it has finished at least this often, even mid-batch
+
+
+class _WorkerState:
+    """What a worker's main thread and its watchdog share: the file being inspected, since when,
+    and the results not yet sent. The watchdog ends the process when one file outlives the time
+    limit (per file, not per batch), after sending the finished results and which file hung."""
+
+    def __init__(self, conn: Connection, timeout_s: float) -> None:
+        self.conn = conn
+        self.timeout_s = timeout_s
+        self.lock = threading.Lock()
+        self.index: int | None = None
+        self.started = 0.0
+        self.done: list[tuple[int, FileResult]] = []
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.done:
+                self.conn.send(Inspected(self.done))
+                self.done = []
+
+    def watchdog(self) -> None:
+        while True:
+            time.sleep(min(0.5, self.timeout_s / 4))
+            with self.lock:
+                if self.index is not None and time.monotonic() - self.started > self.timeout_s:
+                    try:
+                        self.conn.send(Inspected(self.done))
+                        self.conn.send(TimedOut(self.index))
+                    finally:
+                        os._exit(WATCHDOG_EXIT)
+
+
+def _worker_main(conn: Connection, options: CheckOptions, inspect: InspectFn, timeout_s: float) -> None:
+    """Worker loop: warm up the decoders, say ready, then inspect batches of files, sending the
+    results when a batch ends (or every FLUSH_S within a long one)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker must not inherit the parent's handler
     prepare_worker(options)
+    state = _WorkerState(conn, timeout_s)
+    threading.Thread(target=state.watchdog, name="dataprep-watchdog", daemon=True).start()
     conn.send(Ready())
     while True:
         try:
             msg = conn.recv()
         except EOFError:  # the parent is gone
             return
-        if not isinstance(msg, Task):
+        if not isinstance(msg, Batch):
             return
-        result = inspect_guarded(inspect, Path(msg.path), msg.rel, msg.size, msg.mtime_ns, options)
-        conn.send(Inspected(msg.index, result))
+        flushed = time.monotonic()
+        for task in msg.tasks:
+            with state.lock:
+                state.index, state.started = task.index, time.monotonic()
+            result = inspect_guarded(inspect, Path(task.path), task.rel, task.size, task.mtime_ns, options)
+            with state.lock:
+                state.done.append((task.index, result))
+                state.index = None
+            if time.monotonic() - flushed > FLUSH_S:
+                state.flush()
+                flushed = time.monotonic()
+        state.flush()
 
 
 @dataclass
@@ -164,21 +227,27 @@ class _Worker:
     proc: Any
     conn: Connection
     ready: bool = False
-    # Indices of the records sent to it, in order: it inspects the first (since `started`) while
-    # the others wait in its pipe, so it never sits idle for a round trip between two files.
-    tasks: deque[int] = field(default_factory=deque)
-    started: float = 0.0
+    # The batches sent to it, oldest first, less the files already reported: it inspects the
+    # first while the next waits in its pipe, so it never sits idle for a round trip.
+    batches: deque[list[int]] = field(default_factory=deque)
+    heard: float = 0.0  # when it last reported (or was last given work while idle)
 
     @property
-    def task(self) -> int | None:
-        """The record it is inspecting now."""
-        return self.tasks[0] if self.tasks else None
+    def busy(self) -> bool:
+        return bool(self.batches)
+
+    def unreported(self) -> list[int]:
+        return [i for batch in self.batches for i in batch]
 
 
-# Files sent ahead to each worker. One at a time leaves a worker idle for a parent round trip per
-# file, which on a loaded 2-core machine costs as much as decoding a small photo; more than a few
-# only delays the files queued behind a file that hangs (they are sent again elsewhere).
-IN_FLIGHT = 4
+# Batches: files are sent to a worker in batches of about BATCH_BYTES (at most BATCH_FILES), and
+# results come back per batch, so the parent wakes once per ~20 ms of a worker's work instead of
+# once per file (on a busy 2-core machine each wake-up is a scheduler round trip). Each worker
+# holds IN_FLIGHT batches, so it never waits for the parent between two.
+BATCH_BYTES = 512 * 1024
+BATCH_FILES = 32
+IN_FLIGHT = 2
+BACKSTOP_S = 5.0  # the parent's own limit beyond the watchdog's, for a worker too stuck to run it
 
 
 def default_jobs() -> int:
@@ -188,10 +257,66 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class WorkerPool:
-    """`jobs` worker processes that inspect files one at a time, each under `timeout_s`.
+# Imported once by the forkserver, before it forks any worker: a worker starts with the decoders
+# and the checks already loaded instead of importing them itself (never TensorFlow: see
+# `prepare_worker`).
+WORKER_PRELOAD = ["__main__", "dataprep.engine", "dataprep.checks.image_properties", "numpy", "PIL.Image", "simplejpeg"]
 
-    `inspect` must be a module-level function (workers import it by name).
+
+def fork_is_safe() -> bool:
+    """Whether workers may be forked from this process: on Linux, with no other thread running
+    (a thread could hold a lock the child then waits on forever) and TensorFlow not imported (its
+    thread pools do not survive a fork). The CLI's parent never imports TensorFlow and runs no
+    thread unless it draws a progress bar, so a plain run forks: its workers start with
+    everything the parent imported, about half the forkserver's start-up."""
+    return sys.platform == "linux" and threading.active_count() == 1 and "tensorflow" not in sys.modules
+
+
+def _context() -> Any:
+    """fork where `fork_is_safe`; otherwise a forkserver (workers never inherit a parent's
+    TensorFlow threads: tests, notebooks), or spawn where there is none."""
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and fork_is_safe():
+        return mp.get_context("fork")
+    if "forkserver" not in methods:
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(WORKER_PRELOAD)
+    return ctx
+
+
+class _Pending:
+    """The indices still to send, in order: files sent back (their worker died) first, then
+    `next` up to `end`. A counter, not a list of every index: flat memory for any folder size."""
+
+    def __init__(self, end: int) -> None:
+        self.returned: deque[int] = deque()
+        self.next = 0
+        self.end = end
+
+    def __len__(self) -> int:
+        return len(self.returned) + self.end - self.next
+
+    def peek(self) -> int:
+        return self.returned[0] if self.returned else self.next
+
+    def pop(self) -> int:
+        if self.returned:
+            return self.returned.popleft()
+        self.next += 1
+        return self.next - 1
+
+    def push_front(self, indices: list[int]) -> None:
+        self.returned.extendleft(reversed(indices))
+
+
+class WorkerPool:
+    """`jobs` worker processes that inspect batches of files, each file under `timeout_s`.
+
+    A file that hangs is reported by the worker's watchdog, which then ends the worker; a worker
+    that dies (a decoder crash) loses the results of its unfinished batch: those files are sent
+    again, each alone, so a file that kills its worker alone is the one reported. `inspect` must
+    be a module-level function (workers import it by name).
     """
 
     def __init__(
@@ -201,20 +326,20 @@ class WorkerPool:
         self.jobs = max(1, jobs or default_jobs())
         self.timeout_s = timeout_s
         self.inspect = inspect
-        # forkserver: workers never inherit a parent's TensorFlow threads (tests, notebooks).
-        self._ctx: Any = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        self._ctx: Any = _context()
         self._workers: list[_Worker] = []
 
     def imap(self, records: Sequence[FileRecord]) -> Iterator[tuple[int, FileResult]]:
         """(index into `records`, result) for every record, in the order they finish."""
         if not records:
             return
-        pending = deque(range(len(records)))
+        pending = _Pending(len(records))
+        solo: set[int] = set()  # files to send alone: their batch's worker died
         while len(self._workers) < min(self.jobs, len(records)):
             self._workers.append(self._start())
         left = len(records)
         while left:
-            busy = [w for w in self._workers if not w.ready or w.tasks]
+            busy = [w for w in self._workers if not w.ready or w.busy]
             arrived = wait([w.conn for w in busy], timeout=0.5)
             now = time.monotonic()
             for k, w in enumerate(self._workers):
@@ -226,27 +351,30 @@ class WorkerPool:
                             raise DataprepError(
                                 "a validate worker process failed to start; re-run with --jobs 0 (no pool) or --debug"
                             ) from None
-                        self._workers[k] = self._replace(w, pending)
-                        if w.tasks:
+                        for index in self._lost(w, k, pending, solo):
                             left -= 1
-                            yield w.tasks[0], failed_result(records[w.tasks[0]], CRASHED)
+                            yield index, failed_result(records[index], CRASHED)
                         continue
+                    w.heard = now
                     if isinstance(msg, Ready):
                         w.ready = True
                     elif isinstance(msg, Inspected):
-                        w.tasks.popleft()
-                        w.started = now  # the next file it holds starts now
+                        for index, result in msg.results:
+                            self._reported(w, index)
+                            left -= 1
+                            yield index, result
+                    elif isinstance(msg, TimedOut):  # its watchdog ends it: replace it now
+                        self._reported(w, msg.index)
+                        self._lost(w, k, pending, solo, blame=False)
                         left -= 1
-                        yield msg.index, msg.result
-                    self._assign(w, records, pending)
-                elif w.tasks and now - w.started > self.timeout_s:
-                    index = w.tasks[0]
-                    self._workers[k] = self._replace(w, pending)
-                    left -= 1
-                    yield index, failed_result(records[index], timed_out(self.timeout_s))
+                        yield msg.index, failed_result(records[msg.index], timed_out(self.timeout_s))
+                elif w.busy and now - w.heard > self.timeout_s + BACKSTOP_S:
+                    for index in self._lost(w, k, pending, solo):
+                        left -= 1
+                        yield index, failed_result(records[index], timed_out(self.timeout_s))
             for w in self._workers:  # replaced workers get work once ready; idle ready ones now
                 if w.ready and pending:
-                    self._assign(w, records, pending)
+                    self._assign(w, records, pending, solo)
 
     def close(self) -> None:
         """Stop every worker (politely, then by force)."""
@@ -272,29 +400,61 @@ class WorkerPool:
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_worker_main, args=(child, self.options, self.inspect), daemon=True)
+        args = (child, self.options, self.inspect, self.timeout_s)
+        proc = self._ctx.Process(target=_worker_main, args=args, daemon=True)
         proc.start()
         child.close()
-        return _Worker(proc=proc, conn=parent)
+        return _Worker(proc=proc, conn=parent, heard=time.monotonic())
 
-    def _replace(self, w: _Worker, pending: deque[int]) -> _Worker:
-        """A new worker for one that crashed or hung on its first file; the files queued behind
-        that one go back to the front of `pending`, in order."""
+    @staticmethod
+    def _reported(w: _Worker, index: int) -> None:
+        """Take a reported file off the worker's batches (results come back in the order sent)."""
+        first = w.batches[0]
+        first.remove(index)
+        if not first:
+            w.batches.popleft()
+
+    def _lost(self, w: _Worker, k: int, pending: _Pending, solo: set[int], blame: bool = True) -> list[int]:
+        """Replace worker `k`, which died, stopped answering, or (`blame=False`) ended itself
+        after reporting the file that hung. Returns the file to report as failed: with `blame`,
+        the one it held alone (a file that kills its worker alone is the culprit); the other
+        unreported files go back to the front of `pending`, each to be sent alone."""
         w.proc.kill()
         w.proc.join(timeout=5)
         w.conn.close()
-        pending.extendleft(reversed(list(w.tasks)[1:]))
-        return self._start()
+        self._workers[k] = self._start()
+        unreported = w.unreported()
+        alone = bool(w.batches) and len(w.batches[0]) == 1 and unreported[0] in solo
+        culprit = unreported[:1] if blame and alone else []
+        retry = unreported[len(culprit) :]
+        solo.update(retry)
+        pending.push_front(retry)
+        return culprit
 
-    @staticmethod
-    def _assign(w: _Worker, records: Sequence[FileRecord], pending: deque[int]) -> None:
-        while pending and len(w.tasks) < IN_FLIGHT:
-            i = pending.popleft()
-            rec = records[i]
-            if not w.tasks:
-                w.started = time.monotonic()
-            w.tasks.append(i)
-            w.conn.send(Task(i, str(rec.path), rec.rel, rec.size, rec.mtime_ns))
+    def _assign(self, w: _Worker, records: Sequence[FileRecord], pending: _Pending, solo: set[int]) -> None:
+        """Send batches to `w` until it holds IN_FLIGHT of them. A batch is one file to be sent
+        alone, or up to BATCH_BYTES / BATCH_FILES of the others, and no more than a fair share of
+        what is left (so that the workers finish together)."""
+        share = max(1, len(pending) // (2 * self.jobs))
+        while pending and len(w.batches) < IN_FLIGHT:
+            batch = [pending.pop()]
+            size = records[batch[0]].size
+            if batch[0] not in solo:
+                while pending and pending.peek() not in solo and len(batch) < min(BATCH_FILES, share):
+                    if size >= BATCH_BYTES:
+                        break
+                    batch.append(pending.pop())
+                    size += records[batch[-1]].size
+            if not w.busy:
+                w.heard = time.monotonic()
+            w.batches.append(batch)
+            tasks = tuple(
+                Task(i, str(records[i].path), records[i].rel, records[i].size, records[i].mtime_ns) for i in batch
+            )
+            try:
+                w.conn.send(Batch(tasks))
+            except OSError:  # it died idle: the next wait() sees it gone, and its batch is sent again
+                return
 
 
 def inspect_stream(

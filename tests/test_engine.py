@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dataprep import engine
 from dataprep.checks import CheckOptions
 from dataprep.engine import INTERRUPT_HOOK_ENV, inspect_file, inspect_files
 from dataprep.errors import DataprepError
@@ -30,7 +31,17 @@ def misbehaving_inspect(path: Path, rel: str, size: int, mtime_ns: int, options:
     return inspect_file(path, rel, size, mtime_ns, options)
 
 
-def test_hang_and_crash_become_findings(tmp_path: Path) -> None:
+@pytest.fixture(params=["fork", "forkserver"])
+def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a pool test with forked workers (the CLI's way) and with a forkserver's."""
+    if request.param == "fork" and not engine.fork_is_safe():
+        pytest.skip("this test process runs threads or imported TensorFlow: its workers are not forked")
+    if request.param == "forkserver":
+        monkeypatch.setattr(engine, "fork_is_safe", lambda: False)
+    return str(request.param)
+
+
+def test_hang_and_crash_become_findings(tmp_path: Path, start_method: str) -> None:
     from conftest import ZOO
 
     folder = tmp_path / "c"
@@ -48,6 +59,53 @@ def test_hang_and_crash_become_findings(tmp_path: Path) -> None:
     assert "crashed" in by_name["crash.jpg"].findings[0].detail
     for name in ("a1.jpg", "a2.jpg", "a3.jpg", "a4.jpg"):
         assert by_name[name].findings == [] and by_name[name].sha256 is not None
+
+
+def test_hang_and_crash_inside_batches_fail_only_their_file(tmp_path: Path, start_method: str) -> None:
+    """Many small files go to a worker in batches: a crash loses its batch's unsent results, and
+    a hang ends its worker; either way only the culprit fails and every other file is inspected."""
+    from conftest import ZOO
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
+    names = [f"a{i:02d}.jpg" for i in range(60)]
+    names[9], names[33] = "crash.jpg", "hang.jpg"
+    for name in names:
+        (folder / name).write_bytes(good)
+    records = scan_dataset(tmp_path).images
+    results = inspect_files(records, NO_TF, jobs=2, timeout_s=3, inspect=misbehaving_inspect)
+    assert [r.rel for r in results] == [r.rel for r in records]
+    failed = {Path(r.rel).name: r.findings[0].detail for r in results if r.findings}
+    assert set(failed) == {"crash.jpg", "hang.jpg"}
+    assert "crashed" in failed["crash.jpg"] and "longer than 3 s" in failed["hang.jpg"]
+    assert all(r.sha256 is not None for r in results if Path(r.rel).name not in failed)
+
+
+def test_files_queued_behind_a_hang_are_inspected(tmp_path: Path) -> None:
+    """One worker: a crash sends every file of its batch back to be inspected alone; then the file
+    queued behind the one that hangs must still be inspected when the watchdog ends that worker."""
+    import threading
+
+    from conftest import ZOO
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
+    for name in ("crash.jpg", "hang.jpg", "x1.jpg", "x2.jpg"):
+        (folder / name).write_bytes(good)
+    records = scan_dataset(tmp_path).images
+    out: list[FileResult] = []
+    run = threading.Thread(
+        target=lambda: out.extend(inspect_files(records, NO_TF, jobs=1, timeout_s=2, inspect=misbehaving_inspect)),
+        daemon=True,
+    )
+    run.start()
+    run.join(timeout=120)
+    assert not run.is_alive(), "the pool lost a file and waits for it forever"
+    failed = {Path(r.rel).name: r.findings[0].detail for r in out if r.findings}
+    assert "crashed" in failed.pop("crash.jpg") and "longer than 2 s" in failed.pop("hang.jpg")
+    assert failed == {} and len(out) == 4
 
 
 def test_progress_reports_every_file(tmp_path: Path) -> None:
@@ -107,11 +165,21 @@ class _ExitsWhenUnpickled:
         return (os._exit, (3,))
 
 
-def test_worker_that_cannot_start_is_one_domain_error(tmp_path: Path) -> None:
+def _exit_while_starting(options: CheckOptions) -> None:
+    os._exit(3)
+
+
+def test_worker_that_cannot_start_is_one_domain_error(
+    tmp_path: Path, start_method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _copies(tmp_path / "c", 2)
+    records = scan_dataset(tmp_path).images
     with pytest.raises(DataprepError, match="worker process failed to start"):
-        records = scan_dataset(tmp_path).images
-        inspect_files(records, NO_TF, jobs=1, inspect=_ExitsWhenUnpickled())  # type: ignore[arg-type]
+        if start_method == "fork":  # a forked worker runs the parent's code: it dies setting up
+            monkeypatch.setattr(engine, "prepare_worker", _exit_while_starting)
+            inspect_files(records, NO_TF, jobs=1)
+        else:  # a forkserver's worker must load `inspect` by name first: it dies there
+            inspect_files(records, NO_TF, jobs=1, inspect=_ExitsWhenUnpickled())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("command", ["validate", "duplicates", "clean", "split"])
@@ -133,3 +201,11 @@ def test_engine_ray_without_ray_installed_is_one_line(
     )
     assert result.output.strip().splitlines() == [expected]
     assert not (tmp_path / "out").exists()
+
+
+def test_pending_files_come_in_order_with_returned_files_first() -> None:
+    pending = engine._Pending(5)
+    assert [pending.pop(), pending.pop()] == [0, 1] and len(pending) == 3
+    pending.push_front([0, 1])  # their worker died: they go out again before the rest, in order
+    assert pending.peek() == 0 and len(pending) == 5
+    assert [pending.pop() for _ in range(5)] == [0, 1, 2, 3, 4] and not pending

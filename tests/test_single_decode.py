@@ -144,3 +144,37 @@ def test_cache_key_covers_every_option_field() -> None:
         quality = dataclasses.replace(QualityThresholds(), **{f.name: getattr(QualityThresholds(), f.name) + 1})
         same = fingerprint(CheckOptions(quality=quality)) == base
         assert same == (f.name == "odd_size"), f.name
+
+
+def _settled_corpus() -> dict[str, bytes]:
+    files = {name: (ZOO / "zoo" / name).read_bytes() for name in ("valid_baseline.jpg", "grayscale.jpg")}
+    for i, mode in enumerate(("RGB", "L")):
+        im = photos.photo(30 + i, (203, 141)).convert(mode)
+        files[f"{mode}.jpg"] = _jpeg(im, quality=85)
+        files[f"{mode}_progressive.jpg"] = _jpeg(im, quality=85, progressive=True)
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        files[f"{mode}_exif.jpg"] = _jpeg(im, exif=exif.tobytes())
+    return files
+
+
+@pytest.mark.parametrize("name", sorted(_settled_corpus()))
+def test_a_settled_jpegs_header_is_pillows(name: str) -> None:
+    """A settled JPEG's header comes from the frame the single decode read, not a second parse:
+    it must say what Pillow's header says (format, size, mode, frames)."""
+    data = _settled_corpus()[name]
+    sample = Sample(Path(name), name, CheckOptions(), data=data)
+    assert sample.settled
+    assert sample.header == Sample(Path(name), name, CheckOptions(), data=data)._pillow_header()
+    with Image.open(io.BytesIO(data)) as im:
+        assert (sample.header.width, sample.header.height, sample.header.mode) == (im.width, im.height, im.mode)
+
+
+def test_a_multi_picture_jpeg_gets_pillows_header() -> None:
+    """Pillow opens a JPEG with an MPF segment as MPO (format, frame count): not settled by the frame."""
+    frames = [photos.photo(40 + i, (120, 90)) for i in range(2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "MPO", save_all=True, append_images=frames[1:])
+    sample = Sample(Path("m.jpg"), "m.jpg", CheckOptions(), data=buf.getvalue())
+    assert not sample.settled
+    assert sample.header.format == "mpo" and sample.header.frames == 2

@@ -2,8 +2,12 @@
 
 Everything here is a pure function of one RGB uint8 array (numpy and Pillow only). The array
 may be full size, or a JPEG decoded in draft mode at 1/2 to 1/8 scale: every measure works on
-a thumbnail of fixed size (`ANALYSIS_SIDE` on the long side, 32x32 for pHash, 9x8 for dHash),
-so it does not depend on the scale the file was decoded at.
+a thumbnail of fixed size (`ANALYSIS_SIDE` on the long side, a 64x64 gray grid for the pHashes
+and the 32x32 thumbnail, 9x8 for dHash), so it does not depend on the scale the file was decoded at.
+
+Cost matters: this runs on every file validate decodes. Few Pillow calls (each costs ~10 us of
+overhead on a ~100 px image), the image's, mirrored and nine cropped pHashes in one matrix product
+of the grid (`_hash_projection`), and gray-level statistics from one histogram.
 
 Hashes are 64-bit, written as 16 hex digits. Near duplicates are found in two steps (see
 `dataprep.duplicates`): candidates from pHashes within a few bits, then a verification on a
@@ -23,7 +27,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
-    from PIL import Image
 
 ANALYSIS_SIDE = 128  # long side of the thumbnail the properties are measured on
 MIN_DECODE_SIDE = 112  # a draft-mode JPEG is decoded at least this large on its long side
@@ -98,26 +101,69 @@ def crop_box(width: float, height: float, scale: float, ox: float, oy: float) ->
     return (x0, y0, x0 + cw, y0 + ch)
 
 
-def near_signature(rgb: Image.Image, gray: Image.Image) -> NearSignature:
-    """The mirrored and cropped pHashes and the gray and colour thumbnails of one analysis thumbnail."""
-    import numpy as np
-    from PIL import Image
+GRID_SIDE = 2 * PHASH_SIDE  # the gray grid every hash and the thumbnail come from (one resize)
 
-    w, h = gray.size
-    side = (PHASH_SIDE, PHASH_SIDE)
-    views = [gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize(side, Image.Resampling.BOX)]
-    views += [
-        gray.resize(side, Image.Resampling.BOX, box=crop_box(w, h, CROP_SCALE, ox, oy))
-        for oy in CROP_POSITIONS
-        for ox in CROP_POSITIONS
-    ]
-    # The mirror and the nine crops hashed in one batched DCT: the per-view Python and NumPy call
-    # overhead, not the arithmetic, was most of the cost of a signature.
-    mirror, *crop_hashes = phashes(np.stack([np.asarray(v, dtype=np.float64) for v in views]))
-    crops = tuple(crop_hashes)
-    thumb = np.asarray(gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.uint8)
-    colour = np.asarray(rgb.resize((COLOUR_SIDE, COLOUR_SIDE), Image.Resampling.BOX), dtype=np.uint8)
-    return NearSignature(mirror, crops, thumb.tobytes(), colour.tobytes())
+
+def _box_matrix(size: int, start: float, stop: float, out: int) -> np.ndarray:
+    """The (out x size) matrix of a BOX resize of the interval [start, stop) of `size` samples
+    to `out` samples: each output is the mean of the input it covers, weighted by overlap."""
+    import numpy as np
+
+    edges = start + (stop - start) * np.arange(out + 1) / out
+    lo, hi = edges[:-1, None], edges[1:, None]
+    x = np.arange(size)[None, :]
+    overlap = np.clip(np.minimum(hi, x + 1) - np.maximum(lo, x), 0.0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=1)
+def _hash_projection() -> np.ndarray:
+    """(4 * HASH_SIZE) x GRID_SIDE: the 8 lowest DCT rows of the whole grid resized to 32, then of
+    the 90% crops at CROP_POSITIONS. With it, every pHash of the signature is one product
+    `P @ grid @ P.T`: block (0, 0) is the image's, block (1 + y, 1 + x) the crop at (x, y)."""
+    import numpy as np
+
+    low = _dct_matrix()[:HASH_SIZE]
+    n = float(GRID_SIDE)
+    rows = [low @ _box_matrix(GRID_SIDE, 0.0, n, PHASH_SIDE)]
+    for o in CROP_POSITIONS:
+        x0, _, x1, _ = crop_box(n, n, CROP_SCALE, o, o)
+        rows.append(low @ _box_matrix(GRID_SIDE, x0, x1, PHASH_SIDE))
+    return np.concatenate(rows)
+
+
+@lru_cache(maxsize=1)
+def _mirror_signs() -> np.ndarray:
+    """Mirroring an image left-right negates its DCT's odd horizontal frequencies."""
+    import numpy as np
+
+    return np.where(np.arange(HASH_SIZE) % 2 == 1, -1.0, 1.0)[None, :]
+
+
+def _hash_bits(blocks: np.ndarray) -> list[str]:
+    """The pHash of each of a stack of 8x8 low-frequency DCT blocks: each bit above its block's median."""
+    import numpy as np
+
+    flat = blocks.reshape(len(blocks), -1)
+    middle = flat.shape[1] // 2  # the median of 64 values: the mean of the 32nd and 33rd smallest
+    median = np.sort(flat, axis=1)[:, middle - 1 : middle + 1].mean(axis=1, keepdims=True)
+    bits = flat > median
+    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
+
+
+def near_signature(grid: np.ndarray, thumb: np.ndarray, colour: np.ndarray) -> tuple[str, NearSignature]:
+    """(pHash, signature) of one image from its GRID_SIDE gray grid (float), its THUMB_SIDE gray
+    thumbnail and COLOUR_SIDE colour thumbnail (uint8): the image's, the mirrored and the nine
+    cropped pHashes all come from one product of the grid with a fixed matrix."""
+    import numpy as np
+
+    proj = _hash_projection()
+    k, m = HASH_SIZE, len(CROP_POSITIONS)
+    coeffs = proj @ grid @ proj.T
+    whole = coeffs[:k, :k]
+    crops = coeffs[k:, k:].reshape(m, k, m, k).transpose(0, 2, 1, 3).reshape(m * m, k, k)  # (y, x) order
+    image, mirror, *cropped = _hash_bits(np.concatenate([whole[None], (whole * _mirror_signs())[None], crops]))
+    return image, NearSignature(mirror, tuple(cropped), thumb.tobytes(), colour.tobytes())
 
 
 @lru_cache(maxsize=1)
@@ -139,29 +185,13 @@ def _bits_to_hex(bits: np.ndarray) -> str:
     return np.packbits(bits.ravel()).tobytes().hex()
 
 
-def phash(gray32: np.ndarray) -> str:
-    """DCT hash: the 8x8 lowest frequencies of a 32x32 gray image, each bit above the median.
-    Robust to resizing, re-compression and brightness changes (they move the DC term only)."""
-    import numpy as np
-
-    d = _dct_matrix()
-    coeffs = (d @ gray32 @ d.T)[:HASH_SIZE, :HASH_SIZE]
-    return _bits_to_hex(coeffs > np.median(coeffs))
-
-
-def phashes(gray32s: np.ndarray) -> list[str]:
-    """`phash` of each of a stack of 32x32 gray images (N, 32, 32), in one batched product."""
-    import numpy as np
-
-    low = _dct_matrix()[:HASH_SIZE]
-    coeffs = (low @ gray32s @ low.T).reshape(len(gray32s), -1)
-    bits = coeffs > np.median(coeffs, axis=1, keepdims=True)
-    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
-
-
 def dhash(gray9x8: np.ndarray) -> str:
     """Difference hash: is each pixel of a 9x8 gray image brighter than its left neighbour."""
     return _bits_to_hex(gray9x8[:, 1:] > gray9x8[:, :-1])
+
+
+# Perceived brightness, squared, per RGB channel (0-1 scale): sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2).
+_BRIGHTNESS_WEIGHTS = (0.241 / 255**2, 0.691 / 255**2, 0.068 / 255**2)
 
 
 def image_properties(rgb: np.ndarray) -> ImageProperties:
@@ -172,57 +202,72 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     h, w = rgb.shape[:2]
     pixel_hash = hashlib.blake2b(f"{h}x{w}:".encode() + np.ascontiguousarray(rgb).tobytes(), digest_size=16).hexdigest()
     im = Image.fromarray(rgb)
+    small = rgb
     scale = min(1.0, ANALYSIS_SIDE / max(h, w))
     if scale < 1.0:
         im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
+        small = np.asarray(im)
     gray_im = im.convert("L")
-    gray32 = np.asarray(gray_im.resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.BOX), dtype=np.float64)
-    flat = float(gray32.std()) < FLAT_STD
+    # One resize to the hash grid; the 32x32 pHash input and thumbnail are its 2x2 means.
+    grid = np.asarray(gray_im.resize((GRID_SIDE, GRID_SIDE), Image.Resampling.BOX), dtype=np.float64)
+    gray32 = (grid[0::2, 0::2] + grid[1::2, 0::2] + grid[0::2, 1::2] + grid[1::2, 1::2]) * 0.25
     p_hash = d_hash = signature = None
-    if not flat:
-        p_hash = phash(gray32)
+    if float(gray32.std()) >= FLAT_STD:
+        thumb = np.floor(gray32 + 0.5).astype(np.uint8)
+        colour = np.asarray(im.resize((COLOUR_SIDE, COLOUR_SIDE), Image.Resampling.BOX), dtype=np.uint8)
+        p_hash, near = near_signature(grid, thumb, colour)
+        signature = near.encode()
         d_hash = dhash(np.asarray(gray_im.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BOX), dtype=np.int16))
-        signature = near_signature(im.convert("RGB"), gray_im).encode()
-
-    small = np.asarray(im)
-    r, g, b = (small[..., c].astype(np.float32) for c in range(3))
-    gray = np.asarray(gray_im, dtype=np.float32)
-    brightness = (np.sqrt(0.241 * r * r + 0.691 * g * g + 0.068 * b * b) * (1 / 255.0)).ravel()
-    n = brightness.size
-    low, high = (n - 1) // 100, (n - 1) - (n - 1) // 100  # the 1st and 99th percentile ranks
-    ranked = np.partition(brightness, [low, high])
-    spread = (np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)).ravel()
-    values = {
-        "brightness": float(brightness.mean()),
-        "brightness_p01": float(ranked[low]),
-        "brightness_p99": float(ranked[high]),
-        "contrast": float(gray.std() / 255.0),
-        "entropy": _entropy(np.asarray(gray_im)),
-        "sharpness": _sharpness(gray),
-        "colour_spread": float(np.partition(spread, high)[high]),
-        "aspect_ratio": min(w, h) / max(w, h),
-    }
+    values = _measures(small, np.asarray(gray_im), np.array(gray_im.histogram(), dtype=np.float64))
+    values["aspect_ratio"] = min(w, h) / max(w, h)
     return ImageProperties(p_hash, d_hash, pixel_hash, {k: round(v, 4) for k, v in values.items()}, signature)
 
 
-def _entropy(gray: np.ndarray) -> float:
-    """Shannon entropy (bits) of the gray-level histogram (uint8): near 0 for a blank image, up to 8."""
+def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dict[str, float]:
+    """Brightness, its 1st and 99th percentiles, contrast, entropy, sharpness and colour spread of
+    an RGB thumbnail and its gray levels (uint8, and their histogram). Mean, spread and entropy of
+    the gray levels come from the histogram; a percentile from one single-rank partition each."""
     import numpy as np
 
-    counts = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    pixels = rgb.reshape(-1, 3)
+    brightness = np.sqrt((pixels.astype(np.float32) ** 2) @ np.array(_BRIGHTNESS_WEIGHTS, dtype=np.float32))
+    n = brightness.size
+    low, high = (n - 1) // 100, (n - 1) - (n - 1) // 100  # the 1st and 99th percentile ranks
+    r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
+    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    levels = np.arange(256, dtype=np.float64)
+    mean = float(gray_counts @ levels) / n
+    std = float(np.sqrt(max(0.0, float(gray_counts @ (levels - mean) ** 2) / n)))
+    return {
+        "brightness": float(brightness.mean()),
+        "brightness_p01": float(np.partition(brightness, low)[low]),
+        "brightness_p99": float(np.partition(brightness, high)[high]),
+        "contrast": std / 255.0,
+        "entropy": _entropy(gray_counts),
+        "sharpness": _sharpness(gray, std),
+        "colour_spread": float(np.partition(spread, high)[high]),
+    }
+
+
+def _entropy(counts: np.ndarray) -> float:
+    """Shannon entropy (bits) of a gray-level histogram: near 0 for a blank image, up to 8."""
+    import numpy as np
+
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log2(p)).sum())
 
 
-def _sharpness(gray: np.ndarray) -> float:
+def _sharpness(gray: np.ndarray, spread: float) -> float:
     """Edge strength relative to contrast: the Laplacian's spread over the gray levels' spread
-    on the thumbnail. Scale-free (the thumbnail has a fixed size) and contrast-free (a dark but
-    sharp photo is not blurry); 0 for a flat image."""
-    if min(gray.shape) < 3:
+    (`spread`) on the thumbnail. Scale-free (the thumbnail has a fixed size) and contrast-free (a
+    dark but sharp photo is not blurry); 0 for a flat image."""
+    import numpy as np
+
+    if min(gray.shape) < 3 or spread < FLAT_STD:
         return 0.0
-    lap = 4 * gray[1:-1, 1:-1] - gray[:-2, 1:-1] - gray[2:, 1:-1] - gray[1:-1, :-2] - gray[1:-1, 2:]
-    spread = float(gray.std())
-    return float(lap.std()) / spread if spread >= FLAT_STD else 0.0
+    g = gray.astype(np.int16)
+    lap = 4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]
+    return float(lap.std()) / spread
 
 
 def hamming(a: str, b: str) -> int:

@@ -10,7 +10,9 @@ The one decode, and when TensorFlow is asked at all (DESIGN.md, "One decode per 
   file") into a failure. TensorFlow's JPEG decoder is libjpeg-turbo too, with no check of its own
   beyond a size cap (see `_settles_tensorflow`), and it fails only on libjpeg errors and
   missing data: so a clean, warning-free decode here is TensorFlow's verdict, and it is not
-  asked. This is the common case; a folder of clean JPEGs never imports TensorFlow.
+  asked. This is the common case; a folder of clean JPEGs never imports TensorFlow. Its header
+  is the frame header that decode read (Pillow's header parse is skipped: Pillow reads the same
+  SOF segment; a multi-picture file, which Pillow opens as MPO, is not settled this way).
 - Every other file (a JPEG that warns or fails, CMYK, 12-bit, arithmetic-coded, multi-picture;
   PNG, which Pillow reads with its own parser where TensorFlow uses libpng; GIF, BMP, WebP) is
   decoded by Pillow and asked of TensorFlow's own decoder, the training pipeline's
@@ -138,6 +140,8 @@ TF_JPEG_MAX_BYTES = 1 << 29
 _SETTLED_SOF = frozenset({0xC0, 0xC1, 0xC2})
 _ANY_SOF = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0)})
 _JPEG_SPACES = {"YCbCr": 3, "Gray": 1}  # libjpeg-turbo's colour spaces the single decode settles
+# The APP2 segment of a multi-picture (MPO) file: Pillow opens such a file as MPO, with frames.
+MULTI_PICTURE = b"MPF\x00"
 SETTLED_BY_LIBJPEG = "a clean, warning-free libjpeg-turbo decode of every entropy-coded byte"
 
 
@@ -189,6 +193,7 @@ class Sample:
         self.rel = rel
         self.options = options
         self.data = path.read_bytes() if data is None else data
+        self._frame: Header | None = None  # a JPEG's frame header, as the single decode read it
 
     @cached_property
     def format(self) -> str | None:
@@ -204,6 +209,14 @@ class Sample:
 
     @cached_property
     def header(self) -> Header:
+        """The header as Pillow reads it. For a JPEG the single decode settled, the frame header
+        it decoded (Pillow reads the same SOF segment: same size; 1 component is "L", 3 "RGB"),
+        without parsing the file a second time."""
+        if self.settled and self._frame is not None:
+            return self._frame
+        return self._pillow_header()
+
+    def _pillow_header(self) -> Header:
         from PIL import Image, UnidentifiedImageError
 
         if self.format is None:
@@ -261,10 +274,7 @@ class Sample:
         except ImportError:  # no wheel for this platform: every file goes to Pillow and TensorFlow
             return None
 
-        h = self.header
-        if self.format != "jpeg" or self.decodable or h.error or h.format != "jpeg" or h.frames != 1:
-            return None
-        if h.mode not in ("RGB", "L") or h.width is None or h.height is None:
+        if self.format != "jpeg" or MULTI_PICTURE in self.data:  # Pillow reads a multi-picture file as MPO
             return None
         frame = jpeg_frame(self.data)
         if frame is None or frame.marker not in _SETTLED_SOF or frame.precision != 8:
@@ -273,10 +283,14 @@ class Sample:
             height, width, space, _ = simplejpeg.decode_jpeg_header(self.data)
         except ValueError:
             return None
-        if _JPEG_SPACES.get(space) != frame.components or (width, height) != (h.width, h.height):
+        if _JPEG_SPACES.get(space) != frame.components or not width or not height:
             return None
+        if width * height > self.options.max_pixels:
+            return None  # pixel_limit reports it, from Pillow's header
         if height * width * frame.components >= TF_JPEG_MAX_BYTES:
             return None  # TensorFlow refuses it before decoding: let TensorFlow say so
+        mode = "L" if frame.components == 1 else "RGB"
+        self._frame = Header(format="jpeg", width=width, height=height, mode=mode)
         out_w, out_h = self._reduced_size(width, height)
         try:
             array = simplejpeg.decode_jpeg(self.data, colorspace="RGB", min_width=out_w, min_height=out_h, strict=True)
