@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import random
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ import tensorflow as tf
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
 from trainer import data, run_folder
+from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
 from trainer.evaluate import evaluate_model
 from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
 from trainer.plots import write_curves_png
@@ -98,43 +98,7 @@ class RunResult:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-# --- strategy and precision ------------------------------------------------------------------
-
-
-def worker_count() -> tuple[int, int]:
-    """(number of workers, this worker's index) from TF_CONFIG; (1, 0) without it."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return 1, 0
-    try:
-        config = json.loads(raw)
-        workers = config.get("cluster", {}).get("worker", [])
-        task = config.get("task", {})
-        index = int(task.get("index", 0)) if task.get("type", "worker") == "worker" else 0
-    except (ValueError, AttributeError, TypeError) as err:
-        raise DataprepError(
-            f"TF_CONFIG is not valid JSON ({err}); expected {{'cluster': {{'worker': [...]}}, 'task': ...}}"
-        ) from None
-    return max(1, len(workers)), index
-
-
-def choose_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirrored with a multi-worker TF_CONFIG, Mirrored on several GPUs, else default."""
-    workers, _ = worker_count()
-    if workers > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def strategy_name(strategy: tf.distribute.Strategy) -> str:
-    """The public name of a strategy (TF's class for MultiWorkerMirrored is CollectiveAllReduce)."""
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return "MultiWorkerMirroredStrategy"
-    if isinstance(strategy, tf.distribute.MirroredStrategy):
-        return "MirroredStrategy"
-    return "default"
+# --- precision ------------------------------------------------------------------------------
 
 
 def resolve_precision(requested: str) -> str:
@@ -523,7 +487,7 @@ def _train_phases(
             compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
         if workers > 1:
             _build_from_spec(model, train_pipe.dataset.element_spec)
-        with warnings.catch_warnings(), _multi_worker_log_reduction(workers > 1):
+        with warnings.catch_warnings(), multi_worker_log_reduction(workers > 1):
             # Skipped files make the cardinality unknown; Keras warns when the pass ends.
             warnings.filterwarnings("ignore", message=".*ran out of data.*")
             model.fit(
@@ -555,31 +519,6 @@ def _build_from_spec(model: keras.Model, element_spec: Any) -> None:
             model._symbolic_build(data_batch=tuple(element_spec))
 
     model._maybe_symbolic_build = build
-
-
-@contextlib.contextmanager
-def _multi_worker_log_reduction(active: bool) -> Iterator[None]:
-    """Work around Keras 3.15 with several workers (tensorflow/tensorflow#72388): it averages
-    each replica's scalar logs with ``strategy.reduce("MEAN", v, axis=0)``, which fails on
-    scalars. For the duration of one `fit`, average them with ``axis=None`` instead."""
-    if not active:
-        yield
-        return
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer.reduce_per_replica
-
-    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
-        if reduction not in ("auto", "mean"):
-            return original(values, strategy, reduction)
-        return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    try:
-        yield
-    finally:
-        tf_trainer.reduce_per_replica = original
 
 
 def _worker_dir(config: FitConfig, index: int) -> Path:
