@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,31 +118,11 @@ def inspect_scan(
     try:
         known = cache.lookup(scan.images) if cache else {}
         todo = [r for r in scan.images if r.rel not in known]
-        unsaved: list[tuple[FileRecord, FileResult]] = []
-        hook = InterruptHook()
-        stream = result_stream(todo, check_opts, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect)
-        try:
-            with interrupts_as_keyboard_interrupt(), closing(stream):
-                for index, result in stream:
-                    rec = todo[index]
-                    fresh[rec.rel] = result
-                    if cache and not is_transient(result):
-                        unsaved.append((rec, result))
-                        if len(unsaved) >= CACHE_BATCH:
-                            cache.store(unsaved)
-                            unsaved = []
-                    if opts.progress is not None:
-                        opts.progress(len(fresh), len(todo))
-                    hook.tick()
-        except KeyboardInterrupt:
-            kept = len(fresh) + len(known) if cache else 0
-            raise Interrupted(
-                f"stopped after inspecting {len(fresh)} of {len(todo)} files ({kept} results cached); "
-                "re-run the same command to go on from there"
-            ) from None
-        finally:
-            if cache:
-                cache.store(unsaved)
+
+        def keep(index: int, result: FileResult) -> None:
+            fresh[todo[index].rel] = result
+
+        inspect_todo(todo, opts, cache, len(known), keep, inspect)
     finally:
         if cache:
             cache.close()
@@ -152,6 +132,49 @@ def inspect_scan(
     results += [_problem_result(p) for p in scan.problems]
     results.sort(key=lambda r: natural_key(r.rel))
     return results, len(known), len(fresh)
+
+
+def inspect_todo(
+    todo: Sequence[FileRecord],
+    opts: ValidateOptions,
+    cache: ResultCache | None,
+    cached: int,
+    on_result: Callable[[int, FileResult], None],
+    inspect: InspectFn = inspect_file,
+) -> int:
+    """Inspect `todo` on the chosen engine (one engine run), handing each result to `on_result`
+    (with its index in `todo`) and to the cache, in batches, as it arrives; the number inspected.
+
+    Both validate paths (in memory here, streamed in `validate_stream`) run this loop. An
+    interrupted run (Ctrl-C, SIGTERM: `Interrupted`, exit 130) keeps what it finished in the
+    cache (`cached` results were there already), and the next run reuses it."""
+    inspected = 0
+    unsaved: list[tuple[FileRecord, FileResult]] = []
+    hook = InterruptHook()
+    stream = result_stream(todo, opts.check_options, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect)
+    try:
+        with interrupts_as_keyboard_interrupt(), closing(stream):
+            for index, result in stream:
+                inspected += 1
+                on_result(index, result)
+                if cache and not is_transient(result):
+                    unsaved.append((todo[index], result))
+                    if len(unsaved) >= CACHE_BATCH:
+                        cache.store(unsaved)
+                        unsaved = []
+                if opts.progress is not None:
+                    opts.progress(inspected, len(todo))
+                hook.tick()
+    except KeyboardInterrupt:
+        kept = inspected + cached if cache else 0
+        raise Interrupted(
+            f"stopped after inspecting {inspected} of {len(todo)} files ({kept} results cached); "
+            "re-run the same command to go on from there"
+        ) from None
+    finally:
+        if cache:
+            cache.store(unsaved)
+    return inspected
 
 
 def _problem_result(problem: ScanProblem) -> FileResult:

@@ -10,7 +10,7 @@ removed at the end) as they arrive, and the summary, `--json` and `--csv` are wr
 2. The cache is read in chunks; what it lacks goes to a `todo` table, and one engine run (the
    local pool or Ray, `engine.result_stream`) inspects it, indexing the records straight from
    the run file (`TodoRecords`); each result goes to the run file and the cache as it arrives.
-   The per-file rules are validate's own (`is_transient`, `content_junk_reason`, `junk_result`).
+   The per-file rules and the inspect loop are validate's own (`inspect_todo`, `content_junk_reason`, `junk_result`).
 3. Dataset findings from SQL over the run file: odd_size against the median side (ORDER BY ...
    OFFSET), exact duplicates by sha256 (GROUP BY), in the order `validate()` adds them.
 4. The report: counts by GROUP BY, the worst files by ORDER BY ... LIMIT, findings streamed in
@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, overload
@@ -38,10 +38,7 @@ from dataprep.cache import ResultCache, fingerprint
 from dataprep.checks import CHECKS_VERSION, Check, finding
 from dataprep.engine import (
     InspectFn,
-    InterruptHook,
     inspect_file,
-    interrupts_as_keyboard_interrupt,
-    result_stream,
 )
 from dataprep.errors import DataprepError, Interrupted
 from dataprep.findings import Finding, Severity
@@ -60,12 +57,11 @@ from dataprep.scan import (
 )
 from dataprep.validate import (
     _SIZE_SPOKEN_FOR,
-    CACHE_BATCH,
     ODD_SIZE_MIN_IMAGES,
     ValidateOptions,
     _problem_result,
     content_junk_reason,
-    is_transient,
+    inspect_todo,
     junk_result,
 )
 
@@ -462,40 +458,17 @@ def inspect_run(
     cache, and the next run reuses it, as `validate()` does."""
     todo = TodoRecords(store)
     cache = _cache(opts)
-    inspected = 0
     rows: list[tuple[int, int, FileResult]] = []
-    unsaved: list[tuple[FileRecord, FileResult]] = []
+
+    def record(index: int, result: FileResult) -> None:
+        seq, rec = todo.entry(index)
+        rows.append(_classified(seq, rec, result))
+        if len(rows) >= WRITE_BATCH:
+            store.add_results(rows)
+            rows.clear()
+
     try:
-        hook = InterruptHook()
-        stream = result_stream(
-            todo, opts.check_options, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect
-        )
-        try:
-            with interrupts_as_keyboard_interrupt(), closing(stream):
-                for index, result in stream:
-                    seq, rec = todo.entry(index)
-                    inspected += 1
-                    rows.append(_classified(seq, rec, result))
-                    if len(rows) >= WRITE_BATCH:
-                        store.add_results(rows)
-                        rows = []
-                    if cache and not is_transient(result):
-                        unsaved.append((rec, result))
-                        if len(unsaved) >= CACHE_BATCH:
-                            cache.store(unsaved)
-                            unsaved = []
-                    if opts.progress is not None:
-                        opts.progress(inspected, len(todo))
-                    hook.tick()
-        except KeyboardInterrupt:
-            kept = inspected + known if cache else 0
-            raise Interrupted(
-                f"stopped after inspecting {inspected} of {len(todo)} files ({kept} results cached); "
-                "re-run the same command to go on from there"
-            ) from None
-        finally:
-            if cache:
-                cache.store(unsaved)
+        inspected = inspect_todo(todo, opts, cache, known, record, inspect)
     finally:
         if cache:
             cache.close()
