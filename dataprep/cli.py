@@ -527,13 +527,13 @@ def split(
         Path, typer.Argument(help="New or empty folder for OUT/{train,val,test}/CLASS/ and OUT/split.json.")
     ],
     val: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--val",
             metavar="N|FRACTION",
-            help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one.",
+            help="Per class: a count (6) or a fraction in (0, 1) (0.1); a fraction gives every class that can spare one at least one. Default 0.1; 0 with --mode folds (the folds are the validation sets).",
         ),
-    ] = "0.1",
+    ] = None,
     test: Annotated[
         str, typer.Option("--test", metavar="N|FRACTION", help="Per class, like --val; 0 for no test split.")
     ] = "0.1",
@@ -545,13 +545,18 @@ def split(
     ] = None,
     seed: Seed = DEFAULT_SEED,
     mode: Annotated[
-        str, typer.Option("--mode", help="copy|hardlink|symlink|move. Only move changes RAW.", metavar="MODE")
-    ] = "copy",
+        str | None,
+        typer.Option(
+            "--mode",
+            help="copy|hardlink|symlink|move|folds. Only move changes RAW. folds (the default with --folds): copy only the test split and record the folds in split.json; training reads them from RAW. Default without --folds: copy.",
+            metavar="MODE",
+        ),
+    ] = None,
     folds: Annotated[
         int | None,
         typer.Option(
             "--folds",
-            help="Also assign every non-test image to one of K cross-validation folds (stratified, seeded, duplicate groups kept together), recorded in split.json.",
+            help="Also assign every non-test image to one of K cross-validation folds (stratified, seeded, duplicate groups kept together), recorded in split.json. Without --mode this is --mode folds: only the test split is copied; train a fold with: trainer fit OUT --fold I.",
             min=2,
             max=1000,
             metavar="K",
@@ -605,6 +610,9 @@ def split(
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options = with_engine(options, engine, ray_address, "split")
+    mode = mode if mode is not None else ("folds" if folds else "copy")
+    if val is None:
+        val = "0" if mode == "folds" else "0.1"
     spec = SplitSpec.parse(val, test, train, on_conflict, folds)
     again = shlex.join(["dataprep", "split", str(raw), str(out), "--resume"])
     with (

@@ -107,6 +107,23 @@ def fold_file_doc(
     }  # fmt: skip
 
 
+def refuse_folds_only_split(data_dir: str | Path) -> None:
+    """One clear line when `data_dir` is a ``split --mode folds`` folder used without ``--fold``:
+    it holds only the test split; its training images are the folds, left in RAW."""
+    import json
+
+    try:
+        doc = json.loads((Path(data_dir) / "split.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return
+    if isinstance(doc, dict) and doc.get("mode") == "folds":
+        k = doc.get("k", "K")
+        raise DataprepError(
+            f"'{data_dir}' was split with --mode folds: it holds only the test split, and its training images are "
+            f"the {k} folds recorded in split.json; pass --fold I (0..{k if isinstance(k, str) else k - 1}) to train one"
+        )
+
+
 def read_folds(where: str | Path) -> FoldAssignment:
     """Fold assignment from a split folder holding split.json, a split.json, or a fold file of
     a label-issues run; one clear error for anything else."""

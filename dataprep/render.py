@@ -402,4 +402,12 @@ def split_renderables(result: SplitResult, max_excluded: int = 20) -> list[Any]:
         if result.removed:
             done += f", {result.removed} file(s) of the previous split removed"
         out.append(Text(f"{done}; manifest: {result.manifest}"))
+    if result.mode == "folds" and result.plan.spec.folds:
+        k = result.plan.spec.folds
+        out.append(
+            Text(
+                f"--mode folds: only the test split was copied; the {k} folds stay in {result.raw} (recorded in "
+                f"split.json). Train fold I (0..{k - 1}) against the others with: trainer fit {result.out} --fold I"
+            )
+        )
     return out

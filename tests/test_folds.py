@@ -200,3 +200,79 @@ def test_read_folds_errors_are_one_clear_line(tmp_path: Path) -> None:
     raw.rename(tmp_path / "elsewhere")
     with pytest.raises(DataprepError, match="is missing"):
         read_folds(out)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_split_with_folds_and_no_mode_copies_only_the_test_split(tmp_path: Path) -> None:
+    """`split RAW OUT --folds K` without --mode is --mode folds: split.json records every file and
+    its fold, only the held-out test split is copied into OUT, RAW is untouched, and `fit` without
+    --fold on such an OUT says to pass --fold."""
+    import json
+
+    from dataprep.folds import refuse_folds_only_split
+
+    raw, out = _split_with_folds(tmp_path)
+    doc = json.loads((out / "split.json").read_text())
+    assert doc["mode"] == "folds" and doc["complete"] is True and doc["k"] == 3
+    test = {f["path"]: f["source"] for f in doc["files"] if f["split"] == "test"}
+    written = _files(out)
+    written.pop("split.json")
+    assert set(written) == set(test) and len(test) == 4  # no train/ or val/ copies
+    assert all(written[dest] == (raw / source).read_bytes() for dest, source in test.items())
+    assert len(_files(raw)) == 16  # RAW keeps every photo
+    with pytest.raises(DataprepError, match=r"--mode folds: .* pass --fold I \(0\.\.2\)"):
+        refuse_folds_only_split(out)
+
+
+def test_split_mode_folds_needs_folds_and_force_replaces_only_its_test_copies(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    raw, out = _split_with_folds(tmp_path)
+    result = CliRunner().invoke(app, ["split", str(raw), str(tmp_path / "o2"), "--mode", "folds", "--jobs", "0"])
+    assert result.exit_code == 2 and "needs --folds K" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o2").exists()
+    again = CliRunner().invoke(app, ["split", str(raw), str(out), "--test", "3", "--folds", "2", "--seed", "9",
+                                     "--force", "--jobs", "0", "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    written = _files(out)
+    written.pop("split.json")
+    assert len(written) == 6 and len(_files(raw)) == 16
+
+
+def test_split_mode_folds_killed_then_resumed_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    """SIGKILL after each of the first durable steps (split.json, journal lines, copies), then
+    --resume: OUT ends byte for byte like the uninterrupted run's."""
+    import os
+    import subprocess
+    import sys
+
+    from dataprep.journal import KILL_AFTER_ENV
+
+    raw, ref = _split_with_folds(tmp_path)
+    expected = _files(ref)
+    args = ["--val", "0", "--test", "2", "--folds", "3", "--jobs", "0", "--cache-dir", str(tmp_path / "cache")]
+    for kill_after in (1, 2, 4):
+        out = tmp_path / f"killed{kill_after}"
+        cmd = [sys.executable, "-m", "dataprep", "split", str(raw), str(out), *args]
+        killed = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
+                                env={**os.environ, KILL_AFTER_ENV: str(kill_after)})  # fmt: skip
+        assert killed.returncode == -9, killed.stderr
+        resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120, check=False)
+        assert resumed.returncode == 0, resumed.stderr
+        got = _files(out)
+        got_doc, ref_doc = (json_doc(got.pop("split.json")), json_doc(expected["split.json"]))
+        assert got_doc["files"] == ref_doc["files"] and got_doc["complete"] is True
+        assert got == {k: v for k, v in expected.items() if k != "split.json"}
+
+
+def json_doc(raw: bytes) -> dict[str, object]:
+    import json
+
+    doc = json.loads(raw)
+    assert isinstance(doc, dict)
+    return doc

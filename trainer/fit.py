@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
+from dataprep.folds import refuse_folds_only_split
 from trainer import data, run_folder
 from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
 from trainer.evaluate import evaluate_model
@@ -214,10 +215,10 @@ def prepare_run_dir(
 
 
 def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.FileList | None]:
-    """(train, val, test): the folder's splits, or a seeded stratified hold-out of a raw tree;
-    with `fold`: the other folds, that fold, and the held-out test split, from the recorded folds."""
+    """(train, val, test): the splits, a seeded hold-out of a raw tree, or with `fold` the folds'."""
     if config.fold is not None:
         return fold_files(config.folds_from or config.data_dir, config.fold)
+    refuse_folds_only_split(config.data_dir)
     splits = data.available_splits(config.data_dir, config.layout)
     if splits:
         train = data.list_files(config.data_dir, "train", config.layout)

@@ -71,6 +71,11 @@ class SplitRequest:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise DataprepError(f"unknown --mode {self.mode!r}; expected one of {'|'.join(MODES)}")
+        if self.mode == "folds" and not self.spec.folds:
+            raise DataprepError(
+                "--mode folds records cross-validation folds and copies only the test split, so it needs --folds K; "
+                "pass e.g. --folds 5, or --mode copy|hardlink|symlink|move"
+            )
         if self.resume and self.force:
             raise DataprepError(
                 "--resume and --force contradict each other; pass one: --resume finishes, --force starts over"

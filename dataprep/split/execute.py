@@ -83,16 +83,18 @@ def execute_split(
     OUT's split folders hold nothing yet (a new split), so destinations are not looked at first.
     """
     done = done or set()
-    folders = {os.path.join(out, split, label) for split in plan.splits for label in plan.classes}
-    folders |= {os.path.dirname(os.path.join(out, a.dest)) for a in plan.assignments}
+    placing = placed_assignments(plan, mode)
+    splits = {a.split for a in placing} if mode == "folds" else set(plan.splits)
+    folders = {os.path.join(out, split, label) for split in splits for label in plan.classes}
+    folders |= {os.path.dirname(os.path.join(out, a.dest)) for a in placing}
     for folder in sorted(folders):  # every class in every used split: Keras keeps the class index
         make_dirs(folder)
     placer = placer_for(mode, raw, out)
-    workers = (COPY_THREADS if threads is None else threads) if mode == "copy" else 1
+    workers = (COPY_THREADS if threads is None else threads) if mode in ("copy", "folds") else 1
     written = already = 0
     batch: list[str] = []
-    total = len(plan.assignments)
-    for i, (a, wrote) in enumerate(zip(plan.assignments, _placed(placer, plan.assignments, done, workers, fresh)), 1):
+    total = len(placing)
+    for i, (a, wrote) in enumerate(zip(placing, _placed(placer, placing, done, workers, fresh)), 1):
         written += wrote
         already += not wrote
         batch.append(a.dest)
@@ -136,6 +138,15 @@ def _files_under_splits(out: Path) -> list[str]:
     return found
 
 
+def placed_assignments(plan: SplitPlan, mode: str) -> list[Assignment]:
+    """The assignments a split writes under OUT: all of them, except with ``--mode folds``, which
+    copies only the held-out test split and leaves the files of the folds in RAW (split.json
+    records them; ``trainer fit --fold I`` reads them there)."""
+    if mode == "folds":
+        return [a for a in plan.assignments if a.split == "test"]
+    return list(plan.assignments)
+
+
 def _previous_split_files(out: Path, old: SplitManifest | None) -> list[str]:
     """What --force may remove: files under OUT's split folders that a previous copy, hardlink or
     symlink split wrote and whose source still exists. Anything else there is refused: it may be
@@ -164,7 +175,7 @@ def _previous_split_files(out: Path, old: SplitManifest | None) -> list[str]:
                 "so --force will not delete them; move them back to RAW or choose another OUT"
             )
         if (
-            old_mode in ("copy", "hardlink")
+            old_mode in ("copy", "hardlink", "folds")
             and entry.get("source") is not None
             and not (old_raw / entry["source"]).exists()
         ):

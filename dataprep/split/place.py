@@ -189,6 +189,7 @@ PLACERS: dict[str, type[Placer]] = {
     "hardlink": HardlinkPlacer,
     "symlink": SymlinkPlacer,
     "move": MovePlacer,
+    "folds": CopyPlacer,  # only the held-out test split is placed (execute_split); the folds stay in RAW
 }
 
 

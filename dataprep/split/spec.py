@@ -13,10 +13,10 @@ from typing import Any, Literal
 from dataprep.defaults import DEFAULT_SEED as DEFAULT_SEED  # re-exported: split, plan and the CLI read it here
 from dataprep.errors import DataprepError
 
-MODES = ("copy", "hardlink", "symlink", "move")
+MODES = ("copy", "hardlink", "symlink", "move", "folds")
 ON_CONFLICT = ("keep", "exclude")
 
-Mode = Literal["copy", "hardlink", "symlink", "move"]
+Mode = Literal["copy", "hardlink", "symlink", "move", "folds"]
 Amount = int | float  # a count (int >= 0) or a fraction (float in (0, 1))
 
 
