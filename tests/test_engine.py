@@ -31,6 +31,12 @@ def misbehaving_inspect(path: Path, rel: str, size: int, mtime_ns: int, options:
     return inspect_file(path, rel, size, mtime_ns, options)
 
 
+def slow_inspect(path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
+    """`inspect_file` at 50 ms a file: keeps a batch in flight long enough to lose its node mid-batch."""
+    time.sleep(0.05)
+    return inspect_file(path, rel, size, mtime_ns, options)
+
+
 @pytest.fixture(params=["fork", "forkserver"])
 def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a pool test with forked workers (the CLI's way) and with a forkserver's."""

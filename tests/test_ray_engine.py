@@ -89,6 +89,8 @@ def test_duplicates_and_split_on_ray_equal_local(cluster: Any, zoo_and_demo: Pat
 
 @pytest.mark.slow
 def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -> None:
+    from test_engine import slow_inspect
+
     from dataprep.ray_engine import RayInspector
 
     records = scan_dataset(zoo_and_demo).images
@@ -96,7 +98,9 @@ def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -
     victim = next(iter(cluster.worker_nodes))
     seen: list[int] = []
     by_rel: dict[str, dict[str, Any]] = {}
-    inspector = RayInspector(ray, NO_TF, batch_size=8)
+    # 50 ms a file (0.4 s a batch): inspection got fast enough that a batch could finish before
+    # the node is removed, and then no batch would be lost at all.
+    inspector = RayInspector(ray, NO_TF, batch_size=8, inspect=slow_inspect)
     try:
         for index, result in inspector.imap(records):
             seen.append(index)
