@@ -110,17 +110,17 @@ def fold_file_doc(
 def refuse_folds_only_split(data_dir: str | Path) -> None:
     """One clear line when `data_dir` is a ``split --mode folds`` folder used without ``--fold``:
     it holds only the test split; its training images are the folds, left in RAW."""
-    import json
+    from dataprep.split.manifest import SplitManifest
 
     try:
-        doc = json.loads((Path(data_dir) / "split.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        manifest = SplitManifest.read(Path(data_dir))
+    except DataprepError:  # not a manifest of ours, or damaged: the caller's own checks say so
         return
-    if isinstance(doc, dict) and doc.get("mode") == "folds":
-        k = doc.get("k", "K")
+    if manifest is not None and manifest.mode == "folds":
+        k = manifest.k or 0
         raise DataprepError(
             f"'{data_dir}' was split with --mode folds: it holds only the test split, and its training images are "
-            f"the {k} folds recorded in split.json; pass --fold I (0..{k if isinstance(k, str) else k - 1}) to train one"
+            f"the {k} folds recorded in split.json; pass --fold I (0..{k - 1}) to train one"
         )
 
 

@@ -17,8 +17,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dataprep.errors import DataprepError
 
@@ -119,19 +120,28 @@ def walk_tree(top: str | os.PathLike[str], topdown: bool = True) -> Iterator[tup
         yield from sorted(found, key=lambda t: -t[0].count(os.sep))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: all or nothing."""
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
+    """A file to write `path` through: a temporary file beside it, fsynced and renamed over
+    `path` when the block ends, removed if it raises: all or nothing, also for a file written
+    in a stream (a report of millions of rows)."""
     make_dirs(path.parent)
     tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}"
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+        with open(tmp, mode, **open_args) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: all or nothing."""
+    with atomic_file(path) as fh:
+        fh.write(data)
     crash_point()
 
 

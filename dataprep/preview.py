@@ -138,18 +138,11 @@ def _write_grid_png(
                 ax.set_title(f"augmented {c}", fontsize=8)
     fig.tight_layout()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:  # open(), not mkstemp: the file gets the user's usual permissions
-            # No "Software" (matplotlib version) chunk: the bytes depend only on the pixels.
-            fig.savefig(fh, format="png", metadata={"Software": None})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from dataprep.journal import atomic_file
+
+    with atomic_file(out) as fh:  # open(), not mkstemp: the file gets the user's usual permissions
+        # No "Software" (matplotlib version) chunk: the bytes depend only on the pixels.
+        fig.savefig(fh, format="png", metadata={"Software": None})
 
 
 def render_augment_preview(

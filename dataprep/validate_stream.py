@@ -277,22 +277,13 @@ class StreamedReport:
     def write_csv(self, path: Path) -> None:
         """Every finding as path,check,severity,detail (`Report.to_csv()`), through a temporary
         file and a rename."""
-        from dataprep.journal import TMP_PREFIX, fsync_dir, make_dirs
+        from dataprep.journal import atomic_file
 
-        make_dirs(path.parent)
-        tmp = path.parent / f"{TMP_PREFIX}{os.getpid()}-{path.name}"
-        try:
-            with open(tmp, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(["path", "check", "severity", "detail"])
-                for f in self.findings():
-                    writer.writerow([f.path, f.check, f.severity.value, f.detail])
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        with atomic_file(path, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["path", "check", "severity", "detail"])
+            for f in self.findings():
+                writer.writerow([f.path, f.check, f.severity.value, f.detail])
 
     def scan_for_message(self) -> Scan:
         """The junk and problems as a Scan, for `no_images_message` (a run without images)."""
