@@ -1,8 +1,6 @@
-"""`clean` moves what validate condemns out of the dataset; `restore` puts it back.
+"""`clean` moves what validate condemns out of the dataset into the quarantine (`dataprep.quarantine`).
 
-The quarantine folder (default: a sibling `DIR.quarantine/`) mirrors the dataset's relative
-paths and holds `manifest.json` (what was moved, from where, its size, sha256 and findings)
-and `journal.jsonl` (one intent line before and one done line after every file operation).
+`dataprep.restore` puts it back through this module's undo rows (`undo_move`, `undo_delete`).
 
 Crash safety: the manifest lists every planned file *before* the first move, and each move is
 one rename (or an atomic copy then unlink across filesystems). Whatever instant a run is
@@ -14,37 +12,33 @@ job. Nothing is deleted unless `--delete` says so.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
-from dataprep.journal import (
-    Journal,
-    crash_point,
-    fsync_dir,
-    move_atomic,
-    reconcile_move,
-    remove_stale_temporaries,
-    sha256_file,
-    walk_tree,
-    write_json_atomic,
+from dataprep.journal import Journal, crash_point, fsync_dir, move_atomic, reconcile_move, remove_stale_temporaries
+from dataprep.quarantine import (
+    DELETED,
+    JOURNAL,
+    MANIFEST,
+    MANIFEST_VERSION,
+    PLANNED,
+    QUARANTINED,
+    RESERVED,
+    Manifest,
+    default_quarantine,
+    move_back,
+    now,
+    safe_rel,
+    sha256_or_none,
 )
 from dataprep.report import FileResult, Report
 from dataprep.scan import require_directory
 from dataprep.validate import ValidateOptions, validate
-
-MANIFEST = "manifest.json"
-JOURNAL = "journal.jsonl"
-MANIFEST_VERSION = 1
-RESERVED = frozenset({MANIFEST, JOURNAL})
-
-# Entry statuses in the manifest.
-PLANNED, QUARANTINED, DELETED, RESTORED = "planned", "quarantined", "deleted", "restored"
 
 
 @dataclass
@@ -94,92 +88,6 @@ class CleanResult:
             "recovered_from_interrupted_run": self.recovered,
             "left_for_convert": self.to_convert,
         }
-
-
-@dataclass
-class RestoreResult:
-    root: Path
-    quarantine: Path
-    restored: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    not_restorable: list[str] = field(default_factory=list)
-    dry_run: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": MANIFEST_VERSION,
-            "root": str(self.root),
-            "quarantine": str(self.quarantine),
-            "dry_run": self.dry_run,
-            "restored": self.restored,
-            "refused": self.refused,
-            "deleted_not_restorable": self.not_restorable,
-        }
-
-
-def default_quarantine(root: Path) -> Path:
-    return root.parent / f"{root.name}.quarantine"
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def _safe_rel(rel: str, root: Path, where: str) -> Path:
-    """The path `rel` names under `root`, refusing anything that would leave `root`."""
-    pure = PurePosixPath(rel)
-    if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel:
-        raise DataprepError(f"{where} names {rel!r}, which is outside the dataset folder; refusing (edit or remove it)")
-    target = root.joinpath(*pure.parts)
-    resolved_parent = target.parent.resolve()
-    if resolved_parent != root.resolve() and root.resolve() not in resolved_parent.parents:
-        raise DataprepError(f"{where} names {rel!r}, which resolves outside '{root}'; refusing")
-    return target
-
-
-class Manifest:
-    """The quarantine's manifest: which files left which dataset, and where they are now."""
-
-    def __init__(self, quarantine: Path, root: Path, entries: dict[str, dict[str, Any]] | None = None) -> None:
-        self.quarantine = quarantine
-        self.root = root
-        self.entries: dict[str, dict[str, Any]] = entries or {}
-
-    @classmethod
-    def load(cls, quarantine: Path) -> Manifest | None:
-        import json
-
-        path = quarantine / MANIFEST
-        if not path.exists():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            root = Path(data["root"])
-            entries = {e["path"]: e for e in data["entries"]}
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise DataprepError(f"cannot read '{path}': {err}; it is not a dataprep quarantine manifest") from None
-        return cls(quarantine, root, entries)
-
-    def save(self) -> None:
-        write_json_atomic(
-            self.quarantine / MANIFEST,
-            {
-                "version": MANIFEST_VERSION,
-                "tool": "dataprep",
-                "root": str(self.root),
-                "updated": _now(),
-                "entries": [self.entries[k] for k in sorted(self.entries)],
-            },
-        )
-
-
-def _sha256_or_none(path: Path) -> str | None:
-    """The file's sha256; None when it cannot be read (a rename needs no read permission, so an
-    unreadable file is still quarantined; without a hash a cross-filesystem copy is not trusted)."""
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
 
 
 # Errors `dataprep convert` fixes (an image TensorFlow cannot read, or reads wrongly, while Pillow
@@ -246,13 +154,13 @@ def _recover(manifest: Manifest, journal: Journal) -> int:
     for rel, entry in manifest.entries.items():
         if entry["status"] != PLANNED or entry["action"] == "convert":  # convert finishes its own
             continue
-        src = _safe_rel(rel, manifest.root, "the manifest")
+        src = safe_rel(rel, manifest.root, "the manifest")
         if entry["action"] == "delete":
             if not src.exists():
                 entry["status"] = DELETED
                 settled += 1
             continue
-        dst = _safe_rel(rel, manifest.quarantine, "the manifest")
+        dst = safe_rel(rel, manifest.quarantine, "the manifest")
         state = reconcile_move(src, dst, entry.get("sha256"))
         if state in ("done", "duplicate-resolved"):
             entry["status"] = QUARANTINED
@@ -319,7 +227,7 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
             raise DataprepError(f"'{r.rel}' has the name of the quarantine's own {r.rel}; rename it and re-run")
         previous = manifest.entries.get(r.rel)
         earlier = previous is not None and previous["status"] == QUARANTINED and not opts.delete
-        if earlier and _safe_rel(r.rel, quarantine, "the manifest").exists():
+        if earlier and safe_rel(r.rel, quarantine, "the manifest").exists():
             raise DataprepError(
                 f"'{r.rel}' is already in the quarantine '{quarantine}' from an earlier clean; "
                 "restore or move that copy away first"
@@ -327,17 +235,17 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         manifest.entries[r.rel] = {
             "path": r.rel,
             "size": r.size,
-            "sha256": r.sha256 or _sha256_or_none(base / r.rel),
+            "sha256": r.sha256 or sha256_or_none(base / r.rel),
             "findings": [{"check": f.check, "severity": f.severity.value, "detail": f.detail} for f in r.findings],
             "action": action,
             "status": PLANNED,
-            "time": _now(),
+            "time": now(),
         }
     manifest.save()  # every planned file is on record before the first one moves
 
     for r in selected:
         entry = manifest.entries[r.rel]
-        src = _safe_rel(r.rel, base, "the report")
+        src = safe_rel(r.rel, base, "the report")
         journal.append(
             {"op": "quarantine", "path": r.rel, "phase": "intent", "action": action, "sha256": entry["sha256"]}
         )
@@ -348,7 +256,7 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
             entry["status"] = DELETED
             result.deleted += 1
         else:
-            move_atomic(src, _safe_rel(r.rel, quarantine, "the report"))
+            move_atomic(src, safe_rel(r.rel, quarantine, "the report"))
             entry["status"] = QUARANTINED
             result.moved += 1
         journal.append({"op": "quarantine", "path": r.rel, "phase": "done"})
@@ -356,120 +264,16 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     return result
 
 
-def open_record_folder(base: Path, folder: Path, what: str, flag: str) -> tuple[Path, Manifest]:
-    """The folder (resolved) where a mutating command keeps its manifest and journal for dataset
-    `base`, with the manifest found there or a new one. It must lie outside the dataset and belong
-    to it: `what` names the folder in messages ("quarantine", "relabel record"), `flag` the option."""
-    folder = folder.expanduser().resolve()
-    if folder == base or base in folder.parents or folder in base.parents:
-        raise DataprepError(f"{what} '{folder}' overlaps the dataset '{base}'; choose a folder outside it ({flag})")
-    manifest = Manifest.load(folder)
-    if manifest is not None and manifest.root.resolve() != base:
-        raise DataprepError(f"'{folder}' is the {what} of '{manifest.root}', not of '{base}'; pass another {flag}")
-    return folder, manifest or Manifest(folder, base)
+# --- undo (rows of dataprep.restore's table) ---------------------------------------------------
 
 
-def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> RestoreResult:
-    """Move every quarantined file back to where it came from, refusing to overwrite a file
-    and refusing any manifest path outside the dataset folder."""
-    qdir = Path(quarantine).expanduser()
-    if not qdir.is_dir():
-        raise DataprepError(
-            f"no such quarantine folder: '{quarantine}' (expected the folder `dataprep clean` wrote); check the path"
-        )
-    qdir = qdir.resolve()
-    manifest = Manifest.load(qdir)
-    if manifest is None:
-        raise DataprepError(f"'{qdir}' has no {MANIFEST}; pass the folder `dataprep clean` wrote (e.g. DIR.quarantine)")
-    root = manifest.root
-    if not root.is_absolute() or not root.is_dir():
-        raise DataprepError(
-            f"the dataset folder '{root}' named in '{qdir / MANIFEST}' does not exist (expected the folder `dataprep clean` "
-            "cleaned); it was moved or the manifest was edited: put the folder back, or fix 'root'"
-        )
-    journal = Journal(qdir / JOURNAL)
-    result = RestoreResult(root=root, quarantine=qdir, dry_run=dry_run)
-    # Check every path before touching any file: an edited manifest must not move anything.
-    targets = {
-        rel: (_stored_at(entry, qdir, root), _safe_rel(rel, root, "the manifest"))
-        for rel, entry in manifest.entries.items()
-    }
-    if not dry_run:
-        remove_stale_temporaries(qdir)
-    for rel, entry in sorted(manifest.entries.items()):
-        stored, original = targets[rel]
-        if entry["action"] == "convert" and entry["status"] != RESTORED:
-            _restore_conversion(rel, entry, root, qdir, journal, result)
-            continue
-        if entry["status"] == DELETED or (entry["status"] == PLANNED and entry["action"] == "delete"):
-            if not original.exists():
-                result.not_restorable.append(rel)
-            continue
-        if entry["status"] == RESTORED:
-            continue
-        if not stored.exists():
-            if original.exists():  # planned but never moved, or restored by a killed run
-                if not dry_run:
-                    entry["status"] = RESTORED
-                    journal.append({"op": "restore", "path": rel, "phase": "done", "recovered": True})
-                continue
-            raise DataprepError(
-                f"'{rel}' is in the manifest but neither in '{qdir}' nor in '{root}'; it was moved by hand"
-            )
-        if original.exists():
-            if entry.get("sha256") and sha256_file(original) == entry["sha256"] == sha256_file(stored):
-                # both copies identical: an interrupted cross-filesystem move; keep the original
-                if not dry_run:
-                    stored.unlink()
-                    entry["status"] = RESTORED
-                    journal.append({"op": "restore", "path": rel, "phase": "done", "recovered": True})
-                result.restored.append(rel)
-                continue
-            result.refused.append(rel)
-            continue
-        result.restored.append(rel)
-        if dry_run:
-            continue
-        journal.append({"op": "restore", "path": rel, "phase": "intent"})
-        move_atomic(stored, original)
-        entry["status"] = RESTORED
-        journal.append({"op": "restore", "path": rel, "phase": "done"})
-    if not dry_run:
-        manifest.save()
-        _remove_empty_dirs(qdir)
-    return result
+def undo_move(rel: str, entry: dict[str, Any], root: Path, folder: Path, journal: Journal, dry_run: bool) -> str:
+    """Put a quarantined file back where `clean` took it from."""
+    return move_back(
+        rel, entry, safe_rel(rel, folder, "the manifest"), safe_rel(rel, root, "the manifest"), journal, dry_run
+    )
 
 
-def _restore_conversion(
-    rel: str, entry: dict[str, Any], root: Path, qdir: Path, journal: Journal, result: RestoreResult
-) -> None:
-    """An original `dataprep convert` replaced: remove the converted file, put the original back."""
-    from dataprep.convert import restore_conversion
-
-    outcome = restore_conversion(rel, entry, root, qdir, journal, result.dry_run)
-    if outcome == "refused":
-        result.refused.append(rel)
-        return
-    if outcome == "restored":
-        result.restored.append(rel)
-    if not result.dry_run:
-        entry["status"] = RESTORED
-
-
-def _stored_at(entry: dict[str, Any], qdir: Path, root: Path) -> Path:
-    """Where a manifest entry's file is now: in the quarantine, or for `dataprep relabel`'s
-    entries at its new class folder inside the dataset (`to`)."""
-    if entry.get("action") == "relabel":
-        return _safe_rel(str(entry.get("to", "")), root, "the manifest")
-    return _safe_rel(entry["path"], qdir, "the manifest")
-
-
-def _remove_empty_dirs(top: Path) -> None:
-    """Remove folders under `top` that restoring emptied (never `top` itself)."""
-    for dirpath, dirnames, filenames in walk_tree(top, topdown=False):
-        path = Path(dirpath)
-        if path != top and not filenames and not any((path / d).exists() for d in dirnames):
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+def undo_delete(rel: str, entry: dict[str, Any], root: Path, folder: Path, journal: Journal, dry_run: bool) -> str:
+    """A deleted file cannot come back; one `clean --delete` planned but never removed is still there."""
+    return "kept" if safe_rel(rel, root, "the manifest").exists() else "not_restorable"

@@ -420,7 +420,7 @@ def restore(
     import json
 
     from dataprep import render
-    from dataprep.clean import restore as run_restore
+    from dataprep.restore import restore as run_restore
 
     with _on_interrupt(
         f"restore stopped; files restored so far are back; finish with: "

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,16 +31,6 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from dataprep.clean import (
-    JOURNAL,
-    PLANNED,
-    QUARANTINED,
-    RESERVED,
-    Manifest,
-    _safe_rel,
-    default_quarantine,
-    open_record_folder,
-)
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMATS, enable_heif, format_extension, format_name
 from dataprep.journal import (
@@ -53,6 +42,19 @@ from dataprep.journal import (
     write_atomic,
     write_json_atomic,
 )
+from dataprep.quarantine import (
+    CONVERTED,
+    JOURNAL,
+    PLANNED,
+    QUARANTINED,
+    RESERVED,
+    RESTORED,
+    Manifest,
+    default_quarantine,
+    now,
+    open_record_folder,
+    safe_rel,
+)
 from dataprep.report import FileResult, Report
 from dataprep.scan import require_directory
 from dataprep.validate import ValidateOptions, validate
@@ -60,7 +62,6 @@ from dataprep.validate import ValidateOptions, validate
 if TYPE_CHECKING:
     from PIL import Image
 
-CONVERTED = "converted"
 OUT_MANIFEST = "convert.json"
 OUT_VERSION = 1
 TARGETS = ("png", "jpeg")
@@ -301,9 +302,9 @@ def _finish_entry(
     rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, hashes: dict[str, str]
 ) -> None:
     """Take one planned conversion to the end, from wherever a killed run left it."""
-    src = _safe_rel(rel, root, "the manifest")
-    stored = _safe_rel(rel, quarantine, "the manifest")
-    target = _safe_rel(entry["converted_to"], root, "the manifest")
+    src = safe_rel(rel, root, "the manifest")
+    stored = safe_rel(rel, quarantine, "the manifest")
+    target = safe_rel(entry["converted_to"], root, "the manifest")
     original_sha = entry.get("sha256")
     if not stored.exists():
         journal.append({"op": "convert", "path": rel, "phase": "intent", "target": entry["converted_to"]})
@@ -350,8 +351,8 @@ def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
     hashes = _journal_hashes(journal)
     settled = 0
     for rel, entry in sorted(open_entries.items()):
-        src = _safe_rel(rel, manifest.root, "the manifest")
-        stored = _safe_rel(rel, quarantine, "the manifest")
+        src = safe_rel(rel, manifest.root, "the manifest")
+        stored = safe_rel(rel, quarantine, "the manifest")
         if not stored.exists() and src.exists():
             del manifest.entries[rel]  # never started: planned again from a fresh validate
             continue
@@ -388,7 +389,7 @@ def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
         if (
             previous is not None
             and previous["status"] in (QUARANTINED, CONVERTED)
-            and _safe_rel(c.rel, quarantine, "the report").exists()
+            and safe_rel(c.rel, quarantine, "the report").exists()
         ):
             raise DataprepError(
                 f"'{c.rel}' is already in the quarantine '{quarantine}' from an earlier run; restore or move that copy away first"
@@ -396,7 +397,7 @@ def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
         manifest.entries[c.rel] = {
             "path": c.rel, "size": c.size, "sha256": c.sha256 or sha256_file(base / c.rel), "action": "convert",
             "converted_to": c.target, "output": c.output, "quality": opts.quality, "why": c.why,
-            "status": PLANNED, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "status": PLANNED, "time": now(),
         }  # fmt: skip
     manifest.save()  # every planned file is on record before the first one moves
     for n, c in enumerate(planned, 1):
@@ -408,16 +409,26 @@ def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
     return result
 
 
-def restore_conversion(
+def undo_conversion(
     rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, dry_run: bool
 ) -> str:
-    """Undo one conversion for `restore`: remove the converted file (only when it is unchanged)
-    and move the original back. Returns 'restored', 'refused' or 'done' (nothing left to do)."""
-    stored = _safe_rel(rel, quarantine, "the manifest")
-    original = _safe_rel(rel, root, "the manifest")
-    target = _safe_rel(entry.get("converted_to", rel), root, "the manifest")
+    """Undo one conversion (a row of `dataprep.restore`'s table): remove the converted file (only when
+    it is unchanged) and move the original back. Returns 'restored', 'refused' or 'settled' (nothing
+    left to do); the entry is marked restored unless refused."""
+    outcome = _undo_conversion_files(rel, entry, root, quarantine, journal, dry_run)
+    if outcome != "refused" and not dry_run:
+        entry["status"] = RESTORED
+    return outcome
+
+
+def _undo_conversion_files(
+    rel: str, entry: dict[str, Any], root: Path, quarantine: Path, journal: Journal, dry_run: bool
+) -> str:
+    stored = safe_rel(rel, quarantine, "the manifest")
+    original = safe_rel(rel, root, "the manifest")
+    target = safe_rel(entry.get("converted_to", rel), root, "the manifest")
     if not stored.exists():
-        return "done" if original.exists() else "refused"
+        return "settled" if original.exists() else "refused"
     expected = entry.get("converted_sha256") or _journal_hashes(journal).get(rel)
     if target.exists():
         if expected is None or sha256_file(target) != expected:
@@ -473,7 +484,7 @@ def _convert_to_copy(base: Path, opts: ConvertOptions) -> ConvertResult:
     total = len(planned) + len(copies)
     for n, rel in enumerate([c.rel for c in planned] + copies, 1):
         conversion = by_rel.get(rel)
-        dest = _safe_rel(conversion.target if conversion else rel, out, "the report")
+        dest = safe_rel(conversion.target if conversion else rel, out, "the report")
         if not dest.exists():
             if conversion is None:
                 copy_atomic(base / rel, dest)

@@ -16,6 +16,7 @@ DEFAULT_MIN_SIZE = 8  # px: narrower or shorter images are `too_small` warnings
 MIN_SIZE_RANGE = (1, 1 << 20)
 DEFAULT_TIMEOUT_S = 60.0  # seconds one file may take before its decoder counts as hung
 TIMEOUT_RANGE_S = (1.0, 7 * 24 * 3600.0)
+DEFAULT_ENGINE = "local"  # where files are inspected: this machine's process pool (dataprep.engines)
 JOBS_RANGE = (0, 1024)  # worker processes; 0 inspects in the calling process
 
 # --- grouping ---------------------------------------------------------------------------------
@@ -29,6 +30,7 @@ DEFAULT_PREVIEW_SEED = 0  # augment-preview
 SEED_RANGE = (0, 2**32 - 1)  # what numpy and TensorFlow accept as a seed
 
 # --- training ---------------------------------------------------------------------------------
+DEFAULT_MODEL = "compact_cnn"  # trainer.models' registry: fit and label-issues train it unless told otherwise
 DEFAULT_BATCH_SIZE = 32
 BATCH_SIZE_RANGE = (1, 1 << 16)
 IMAGE_SIZE_RANGE = (16, 4096)  # px, square model input; each model has its own minimum too

@@ -6,8 +6,9 @@ worker that hangs: a decoder that hangs or crashes (even a segfault) becomes an 
 finding for that file, the worker is replaced, and the run goes on.
 
 Results come back as they finish (`WorkerPool.imap`), so a caller can stream them to disk
-instead of holding them; `dataprep.ray_engine` gives the same stream from a Ray cluster and
-calls the same `inspect_guarded`, so the two engines cannot drift.
+instead of holding them; `dataprep.ray_engine` gives the same stream from a Ray cluster. Both call
+the one per-file inspection (`dataprep.inspection`), so the two engines cannot drift, and neither
+imports the other: `dataprep.engines` chooses between them.
 
 Ctrl-C (SIGINT) and SIGTERM: workers ignore SIGINT and the parent stops them, so the user sees
 one line and no worker tracebacks; the caller keeps what finished before the interrupt.
@@ -15,7 +16,6 @@ one line and no worker tracebacks; the caller keeps what finished before the int
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import os
 import signal
@@ -31,85 +31,26 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dataprep.checks import Check, CheckOptions, Sample, finding, run_checks
+from dataprep.checks import CheckOptions
+from dataprep.defaults import DEFAULT_TIMEOUT_S
 from dataprep.errors import DataprepError
+from dataprep.inspection import (
+    CRASHED,
+    InspectFn,
+    failed_result,
+    inspect_file,
+    inspect_guarded,
+    prepare_worker,
+    timed_out,
+)
 from dataprep.report import FileResult
 from dataprep.scan import FileRecord
-from dataprep.tensorflow_runtime import mark_decode_only_process
 
 ProgressFn = Callable[[int, int], None]
-InspectFn = Callable[[Path, str, int, int, CheckOptions], FileResult]
 
 # Test hook: after this many results the parent sends itself SIGINT ("N") or SIGTERM ("N:TERM"),
 # so interrupt handling is tested at a deterministic point instead of after a sleep.
 INTERRUPT_HOOK_ENV = "DATAPREP_INTERRUPT_AFTER_FILES"
-
-
-def inspect_file(path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions) -> FileResult:
-    """Read one file once, run every check, and collect what the report and split need."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        failed = finding(rel, Check.INSPECTION_FAILED, f"cannot read the file: {err.strerror or err}")
-        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[failed])
-    sample = Sample(path, rel, options, data=data)
-    findings = run_checks(sample)
-    header = sample.header if sample.format is not None else None
-    props = sample.properties if sample.format is not None else None
-    return FileResult(
-        rel=rel,
-        size=size,
-        mtime_ns=mtime_ns,
-        sha256=hashlib.sha256(data).hexdigest(),
-        format=sample.format,
-        width=header.width if header else None,
-        height=header.height if header else None,
-        mode=header.mode if header else None,
-        frames=header.frames if header else 1,
-        findings=findings,
-        phash=props.phash if props else None,
-        dhash=props.dhash if props else None,
-        pixel_hash=props.pixel_hash if props else None,
-        signature=props.signature if props else None,
-        properties=props.values if props else {},
-    )
-
-
-def inspect_guarded(
-    inspect: InspectFn, path: Path, rel: str, size: int, mtime_ns: int, options: CheckOptions
-) -> FileResult:
-    """`inspect` one file; a bug in a check (any exception it raises) becomes an
-    `inspection_failed` error for that file instead of ending the run. Used by the pool's
-    workers, the Ray actors and the in-process path alike, so all give the same verdict."""
-    try:
-        return inspect(path, rel, size, mtime_ns, options)
-    except Exception as err:
-        text = str(err).strip().splitlines()
-        detail = f"internal error in a check ({type(err).__name__}: {text[0] if text else ''}); please report it"
-        failed = finding(rel, Check.INSPECTION_FAILED, detail)
-        return FileResult(rel=rel, size=size, mtime_ns=mtime_ns, findings=[failed])
-
-
-def failed_result(rec: FileRecord, detail: str) -> FileResult:
-    """An `inspection_failed` error for a file whose inspection hung or crashed its worker."""
-    return FileResult(
-        rel=rec.rel, size=rec.size, mtime_ns=rec.mtime_ns,
-        findings=[finding(rec.rel, Check.INSPECTION_FAILED, detail)],
-    )  # fmt: skip
-
-
-CRASHED = "a decoder crashed while reading this file"
-
-
-def timed_out(timeout_s: float) -> str:
-    return f"decoding took longer than {timeout_s:g} s (--timeout)"
-
-
-def prepare_worker(options: CheckOptions) -> None:
-    """Set up a worker before its first file (pool workers and Ray actors alike). TensorFlow is
-    not imported here: only when the first file that needs its verdict arrives (most folders:
-    never); the process is marked decode-only so that import hides the GPUs."""
-    mark_decode_only_process()
 
 
 # --- the messages between the parent and a worker ---------------------------------------------
@@ -320,7 +261,11 @@ class WorkerPool:
     """
 
     def __init__(
-        self, options: CheckOptions, jobs: int | None = None, timeout_s: float = 60.0, inspect: InspectFn = inspect_file
+        self,
+        options: CheckOptions,
+        jobs: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        inspect: InspectFn = inspect_file,
     ) -> None:
         self.options = options
         self.jobs = max(1, jobs or default_jobs())
@@ -461,7 +406,7 @@ def inspect_stream(
     records: Sequence[FileRecord],
     options: CheckOptions,
     jobs: int | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     inspect: InspectFn = inspect_file,
 ) -> Generator[tuple[int, FileResult], None, None]:
     """(index, result) for every record as it finishes, from a local pool (`jobs=0`: in this process)."""
@@ -480,31 +425,11 @@ def inspect_stream(
         pool.kill() if interrupted else pool.close()
 
 
-def result_stream(
-    records: Sequence[FileRecord],
-    options: CheckOptions,
-    engine: str = "local",
-    ray_address: str | None = None,
-    jobs: int | None = None,
-    timeout_s: float = 60.0,
-    inspect: InspectFn = inspect_file,
-) -> Generator[tuple[int, FileResult], None, None]:
-    """(index, result) for every record as it finishes, on the chosen engine: "local" (this
-    machine's pool; `jobs=0` in this process) or "ray" (`dataprep.ray_engine`)."""
-    if engine == "ray":
-        from dataprep.ray_engine import ray_stream
-
-        return ray_stream(
-            records, options, address=ray_address, jobs=jobs or None, timeout_s=timeout_s, inspect=inspect
-        )
-    return inspect_stream(records, options, jobs, timeout_s, inspect)
-
-
 def inspect_files(
     records: Sequence[FileRecord],
     options: CheckOptions,
     jobs: int | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: ProgressFn | None = None,
     inspect: InspectFn = inspect_file,
 ) -> list[FileResult]:

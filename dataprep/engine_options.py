@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dataprep.engines import ENGINES
 from dataprep.errors import DataprepError
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
 
-ENGINES = ("local", "ray")
-DEFAULT_ENGINE = "local"
 
 Engine = Annotated[
     str,

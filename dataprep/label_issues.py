@@ -22,25 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dataprep.clean import (
-    JOURNAL,
-    PLANNED,
-    CleanOptions,
-    CleanResult,
-    Manifest,
-    _now,
-    _safe_rel,
-    clean,
-    open_record_folder,
-)
+from dataprep.clean import CleanOptions, CleanResult, clean
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
 from dataprep.journal import Journal, move_atomic, reconcile_move, remove_stale_temporaries, sha256_file
+from dataprep.quarantine import JOURNAL, PLANNED, RELABELED, Manifest, move_back, now, open_record_folder, safe_rel
 from dataprep.report import FileResult, Report
 from dataprep.scan import require_directory
 from dataprep.validate import ValidateOptions
 
-RELABELED = "relabeled"
 CHECK = "label_issue"
 
 
@@ -102,7 +92,7 @@ def select_suspects(suspects: list[Suspect], top: int | None = None, min_score: 
 
 def _check_still_there(base: Path, suspect: Suspect, sha256: str | None) -> Path:
     """The file a suspect names, refusing one that moved or changed since it was scored."""
-    src = _safe_rel(suspect.path, base, "the label-issues file")
+    src = safe_rel(suspect.path, base, "the label-issues file")
     parts = PurePosixPath(suspect.path).parts
     if not src.is_file():
         raise DataprepError(
@@ -182,8 +172,8 @@ def _recover(manifest: Manifest, journal: Journal) -> int:
     for rel, entry in manifest.entries.items():
         if entry["status"] != PLANNED:
             continue
-        state = reconcile_move(_safe_rel(rel, manifest.root, "the manifest"),
-                               _safe_rel(entry["to"], manifest.root, "the manifest"), entry.get("sha256"))  # fmt: skip
+        state = reconcile_move(safe_rel(rel, manifest.root, "the manifest"),
+                               safe_rel(entry["to"], manifest.root, "the manifest"), entry.get("sha256"))  # fmt: skip
         if state in ("done", "duplicate-resolved"):
             entry["status"] = RELABELED
             journal.append({"op": "relabel", "path": rel, "phase": "done", "recovered": True})
@@ -219,7 +209,7 @@ def relabel(
         src = _check_still_there(base, s, None)
         parts = PurePosixPath(s.path).parts
         to = PurePosixPath(*parts[:-2], s.suggested_label, parts[-1]).as_posix()
-        dst = _safe_rel(to, base, "the label-issues file")
+        dst = safe_rel(to, base, "the label-issues file")
         if dst.exists() or to in targets:
             raise DataprepError(
                 f"cannot move '{s.path}' to '{to}': a file of that name is already there; rename one and re-run"
@@ -232,15 +222,21 @@ def relabel(
 
     for path, to, s, sha in planned:
         manifest.entries[path] = {
-            "path": path, "to": to, "action": "relabel", "sha256": sha, "status": PLANNED, "time": _now(),
+            "path": path, "to": to, "action": "relabel", "sha256": sha, "status": PLANNED, "time": now(),
             "findings": [{"check": CHECK, "severity": Severity.INFO.value, "detail": s.detail}],
         }  # fmt: skip
     manifest.save()  # every planned move is on record before the first file moves
     for path, to, _, _ in planned:
         journal.append({"op": "relabel", "path": path, "to": to, "phase": "intent"})
-        move_atomic(_safe_rel(path, base, "the label-issues file"), _safe_rel(to, base, "the label-issues file"))
+        move_atomic(safe_rel(path, base, "the label-issues file"), safe_rel(to, base, "the label-issues file"))
         manifest.entries[path]["status"] = RELABELED
         result.moved += 1
         journal.append({"op": "relabel", "path": path, "phase": "done"})
     manifest.save()
     return result
+
+
+def undo_relabel(rel: str, entry: dict[str, Any], root: Path, record: Path, journal: Journal, dry_run: bool) -> str:
+    """Move a relabeled file back to its given class folder (a row of `dataprep.restore`'s table)."""
+    stored = safe_rel(str(entry.get("to", "")), root, "the manifest")
+    return move_back(rel, entry, stored, safe_rel(rel, root, "the manifest"), journal, dry_run)

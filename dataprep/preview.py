@@ -23,6 +23,7 @@ from dataprep.augment import AugmentSpec, build_augmentation, parse_augment_spec
 from dataprep.defaults import DEFAULT_MAX_PIXELS, DEFAULT_PREVIEW_SEED, apply_pixel_cap
 from dataprep.errors import DataprepError
 from dataprep.scan import FileRecord, natural_key, scan_dataset
+from dataprep.split.manifest import link_targets
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -175,7 +176,7 @@ def render_augment_preview(
         )
     out_path = Path(out).expanduser()
     _check_out(out_path, force)
-    scan = scan_dataset(root)
+    scan = scan_dataset(root, trusted=link_targets(root))
     if not scan.images:
         raise DataprepError(
             f"no images found under '{root}' (expected class folders of image files such as CLASS/photo.jpg); check the path"

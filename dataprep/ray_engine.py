@@ -1,7 +1,7 @@
 """`--engine ray`: the per-file inspection on a Ray cluster, streamed back to this process.
 
 Ray actors (one per CPU of the cluster, each loading its decoders once) inspect files in
-batches with `engine.inspect_guarded`, the function the local pool calls, so the engines cannot
+batches with `inspection.inspect_guarded`, the function the local pool calls, so the engines cannot
 drift. The driver (this process) hands out batches, yields each result as its batch comes back
 and owns the cache and the report. Per-file time limit and crash isolation hold as in the local
 pool: an actor's watchdog ends it when one file outlives `timeout_s`, and a batch whose worker
@@ -30,8 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.checks import CheckOptions
-from dataprep.engine import CRASHED, InspectFn, failed_result, inspect_file, inspect_guarded, prepare_worker, timed_out
+from dataprep.defaults import DEFAULT_TIMEOUT_S
 from dataprep.errors import DataprepError
+from dataprep.inspection import (
+    CRASHED,
+    InspectFn,
+    failed_result,
+    inspect_file,
+    inspect_guarded,
+    prepare_worker,
+    timed_out,
+)
 from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 
@@ -170,7 +179,7 @@ class RayInspector:
     """Hands batches of files to actors and yields each result as its batch returns."""
 
     def __init__(
-        self, ray: Any, options: CheckOptions, actors: int | None = None, timeout_s: float = 60.0,
+        self, ray: Any, options: CheckOptions, actors: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
         batch_size: int = DEFAULT_BATCH, inspect: InspectFn = inspect_file, stall_s: float = STALL_S,
     ) -> None:  # fmt: skip
         self.ray = ray
@@ -306,7 +315,7 @@ def ray_stream(
     options: CheckOptions,
     address: str | None = None,
     jobs: int | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     batch_size: int = DEFAULT_BATCH,
     inspect: InspectFn = inspect_file,
 ) -> Generator[tuple[int, FileResult], None, None]:

@@ -19,9 +19,10 @@ from dataprep.engine import ProgressFn
 from dataprep.report import Report
 
 if TYPE_CHECKING:
-    from dataprep.clean import CleanResult, RestoreResult
+    from dataprep.clean import CleanResult
     from dataprep.convert import ConvertResult
     from dataprep.duplicates import DuplicatesReport, LeakageReport
+    from dataprep.restore import RestoreResult
     from dataprep.split import SplitResult
     from dataprep.validate_stream import StreamedReport
 

@@ -22,51 +22,26 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from dataprep.errors import DataprepError
+from dataprep.naming import SPLIT_NAMES as SPLIT_NAMES  # re-exported: the names scan has always offered
+from dataprep.naming import SPLIT_ROLES as SPLIT_ROLES
+from dataprep.naming import natural_key as natural_key
+from dataprep.naming import natural_sort_bytes as natural_sort_bytes
+from dataprep.naming import split_role as split_role
 
 JUNK_NAMES = frozenset({"thumbs.db", ".ds_store", "desktop.ini", "ehthumbs.db", ".directory"})
-# The folders `dataprep split` writes, one per role.
-SPLIT_NAMES = ("train", "val", "test")
-# Every name a split folder of each role has in datasets people download.
-SPLIT_ROLES: dict[str, tuple[str, ...]] = {
-    "train": ("train", "training"),
-    "val": ("val", "valid", "validation", "dev"),
-    "test": ("test", "testing"),
-}
-_ROLE_OF = {name: role for role, names in SPLIT_ROLES.items() for name in names}
 LAYOUT_CHOICES = ("raw", "split")
 # dataprep's own files at the top of a folder it wrote (a split's manifest and journal, convert --out's record): neither
 # images nor junk, so validate does not flag them and clean never moves them.
 OWN_FILES = frozenset({"split.json", ".dataprep-split.journal", "convert.json"})
 
 Layout = Literal["raw", "split", "flat"]
-
-
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders embedded numbers numerically: cat2.jpg < cat10.jpg."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part.lower()) for part in re.split(r"(\d+)", text) if part)
-
-
-def natural_sort_bytes(text: str) -> bytes:
-    """`natural_key(text)` as bytes that sort the same way (memcmp: SQLite's ORDER BY on a
-    BLOB), so a store on disk can list millions of paths in natural order."""
-    out = bytearray()
-    for part in re.split(r"(\d+)", text):
-        if not part:
-            continue
-        if part.isdigit():
-            digits = str(int(part))  # numbers: by length first, then digit by digit
-            out += b"\x01" + len(digits).to_bytes(4, "big") + digits.encode("ascii")
-        else:  # text: its code points (UTF-8 keeps their order), ended below any of them
-            out += b"\x02" + part.lower().encode("utf-8", "surrogatepass") + b"\x00"
-    return bytes(out)
 
 
 def junk_reason(name: str) -> str | None:
@@ -77,11 +52,6 @@ def junk_reason(name: str) -> str | None:
     if lower.startswith("._"):
         return "macOS AppleDouble metadata file"
     return None
-
-
-def split_role(name: str) -> str | None:
-    """The role ('train', 'val', 'test') a folder name plays in a split layout, or None."""
-    return _ROLE_OF.get(name.lower())
 
 
 @dataclass(frozen=True)
@@ -123,6 +93,8 @@ class Scan:
     split_folders: dict[str, str] = field(default_factory=dict)
     # Why each file found to be junk by its content is junk (rel -> reason).
     content_junk: dict[str, str] = field(default_factory=dict)
+    # Folders outside root whose files a link may point at (the caller trusts them: see open_scan).
+    trusted: list[Path] = field(default_factory=list)
 
     @property
     def classes(self) -> list[str]:
@@ -231,18 +203,6 @@ def _inside(path: Path, base: Path) -> bool:
     return path == base or base in path.parents
 
 
-def _linked_sources(base: Path) -> list[Path]:
-    """Folders a split made with `--mode symlink` links into: its split.json names RAW.
-
-    Such links were written by dataprep itself, so following them out of OUT is expected;
-    any other link out of the dataset folder is not followed.
-    """
-    from dataprep.split.manifest import SplitManifest  # here: the split package imports scan
-
-    raw = SplitManifest.linked_raw(base)
-    return [] if raw is None else [raw]
-
-
 def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> ScanProblem | None:
     """Why a symbolic link is not followed, or None when it points at a file inside one of the
     `trusted` folders (the dataset folder, and RAW for a symlink split)."""
@@ -266,10 +226,11 @@ def _link_problem(full: Path, trusted: list[Path], rel: str, is_dir: bool) -> Sc
     return None
 
 
-def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Scan:
+def scan_dataset(root: str | os.PathLike[str], layout: str | None = None, trusted: Sequence[Path] = ()) -> Scan:
     """List every file under `root` (recursively) as image candidates, junk and problems.
-    `layout` ('raw' or 'split') overrides the detection for a tree that reads both ways."""
-    scan = open_scan(root, layout)
+    `layout` ('raw' or 'split') overrides the detection for a tree that reads both ways; links to
+    files inside `trusted` folders are followed too (see `open_scan`)."""
+    scan = open_scan(root, layout, trusted)
     for item in walk_scan(scan):
         if isinstance(item, ScanProblem):
             scan.problems.append(item)
@@ -283,11 +244,15 @@ def scan_dataset(root: str | os.PathLike[str], layout: str | None = None) -> Sca
     return scan
 
 
-def open_scan(root: str | os.PathLike[str], layout: str | None = None) -> Scan:
-    """An empty Scan of `root` with its layout detected (the top level only: no walk yet)."""
+def open_scan(root: str | os.PathLike[str], layout: str | None = None, trusted: Sequence[Path] = ()) -> Scan:
+    """An empty Scan of `root` with its layout detected (the top level only: no walk yet).
+
+    A symbolic link to a file is followed when the file is inside `root` or inside one of the
+    `trusted` folders the caller names (the RAW folder a `split --mode symlink` linked into: see
+    `dataprep.split.manifest.link_targets`); any other link out of `root` is not followed."""
     base = require_directory(root)
     found, folders = split_folders(base, layout)
-    return Scan(root=base, layout=found, split_folders=folders)
+    return Scan(root=base, layout=found, split_folders=folders, trusted=[Path(t).resolve() for t in trusted])
 
 
 def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
@@ -296,7 +261,7 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
     scan of millions of files streams to disk (`dataprep.validate_stream`)."""
     base, found = scan.root, scan.layout
     role_folders = set(scan.split_folders.values())
-    trusted = [base, *_linked_sources(base)]
+    trusted = [base, *scan.trusted]
     stack = [base]
     while stack:  # iterative: a tree thousands of folders deep is no problem
         folder = stack.pop()

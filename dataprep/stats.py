@@ -31,6 +31,7 @@ from dataprep.scan import (
     no_images_message,
     scan_dataset,
 )
+from dataprep.split.manifest import link_targets
 
 STATS_VERSION = 1
 IMBALANCE_WARN = 3.0  # largest/smallest class above this gets a warning
@@ -127,7 +128,7 @@ def dataset_stats(root: str | os.PathLike[str], jobs: int | None = None, layout:
     files that are not images (by name or by content). `tf_unreadable` counts images, per format,
     that TensorFlow cannot decode (`dataprep convert` fixes them).
     """
-    scan = scan_dataset(root, layout)
+    scan = scan_dataset(root, layout, link_targets(root))
     if not scan.images and not scan.junk:
         raise DataprepError(no_images_message(scan, root))
     if scan.layout == "flat" or not scan.classes:

@@ -18,17 +18,12 @@ from dataprep.checks import (
     QualityThresholds,
     finding,
 )
-from dataprep.defaults import DEFAULT_TIMEOUT_S
-from dataprep.engine import (
-    InspectFn,
-    InterruptHook,
-    ProgressFn,
-    inspect_file,
-    interrupts_as_keyboard_interrupt,
-    result_stream,
-)
+from dataprep.defaults import DEFAULT_ENGINE, DEFAULT_TIMEOUT_S
+from dataprep.engine import InterruptHook, ProgressFn, interrupts_as_keyboard_interrupt
+from dataprep.engines import result_stream
 from dataprep.errors import Interrupted
 from dataprep.formats import extension_format
+from dataprep.inspection import InspectFn, inspect_file
 from dataprep.report import FileResult, Report
 from dataprep.scan import (
     FileRecord,
@@ -37,6 +32,7 @@ from dataprep.scan import (
     natural_key,
     scan_dataset,
 )
+from dataprep.split.manifest import link_targets
 
 
 @dataclass
@@ -45,7 +41,7 @@ class ValidateOptions:
     `engine`: "local" (a process pool here) or "ray" (a Ray cluster at `ray_address`)."""
 
     jobs: int | None = None
-    engine: str = "local"
+    engine: str = DEFAULT_ENGINE
     ray_address: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     cache_dir: Path | None = None
@@ -70,7 +66,7 @@ def validate(root: str | os.PathLike[str], options: ValidateOptions | None = Non
     """Check every file under `root` and return the report. Writes nothing under `root`."""
     opts = options or ValidateOptions()
     started = time.perf_counter()
-    scan = scan_dataset(root, opts.layout)
+    scan = scan_dataset(root, opts.layout, link_targets(root))
     results, cached, inspected = inspect_scan(scan, opts)
     add_dataset_findings(scan, results, odd_size=opts.quality.odd_size if opts.image_properties else None)
     return Report(

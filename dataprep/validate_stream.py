@@ -8,7 +8,7 @@ removed at the end) as they arrive, and the summary, `--json` and `--csv` are wr
 1. The walk (`scan.walk_scan`) streams every file and problem into the run file; only the class
    folders seen stay in memory.
 2. The cache is read in chunks; what it lacks goes to a `todo` table, and one engine run (the
-   local pool or Ray, `engine.result_stream`) inspects it, indexing the records straight from
+   local pool or Ray, `engines.result_stream`) inspects it, indexing the records straight from
    the run file (`TodoRecords`); each result goes to the run file and the cache as it arrives.
    The per-file rules and the inspect loop are validate's own (`inspect_todo`, `content_junk_reason`, `junk_result`).
 3. Dataset findings from SQL over the run file: odd_size against the median side (ORDER BY ...
@@ -36,12 +36,9 @@ from typing import IO, Any, overload
 
 from dataprep.cache import ResultCache, fingerprint
 from dataprep.checks import CHECKS_VERSION, Check, finding
-from dataprep.engine import (
-    InspectFn,
-    inspect_file,
-)
 from dataprep.errors import DataprepError, Interrupted
 from dataprep.findings import Finding, Severity
+from dataprep.inspection import InspectFn, inspect_file
 from dataprep.report import REPORT_VERSION, FileResult, ValidateSummary
 from dataprep.scan import (
     FileRecord,
@@ -55,6 +52,7 @@ from dataprep.scan import (
     open_scan,
     walk_scan,
 )
+from dataprep.split.manifest import link_targets
 from dataprep.validate import (
     _SIZE_SPOKEN_FOR,
     ODD_SIZE_MIN_IMAGES,
@@ -312,7 +310,7 @@ def validate_streamed(
     (benchmarks pass a stand-in)."""
     opts = options or ValidateOptions()
     started = time.perf_counter()
-    scan = open_scan(root, opts.layout)
+    scan = open_scan(root, opts.layout, link_targets(root))
     store = RunStore(store_dir)
     try:
         stop = threading.Event()

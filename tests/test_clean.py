@@ -13,10 +13,11 @@ import pytest
 from conftest import tree_digest
 from typer.testing import CliRunner
 
-from dataprep.clean import CleanOptions, clean, restore
+from dataprep.clean import CleanOptions, clean
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
 from dataprep.journal import KILL_AFTER_ENV
+from dataprep.restore import restore
 from dataprep.validate import ValidateOptions
 
 runner = CliRunner()

@@ -18,11 +18,11 @@ from PIL import Image, ImageOps
 from real_world import exif_rotated, heic_classes, mixed_formats, picture, ppm_classes
 from typer.testing import CliRunner
 
-from dataprep.clean import restore
 from dataprep.convert import ConvertOptions, convert
 from dataprep.errors import DataprepError
 from dataprep.formats import exif_orientation, identify_format
 from dataprep.journal import KILL_AFTER_ENV
+from dataprep.restore import restore
 from dataprep.stats import dataset_stats
 from dataprep.validate import ValidateOptions, validate
 

@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 
 from dataprep.checks import CheckOptions
 from dataprep.checks.image_properties import image_properties
-from dataprep.clean import CleanOptions, clean, restore
+from dataprep.clean import CleanOptions, clean
 from dataprep.cli import app
 from dataprep.duplicates import DEFAULT_THRESHOLD, HashIndex, find_duplicates, find_leaks, leakage_report
 from dataprep.errors import DataprepError
 from dataprep.report import FileResult
+from dataprep.restore import restore
 from dataprep.split import SplitSpec, split_dataset
 from dataprep.validate import ValidateOptions, validate
 

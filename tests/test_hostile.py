@@ -23,8 +23,9 @@ from typer.testing import CliRunner
 import dataprep.split as split_mod
 import dataprep.split.place as split_place
 import dataprep.split.sources as split_sources
-from dataprep.clean import CleanOptions, clean, restore
+from dataprep.clean import CleanOptions, clean
 from dataprep.cli import app
+from dataprep.restore import restore
 from dataprep.validate import ValidateOptions, validate
 
 NO_TF = ValidateOptions(jobs=0, use_tf=False, use_cache=False)

@@ -74,7 +74,7 @@ COMMANDS: dict[str, Command] = {
     "clean": Command("dataprep", ["clean", "DIR"], "dataprep.clean:clean", {**INSPECTION, **THRESHOLD}),
     "duplicates": Command("dataprep", ["duplicates", "DIR"], "dataprep.duplicates:duplicates_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
     "leakage": Command("dataprep", ["leakage", "DIR"], "dataprep.duplicates:leakage_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
-    "restore": Command("dataprep", ["restore", "DIR"], "dataprep.clean:restore"),
+    "restore": Command("dataprep", ["restore", "DIR"], "dataprep.restore:restore"),
     "stats": Command("dataprep", ["stats", "DIR", "--plot", "OUT/p.png"], "dataprep.stats:dataset_stats", {}, ["OUT"]),
     "split": Command("dataprep", ["split", "DIR", "OUT"], "dataprep.split:split_dataset",
                      {**INSPECTION, "--seed": rng(d.SEED_RANGE)}, ["OUT"]),

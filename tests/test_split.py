@@ -321,6 +321,28 @@ def test_each_mode(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
         assert tree(raw) == before
 
 
+def test_a_symlink_split_is_read_through_its_links_because_the_caller_trusts_raw(
+    tmp_path: Path, vopts: ValidateOptions
+) -> None:
+    """The walker follows links out of OUT only into folders its caller names: validate, stats and
+    trainer name RAW of a symlink split (from split.json); a bare scan names none."""
+    from dataprep.scan import scan_dataset
+    from dataprep.split.manifest import link_targets
+    from dataprep.stats import dataset_stats
+    from dataprep.validate import validate
+
+    raw = make_raw(tmp_path / "raw", {"cats": 5, "dogs": 6})
+    out = tmp_path / "out"
+    split_dataset(raw, out, SplitSpec(1, 1), mode="symlink", validate_options=vopts)
+    assert link_targets(out) == [raw.resolve()] and link_targets(raw) == []
+    bare = scan_dataset(out)
+    assert not bare.images and {p.check for p in bare.problems} == {"not_followed"}
+    assert len(scan_dataset(out, trusted=link_targets(out)).images) == 11
+    report = validate(out, vopts)
+    assert len(report.scan.images) == 11 and not report.scan.problems
+    assert dataset_stats(out, jobs=0)["count"] == 11
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 

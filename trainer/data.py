@@ -35,7 +35,7 @@ from dataprep.scan import (
     split_folders,
     split_role,
 )
-from dataprep.split.manifest import SplitManifest
+from dataprep.split.manifest import SplitManifest, link_targets
 from dataprep.tf_decode import (  # noqa: F401 - JPEG_RATIOS, decode_image, jpeg_ratio_index re-exported
     JPEG_RATIOS,
     decode_image,
@@ -114,7 +114,7 @@ def list_files(root: str | os.PathLike[str], split: str | None = None, layout: s
     """Images of one split or, with ``split=None``, of every image under a raw class-folder tree
     (or the train split of a split folder). `split` is a role (``train``, ``val``, ``test``) or
     the folder's own name (``training``, ``validation``, ``dev``, ...)."""
-    scan = scan_dataset(root, layout)
+    scan = scan_dataset(root, layout, link_targets(root))
     if not scan.images:
         raise DataprepError(no_images_message(scan, root))
     if scan.layout == "flat":

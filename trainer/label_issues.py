@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_SEED
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MODEL, DEFAULT_SEED
 from dataprep.duplicates import DEFAULT_THRESHOLD, check_threshold, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
@@ -71,7 +71,7 @@ class LabelIssuesConfig:
 
     data_dir: str
     folds: int = DEFAULT_FOLDS
-    model: str = "compact_cnn"
+    model: str = DEFAULT_MODEL
     image_size: int | None = 64
     batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 36
@@ -308,7 +308,8 @@ def _fit_member(
 ) -> None:
     """`trainer fit DATA --fold FOLD --folds-from RUN/folds.json` for one model of the fold
     (resumed when an earlier one was interrupted), saving held-out snapshots as it trains."""
-    from trainer.fit import FitConfig, fit
+    from trainer.config import FitConfig
+    from trainer.fit import fit
 
     started = (fit_dir / run_folder.CONFIG).is_file()
     if not started and fit_dir.exists():

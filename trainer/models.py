@@ -18,10 +18,10 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from dataprep.defaults import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the registry's default
 from dataprep.errors import DataprepError
 
 Builder = Callable[[int, int, str], keras.Model]
-DEFAULT_MODEL = "compact_cnn"
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what keras.applications.vgg16/resnet50 subtract
 WEIGHTS_HELP = "--weights PATH (a local .weights.h5 of the backbone without its top) or --weights none"
 

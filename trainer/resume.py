@@ -23,10 +23,10 @@ import keras
 
 from dataprep.errors import DataprepError, Interrupted
 from trainer import run_folder
+from trainer.config import FitConfig
 
 if TYPE_CHECKING:
     from trainer.data import FileList
-    from trainer.fit import FitConfig
 
 # Test hook, like dataprep.journal's DATAPREP_KILL_AFTER_OPS: with DATAPREP_INTERRUPT_AFTER_EPOCHS=N
 # the process sends itself SIGINT (as Ctrl-C would) right after its N-th completed epoch.
@@ -70,8 +70,6 @@ def resumed_config(saved: dict[str, Any], given: FitConfig, typed: Collection[st
     `typed` names the options the user typed this time (None: compare every option). Where one
     differs from the saved value, refuse with one line naming each, unless `override`.
     """
-    from trainer.fit import FitConfig
-
     known = {f.name for f in fields(FitConfig)}
     candidates = (set(typed) if typed is not None else known) & known - NOT_COMPARED
     now = given.to_dict()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dataprep.errors import DataprepError
 from dataprep.journal import TMP_PREFIX, Journal, make_dirs, walk_tree
-from dataprep.scan import SPLIT_NAMES, natural_key
+from dataprep.naming import SPLIT_NAMES, natural_key
 from dataprep.split.manifest import SplitManifest
 from dataprep.split.place import Placer, placer_for
 from dataprep.split.plan import Assignment, SplitPlan

@@ -4,13 +4,14 @@ split.json is the record of a split (and, while a split is unfinished, its inten
 RAW folder, mode, seed and spec it was made with, the class index, every file's source,
 destination, split, class, size and sha256 (and fold, when folds were planned), the duplicate
 groups, what was left out and why, and the warnings. `split` writes it, `--resume` and
-`--force` read it back, `scan` reads where a symlink split points, `trainer` reads the class
+`--force` read it back, the callers of `scan` learn where a symlink split points (`link_targets`), `trainer` reads the class
 index. No other code opens the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from dataprep import __version__
 from dataprep.errors import DataprepError
 from dataprep.journal import json_text_bytes, write_atomic
-from dataprep.scan import natural_key
+from dataprep.naming import natural_key
 from dataprep.split.plan import Assignment, Excluded, SplitPlan
 from dataprep.split.spec import SplitSpec
 
@@ -179,3 +180,11 @@ class SplitManifest:
             return Path(doc["raw"]).resolve()
         except OSError:
             return None
+
+
+def link_targets(root: str | os.PathLike[str]) -> list[Path]:
+    """The folders outside `root` its links may point into, for `scan`'s `trusted`: RAW when `root`
+    holds a split made with ``--mode symlink`` (dataprep wrote those links, so following them out of
+    OUT is expected); none otherwise."""
+    raw = SplitManifest.linked_raw(Path(root).expanduser())
+    return [] if raw is None else [raw]

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataprep.scan import SPLIT_NAMES, natural_key
+from dataprep.naming import SPLIT_NAMES, natural_key
 from dataprep.split.spec import DEFAULT_SEED, SplitSpec
 
 
