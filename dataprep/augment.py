@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily at
 
 DEFAULT_AUGMENT: str = "flip=horizontal,rotate=0.1,zoom=0.1"
 NONE_SPEC = "none"
+DEFAULT_NAME = "default"  # names DEFAULT_AUGMENT on the command line and in configs
 
 # Images are 0..255 before and after augmentation; colour layers need to know the range.
 VALUE_RANGE = (0.0, 255.0)
@@ -127,7 +128,7 @@ def augment_help() -> str:
     items = ", ".join(f"{key}={row.values}" for key, row in AUGMENTATIONS.items())
     return (
         f"Augmentation spec: comma-separated KEY=VALUE from {items} (factors are numbers between 0 and 1); "
-        f"'{NONE_SPEC}' disables it. Default: {DEFAULT_AUGMENT}."
+        f"'{NONE_SPEC}' disables it; '{DEFAULT_NAME}' is {DEFAULT_AUGMENT}."
     )
 
 
@@ -201,13 +202,13 @@ class AugmentSpec:
 def parse_augment_spec(text: str | AugmentSpec | None) -> AugmentSpec:
     """Parse an ``--augment`` value into an AugmentSpec.
 
-    None or an empty string gives the default (`DEFAULT_AUGMENT`); ``none`` gives no augmentation.
+    None, an empty string or ``default`` gives the default (`DEFAULT_AUGMENT`); ``none`` gives no augmentation.
     Raises DataprepError with one line naming the bad item and listing the accepted keys.
     """
     if isinstance(text, AugmentSpec):
         return text
     source = "" if text is None else text.strip()
-    if not source:
+    if not source or source.lower() == DEFAULT_NAME:
         source = DEFAULT_AUGMENT
     if source.lower() == NONE_SPEC:
         return AugmentSpec()

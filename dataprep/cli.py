@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from dataprep import __version__
-from dataprep.augment import augment_help
+from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
 from dataprep.defaults import (
+    DEFAULT_ENGINE,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIZE,
     DEFAULT_PREVIEW_SEED,
@@ -26,8 +27,23 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
-from dataprep.engine_options import Engine, RayAddress, with_engine
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout, finite
+from dataprep.engine_options import with_engine
+from dataprep.options import (
+    Augment,
+    CacheDir,
+    Engine,
+    Jobs,
+    Layout,
+    MaxPixels,
+    MinSize,
+    NoCache,
+    RayAddress,
+    Seed,
+    Similarity,
+    Threshold,
+    Timeout,
+    finite,
+)
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -80,8 +96,9 @@ FailOn = Annotated[
         metavar="LEVEL",
     ),
 ]
-# Jobs, Timeout, MaxPixels, MinSize, CacheDir, NoCache, Threshold, Seed: declared once, with their
-# ranges, in dataprep/options.py; the defaults below are dataprep/defaults.py's named constants.
+# Jobs, Timeout, MaxPixels, MinSize, CacheDir, NoCache, Threshold, Seed, Layout, Engine, RayAddress, Augment:
+# declared once, with their ranges, in dataprep/options.py (shared with trainer's command line); the
+# defaults below are dataprep/defaults.py's named constants.
 
 
 @contextlib.contextmanager
@@ -93,16 +110,6 @@ def _on_interrupt(message: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise Interrupted(message) from None
-
-
-Layout = Annotated[
-    str | None,
-    typer.Option(
-        "--layout",
-        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
-        metavar="LAYOUT",
-    ),
-]
 
 
 def _validate_options(
@@ -133,7 +140,7 @@ def validate(
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
     layout: Layout = None,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
@@ -263,7 +270,7 @@ def clean(
     label_issues: LabelIssuesFile = None,
     top: Top = None,
     min_score: MinScore = None,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
@@ -313,7 +320,7 @@ def _with_hashing_progress(
     json_out: bool,
     options: ValidateOptions,
     run: Callable[[ValidateOptions], T],
-    engine: tuple[str, str | None, str] = ("local", None, "duplicates"),
+    engine: tuple[str, str | None, str],
 ) -> T:
     """Run a grouping report (validate's hashes, then groups) with a progress bar on a terminal."""
     from dataprep import render
@@ -342,7 +349,7 @@ def duplicates(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies)."""
@@ -381,7 +388,7 @@ def leakage(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """Exact and near duplicates that sit in more than one split (train/test leakage). Exit 1 when any exists."""
@@ -455,27 +462,15 @@ def relabel(
     """Move each suspected label error into its suggested class folder. Journaled; undo with `dataprep restore DIR.relabel`."""
     import json
 
+    from dataprep import render
     from dataprep.label_issues import read_label_issues, select_suspects
     from dataprep.label_issues import relabel as run_relabel
 
     result = run_relabel(directory, select_suspects(read_label_issues(label_issues), top, min_score), record, dry_run)
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-        return
-    if result.recovered:
-        print(f"finished {result.recovered} move(s) an interrupted run had started")
-    for src, dst, why in result.moves:
-        print(f"{'would move' if dry_run else 'moved'} {src} -> {dst}  (rank {why.rank}, score {why.score:.3f})")
-    if result.already:
-        print(f"{result.already} file(s) were relabelled by an earlier run")
-    if dry_run:
-        print(f"dry run: {len(result.moves)} file(s) would move; nothing was touched")
-    elif result.moves:
-        print(
-            f"moved {result.moved} file(s); manifest {result.record / 'manifest.json'}\nundo with: dataprep restore {result.record}"
-        )
     else:
-        print("nothing to relabel")
+        render.print_relabel_result(result)
 
 
 @app.command("augment-preview")
@@ -487,7 +482,7 @@ def augment_preview(
     ] = 4,
     per_image: Annotated[int, typer.Option("--per-image", min=1, max=64, help="Augmented copies per image.")] = 5,
     seed: Seed = DEFAULT_PREVIEW_SEED,
-    augment: Annotated[str | None, typer.Option("--augment", help=augment_help())] = None,
+    augment: Augment = DEFAULT_AUGMENT_NAME,
     size: Annotated[
         int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")
     ] = 256,
@@ -599,7 +594,7 @@ def split(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """Split RAW into train/val/test per class: seeded, duplicates kept together, journaled (resumable)."""
@@ -709,7 +704,7 @@ def convert(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """Re-encode what TensorFlow cannot read (PPM, TIFF, TGA, HEIC, ...), reads wrongly (palette/16-bit BMP) or sees rotated (EXIF orientation); rename lying extensions.

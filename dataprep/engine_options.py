@@ -1,37 +1,16 @@
-"""`--engine` and `--ray-address`: where the per-file inspection runs, declared once for every
-command that inspects files (validate, clean, split, duplicates, leakage, convert)."""
+"""The checks of `--engine` and `--ray-address` (declared in `dataprep.options`): where the per-file
+inspection runs, for every command that inspects files (validate, clean, split, duplicates, leakage,
+convert)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from dataprep.engines import ENGINES
 from dataprep.errors import DataprepError
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
-
-
-Engine = Annotated[
-    str,
-    typer.Option(
-        "--engine",
-        metavar="local|ray",
-        help="Where files are inspected: local (a process pool on this machine) "
-        "or ray (a Ray cluster; needs dataprep[ray]).",
-    ),
-]
-RayAddress = Annotated[
-    str | None,
-    typer.Option(
-        "--ray-address",
-        metavar="ADDR",
-        help="Ray cluster for --engine ray, e.g. 10.0.0.5:6379 "
-        "(default: $RAY_ADDRESS, else a private Ray on this machine, stopped at the end).",
-    ),
-]
 
 
 def check_engine(engine: str, ray_address: str | None, command: str) -> None:

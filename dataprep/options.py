@@ -10,12 +10,17 @@ so `--max-pixels` means the same in validate, split, predict and fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from dataprep import defaults as d
+from dataprep.augment import augment_help
+
+Config = TypeVar("Config")
 
 
 def finite(value: float | None) -> float | None:
@@ -34,6 +39,15 @@ def _open_fraction(value: float) -> float:
 
 def _int_range(bounds: tuple[int, int]) -> dict[str, int]:
     return {"min": bounds[0], "max": bounds[1]}
+
+
+def config_from(cls: type[Config], params: Mapping[str, Any], **given: Any) -> Config:
+    """A config dataclass built from a command's parameters (`ctx.params`): each field takes the
+    parameter of its name (a Path as its string), and `given` sets the rest, so a command does not
+    copy its options field by field."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {k: str(v) if isinstance(v, Path) else v for k, v in params.items() if k in names}
+    return cls(**{**values, **given})
 
 
 # --- inspection: validate and the commands that run its checks ------------------------------
@@ -100,6 +114,33 @@ Similarity = Annotated[
     ),
 ]
 
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        metavar="local|ray",
+        help="Where files are inspected: local (a process pool on this machine) "
+        "or ray (a Ray cluster; needs dataprep[ray]).",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster for --engine ray, e.g. 10.0.0.5:6379 "
+        "(default: $RAY_ADDRESS, else a private Ray on this machine, stopped at the end).",
+    ),
+]
+Layout = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
+        metavar="LAYOUT",
+    ),
+]
+
 # --- randomness --------------------------------------------------------------------------------
 
 Seed = Annotated[
@@ -147,5 +188,18 @@ ValFraction = Annotated[
     float,
     typer.Option(
         "--val-fraction", help="Held out for validation when there is no val/ split.", callback=_open_fraction
+    ),
+]
+Model = Annotated[str, typer.Option("--model", help="Registered model (see 'trainer models').")]
+Weights = Annotated[
+    str, typer.Option("--weights", help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
+]
+Augment = Annotated[str, typer.Option("--augment", help=augment_help())]
+ImageCache = Annotated[
+    Path | None,
+    typer.Option(
+        "--image-cache",
+        help="Cache the decoded images on disk in this folder instead of memory (data larger than RAM).",
+        file_okay=False,
     ),
 ]

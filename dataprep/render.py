@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dataprep.clean import CleanResult
     from dataprep.convert import ConvertResult
     from dataprep.duplicates import DuplicatesReport, LeakageReport
+    from dataprep.label_issues import RelabelResult
     from dataprep.restore import RestoreResult
     from dataprep.split import SplitResult
     from dataprep.validate_stream import StreamedReport
@@ -139,6 +140,25 @@ def print_restore_result(result: RestoreResult) -> None:
         stderr.print(f"[yellow]refused[/] {rel}: a file already exists at its original place; move it away and re-run")
     if result.not_restorable:
         stdout.print(f"{len(result.not_restorable)} file(s) were deleted with --delete and cannot be restored")
+
+
+def print_relabel_result(result: RelabelResult) -> None:
+    """What `dataprep relabel` moved (or would move), and how to undo it."""
+    if result.recovered:
+        print(f"finished {result.recovered} move(s) an interrupted run had started")
+    verb = "would move" if result.dry_run else "moved"
+    for src, dst, why in result.moves:
+        print(f"{verb} {src} -> {dst}  (rank {why.rank}, score {why.score:.3f})")
+    if result.already:
+        print(f"{result.already} file(s) were relabelled by an earlier run")
+    if result.dry_run:
+        print(f"dry run: {len(result.moves)} file(s) would move; nothing was touched")
+    elif result.moves:
+        print(
+            f"moved {result.moved} file(s); manifest {result.record / 'manifest.json'}\nundo with: dataprep restore {result.record}"
+        )
+    else:
+        print("nothing to relabel")
 
 
 def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:

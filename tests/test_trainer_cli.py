@@ -125,6 +125,40 @@ def test_bench_json(split_root: Path) -> None:
     assert report["cache_bytes_uint8"] * 4 == report["tutorial_cache_bytes_float32"]
 
 
+def test_fit_builds_its_config_from_every_option(
+    split_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each option reaches the FitConfig field of its name; --image-cache is the decoded-image cache."""
+    import trainer.fit
+    from trainer.config import FitConfig
+
+    got: list[FitConfig] = []
+
+    def fake_fit(config: FitConfig, **_: object) -> object:
+        got.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(trainer.fit, "fit", fake_fit)
+    args = ["fit", str(split_root), "--model", "small_xception", "--epochs", "3", "--lr", "0.01", "--seed", "9",
+            "--augment", "none", "--layout", "split", "--image-cache", str(tmp_path / "ic"),
+            "--run-dir", str(tmp_path / "r"), "--val-fraction", "0.3", "--weights", "none", "--xla"]  # fmt: skip
+    runner.invoke(app, args)
+    (config,) = got
+    expected = FitConfig(
+        data_dir=str(split_root), model="small_xception", epochs=3, lr=0.01, seed=9, augment="none", layout="split",
+        cache_dir=str(tmp_path / "ic"), run_dir=str(tmp_path / "r"), val_fraction=0.3, xla=True, verbose=2,
+    )  # fmt: skip
+    assert config == expected
+
+
+@pytest.mark.parametrize("command", ["fit", "bench"])
+def test_cache_dir_of_fit_and_bench_names_its_new_name(split_root: Path, tmp_path: Path, command: str) -> None:
+    result = runner.invoke(app, [command, str(split_root), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 2
+    assert "is now --image-cache" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "c").exists()
+
+
 def test_models_lists_the_registry() -> None:
     result = runner.invoke(app, ["models", "--json"])
     assert result.exit_code == 0

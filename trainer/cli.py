@@ -15,33 +15,31 @@ from typing import Annotated, Any
 import typer
 
 from dataprep.console import CommandApp, run_app
-from dataprep.defaults import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_BENCH_IMAGE_SIZE,
-    DEFAULT_EPOCHS,
-    DEFAULT_LR,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_SEED,
-    DEFAULT_THRESHOLD_BITS,
-    DEFAULT_VAL_FRACTION,
-)
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BENCH_IMAGE_SIZE, DEFAULT_MAX_PIXELS
 from dataprep.options import (
+    Augment,
     BatchSize,
     CacheDir,
     Epochs,
     FreezeEpochs,
+    ImageCache,
     ImageSize,
     Jobs,
+    Layout,
     LearningRate,
     MaxPixels,
+    Model,
     ModelImageSize,
     NoCache,
     Patience,
     Seed,
     Threshold,
     ValFraction,
+    Weights,
+    config_from,
 )
 from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
+from trainer.config import FitConfig, LabelIssuesConfig
 
 app = CommandApp(
     name="trainer",
@@ -80,44 +78,46 @@ def _print_decoder_summary(noise: DecoderMessages, data: Path | list[Path]) -> N
         print(f"note: {noise.summary()}; 'dataprep validate {folder}' lists the files", file=sys.stderr)
 
 
+def _refuse_old_cache_dir(cache_dir: Path | None, command: str) -> None:
+    """`--cache-dir` names validate's result cache (evaluate, predict, every dataprep command); the
+    decoded-image cache of fit and bench is `--image-cache`."""
+    if cache_dir is not None:
+        from dataprep.errors import DataprepError
+
+        raise DataprepError(
+            f"--cache-dir in `trainer {command}` is now --image-cache {cache_dir} (decoded images on disk); "
+            "--cache-dir names validate's result cache, as in evaluate, predict and dataprep"
+        )
+
+
 @app.command()
 def fit(
     ctx: typer.Context,
     data_dir: Annotated[Path, typer.Argument(help="Split folder (dataprep split) or a folder of class folders.")],
-    model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
-    image_size: ModelImageSize = None,
-    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    epochs: Epochs = DEFAULT_EPOCHS,
-    lr: LearningRate = DEFAULT_LR,
-    lr_schedule: Annotated[str, typer.Option(help="cosine (with warm-up) or constant.")] = "cosine",
-    augment: Annotated[
-        str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
-    ] = "default",
+    model: Model = FitConfig.model,
+    image_size: ModelImageSize = FitConfig.image_size,
+    batch_size: BatchSize = FitConfig.batch_size,
+    epochs: Epochs = FitConfig.epochs,
+    lr: LearningRate = FitConfig.lr,
+    lr_schedule: Annotated[str, typer.Option(help="cosine (with warm-up) or constant.")] = FitConfig.lr_schedule,
+    augment: Augment = FitConfig.augment,
     run_dir: Annotated[Path | None, typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
-    seed: Seed = DEFAULT_SEED,
-    patience: Patience = 0,
-    class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
-    weights: Annotated[
-        str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
-    ] = "none",
-    freeze_epochs: FreezeEpochs = None,
-    val_fraction: ValFraction = DEFAULT_VAL_FRACTION,
-    layout: Annotated[
-        str | None,
-        typer.Option(
-            "--layout",
-            help="raw|split: how to read a tree that could be either (a class named like a split folder).",
-            metavar="LAYOUT",
-        ),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Cache decoded images on disk here (data larger than RAM).", file_okay=False)
-    ] = None,
+    seed: Seed = FitConfig.seed,
+    patience: Patience = FitConfig.patience,
+    class_weight: Annotated[
+        str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")
+    ] = FitConfig.class_weight,
+    weights: Weights = FitConfig.weights,
+    freeze_epochs: FreezeEpochs = FitConfig.freeze_epochs,
+    val_fraction: ValFraction = FitConfig.val_fraction,
+    layout: Layout = FitConfig.layout,
+    image_cache: ImageCache = None,
+    cache_dir: Annotated[Path | None, typer.Option(hidden=True)] = None,
     precision: Annotated[
         str, typer.Option(help="auto (mixed_float16 on GPU), float32, mixed_float16, mixed_bfloat16.")
-    ] = "auto",
-    xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = False,
-    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    ] = FitConfig.precision,
+    xla: Annotated[bool, typer.Option(help="Compile the train step with XLA.")] = FitConfig.xla,
+    max_pixels: MaxPixels = FitConfig.max_pixels,
     fold: Annotated[
         int | None,
         typer.Option(
@@ -151,39 +151,18 @@ def fit(
     """Train a model; writes config, history, curves, metrics, best model and logs to the run folder."""
     _quiet_tensorflow()
     from dataprep.errors import DataprepError
-    from trainer.fit import FitConfig
     from trainer.fit import fit as run_fit
 
     if resume and run_dir is None:
         raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
     if override and not resume:
         raise DataprepError("--override only applies with --resume (it takes changed options into a resumed run)")
+    _refuse_old_cache_dir(cache_dir, "fit")
     given = _options_given(ctx, ("data_dir", "run_dir", "resume", "override", "as_json"))
-    config = FitConfig(
-        data_dir=str(data_dir),
-        model=model,
-        image_size=image_size,
-        batch_size=batch_size,
-        epochs=epochs,
-        lr=lr,
-        lr_schedule=lr_schedule,
-        augment=augment,
-        run_dir=str(run_dir) if run_dir else None,
-        seed=seed,
-        patience=patience,
-        class_weight=class_weight,
-        weights=weights,
-        freeze_epochs=freeze_epochs,
-        val_fraction=val_fraction,
-        layout=layout,
-        cache_dir=str(cache_dir) if cache_dir else None,
-        precision=precision,
-        xla=xla,
-        max_pixels=max_pixels,
-        fold=fold,
-        folds_from=str(folds_from) if folds_from else None,
+    config = config_from(
+        FitConfig, ctx.params, cache_dir=str(image_cache) if image_cache else None,
         verbose=1 if sys.stdout.isatty() else 2,
-    )
+    )  # fmt: skip
     from trainer import render
     from trainer.run_folder import LOGS
 
@@ -296,17 +275,17 @@ def bench(
     data_dir: Annotated[Path, typer.Argument(help="Folder of class folders, or a split folder (its train/ is used).")],
     image_size: ImageSize = DEFAULT_BENCH_IMAGE_SIZE,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Measure the on-disk cache here instead of memory.", file_okay=False)
-    ] = None,
+    image_cache: ImageCache = None,
+    cache_dir: Annotated[Path | None, typer.Option(hidden=True)] = None,
     compare: Annotated[bool, typer.Option(help="Also time keras.utils.image_dataset_from_directory.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
 ) -> None:
     """Measure the input pipeline alone: first (decoding) pass and cached pass, images per second."""
+    _refuse_old_cache_dir(cache_dir, "bench")
     _quiet_tensorflow()
     from trainer.bench import bench as run_bench
 
-    result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir, compare=compare)
+    result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=image_cache, compare=compare)
     if as_json:
         _print_json(result)
         return
@@ -317,24 +296,23 @@ def bench(
 
 @app.command("label-issues")
 def label_issues_command(
+    ctx: typer.Context,
     data_dir: Annotated[
         Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")
     ],
     folds: Annotated[
         int, typer.Option(help="Models to train; each image is scored by the one that did not see it.", min=2, max=100)
-    ] = 4,
-    model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
-    image_size: ModelImageSize = 64,
-    batch_size: BatchSize = DEFAULT_BATCH_SIZE,
-    epochs: Epochs = 36,
-    lr: LearningRate = DEFAULT_LR,
-    augment: Annotated[
-        str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
-    ] = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1",
+    ] = LabelIssuesConfig.folds,
+    model: Model = LabelIssuesConfig.model,
+    image_size: ModelImageSize = LabelIssuesConfig.image_size,
+    batch_size: BatchSize = LabelIssuesConfig.batch_size,
+    epochs: Epochs = LabelIssuesConfig.epochs,
+    lr: LearningRate = LabelIssuesConfig.lr,
+    augment: Augment = LabelIssuesConfig.augment,
     snapshots: Annotated[
         int,
         typer.Option(help="Average each fold's held-out predictions over its last N epochs.", min=1, max=10_000),
-    ] = 4,
+    ] = LabelIssuesConfig.snapshots,
     models_per_fold: Annotated[
         int,
         typer.Option(
@@ -342,16 +320,16 @@ def label_issues_command(
             min=1,
             max=100,
         ),
-    ] = 1,
-    weights: Annotated[
-        str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
-    ] = "none",
-    seed: Seed = DEFAULT_SEED,
-    threshold: Threshold = DEFAULT_THRESHOLD_BITS,
+    ] = LabelIssuesConfig.models_per_fold,
+    weights: Weights = LabelIssuesConfig.weights,
+    seed: Seed = LabelIssuesConfig.seed,
+    threshold: Threshold = LabelIssuesConfig.threshold,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run folder to create [default: runs/label-issues-<timestamp>].")
     ] = None,
-    top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.", min=1, max=10_000)] = 16,
+    top: Annotated[
+        int, typer.Option(help="Suspects drawn in label_issues.png.", min=1, max=10_000)
+    ] = LabelIssuesConfig.top,
     jobs: Jobs = None,
     resume: Annotated[
         bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")
@@ -360,17 +338,13 @@ def label_issues_command(
 ) -> None:
     """Rank likely mislabelled images: k-fold training on duplicate-aware folds, out-of-fold probabilities, cleanlab."""
     from dataprep.errors import DataprepError
-    from trainer.label_issues import LabelIssuesConfig, find_label_issues, require_cleanlab
+    from trainer.label_issues import find_label_issues, require_cleanlab
 
     require_cleanlab()
     if resume and run_dir is None:
         raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
     _quiet_tensorflow()
-    config = LabelIssuesConfig(
-        data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
-        lr=lr, augment=augment, snapshots=snapshots, models_per_fold=models_per_fold, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
-        jobs=jobs, verbose=0 if as_json else 2,
-    )  # fmt: skip
+    config = config_from(LabelIssuesConfig, ctx.params, verbose=0 if as_json else 2)
 
     def say(message: str) -> None:
         print(message, file=sys.stderr if as_json else sys.stdout, flush=True)
@@ -379,16 +353,9 @@ def label_issues_command(
     if as_json:
         _print_json(result.to_dict())
         return
-    print(
-        f"{len(result.issues)} of {len(result.paths)} images look mislabelled (folds' held-out accuracy: "
-        + ", ".join(f"{a:.3f}" for a in result.fold_accuracy)
-        + ")"
-    )
-    for issue in result.issues[:20]:
-        print(f"{issue.rank:4d}  {issue.path}  {issue.given_label} -> {issue.suggested_label}  score {issue.score:.3f}")
-    if len(result.issues) > 20:
-        print(f"... {len(result.issues) - 20} more in {result.run_dir / 'label_issues.csv'}")
-    print(f"run: {result.run_dir}  picture: {result.run_dir / 'label_issues.png'}")
+    from trainer.render import print_label_issues
+
+    print_label_issues(result)
 
 
 @app.command("models")

@@ -1,7 +1,9 @@
-"""`FitConfig`: everything a training run depends on, and its defaults (from `dataprep.defaults`).
+"""`FitConfig` and `LabelIssuesConfig`: everything a training (or label-issues) run depends on, and
+their defaults (from `dataprep.defaults`), written once.
 
-Below `trainer.fit` (which trains from it) and `trainer.resume` (which compares a saved config with
-the one given now); imports no TensorFlow, so the command line builds it before TensorFlow starts.
+Below `trainer.fit` (which trains from it), `trainer.resume` (which compares a saved config with the
+one given now) and `trainer.label_issues`; imports no TensorFlow, so the command line takes its
+defaults from here and builds the config before TensorFlow starts.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 from dataprep.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -16,10 +19,10 @@ from dataprep.defaults import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MODEL,
     DEFAULT_SEED,
+    DEFAULT_THRESHOLD_BITS,
     DEFAULT_VAL_FRACTION,
 )
 
-DEFAULT_AUGMENT_NAME = "default"
 LR_SCHEDULES = ("cosine", "constant")
 CLASS_WEIGHTS = ("none", "auto")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -61,5 +64,46 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+DEFAULT_FOLDS = 4
+# Measured on pets-800 (benchmarks/label_issues_bench.py, BENCHMARKS.md): with 36 epochs, this
+# stronger augmentation keeps the fold models from memorising their 660 photos (train accuracy
+# 0.79-0.86 instead of 0.99) and makes them less sure of their mistakes: top-80 precision
+# 0.35-0.45 against 0.35 for mirroring alone, at equal held-out accuracy.
+QUICK_AUGMENT = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1"
+
+
+@dataclass
+class LabelIssuesConfig:
+    """Everything a label-issues run depends on; RUN/config.json holds it resolved."""
+
+    data_dir: str
+    folds: int = DEFAULT_FOLDS
+    model: str = DEFAULT_MODEL
+    image_size: int | None = 64
+    batch_size: int = DEFAULT_BATCH_SIZE
+    epochs: int = 36
+    lr: float = DEFAULT_LR
+    weight_decay: float = 1e-4  # AdamW's, as `trainer fit`
+    augment: str = QUICK_AUGMENT
+    weights: str = "none"  # transfer models: imagenet | none | PATH (as `trainer fit`)
+    seed: int = DEFAULT_SEED
+    run_dir: str | None = None  # None: runs/label-issues-<timestamp>
+    threshold: int = DEFAULT_THRESHOLD_BITS  # pHash bits: near copies share a fold
+    group_duplicates: bool = True  # False: plain stratified folds (the leaky baseline)
+    snapshots: int = 4  # held-out predictions averaged over the last N epochs
+    models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
+    top: int = 16  # suspects drawn in label_issues.png
+    jobs: int | None = None  # validate's worker processes
+    verbose: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LabelIssuesConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})

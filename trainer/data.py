@@ -421,9 +421,7 @@ def build_augmenter(spec: object, seed: int) -> Any:
 
 def normalize_augment(spec: str | None) -> str:
     """The canonical string of an augmentation spec, for config.json: 'none' when disabled,
-    the shared default for None, '' or 'default'."""
+    the shared default for None, '' or 'default' (`dataprep.augment.parse_augment_spec`)."""
     from dataprep.augment import parse_augment_spec
 
-    if spec is not None and spec.strip().lower() == "default":
-        spec = None
     return parse_augment_spec(spec).to_string()

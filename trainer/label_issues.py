@@ -27,24 +27,25 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_MODEL, DEFAULT_SEED
-from dataprep.duplicates import DEFAULT_THRESHOLD, check_threshold, find_duplicates
+from dataprep.duplicates import check_threshold, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
 from dataprep.folds import fold_file_doc, plan_folds
 from dataprep.journal import crash_point, make_dirs
 from dataprep.scan import natural_key
 from trainer import run_folder
+from trainer.config import DEFAULT_FOLDS as DEFAULT_FOLDS  # re-exported: the names label-issues has offered
+from trainer.config import QUICK_AUGMENT as QUICK_AUGMENT
+from trainer.config import LabelIssuesConfig as LabelIssuesConfig
 
 RESULT_VERSION = 1
-DEFAULT_FOLDS = 4
 CONFIG = "config.json"
 FOLDS = "folds.json"
 HELDOUT = "heldout.json"
@@ -56,46 +57,7 @@ ISSUES_PNG = "label_issues.png"
 SNAPSHOTS = "snapshots"
 CSV_COLUMNS = ("rank", "path", "given_label", "suggested_label", "self_confidence", "score")
 INSTALL_HINT = "pip install 'dataprep[labels]'"
-# Measured on pets-800 (benchmarks/label_issues_bench.py, BENCHMARKS.md): with 36 epochs, this
-# stronger augmentation keeps the fold models from memorising their 660 photos (train accuracy
-# 0.79-0.86 instead of 0.99) and makes them less sure of their mistakes: top-80 precision
-# 0.35-0.45 against 0.35 for mirroring alone, at equal held-out accuracy.
-QUICK_AUGMENT = "flip=horizontal,rotate=0.1,zoom=0.2,translate=0.1"
-
 Progress = Callable[[str], None]
-
-
-@dataclass
-class LabelIssuesConfig:
-    """Everything a label-issues run depends on; RUN/config.json holds it resolved."""
-
-    data_dir: str
-    folds: int = DEFAULT_FOLDS
-    model: str = DEFAULT_MODEL
-    image_size: int | None = 64
-    batch_size: int = DEFAULT_BATCH_SIZE
-    epochs: int = 36
-    lr: float = DEFAULT_LR
-    weight_decay: float = 1e-4  # AdamW's, as `trainer fit`
-    augment: str = QUICK_AUGMENT
-    weights: str = "none"  # transfer models: imagenet | none | PATH (as `trainer fit`)
-    seed: int = DEFAULT_SEED
-    run_dir: str | None = None  # None: runs/label-issues-<timestamp>
-    threshold: int = DEFAULT_THRESHOLD  # pHash bits: near copies share a fold
-    group_duplicates: bool = True  # False: plain stratified folds (the leaky baseline)
-    snapshots: int = 4  # held-out predictions averaged over the last N epochs
-    models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
-    top: int = 16  # suspects drawn in label_issues.png
-    jobs: int | None = None  # validate's worker processes
-    verbose: int = 2
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> LabelIssuesConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass(frozen=True)

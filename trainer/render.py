@@ -18,6 +18,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from trainer.evaluate import Evaluation
+    from trainer.label_issues import LabelIssuesResult
     from trainer.models import ModelInfo
     from trainer.predict import Prediction
 
@@ -105,3 +106,17 @@ def print_models(rows: Sequence[ModelInfo], default: str) -> None:
         mark = "*" if i.name == default else " "
         kind = "transfer" if i.transfer else "scratch"
         print(f"{mark} {i.name:18s} {kind:8s} {i.default_image_size:4d}px  {i.summary}")
+
+
+def print_label_issues(result: LabelIssuesResult, shown: int = 20) -> None:
+    """The ranked suspects of `trainer label-issues` (the first `shown`; the CSV has all)."""
+    print(
+        f"{len(result.issues)} of {len(result.paths)} images look mislabelled (folds' held-out accuracy: "
+        + ", ".join(f"{a:.3f}" for a in result.fold_accuracy)
+        + ")"
+    )
+    for issue in result.issues[:shown]:
+        print(f"{issue.rank:4d}  {issue.path}  {issue.given_label} -> {issue.suggested_label}  score {issue.score:.3f}")
+    if len(result.issues) > shown:
+        print(f"... {len(result.issues) - shown} more in {result.run_dir / 'label_issues.csv'}")
+    print(f"run: {result.run_dir}  picture: {result.run_dir / 'label_issues.png'}")
