@@ -7,8 +7,9 @@ Sections (each prints a markdown table; `--json` adds one JSON line per section)
             --engine ray (a private Ray started as the CLI starts it, and a warm one), no cache.
   ingest    results per second the driver takes in (validate's loop: stream -> cache), from a
             stand-in `inspect` that reads no file, in-process, through the local pool and through Ray.
-  rss       peak RSS of the driver process (validate's whole path: scan records, results, cache,
-            report, JSON written to /dev/null) at 10k/100k/1M synthetic files, each in a fresh
+  rss       peak RSS of the driver process (validate's per-file path held in memory: scan records,
+            results, cache, report, JSON written to /dev/null; the dataset findings live in the
+            streamed path only, see --streamed) at 10k/100k/1M synthetic files, each in a fresh
             process; synthetic = real result objects shaped like a pets-800 photo's, no files
             (1M real files do not fit this machine's disk budget).
   photos    per-file CPU cost on real photos (--photos DIR, default ../shared/data/pets-800).
@@ -164,7 +165,7 @@ def run_driver(n: int, engine: str, jobs: int | None, use_cache: bool = True) ->
 
 
 def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict[str, Any]:
-    from dataprep.validate import ValidateOptions, add_dataset_findings, inspect_scan
+    from dataprep.validate import ValidateOptions, inspect_scan
 
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         scan = synthetic_scan(n, Path(tmp) / "root")
@@ -174,7 +175,6 @@ def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict
         t = time.perf_counter()
         results, _, inspected = inspect_scan(scan, opts, inspect=synthetic_inspect)
         ingest_s = time.perf_counter() - t
-        add_dataset_findings(scan, results, odd_size=opts.quality.odd_size)
         from dataprep.report import Report
 
         report = Report(root=scan.root, scan=scan, results=results, inspected=inspected)

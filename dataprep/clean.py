@@ -39,6 +39,7 @@ from dataprep.quarantine import (
 from dataprep.report import FileResult, Report
 from dataprep.scan import require_directory
 from dataprep.validate import ValidateOptions, validate
+from dataprep.validate_stream import validate_streamed
 
 
 @dataclass
@@ -174,7 +175,39 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     at or above `options.level` out of `root`, recording each in the quarantine manifest."""
     opts = options or CleanOptions()
     base = require_directory(root)
-    quarantine = (opts.quarantine or default_quarantine(base)).expanduser().resolve()
+    quarantine, manifest = _open_quarantine(base, opts.quarantine)
+    journal = Journal(quarantine / JOURNAL)
+    recovered = 0
+    if not opts.dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):
+        remove_stale_temporaries(quarantine)
+        recovered = _recover(manifest, journal)
+        manifest.save()
+    selected, to_convert = _choose(base, opts)
+    result = CleanResult(
+        root=base,
+        quarantine=quarantine,
+        selected=selected,
+        recovered=recovered,
+        dry_run=opts.dry_run,
+        to_convert=to_convert,
+    )
+    if opts.dry_run or not selected:
+        return result
+    _plan(manifest, selected, "delete" if opts.delete else "move")
+    manifest.save()  # every planned file is on record before the first one moves
+    for r in selected:
+        _remove_one(r, manifest, journal, opts.delete)
+        if opts.delete:
+            result.deleted += 1
+        else:
+            result.moved += 1
+    manifest.save()
+    return result
+
+
+def _open_quarantine(base: Path, requested: Path | None) -> tuple[Path, Manifest]:
+    """The quarantine folder (resolved) and its manifest: outside the dataset, and its own."""
+    quarantine = (requested or default_quarantine(base)).expanduser().resolve()
     if quarantine == base or base in quarantine.parents:
         raise DataprepError(
             f"quarantine '{quarantine}' is inside the dataset '{base}'; choose a folder outside it (--quarantine)"
@@ -186,47 +219,44 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         raise DataprepError(
             f"'{quarantine}' is the quarantine of '{manifest.root}', not of '{base}'; pass another --quarantine"
         )
-    manifest = manifest or Manifest(quarantine, base)
-    journal = Journal(quarantine / JOURNAL)
+    return quarantine, manifest or Manifest(quarantine, base)
 
-    recovered = 0
-    if not opts.dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):
-        remove_stale_temporaries(quarantine)
-        recovered = _recover(manifest, journal)
-        manifest.save()
 
+def _choose(base: Path, opts: CleanOptions) -> tuple[list[FileResult], list[str]]:
+    """(what leaves the dataset, in report order; the images left in place for `dataprep convert`).
+
+    By severity alone, only the files with a finding are read back from validate's run file, so
+    memory grows with what leaves, not with the dataset; duplicates and a `select` need the whole
+    report. Only files the scan listed move: a link not followed, an unreadable folder or an empty
+    class folder is reported by validate, never touched here."""
+    if opts.select is None and not opts.duplicates:
+        streamed = validate_streamed(base, opts.validate)
+        try:
+            return _selected(list(streamed.flagged_files()), opts.level)
+        finally:
+            streamed.store.close()
     report = validate(base, opts.validate)
-    # Only files the scan listed move: a link not followed, an unreadable folder or an empty
-    # class folder is reported by validate, never touched here.
     files = {r.rel for r in report.scan.images} | {r.rel for r in report.scan.junk}
-    to_convert: list[str] = []
     if opts.select is not None:
-        selected = [r for r in opts.select(report) if r.rel in files]
-    else:
-        selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
-    if opts.duplicates and opts.select is None:
+        return [r for r in opts.select(report) if r.rel in files], []
+    selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
+    if opts.duplicates:
         order = {r.rel: i for i, r in enumerate(report.results)}
         extra = _duplicate_copies(
             report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected}
         )
         selected = sorted(selected + extra, key=lambda r: order[r.rel])
-    result = CleanResult(
-        root=base,
-        quarantine=quarantine,
-        selected=selected,
-        recovered=recovered,
-        dry_run=opts.dry_run,
-        to_convert=to_convert,
-    )
-    if opts.dry_run or not selected:
-        return result
+    return selected, to_convert
 
-    action = "delete" if opts.delete else "move"
+
+def _plan(manifest: Manifest, selected: list[FileResult], action: str) -> None:
+    """Put every file about to leave on record as planned, refusing names and copies in the way."""
+    quarantine, base = manifest.quarantine, manifest.root
     for r in selected:
         if r.rel in RESERVED:
             raise DataprepError(f"'{r.rel}' has the name of the quarantine's own {r.rel}; rename it and re-run")
         previous = manifest.entries.get(r.rel)
-        earlier = previous is not None and previous["status"] == QUARANTINED and not opts.delete
+        earlier = previous is not None and previous["status"] == QUARANTINED and action == "move"
         if earlier and safe_rel(r.rel, quarantine, "the manifest").exists():
             raise DataprepError(
                 f"'{r.rel}' is already in the quarantine '{quarantine}' from an earlier clean; "
@@ -241,27 +271,23 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
             "status": PLANNED,
             "time": now(),
         }
-    manifest.save()  # every planned file is on record before the first one moves
 
-    for r in selected:
-        entry = manifest.entries[r.rel]
-        src = safe_rel(r.rel, base, "the report")
-        journal.append(
-            {"op": "quarantine", "path": r.rel, "phase": "intent", "action": action, "sha256": entry["sha256"]}
-        )
-        if opts.delete:
-            src.unlink(missing_ok=True)
-            fsync_dir(src.parent)
-            crash_point()  # the kill tests' hook: one file operation done
-            entry["status"] = DELETED
-            result.deleted += 1
-        else:
-            move_atomic(src, safe_rel(r.rel, quarantine, "the report"))
-            entry["status"] = QUARANTINED
-            result.moved += 1
-        journal.append({"op": "quarantine", "path": r.rel, "phase": "done"})
-    manifest.save()
-    return result
+
+def _remove_one(r: FileResult, manifest: Manifest, journal: Journal, delete: bool) -> None:
+    """Move one planned file into the quarantine (or delete it), journaled before and after."""
+    entry = manifest.entries[r.rel]
+    src = safe_rel(r.rel, manifest.root, "the report")
+    journal.append({"op": "quarantine", "path": r.rel, "phase": "intent", "action": entry["action"],
+                    "sha256": entry["sha256"]})  # fmt: skip
+    if delete:
+        src.unlink(missing_ok=True)
+        fsync_dir(src.parent)
+        crash_point()  # the kill tests' hook: one file operation done
+        entry["status"] = DELETED
+    else:
+        move_atomic(src, safe_rel(r.rel, manifest.quarantine, "the report"))
+        entry["status"] = QUARANTINED
+    journal.append({"op": "quarantine", "path": r.rel, "phase": "done"})
 
 
 # --- undo (rows of dataprep.restore's table) ---------------------------------------------------

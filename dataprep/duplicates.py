@@ -27,7 +27,8 @@ similarity (5th percentile 0.80); the most similar two distinct photos among the
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +42,7 @@ from dataprep.scan import SPLIT_ROLES, natural_key, split_role
 if TYPE_CHECKING:
     from dataprep.report import FileResult
     from dataprep.validate import ValidateOptions
+    from dataprep.validate_stream import StreamedReport
 
 DEFAULT_THRESHOLD = DEFAULT_THRESHOLD_BITS  # pHash bits for a candidate pair (direct, mirrored or cropped pHash)
 MAX_THRESHOLD = THRESHOLD_RANGE_BITS[
@@ -422,13 +424,27 @@ def duplicates_report(
     similarity: float = DEFAULT_SIMILARITY,
 ) -> DuplicatesReport:  # fmt: skip
     """Validate `root` (cached results are reused: no second decode) and group its duplicates."""
-    from dataprep.validate import validate
-
     check_threshold(threshold)
     check_similarity(similarity)
-    report = validate(root, validate_options)
-    groups = find_duplicates(report.results, threshold, similarity)
-    return DuplicatesReport(report.root, threshold, len(report.scan.images), groups, similarity)
+    with _hashed_run(root, validate_options) as (run, images):
+        groups = find_duplicates(images, threshold, similarity)
+        return DuplicatesReport(run.root, threshold, run.images, groups, similarity)
+
+
+@contextmanager
+def _hashed_run(
+    root: str | os.PathLike[str], validate_options: ValidateOptions | None
+) -> Iterator[tuple[StreamedReport, list[FileResult]]]:
+    """Validate `root` into a run file and hand over its images' hashes (no findings, no image
+    properties: most of a result's memory), closing the run file after."""
+    from dataprep.validate import ValidateOptions
+    from dataprep.validate_stream import validate_streamed
+
+    run = validate_streamed(root, validate_options or ValidateOptions(), keep_hashes=True)
+    try:
+        yield run, list(run.hashed_images())
+    finally:
+        run.store.close()
 
 
 def leakage_report(
@@ -437,7 +453,6 @@ def leakage_report(
 ) -> LeakageReport:  # fmt: skip
     """Every duplicate group of the split folder `out` whose members sit in more than one split."""
     from dataprep.scan import scan_dataset
-    from dataprep.validate import validate
 
     check_threshold(threshold)
     check_similarity(similarity)
@@ -447,6 +462,6 @@ def leakage_report(
             f"'{scan.root}' is not a split folder (expected OUT/{{train,val,test}}/CLASS/*, as `dataprep split` writes); "
             "pass the split's OUT folder, or use `dataprep duplicates` for a raw folder"
         )
-    report = validate(out, validate_options)
-    leaks = find_leaks(find_duplicates(report.results, threshold, similarity))
-    return LeakageReport(report.root, threshold, len(report.scan.images), leaks, similarity)
+    with _hashed_run(out, validate_options) as (run, images):
+        leaks = find_leaks(find_duplicates(images, threshold, similarity))
+        return LeakageReport(run.root, threshold, run.images, leaks, similarity)

@@ -1,22 +1,22 @@
-"""`dataprep validate` on millions of files in memory that does not grow with the dataset.
+"""validate's one implementation: a folder's walk, results and dataset findings in a run file on disk.
 
-`validate()` (the Python API that clean, split, duplicates and stats call) returns every result
-in memory: about 2 KB per file. The validate command does not need that: `validate_streamed`
-writes the walk, the results and the report's inputs to a run file (SQLite, in the temp folder,
-removed at the end) as they arrive, and the summary, `--json` and `--csv` are written from there:
+`validate_streamed` writes the walk, the results and the report's inputs to a run file (SQLite, in
+the temp folder, removed at the end) as they arrive, so its memory does not grow with the dataset;
+the validate command writes the summary, `--json` and `--csv` from there, and `validate()` (the
+Python API) reads the finished run back into a Report (`StreamedReport.to_report`):
 
 1. The walk (`scan.walk_scan`) streams every file and problem into the run file; only the class
    folders seen stay in memory.
 2. The cache is read in chunks; what it lacks goes to a `todo` table, and one engine run (the
    local pool or Ray, `engines.result_stream`) inspects it, indexing the records straight from
    the run file (`TodoRecords`); each result goes to the run file and the cache as it arrives.
-   The per-file rules and the inspect loop are validate's own (`inspect_todo`, `content_junk_reason`, `junk_result`).
-3. Dataset findings from SQL over the run file: odd_size against the median side (ORDER BY ...
-   OFFSET), exact duplicates by sha256 (GROUP BY), in the order `validate()` adds them.
+   The per-file rules and the inspect loop are in `dataprep.validate_files` (`inspect_todo`,
+   `content_junk_reason`, `junk_result`).
+3. The dataset findings, written only here, in SQL over the run file: odd_size against the median
+   side (ORDER BY ... OFFSET), exact duplicates by sha256 (GROUP BY).
 4. The report: counts by GROUP BY, the worst files by ORDER BY ... LIMIT, findings streamed in
-   natural order (`natural_sort_bytes` keys) into the JSON document and the CSV.
-
-The output is byte for byte the in-memory report's (tests/test_validate_stream.py).
+   natural order (`natural_sort_bytes` keys) into the JSON document and the CSV; the same order
+   `to_report` reads the results in (tests/test_validate_stream.py).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataprep.checks import CHECKS_VERSION, Check, finding
 from dataprep.errors import DataprepError, Interrupted
 from dataprep.findings import Finding, Severity
 from dataprep.inspection import InspectFn, inspect_file
-from dataprep.report import REPORT_VERSION, FileResult, ValidateSummary
+from dataprep.report import REPORT_VERSION, FileResult, Report, ValidateSummary
 from dataprep.scan import (
     FileRecord,
     Layout,
@@ -53,14 +53,15 @@ from dataprep.scan import (
     walk_scan,
 )
 from dataprep.split.manifest import link_targets
-from dataprep.validate import (
-    _SIZE_SPOKEN_FOR,
+from dataprep.validate_files import (
+    JUNK_DETAIL,
     ODD_SIZE_MIN_IMAGES,
+    SIZE_SPOKEN_FOR,
     ValidateOptions,
-    _problem_result,
     content_junk_reason,
     inspect_todo,
     junk_result,
+    problem_result,
 )
 
 CHUNK = 10_000  # records read back from the run file at a time (cache look-ups, the junk by name)
@@ -86,7 +87,8 @@ def _worst(result: FileResult) -> int:
 class RunStore:
     """One validate run on disk: the files found and a result per file (SQLite, temp folder)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, keep_hashes: bool = False) -> None:
+        self.keep_hashes = keep_hashes  # keep each result whole (validate()'s Report), not only what reports show
         try:
             fd, name = tempfile.mkstemp(prefix="dataprep-validate-", suffix=".sqlite3", dir=directory)
         except OSError as err:
@@ -127,7 +129,7 @@ class RunStore:
             [
                 (natural_sort_bytes(r.rel) if grp == PROBLEM else None, grp, seq, _blob(r.rel), _worst(r),
                  r.sha256 if grp == IMAGE and r.sha256 is not None and r.size > 0 else None,
-                 _odd_size_side(r) if grp == IMAGE else None, _slim(r))
+                 _odd_size_side(r) if grp == IMAGE else None, self.row_text(r))
                 for grp, seq, r in rows
             ],
         )  # fmt: skip
@@ -173,8 +175,15 @@ class RunStore:
             for rowid, rel, text in rows:
                 r = FileResult.from_cache(_text(rel), json.loads(text))
                 r.findings.append(make(rowid, r))
-                updates.append((_worst(r), _slim(r), rowid))
+                updates.append((_worst(r), self.row_text(r), rowid))
             self.db.executemany("UPDATE results SET worst = ?, result = ? WHERE rowid = ?", updates)
+
+    def row_text(self, r: FileResult) -> str:
+        """A result as the run file keeps it: what the report shows (findings, sizes), without the
+        hashes and the near-duplicate signature (most of a result's bytes; the cache has them),
+        unless the store keeps them for a Report in memory."""
+        cached = r.to_cache()
+        return json.dumps(cached if self.keep_hashes else {k: v for k, v in cached.items() if k not in UNREPORTED})
 
     def close(self) -> None:
         self.db.close()
@@ -184,15 +193,10 @@ class RunStore:
 UNREPORTED = ("phash", "dhash", "pixel_hash", "signature", "properties")  # in the cache, never in a report
 
 
-def _slim(r: FileResult) -> str:
-    """A result as the run file keeps it: what the report shows (findings, sizes), without the
-    hashes and the near-duplicate signature (most of a result's bytes; the cache has them)."""
-    return json.dumps({k: v for k, v in r.to_cache().items() if k not in UNREPORTED})
-
-
 def _odd_size_side(r: FileResult) -> float | None:
-    """sqrt(width * height) of an image odd_size judges (`validate._add_odd_size`), else None."""
-    if r.properties and r.width and r.height and not any(f.check in _SIZE_SPOKEN_FOR for f in r.findings):
+    """sqrt(width * height) of an image odd_size judges, else None: decoded, and not already flagged
+    too_small or pixel_limit (`SIZE_SPOKEN_FOR`)."""
+    if r.properties and r.width and r.height and not any(f.check in SIZE_SPOKEN_FOR for f in r.findings):
         return float((r.width * r.height) ** 0.5)
     return None
 
@@ -204,6 +208,7 @@ class StreamedReport:
     root: Path
     layout: Layout
     store: RunStore
+    scan: Scan  # the folder as opened (layout, split folders, trusted links): its files are in the store
     files: int
     images: int
     junk: int
@@ -224,6 +229,18 @@ class StreamedReport:
                 out.setdefault(check, {"severity": sev, "files": 0})["files"] += 1
         order = sorted(out, key=lambda c: (-Severity(out[c]["severity"]).rank, -out[c]["files"], c))
         return {c: out[c] for c in order}
+
+    def flagged_files(self) -> Iterator[FileResult]:
+        """The result of every file (image or junk; not the walk's problems) with a finding, in the
+        report's order: what `clean` chooses from, read as it goes."""
+        return self.store.results("WHERE worst > 0 AND grp != ?", (PROBLEM,))
+
+    def hashed_images(self) -> Iterator[FileResult]:
+        """Every image's result with its hashes and sizes but without its findings and image
+        properties: what duplicate grouping reads (a run made with `keep_hashes`)."""
+        for r in self.store.results("WHERE grp = ?", (IMAGE,)):
+            r.findings, r.properties = [], {}
+            yield r
 
     def findings(self) -> Iterator[Finding]:
         for r in self.store.results("WHERE worst > 0"):
@@ -288,9 +305,41 @@ class StreamedReport:
         scan = Scan(root=self.root, layout=self.layout)
         for r in self.store.results("WHERE grp = ?", (JUNK,)):
             scan.junk.append(FileRecord(self.root / r.rel, r.rel, None, None, r.size, r.mtime_ns))
-        for r in self.store.results("WHERE grp = ?", (PROBLEM,)):
-            scan.problems.extend(ScanProblem(f.path, f.check, f.detail) for f in r.findings)
+        scan.problems = self._problems()
         return scan
+
+    def _problems(self) -> list[ScanProblem]:
+        return [
+            ScanProblem(f.path, f.check, f.detail)
+            for r in self.store.results("WHERE grp = ?", (PROBLEM,))
+            for f in r.findings
+        ]
+
+    def to_report(self) -> Report:
+        """The whole run read back into memory: `validate()`'s Report (every result, the scan with its
+        images, junk by name or by content, and problems), in the same order."""
+        opened = self.scan
+        scan = Scan(root=self.root, layout=self.layout, split_folders=opened.split_folders, trusted=opened.trusted)
+        rows = self.store.db.execute(
+            "SELECT f.path, f.rel, f.label, f.split, f.size, f.mtime_ns, f.junk, r.grp, r.result FROM files f"
+            " JOIN results r ON r.seq = f.seq AND r.grp != ? ORDER BY f.sort, f.seq",
+            (PROBLEM,),
+        )
+        for path, rel, label, split, size, mtime_ns, by_name, grp, text in rows:
+            rec = FileRecord(Path(os.fsdecode(path)), _text(rel), None if label is None else _text(label),
+                             None if split is None else _text(split), size, mtime_ns)  # fmt: skip
+            if grp == IMAGE:
+                scan.images.append(rec)
+                continue
+            scan.junk.append(rec)
+            if not by_name:  # junk by its content: the reason is in its junk_file finding
+                (junk,) = FileResult.from_cache(rec.rel, json.loads(text)).findings
+                scan.content_junk[rec.rel] = junk.detail.removesuffix(JUNK_DETAIL)
+        scan.problems = self._problems()
+        return Report(
+            root=self.root, scan=scan, results=list(self.store.results()), cached=self.cached,
+            inspected=self.inspected, seconds=self.seconds,
+        )  # fmt: skip
 
 
 def _json(value: Any, indent: int = 0) -> str:
@@ -303,15 +352,16 @@ def validate_streamed(
     options: ValidateOptions | None = None,
     store_dir: Path | None = None,
     inspect: InspectFn = inspect_file,
+    keep_hashes: bool = False,
 ) -> StreamedReport:
     """Validate `root` with every result on disk (see the module docstring). The caller closes
     `report.store` (which removes the run file). With `engine="ray"` a private Ray starts while
     the folder is walked and the cache read, not after. `inspect`: the per-file function
-    (benchmarks pass a stand-in)."""
+    (benchmarks pass a stand-in). `keep_hashes`: keep each result whole (`to_report`)."""
     opts = options or ValidateOptions()
     started = time.perf_counter()
     scan = open_scan(root, opts.layout, link_targets(root))
-    store = RunStore(store_dir)
+    store = RunStore(store_dir, keep_hashes)
     try:
         stop = threading.Event()
         with _engine_session(opts, lambda: _walk(store, scan, opts, stop), stop) as known:
@@ -328,7 +378,7 @@ def validate_streamed(
         store.close()
         raise
     return StreamedReport(
-        root=scan.root, layout=scan.layout, store=store, files=files, images=images, junk=junk, cached=cached,
+        root=scan.root, layout=scan.layout, store=store, scan=scan, files=files, images=images, junk=junk, cached=cached,
         inspected=inspected, seconds=time.perf_counter() - started,
     )  # fmt: skip
 
@@ -347,7 +397,7 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
             raise Interrupted("stopped while listing the folder; nothing was inspected")
         if isinstance(item, ScanProblem):
             problem_classes.add(class_folder(item.rel.rstrip("/"), scan.layout))
-            problems.append((PROBLEM, seq, _problem_result(item)))
+            problems.append((PROBLEM, seq, problem_result(item)))
             if len(problems) >= WRITE_BATCH:
                 store.add_results(problems)
                 problems = []
@@ -360,7 +410,7 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
             batch = []
     store.add_files(batch)
     found = empty_classes(scan, with_images, problem_classes)
-    store.add_results(problems + [(PROBLEM, walked + k, _problem_result(p)) for k, p in enumerate(found)])
+    store.add_results(problems + [(PROBLEM, walked + k, problem_result(p)) for k, p in enumerate(found)])
     store.db.execute("CREATE INDEX files_order ON files (junk, sort, seq)")
     store.db.execute("CREATE TABLE todo (pos INTEGER PRIMARY KEY, seq INTEGER)")
     cache = _cache(opts)
@@ -499,7 +549,9 @@ def _engine_session(opts: ValidateOptions, prepare: Callable[[], int], stop: thr
 
 
 def _add_odd_size(store: RunStore, factor: float) -> None:
-    """`validate._add_odd_size` in SQL: the median side by ORDER BY ... OFFSET, then the outliers."""
+    """odd_size (CleanVision's name): images whose side, sqrt(width * height), is `factor` times above or
+    below the median side of the decoded images (`_odd_size_side`); the median by ORDER BY ... OFFSET.
+    Needs at least ODD_SIZE_MIN_IMAGES images: a median of fewer says little about what is typical."""
     (n,) = store.db.execute("SELECT COUNT(*) FROM results WHERE side IS NOT NULL").fetchone()
     if n < ODD_SIZE_MIN_IMAGES:
         return

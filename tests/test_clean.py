@@ -104,6 +104,30 @@ def test_restore_refuses_manifest_paths_outside_the_dataset(zoo_copy: Path) -> N
     assert tree_digest(zoo_copy.parent) == snapshot  # checked before anything moved
 
 
+def test_restore_refuses_an_action_it_has_no_undo_for(zoo_copy: Path) -> None:
+    """restore undoes each entry through its action's row (dataprep.restore.UNDO); an entry with
+    another action is one line naming the known ones, before anything moves."""
+    from dataprep.restore import UNDO
+
+    clean(zoo_copy, CleanOptions(validate=SERIAL))
+    quarantine = zoo_copy.parent / "zoo.quarantine"
+    manifest_path = quarantine / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert {e["action"] for e in manifest["entries"]} == {"move"} and set(UNDO) == {
+        "move",
+        "delete",
+        "convert",
+        "relabel",
+    }
+    manifest["entries"][-1]["action"] = "shred"
+    manifest_path.write_text(json.dumps(manifest))
+    snapshot = tree_digest(zoo_copy.parent)
+    out = runner.invoke(__import__("dataprep.cli", fromlist=["app"]).app, ["restore", str(quarantine)])
+    assert out.exit_code == 2 and "with action 'shred' (expected one of move, delete, convert, relabel)" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert tree_digest(zoo_copy.parent) == snapshot
+
+
 def test_restore_never_overwrites(zoo_copy: Path) -> None:
     clean(zoo_copy, CleanOptions(validate=SERIAL))
     quarantine = zoo_copy.parent / "zoo.quarantine"
