@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataprep.engines import ENGINES
 from dataprep.errors import DataprepError
 
 if TYPE_CHECKING:
@@ -15,6 +14,8 @@ if TYPE_CHECKING:
 
 def check_engine(engine: str, ray_address: str | None, command: str) -> None:
     """Refuse an unknown engine, a --ray-address without --engine ray, and --engine ray without Ray."""
+    from dataprep.engines import ENGINES  # here: the engines import the pool and the checks; `--help` needs neither
+
     if engine not in ENGINES:
         raise DataprepError(f"--engine {engine!r} for `dataprep {command}`: expected one of {', '.join(ENGINES)}")
     if ray_address and engine != "ray":
