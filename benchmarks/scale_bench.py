@@ -412,9 +412,9 @@ def main() -> None:
         return
     if args.streamed:
         if args.chunk:
-            import dataprep.validate_stream
+            import dataprep.run_store
 
-            dataprep.validate_stream.CHUNK = args.chunk
+            dataprep.run_store.CHUNK = args.chunk
         jobs = None if args.jobs < 0 else args.jobs
         if args.engine == "ray" and args.warm:  # the driver's rate on a running Ray, its start-up apart
             from dataprep.ray_engine import ray_session

@@ -14,6 +14,7 @@ import pytest
 from conftest import DEMO, ZOO
 from PIL import Image
 
+import dataprep.run_store as run_store
 import dataprep.validate_stream as validate_stream
 from dataprep import render
 from dataprep.findings import Severity
@@ -46,7 +47,7 @@ def _normalised(text: str) -> str:
 def test_streamed_report_is_the_in_memory_report(
     dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(validate_stream, "CHUNK", 50)
+    monkeypatch.setattr(run_store, "CHUNK", 50)
     monkeypatch.setattr(validate_stream, "WRITE_BATCH", 7)
     opts = ValidateOptions(jobs=0, use_tf=False, use_cache=False)
     report = validate(dataset, opts)
