@@ -112,6 +112,7 @@ ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[in
         {0},
     ),
     ("dataprep", "stats"): (lambda d: [str(d["raw"])], {0}),
+    ("dataprep", "report"): (lambda d: [str(d["raw"]), "--out", str(d["root"] / "report"), "--jobs", "0"], {0}),
     ("trainer", "evaluate"): (lambda d: [str(d["run"]), str(d["split"])], {0}),
     ("trainer", "predict"): (  # exit 1: one file could not be read
         lambda d: [str(d["run"]), str(d["split"] / "test"), str(d["raw"] / "cat" / "broken.jpg")],

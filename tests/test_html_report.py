@@ -1,0 +1,315 @@
+"""`dataprep report`: the page shows every finding with its thumbnail and detail, resolves every
+link and image inside REPORT_DIR, escapes hostile names, describes itself in --json, and
+renders in headless Chromium without a network request."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from dataprep.cli import app
+from dataprep.html_report.thumbs import decodable
+from dataprep.validate import ValidateOptions, validate
+from tests.conftest import ZOO
+
+runner = CliRunner()
+
+
+class Page(HTMLParser):
+    """The parts of a report page the tests check: figures, links, images, scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict[str, str]] = []  # section, title, img src, caption text
+        self.links: list[str] = []
+        self.images: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self._section = ""
+        self._figure: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "section":
+            self._section = a.get("id") or ""
+        elif tag == "figure":
+            self._figure = {"section": self._section, "title": a.get("title") or "", "src": "", "caption": ""}
+        elif tag == "img":
+            self.images.append(a.get("src") or "")
+            if self._figure is not None:
+                self._figure["src"] = a.get("src") or ""
+                self._figure["lazy"] = a.get("loading") or ""
+        elif tag == "a":
+            self.links.append(a.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figure" and self._figure is not None:
+            self.figures.append(self._figure)
+            self._figure = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._figure is not None:
+            self._figure["caption"] += data + " "
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def report(args: list[str]) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["report", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def zoo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("zoo-report") / "report"
+    code, stdout, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0", "--json"])
+    assert code == 0, stderr
+    return out, json.loads(stdout)
+
+
+def _targets(page_file: Path, page: Page) -> list[Path]:
+    """Every link and image of a page, as files (in-page anchors resolve to the page itself)."""
+    out = []
+    for ref in page.links + page.images:
+        parts = urlsplit(ref)
+        assert not parts.scheme and not parts.netloc, f"{page_file.name} refers outside the report: {ref}"
+        out.append(page_file if not parts.path else (page_file.parent / unquote(parts.path)).resolve())
+    return out
+
+
+def test_every_finding_has_a_thumbnail_and_its_detail(zoo_report: tuple[Path, dict]) -> None:
+    out, _ = zoo_report
+    page = parse(out / "index.html")
+    expected = validate(ZOO, ValidateOptions(jobs=0))
+    assert expected.findings, "the zoo must have findings"
+    for f in expected.findings:
+        cards = [c for c in page.figures if c["section"] == f"check-{f.check}" and f.path in c["caption"]]
+        assert len(cards) == 1, f"{f.path} {f.check}: {len(cards)} cards"
+        card = cards[0]
+        assert f.detail in card["caption"] and f.detail in card["title"] and "zoo" in card["title"]
+        assert card["src"] and (out / card["src"]).is_file() and card["lazy"] == "lazy"
+        # An image validate could decode gets its own thumbnail; empty, junk, bomb files the placeholder.
+        real = card["src"].startswith("report-files/thumbs/")
+        assert real == decodable(expected.result(f.path)), (f.path, card["src"])
+        if real:
+            with Image.open(out / card["src"]) as im:
+                assert im.format == "WEBP" and max(im.size) <= 160
+    # The truncated JPEG is drawn as far as it decodes, not as a placeholder.
+    half = next(c for c in page.figures if "truncated_half.jpg" in c["caption"])
+    assert half["src"].startswith("report-files/thumbs/")
+
+
+def test_every_link_and_image_resolves_inside_the_report(zoo_report: tuple[Path, dict]) -> None:
+    out, _ = zoo_report
+    pages = [out / "index.html", *sorted((out / "report-files" / "pages").glob("*.html"))]
+    for page_file in pages:
+        for target in _targets(page_file, parse(page_file)):
+            assert target.is_file(), f"{page_file.name}: {target} is missing"
+            assert out.resolve() in target.parents or target == out.resolve() / "index.html"
+
+
+def test_json_describes_what_was_written(zoo_report: tuple[Path, dict]) -> None:
+    out, doc = zoo_report
+    assert doc["version"] == 1 and doc["generator"] == "dataprep report"
+    assert Path(doc["index"]) == out / "index.html" and (out / "index.html").is_file()
+    assert json.loads((out / "report.json").read_text()) == doc
+    thumbs = list((out / "report-files" / "thumbs").iterdir())
+    assert doc["files"]["thumbnails"] == len(thumbs) > 0
+    assert doc["files"]["pages"] == len(list((out / "report-files" / "pages").iterdir()))
+    written = sum(p.stat().st_size for p in (out / "report-files").rglob("*") if p.is_file())
+    assert doc["bytes"] == written + (out / "index.html").stat().st_size
+    page = parse(out / "index.html")
+    expected = validate(ZOO, ValidateOptions(jobs=0))
+    for s in doc["sections"]:
+        shown = [c for c in page.figures if c["section"] == s["id"]]
+        if s["id"].startswith("check-"):
+            check = s["id"].removeprefix("check-")
+            assert s["count"] == len([f for f in expected.findings if f.check == check]) == s["shown"] == len(shown)
+    groups = next(s for s in doc["sections"] if s["id"] == "duplicates")
+    assert groups["count"] == 1  # duplicate_a.jpg / duplicate_b.jpg
+    assert {c["caption"].split()[1] for c in page.figures if c["section"] == "duplicates"} >= {
+        "zoo/duplicate_a.jpg",
+        "zoo/duplicate_b.jpg",
+    }
+
+
+def test_commands_are_shell_quoted(tmp_path: Path) -> None:
+    data = tmp_path / "my photos"
+    shutil.copytree(ZOO, data)
+    out = tmp_path / "rep"
+    code, _, stderr = report([str(data), "--out", str(out), "--jobs", "0"])
+    assert code == 0, stderr
+    text = "".join(parse(out / "index.html").text)
+    assert shlex.join(["dataprep", "clean", str(data), "--dry-run"]) in text
+    assert shlex.join(["dataprep", "convert", str(data), "--dry-run"]) in text
+    assert shlex.join(["dataprep", "clean", str(data), "--level", "warning", "--dry-run"]) in text
+
+
+def _jpeg(path: Path, colour: tuple[int, int, int] = (200, 30, 30)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (40, 30), colour).save(path, "JPEG")
+
+
+def test_a_hostile_file_name_renders_as_text(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    # The class folder '<script>alert(1)<' holding 'script>.jpg': the path is '<script>alert(1)</script>.jpg'.
+    hostile = data / "<script>alert(1)<" / "script>.jpg"
+    _jpeg(hostile)
+    quote = data / "cat" / '"><img src=x onerror=alert(2)>.jpg'
+    _jpeg(quote, (30, 200, 30))
+    (data / "cat" / "ok.jpg").write_bytes(quote.read_bytes())  # a duplicate: two findings about it
+    (data / "cat" / "<b>broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    out = tmp_path / "rep"
+    code, _, stderr = report([str(data), "--out", str(out), "--jobs", "0"])
+    assert code == 0, stderr
+    raw = (out / "index.html").read_text(encoding="utf-8")
+    page = parse(out / "index.html")
+    assert "<script" not in raw.lower() and "<b>" not in raw
+    assert not [t for t, _ in page.tags if t == "script"]
+    assert all(not any(k.startswith("on") for k in attrs) for _, attrs in page.tags), "an event handler got in"
+    assert page.images and all(src.startswith("report-files/") for src in page.images)
+    text = "".join(page.text)
+    assert "<script>alert(1)</script>.jpg" in text and '"><img src=x onerror=alert(2)>.jpg' in text
+    assert "<b>broken.jpg" in text
+
+
+def test_refuses_a_folder_that_is_no_report(tmp_path: Path) -> None:
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, _, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0"])
+    assert code == 2 and "not empty" in stderr and "--force" in stderr and len(stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    code, _, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0", "--force"])
+    assert code == 0, stderr
+    assert (out / "notes.txt").read_text() == "mine" and (out / "index.html").is_file()
+    # A previous report is replaced without --force, and nothing of the old one is left behind.
+    old_thumbs = set((out / "report-files" / "thumbs").iterdir())
+    (out / "report-files" / "thumbs" / "stale.webp").write_bytes(b"x")
+    code, _, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0"])
+    assert code == 0, stderr
+    assert set((out / "report-files" / "thumbs").iterdir()) == old_thumbs
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "notes.txt", "report-files", "report.json"]
+
+
+def test_refuses_a_report_inside_the_dataset(zoo_copy: Path) -> None:
+    code, _, stderr = report([str(zoo_copy), "--out", str(zoo_copy / "report"), "--jobs", "0"])
+    assert code == 2 and "inside the dataset" in stderr
+    assert not (zoo_copy / "report").exists()
+
+
+def test_long_sections_are_paged(tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    code, stdout, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0", "--gallery", "3", "--json"])
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    colour = next(s for s in doc["sections"] if s["id"] == "check-color_mode")
+    assert colour["count"] == 10 and colour["shown"] == 3 and colour["pages"] == 1
+    page = parse(out / "index.html")
+    shown = {c["caption"].split()[0] for c in page.figures if c["section"] == "check-color_mode"}
+    listed = parse(out / "report-files" / "pages" / "check-color_mode-1.html")
+    rest = {t for t in listed.text if t.startswith("zoo/")}
+    expected = {f.path for f in validate(ZOO, ValidateOptions(jobs=0)).findings if f.check == "color_mode"}
+    assert len(shown) == 3 and shown | rest == expected and not shown & rest
+    assert "report-files/pages/check-color_mode-1.html" in page.links
+
+
+def test_label_issues_and_outliers_are_shown_with_their_commands(tmp_path: Path) -> None:
+    run = tmp_path / "li-run"
+    run.mkdir()
+    row = {"rank": 1, "path": "zoo/valid.png", "given_label": "zoo", "suggested_label": "dog", "score": 0.91}
+    (run / "label_issues.json").write_text(json.dumps({"data_dir": str(ZOO), "issues": [row]}))
+    outliers = tmp_path / "outliers.json"
+    outliers.write_text(json.dumps({"outliers": [{"rank": 1, "path": "zoo/valid.gif", "score": 0.77}]}))
+    out = tmp_path / "rep"
+    args = [str(ZOO), "--out", str(out), "--jobs", "0", "--label-issues", str(run), "--outliers", str(outliers)]
+    code, _, stderr = report(args)
+    assert code == 0, stderr
+    page = parse(out / "index.html")
+    [suspect] = [c for c in page.figures if c["section"] == "label-issues"]
+    assert "zoo → dog" in suspect["caption"] and "score 0.910" in suspect["caption"]
+    assert suspect["src"].startswith("report-files/thumbs/")
+    [odd] = [c for c in page.figures if c["section"] == "outliers"]
+    assert "zoo/valid.gif" in odd["caption"] and "0.770" in odd["caption"]
+    text = "".join(page.text)
+    issues_file = str(run / "label_issues.json")
+    assert shlex.join(["dataprep", "relabel", str(ZOO), "--label-issues", issues_file, "--dry-run"]) in text
+    missing = report([str(ZOO), "--out", str(tmp_path / "r2"), "--label-issues", str(tmp_path / "nope.json")])
+    assert missing[0] == 2 and "no such file" in missing[2] and not (tmp_path / "r2").exists()
+
+
+def test_a_list_naming_paths_outside_the_dataset_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (20, 20), "red").save(secret)
+    issues = tmp_path / "label_issues.json"
+    row = {"rank": 1, "path": "../secret.png", "given_label": "zoo", "suggested_label": "dog", "score": 0.5}
+    issues.write_text(json.dumps({"issues": [row]}))
+    out = tmp_path / "rep"
+    code, _, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0", "--label-issues", str(issues)])
+    assert code == 0, stderr
+    [card] = [c for c in parse(out / "index.html").figures if c["section"] == "label-issues"]
+    assert card["src"] == "report-files/no-preview.svg"
+
+
+# --- in a real browser -------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
+    "--proxy-server=127.0.0.1:9",  # a closed port: a request that escaped would fail, not hang
+]  # fmt: skip
+
+
+def render(page: Path, tmp: Path) -> tuple[Image.Image, list[str]]:
+    """Screenshot `page` in headless Chromium; the URLs the page itself requested (from the net
+    log: requests with an initiator, which Chromium's own background requests have not)."""
+    shot, netlog = tmp / "shot.png", tmp / "net.json"
+    assert CHROMIUM is not None
+    subprocess.run(
+        [CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={tmp / 'profile'}", "--window-size=1200,2400",
+         f"--screenshot={shot}", f"--log-net-log={netlog}", page.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    log = json.loads(netlog.read_text())
+    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    requested = [
+        p["url"] for ev in log["events"]
+        if names.get(ev["type"]) == "URL_REQUEST_START_JOB" and (p := ev.get("params", {})).get("url")
+        and p.get("initiator") != "not an origin"
+    ]  # fmt: skip
+    return Image.open(shot).convert("RGB"), requested
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+def test_the_page_renders_in_chromium_without_a_network_request(zoo_report: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = zoo_report
+    shot, requested = render(out / "index.html", tmp_path / "report")
+    assert requested == [], requested
+    colours = shot.getcolors(1 << 20)
+    assert colours is not None and len(colours) > 500, "the screenshot is blank or nearly so"
+    # The thumbnails were drawn: the zoo's pictures are saturated gradients the page's own style has not.
+    hsv = shot.convert("HSV")
+    vivid = sum(1 for h, s, v in hsv.getdata() if s > 150 and v > 150)
+    assert vivid > 20_000, vivid
+    # The check can fail: a page that loads one image over the network is caught.
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "index.html").write_text('<p>x</p><img src="http://127.0.0.1:9/pixel.png">')
+    _, caught = render(control / "index.html", tmp_path / "control-run")
+    assert caught == ["http://127.0.0.1:9/pixel.png"]
