@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -212,6 +212,12 @@ def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResu
     return chosen, left
 
 
+def kept_copy(staying: Sequence[FileResult]) -> FileResult:
+    """The file `clean --duplicates` keeps of a group: the largest (most pixels, then most bytes;
+    ties: the first in natural order). `dataprep report` marks the same one."""
+    return max(staying, key=lambda r: ((r.width or 0) * (r.height or 0), r.size))  # max keeps the first of ties
+
+
 def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], leaving: set[str]) -> list[FileResult]:
     """All but one file of each duplicate group: the one kept is the largest (most pixels,
     then most bytes; ties: first in natural order) of those not already leaving."""
@@ -223,7 +229,7 @@ def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], l
         staying = [by_rel[p] for p in g.paths if p not in leaving]
         if len(staying) < 2:
             continue
-        keep = max(staying, key=lambda r: ((r.width or 0) * (r.height or 0), r.size))  # max keeps the first of ties
+        keep = kept_copy(staying)
         distance = {m.path: m.distance for m in g.members}
         for r in staying:
             if r is keep:

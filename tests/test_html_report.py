@@ -17,6 +17,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dataprep.cli import app
+from dataprep.convert import ConvertOptions, plan_conversions
 from dataprep.html_report.thumbs import decodable
 from dataprep.validate import ValidateOptions, validate
 from tests.conftest import ZOO
@@ -98,8 +99,11 @@ def test_every_finding_has_a_thumbnail_and_its_detail(zoo_report: tuple[Path, di
     expected = validate(ZOO, ValidateOptions(jobs=0))
     assert expected.findings, "the zoo must have findings"
     for f in expected.findings:
-        cards = [c for c in page.figures if c["section"] == f"check-{f.check}" and f.path in c["caption"]]
-        assert len(cards) == 1, f"{f.path} {f.check}: {len(cards)} cards"
+        # Errors and warnings: one card per file with all its findings; information: one gallery per check.
+        worst = expected.result(f.path).worst
+        section = f"check-{f.check}" if f.severity.value == "info" else f"{worst.value}s"
+        cards = [c for c in page.figures if c["section"] == section and f" {f.path} " in f" {c['caption']}"]
+        assert len(cards) == 1, f"{f.path} {f.check}: {len(cards)} cards in {section}"
         card = cards[0]
         assert f.detail in card["caption"] and f.detail in card["title"] and "zoo" in card["title"]
         assert card["src"] and (out / card["src"]).is_file() and card["lazy"] == "lazy"
@@ -109,6 +113,11 @@ def test_every_finding_has_a_thumbnail_and_its_detail(zoo_report: tuple[Path, di
         if real:
             with Image.open(out / card["src"]) as im:
                 assert im.format == "WEBP" and max(im.size) <= 160
+    # What convert would fix, each file once with the name it would get.
+    planned, _ = plan_conversions(expected, ConvertOptions(dry_run=True))
+    converts = {c["caption"].split()[0]: c["caption"] for c in page.figures if c["section"] == "convert"}
+    assert set(converts) == {c.rel for c in planned} and len(converts) == 7
+    assert all(c.target in converts[c.rel] for c in planned)
     # The truncated JPEG is drawn as far as it decodes, not as a placeholder.
     half = next(c for c in page.figures if "truncated_half.jpg" in c["caption"])
     assert half["src"].startswith("report-files/thumbs/")
@@ -135,11 +144,17 @@ def test_json_describes_what_was_written(zoo_report: tuple[Path, dict]) -> None:
     assert doc["bytes"] == written + (out / "index.html").stat().st_size
     page = parse(out / "index.html")
     expected = validate(ZOO, ValidateOptions(jobs=0))
+    counted = {s["id"]: s for s in doc["sections"]}
     for s in doc["sections"]:
         shown = [c for c in page.figures if c["section"] == s["id"]]
+        assert s["pages"] == 0 and s["shown"] == (len(shown) // 2 if s["id"] == "duplicates" else len(shown))
         if s["id"].startswith("check-"):
             check = s["id"].removeprefix("check-")
-            assert s["count"] == len([f for f in expected.findings if f.check == check]) == s["shown"] == len(shown)
+            assert s["count"] == len([f for f in expected.findings if f.check == check]) == len(shown)
+    by_worst = expected.counts_by_severity()
+    assert counted["errors"]["count"] == by_worst["error"] and counted["warnings"]["count"] == by_worst["warning"]
+    [kept] = [c for c in page.figures if c["section"] == "duplicates" and "kept by clean --duplicates" in c["caption"]]
+    assert kept["caption"].split()[1] == "zoo/duplicate_a.jpg"  # same size: the first in name order, as clean keeps
     groups = next(s for s in doc["sections"] if s["id"] == "duplicates")
     assert groups["count"] == 1  # duplicate_a.jpg / duplicate_b.jpg
     assert {c["caption"].split()[1] for c in page.figures if c["section"] == "duplicates"} >= {

@@ -52,6 +52,7 @@ class ReportInputs:
     outliers: list[Outlier] | None = None
     outliers_file: Path | None = None
     label_of: dict[str, str | None] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # what several sections derive once (the convert plan)
 
     def label(self, rel: str) -> str | None:
         """The class folder of a file (split/class in a split layout), also for files not scanned."""

@@ -38,7 +38,7 @@ h2 .count{font-weight:normal;color:#666;font-size:14px}.desc{margin:2px 0 8px;co
 figure{margin:0;background:#fff;border:1px solid #ddd;border-top:3px solid #90a4ae;border-radius:4px;padding:6px}
 figure img{display:block;width:160px;height:120px;object-fit:contain;margin:0 auto;background:#f0f0f0}
 figcaption{font-size:12px;margin-top:4px;word-break:break-all}figcaption .p{font-weight:600}
-figcaption .c{color:#00695c}figcaption .d{color:#444;display:block}
+figcaption .c{color:#00695c}figcaption .d{color:#444;display:block;white-space:pre-line}
 .badge{display:inline-block;background:#eceff1;border-radius:3px;padding:0 4px;font-size:11px;margin-right:3px}
 .group{background:#fff;border:1px solid #ddd;border-radius:4px;padding:6px 8px;margin:8px 0}
 .group h3{font-size:13px;margin:0 0 6px;font-weight:600}.group .row{display:flex;gap:10px;overflow-x:auto}
@@ -166,7 +166,7 @@ def index_html(title: str, subtitle: str, sections: list[Section], layout: Layou
     """The whole index page."""
     nav = "".join(
         f'<a href="#{anchor(s.id)}">{e(s.title)}<span class="n" style="color:{SEVERITY_COLOUR.get(s.severity or "", "#263238")}">'
-        f"{s.count}</span></a>"
+        f"{s.count if s.count or not s.note else '–'}</span></a>"
         for s in sections
         if s.id != "summary"
     )

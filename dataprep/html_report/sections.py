@@ -12,38 +12,33 @@ from pathlib import Path
 
 from dataprep.checks import CHECKS
 from dataprep.checks.names import Check
+from dataprep.clean import kept_copy
 from dataprep.duplicates import find_leaks
+from dataprep.errors import DataprepError
 from dataprep.findings import Severity
 from dataprep.html_report.charts import class_balance_chart, image_size_chart
 from dataprep.html_report.inputs import ReportInputs
 from dataprep.html_report.model import Card, CardGroup, Command, Section
 
 SUMMARIES = {c.name: c.summary for c in CHECKS}
-# What `dataprep convert` fixes (dataprep/convert.py `_reasons`): re-encode or rename.
-CONVERTIBLE = frozenset({Check.UNSUPPORTED_FORMAT, Check.TF_DECODE, Check.WRONG_PIXELS, Check.EXIF_ORIENTATION,
-                         Check.EXTENSION_MISMATCH})  # fmt: skip
 
 
 def _dp(*args: str | Path) -> list[str]:
     return ["dataprep", *(str(a) for a in args)]
 
 
-def check_commands(check: str, severity: Severity, root: Path) -> list[Command]:
-    """The commands that act on the files one check flagged (each a dry run first)."""
-    out: list[Command] = []
-    if check in CONVERTIBLE:
-        out.append(Command(_dp("convert", root, "--dry-run"), "re-encode or rename them so TensorFlow reads the "
-                           "right pixels; the originals go to the quarantine (restore undoes it)"))  # fmt: skip
-    if check == Check.ANIMATED:
-        out.append(Command(_dp("convert", root, "--first-frame", "--dry-run"), "keep only the first frame"))
-    if check == Check.DUPLICATE:
-        out.append(Command(_dp("clean", root, "--duplicates", "--dry-run"), "quarantine every extra copy"))
-    elif severity is Severity.ERROR or check == Check.JUNK_FILE:
-        out.append(Command(_dp("clean", root, "--dry-run"), "quarantine every file with an error, and junk"))
-    elif severity is Severity.WARNING:
-        out.append(Command(_dp("clean", root, "--level", "warning", "--dry-run"),
-                           "quarantine every file with a warning or an error"))  # fmt: skip
-    return out
+def _convert_plan(inp: ReportInputs) -> tuple[dict[str, str], str | None]:
+    """What `dataprep convert` would do to each file (rel -> what and why), or why it cannot say."""
+    from dataprep.convert import ConvertOptions, plan_conversions
+
+    if "convert" not in inp.memo:
+        try:
+            planned, _ = plan_conversions(inp.report, ConvertOptions(dry_run=True))
+            inp.memo["convert"] = ({c.rel: f"→ {c.target}: {'; '.join(c.why)}" for c in planned}, None)
+        except DataprepError as err:
+            inp.memo["convert"] = ({}, str(err))
+    plan: tuple[dict[str, str], str | None] = inp.memo["convert"]
+    return plan
 
 
 def summary_section(inp: ReportInputs) -> list[Section]:
@@ -68,20 +63,83 @@ def summary_section(inp: ReportInputs) -> list[Section]:
                     tables=[("dataset", rows), ("files per check", checks)], charts=charts, commands=commands)]  # fmt: skip
 
 
-def finding_sections(inp: ReportInputs) -> list[Section]:
-    """One gallery per check that found something, errors first."""
+def _file_cards(inp: ReportInputs, level: Severity) -> list[Card]:
+    """One card per file whose worst finding is `level`, listing all its findings."""
+    cards = []
+    for r in inp.report.results:
+        if r.worst is level:
+            checks = " · ".join(dict.fromkeys(f.check for f in r.findings if f.severity >= Severity.WARNING))
+            detail = "\n".join(f"{f.check}: {f.detail}" for f in r.findings)
+            cards.append(Card(r.rel, inp.label(r.rel), detail, level.value, badge=checks))
+    return cards
+
+
+def _severity_section(inp: ReportInputs, level: Severity) -> list[Section]:
+    cards = _file_cards(inp, level)
+    plan, _ = _convert_plan(inp)
+    fixable = sum(1 for c in cards if c.path in plan)
+    commands = []
+    if fixable:
+        commands.append(Command(_dp("convert", inp.root, "--dry-run"),
+                                f"{fixable} of them convert can fix instead (see 'convert fixes')"))  # fmt: skip
+    if level is Severity.ERROR:
+        commands.append(Command(_dp("clean", inp.root, "--dry-run"), "quarantine every file with an error, and junk"))
+        what = "Files the training decoder cannot read, or would read as wrong pixels, and junk."
+    else:
+        commands.append(Command(_dp("clean", inp.root, "--level", "warning", "--dry-run"),
+                                "quarantine every file with a warning or an error"))  # fmt: skip
+        what = "Files that decode but are damaged (truncated, corrupt data), too small, rotated, or junk."
+    title = "errors" if level is Severity.ERROR else "warnings"
+    return [Section(title, title, f"{what} Each file once, with all its findings.", level.value, cards=cards,
+                    commands=commands)]  # fmt: skip
+
+
+def error_section(inp: ReportInputs) -> list[Section]:
+    """Every file whose worst finding is an error."""
+    return _severity_section(inp, Severity.ERROR)
+
+
+def warning_section(inp: ReportInputs) -> list[Section]:
+    """Every file whose worst finding is a warning."""
+    return _severity_section(inp, Severity.WARNING)
+
+
+def convert_section(inp: ReportInputs) -> list[Section]:
+    """What `dataprep convert` would re-encode or rename, and why."""
+    plan, problem = _convert_plan(inp)
+    cards = [Card(rel, inp.label(rel), why) for rel, why in plan.items()]
+    commands = [Command(_dp("convert", inp.root, "--dry-run"), "re-encode or rename them so TensorFlow reads the "
+                        "right pixels; the originals go to the quarantine (restore undoes it)")]  # fmt: skip
+    description = "Formats TensorFlow cannot read or reads wrongly, EXIF rotations, lying extensions: fixable in place."
+    return [Section("convert", "convert fixes", description, cards=cards, commands=commands, note=problem)]
+
+
+def info_sections(inp: ReportInputs) -> list[Section]:
+    """One gallery per informational check (image quality, colour modes, ...) that found something."""
     by_check: dict[str, list[Card]] = {}
     for f in inp.report.findings:
-        by_check.setdefault(f.check, []).append(Card(f.path, inp.label(f.path), f.detail, f.severity.value))
+        if f.severity is Severity.INFO:
+            by_check.setdefault(f.check, []).append(Card(f.path, inp.label(f.path), f.detail, f.severity.value))
     out = []
     for check, counts in inp.report.counts_by_check().items():
-        severity = Severity(counts["severity"])
-        description = SUMMARIES.get(check, check)
-        commands = check_commands(check, severity, inp.root)
+        if check not in by_check:
+            continue
+        commands = check_commands(check, inp.root)
         note = None if commands else "Information only: no command removes these. Look, and decide."
-        out.append(Section(f"check-{check}", check, description, severity.value, cards=by_check[check],
-                           commands=commands, note=note))  # fmt: skip
+        out.append(Section(f"check-{check}", check, SUMMARIES.get(check, check), counts["severity"],
+                           cards=by_check[check], commands=commands, note=note))  # fmt: skip
     return out
+
+
+def check_commands(check: str, root: Path) -> list[Command]:
+    """The commands that act on the files an informational check flagged (each a dry run first)."""
+    if check == Check.EXTENSION_MISMATCH:
+        return [Command(_dp("convert", root, "--dry-run"), "rename them to their real format")]
+    if check == Check.ANIMATED:
+        return [Command(_dp("convert", root, "--first-frame", "--dry-run"), "keep only the first frame")]
+    if check == Check.DUPLICATE:
+        return [Command(_dp("clean", root, "--duplicates", "--dry-run"), "quarantine every extra copy")]
+    return []
 
 
 def duplicate_section(inp: ReportInputs) -> list[Section]:
@@ -91,18 +149,22 @@ def duplicate_section(inp: ReportInputs) -> list[Section]:
     for g in inp.groups:
         evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
         first = g.members[0].path
+        members = [r for p in g.paths if (r := inp.report.result(p)) is not None]
+        staying = [r for r in members if r.worst is None or r.worst < Severity.ERROR]
+        keep = kept_copy(staying).rel if staying else None
         cards = []
         for i, m in enumerate(g.members):
             pair = evidence.get(frozenset((first, m.path)))
-            detail = ("kept by clean --duplicates (first in name order)" if i == 0 else
-                      f"{pair.kind} copy of the first: similarity {pair.similarity:.2f}, pHash {m.distance} bits apart"
-                      if pair else f"a copy of the others, {m.distance} pHash bits from the first")  # fmt: skip
-            cards.append(Card(m.path, inp.label(m.path), detail, badge=g.kind if i else "first"))
+            how = ("the first in name order" if i == 0 else
+                   f"{pair.kind} copy of the first: similarity {pair.similarity:.2f}, pHash {m.distance} bits apart"
+                   if pair else f"a copy of the others, {m.distance} pHash bits from the first")  # fmt: skip
+            fate = "kept by clean --duplicates (the largest)" if m.path == keep else "quarantined by clean --duplicates"
+            cards.append(Card(m.path, inp.label(m.path), f"{how}\n{fate}", badge="kept" if m.path == keep else g.kind))
         title = f"{g.kind} · {len(g.members)} files · similarity ≥ {g.similarity:.2f} · ≤ {g.distance} bits"
         groups.append(CardGroup(title, cards, leaks.get(tuple(g.paths))))
     groups.sort(key=lambda grp: grp.leak is None)  # stable: leaks first, then name order
     commands = [
-        Command(_dp("clean", inp.root, "--duplicates", "--dry-run"), "quarantine all but the first of each group")
+        Command(_dp("clean", inp.root, "--duplicates", "--dry-run"), "quarantine all but the largest of each group")
     ]
     if inp.report.scan.splits:
         commands.append(Command(_dp("leakage", inp.root), "list the groups that cross splits"))
@@ -151,7 +213,10 @@ SectionFn = Callable[[ReportInputs], list[Section]]
 # The page, in order: (name, function). A new judgment is one function and one row.
 SECTIONS: tuple[tuple[str, SectionFn], ...] = (
     ("summary", summary_section),
-    ("findings", finding_sections),
+    ("errors", error_section),
+    ("warnings", warning_section),
+    ("convert", convert_section),
+    ("info", info_sections),
     ("duplicates", duplicate_section),
     ("label_issues", label_issue_section),
     ("outliers", outlier_section),
