@@ -44,12 +44,12 @@ def class_balance_chart(images: Iterable[FileRecord]) -> Chart:
         counts, classes = other, [c for c in classes if c in keep] + ["(other classes)"]
     total = {c: sum(counts[(c, s)] for s in splits) for c in classes}
     top = max(total.values(), default=1) or 1
-    label_w, bar_w, row = 150, 420, 20
+    label_w, bar_w, row = 110, 300, 20
     height = row * len(classes) + (30 if any(splits) else 10)
     parts = []
     for i, c in enumerate(classes):
         y = 5 + i * row
-        parts.append(_text(label_w - 6, y + 13, c[:24], "end"))
+        parts.append(_text(label_w - 6, y + 13, c[:18], "end"))
         x = float(label_w)
         for k, s in enumerate(splits):
             w = bar_w * counts[(c, s)] / top
@@ -76,18 +76,18 @@ def image_size_chart(results: Sequence[FileResult]) -> Chart:
     widths = Counter(_bin(r.width) for r in results if r.width)
     heights = Counter(_bin(r.height) for r in results if r.height)
     top = max([*widths.values(), *heights.values(), 1])
-    plot_h, col, left, top_pad = 150, 56, 40, 18
+    plot_h, col, left, top_pad = 150, 46, 34, 18
     parts = []
     for i, lo in enumerate(SIZE_BINS):
         x = left + i * col
         for k, (counter, colour) in enumerate(((widths, "#4e79a7"), (heights, "#f28e2b"))):
             h = plot_h * counter[i] / top
-            parts.append(f'<rect x="{x + 6 + k * 22}" y="{top_pad + plot_h - h:.1f}" width="20" height="{h:.1f}" '
+            parts.append(f'<rect x="{x + 4 + k * 19}" y="{top_pad + plot_h - h:.1f}" width="17" height="{h:.1f}" '
                          f'fill="{colour}"><title>{escape(str(counter[i]))}</title></rect>')  # fmt: skip
             if counter[i]:
-                parts.append(_text(x + 16 + k * 22, top_pad - 4 + plot_h - h, str(counter[i]), "middle", 9))
+                parts.append(_text(x + 12 + k * 19, top_pad - 4 + plot_h - h, str(counter[i]), "middle", 9))
         label = f"<{SIZE_BINS[1]}" if i == 0 else (f"≥{lo}" if i == len(SIZE_BINS) - 1 else str(lo))
-        parts.append(_text(x + 28, top_pad + plot_h + 16, label, "middle"))
+        parts.append(_text(x + 23, top_pad + plot_h + 16, label, "middle"))
     parts.append(f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + col * len(SIZE_BINS)}" y2="{top_pad + plot_h}" '
                  'stroke="#999"/>')  # fmt: skip
     legend_y = top_pad + plot_h + 36
