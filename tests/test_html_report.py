@@ -250,7 +250,18 @@ def test_label_issues_and_outliers_are_shown_with_their_commands(tmp_path: Path)
     row = {"rank": 1, "path": "zoo/valid.png", "given_label": "zoo", "suggested_label": "dog", "score": 0.91}
     (run / "label_issues.json").write_text(json.dumps({"data_dir": str(ZOO), "issues": [row]}))
     outliers = tmp_path / "outliers.json"
-    outliers.write_text(json.dumps({"outliers": [{"rank": 1, "path": "zoo/valid.gif", "score": 0.77}]}))
+    odd_one = {
+        "rank": 1,
+        "path": "zoo/valid.gif",
+        "label": "zoo",
+        "score": 7.7,
+        "dataset_score": 8.0,
+        "class_score": 7.7,
+        "nearest": "zoo/valid.png",
+        "nearest_similarity": 0.4123,
+        "sha256": None,
+    }  # as `dataprep outliers --json`
+    outliers.write_text(json.dumps({"version": 1, "outliers": [odd_one]}))
     out = tmp_path / "rep"
     args = [str(ZOO), "--out", str(out), "--jobs", "0", "--label-issues", str(run), "--outliers", str(outliers)]
     code, _, stderr = report(args)
@@ -260,10 +271,12 @@ def test_label_issues_and_outliers_are_shown_with_their_commands(tmp_path: Path)
     assert "zoo → dog" in suspect["caption"] and "score 0.910" in suspect["caption"]
     assert suspect["src"].startswith("report-files/thumbs/")
     [odd] = [c for c in page.figures if c["section"] == "outliers"]
-    assert "zoo/valid.gif" in odd["caption"] and "0.770" in odd["caption"]
+    assert "zoo/valid.gif" in odd["caption"] and "outlier score 7.70; nearest: zoo/valid.png (0.41)" in odd["caption"]
+    assert "paths may not match" not in "".join(page.text)  # the list was computed on this folder
     text = "".join(page.text)
     issues_file = str(run / "label_issues.json")
     assert shlex.join(["dataprep", "relabel", str(ZOO), "--label-issues", issues_file, "--dry-run"]) in text
+    assert shlex.join(["dataprep", "clean", str(ZOO), "--outliers", str(outliers), "--top", "1", "--dry-run"]) in text
     missing = report([str(ZOO), "--out", str(tmp_path / "r2"), "--label-issues", str(tmp_path / "nope.json")])
     assert missing[0] == 2 and "no such file" in missing[2] and not (tmp_path / "r2").exists()
 
@@ -273,12 +286,14 @@ def test_a_list_naming_paths_outside_the_dataset_is_not_read(tmp_path: Path) -> 
     Image.new("RGB", (20, 20), "red").save(secret)
     issues = tmp_path / "label_issues.json"
     row = {"rank": 1, "path": "../secret.png", "given_label": "zoo", "suggested_label": "dog", "score": 0.5}
-    issues.write_text(json.dumps({"issues": [row]}))
+    issues.write_text(json.dumps({"data_dir": str(tmp_path / "elsewhere"), "issues": [row]}))
     out = tmp_path / "rep"
     code, _, stderr = report([str(ZOO), "--out", str(out), "--jobs", "0", "--label-issues", str(issues)])
     assert code == 0, stderr
-    [card] = [c for c in parse(out / "index.html").figures if c["section"] == "label-issues"]
+    page = parse(out / "index.html")
+    [card] = [c for c in page.figures if c["section"] == "label-issues"]
     assert card["src"] == "report-files/no-preview.svg"
+    assert f"This list was computed on '{tmp_path / 'elsewhere'}', not on this folder" in "".join(page.text)
 
 
 # --- in a real browser -------------------------------------------------------------------------

@@ -36,6 +36,17 @@ class Outlier:
     path: str
     score: float
     label: str | None = None
+    nearest: str | None = None  # the most similar other image, and how similar
+    nearest_similarity: float | None = None
+
+    @property
+    def detail(self) -> str:
+        near = (
+            f"; nearest: {self.nearest} ({self.nearest_similarity:.2f})"
+            if self.nearest and self.nearest_similarity is not None
+            else ""
+        )
+        return f"#{self.rank}: outlier score {self.score:.2f}{near}"
 
 
 @dataclass
@@ -49,6 +60,7 @@ class ReportInputs:
     similarity: float = DEFAULT_SIMILARITY
     label_issues: list[Suspect] | None = None
     label_issues_file: Path | None = None
+    label_issues_root: str | None = None  # the folder the list was computed on (its `data_dir`)
     outliers: list[Outlier] | None = None
     outliers_file: Path | None = None
     label_of: dict[str, str | None] = field(default_factory=dict)
@@ -85,7 +97,8 @@ def gather_inputs(
         label_of[rec.rel] = rec.label if rec.split is None or rec.label is None else f"{rec.split}/{rec.label}"
     return ReportInputs(
         root=report.root, report=report, groups=groups, threshold=threshold, similarity=similarity,
-        label_issues=suspects, label_issues_file=issues_file, outliers=ranked, outliers_file=outliers_file,
+        label_issues=suspects, label_issues_file=issues_file, label_issues_root=_scored_folder(issues_file),
+        outliers=ranked, outliers_file=outliers_file,
         label_of=label_of,
     )  # fmt: skip
 
@@ -100,6 +113,17 @@ def _resolve(given: Path, default_name: str, writer: str) -> Path:
             f"no such file: '{given}' (expected the {default_name} that '{writer}' wrote, or its folder); check the path"
         )
     return path
+
+
+def _scored_folder(file: Path | None) -> str | None:
+    """The `data_dir` a label_issues.json names (None for a CSV or an older file)."""
+    if file is None or file.suffix.lower() != ".json":
+        return None
+    try:
+        value = json.loads(file.read_text(encoding="utf-8")).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if value else None
 
 
 def read_outliers(path: str | os.PathLike[str]) -> list[Outlier]:
@@ -117,7 +141,9 @@ def read_outliers(path: str | os.PathLike[str]) -> list[Outlier]:
             rows = doc if isinstance(doc, list) else doc.get("outliers", doc.get("issues"))
         found = [
             Outlier(int(r.get("rank") or i + 1), str(r["path"]), float(r["score"]),
-                    str(lab) if (lab := r.get("label") or r.get("given_label") or r.get("class")) else None)
+                    str(lab) if (lab := r.get("label") or r.get("given_label") or r.get("class")) else None,
+                    str(r["nearest"]) if r.get("nearest") else None,
+                    float(r["nearest_similarity"]) if r.get("nearest_similarity") not in (None, "") else None)
             for i, r in enumerate(rows)
         ]  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:

@@ -190,8 +190,11 @@ def label_issue_section(inp: ReportInputs) -> list[Section]:
         Command(_dp("relabel", inp.root, "--label-issues", file, "--dry-run"), "move each into its suggested class"),
         Command(_dp("clean", inp.root, "--label-issues", file, "--dry-run"), "quarantine them for review instead"),
     ]
+    scored = inp.label_issues_root
+    elsewhere = scored is not None and Path(scored).expanduser().resolve() != inp.root.resolve()
+    mismatch = f"This list was computed on '{scored}', not on this folder: paths may not match." if elsewhere else None
     return [Section("label-issues", "suspected label errors", f"{description} From {file}.", cards=cards,
-                    commands=commands)]  # fmt: skip
+                    commands=commands, note=mismatch)]  # fmt: skip
 
 
 def outlier_section(inp: ReportInputs) -> list[Section]:
@@ -200,11 +203,9 @@ def outlier_section(inp: ReportInputs) -> list[Section]:
     if inp.outliers is None or inp.outliers_file is None:
         note = f"Not computed. Run `dataprep outliers {inp.root}` and pass its list with --outliers."
         return [Section("outliers", "outliers", description, note=note)]
-    cards = [
-        Card(o.path, o.label or inp.label(o.path), f"#{o.rank}: outlier score {o.score:.3f}") for o in inp.outliers
-    ]
-    commands = [Command(_dp("clean", inp.root, "--outliers", inp.outliers_file, "--dry-run"),
-                        "quarantine them for review")]  # fmt: skip
+    cards = [Card(o.path, o.label or inp.label(o.path), o.detail) for o in inp.outliers]
+    commands = [Command(_dp("clean", inp.root, "--outliers", inp.outliers_file, "--top", str(len(cards)), "--dry-run"),
+                        "quarantine them for review (restore undoes it); --top N for the first N")]  # fmt: skip
     return [Section("outliers", "outliers", f"{description} From {inp.outliers_file}.", cards=cards, commands=commands)]
 
 
