@@ -70,6 +70,7 @@ class LabelIssuesConfig:
     """Everything a label-issues run depends on; RUN/config.json holds it resolved."""
 
     data_dir: str
+    method: str = "embeddings"  # embeddings (trainer.label_issues_embed) | cnn (fold models trained here)
     folds: int = DEFAULT_FOLDS
     model: str = "compact_cnn"
     image_size: int | None = 64
@@ -87,6 +88,8 @@ class LabelIssuesConfig:
     models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
     top: int = 16  # suspects drawn in label_issues.png
     jobs: int | None = None  # validate's worker processes
+    embed_image_size: int = 224  # embeddings method: the backbone's input size
+    knn_weight: float = 0.0  # embeddings method: share of the neighbour vote in the probabilities
     verbose: int = 2
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +112,7 @@ class LabelIssue:
     suggested_label: str
     self_confidence: float
     sha256: str | None = None
+    neighbour_agreement: float | None = None  # embeddings method: share of nearest neighbours with the given label
 
     @property
     def score(self) -> float:
@@ -119,6 +123,7 @@ class LabelIssue:
             "rank": self.rank, "path": self.path, "given_label": self.given_label,
             "suggested_label": self.suggested_label, "self_confidence": round(self.self_confidence, 6),
             "score": round(self.score, 6), "sha256": self.sha256,
+            **({} if self.neighbour_agreement is None else {"neighbour_agreement": round(self.neighbour_agreement, 4)}),
         }  # fmt: skip
 
 
@@ -133,10 +138,12 @@ class LabelIssuesResult:
     fold_accuracy: list[float]
     folds_resumed: int = 0
     skipped: list[str] = field(default_factory=list)
+    method: str = "cnn"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": RESULT_VERSION,
+            "method": self.method,
             "run_dir": str(self.run_dir),
             "class_names": self.class_names,
             "files": len(self.paths),
@@ -232,6 +239,14 @@ def _prepare_run(config: LabelIssuesConfig, resume: bool) -> tuple[Path, LabelIs
             "pass another --run-dir, or --resume to continue it"
         )
     return path, config
+
+
+def saved_method(run_dir: Path) -> str | None:
+    """The method an earlier run in `run_dir` used (what --resume continues), None without one."""
+    saved = run_dir / CONFIG
+    if not saved.is_file():
+        return None
+    return str(json.loads(saved.read_text(encoding="utf-8"))["label_issues"].get("method", "cnn"))
 
 
 def _check_config(config: LabelIssuesConfig) -> None:
