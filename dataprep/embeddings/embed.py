@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE
-from dataprep.embeddings.backbone import BACKBONE, resolve_weights, weights_digest
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
+from dataprep.embeddings.backbone import BACKBONE, MIN_IMAGE_SIZE, resolve_weights, weights_digest
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
 from dataprep.embeddings.vector_cache import VectorCache, vector_key
 from dataprep.engine import InterruptHook, interrupts_as_keyboard_interrupt
@@ -30,7 +30,6 @@ from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan
 from dataprep.validate import ValidateOptions, inspect_scan
 
 EMBEDDINGS_VERSION = 1
-DEFAULT_EMBED_SIZE = 224  # the backbone's ImageNet training size
 ProgressFn = Callable[[int, int], None]
 
 
@@ -77,6 +76,11 @@ def embed_folder(
 
     `progress(done, total)` is called as validate inspects files and again as batches finish.
     Ctrl-C or SIGTERM: `Interrupted`, with every finished batch in the cache."""
+    if image_size < MIN_IMAGE_SIZE:
+        raise DataprepError(
+            f"--image-size {image_size} is too small for {BACKBONE} (expected at least {MIN_IMAGE_SIZE}); "
+            f"pass --image-size {DEFAULT_EMBED_SIZE}"
+        )
     scan = scan_dataset(root, layout)
     if not scan.images:
         raise DataprepError(no_images_message(scan, root))
