@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR, DEFAULT_SEED
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_LR, DEFAULT_SEED
 from dataprep.duplicates import DEFAULT_THRESHOLD, check_threshold, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Severity
@@ -88,7 +88,7 @@ class LabelIssuesConfig:
     models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
     top: int = 16  # suspects drawn in label_issues.png
     jobs: int | None = None  # validate's worker processes
-    embed_image_size: int = 224  # embeddings method: the backbone's input size
+    embed_image_size: int = DEFAULT_EMBED_SIZE  # embeddings method: the backbone's input size
     knn_weight: float = 0.0  # embeddings method: share of the neighbour vote in the probabilities
     verbose: int = 2
 
@@ -219,7 +219,7 @@ def collect_items(config: LabelIssuesConfig) -> Items:
 # --- the run folder --------------------------------------------------------------------------
 
 
-def _prepare_run(config: LabelIssuesConfig, resume: bool) -> tuple[Path, LabelIssuesConfig]:
+def prepare_run(config: LabelIssuesConfig, resume: bool) -> tuple[Path, LabelIssuesConfig]:
     if config.run_dir is None:
         config.run_dir = str(Path("runs") / f"label-issues-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
     path = Path(config.run_dir)
@@ -428,7 +428,7 @@ def find_label_issues(
     """Train `config.folds` models on duplicate-aware folds of `config.data_dir`, score every image
     with the model that did not see it, and rank suspected label errors into the run folder."""
     require_cleanlab()
-    run_dir, config = _prepare_run(config, resume)
+    run_dir, config = prepare_run(config, resume)
     _check_config(config)
     say = progress or (lambda _message: None)
     items = collect_items(config)
@@ -445,7 +445,7 @@ def find_label_issues(
     run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
     run_folder.write_json(run_dir / FOLDS, fold_file_doc(
         items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=_groups_of(items),
+        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
     ))  # fmt: skip
     if items.skipped:
         say(f"{len(items.skipped)} file(s) that validate rates 'error' are left out (e.g. {items.skipped[0]})")
@@ -476,11 +476,11 @@ def find_label_issues(
     result = LabelIssuesResult(
         run_dir, items.class_names, items.paths, labels, probs, issues, accuracy, resumed, items.skipped
     )
-    _write_outputs(result, items, config)
+    write_outputs(result, items, config)
     return result
 
 
-def _groups_of(items: Items) -> list[list[str]]:
+def groups_of(items: Items) -> list[list[str]]:
     members: dict[str, list[str]] = {}
     for path, group in zip(items.paths, items.groups):
         members.setdefault(group, []).append(path)
@@ -501,7 +501,7 @@ def _collect_probs(run_dir: Path, items: Items, k: int) -> np.ndarray:
     return probs
 
 
-def _write_outputs(result: LabelIssuesResult, items: Items, config: LabelIssuesConfig) -> None:
+def write_outputs(result: LabelIssuesResult, items: Items, config: LabelIssuesConfig) -> None:
     run_dir = result.run_dir
     tmp = run_dir / (OOF_PROBS + ".tmp.npy")
     np.save(tmp, result.probs.astype(np.float32))

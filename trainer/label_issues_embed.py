@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
 import numpy as np
 
 from dataprep.errors import DataprepError
@@ -37,12 +38,12 @@ from trainer.label_issues import (
     LabelIssuesConfig,
     LabelIssuesResult,
     Progress,
-    _groups_of,
-    _prepare_run,
-    _write_outputs,
     collect_items,
+    groups_of,
+    prepare_run,
     rank_label_issues,
     require_cleanlab,
+    write_outputs,
 )
 
 # Inverse regularisation of the logistic regression. On unit vectors of 1280 dimensions the
@@ -58,7 +59,7 @@ def find_label_issues_from_embeddings(
     """Score every image of `config.data_dir` by a logistic regression on the other folds'
     embeddings, rank suspected label errors with cleanlab, and write the run folder."""
     require_cleanlab()
-    run_dir, config = _prepare_run(config, resume)
+    run_dir, config = prepare_run(config, resume)
     _check_config(config)
     say = progress or (lambda _message: None)
     items = collect_items(config)
@@ -70,7 +71,7 @@ def find_label_issues_from_embeddings(
     run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
     run_folder.write_json(run_dir / FOLDS, fold_file_doc(
         items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=_groups_of(items),
+        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
     ))  # fmt: skip
     if items.skipped:
         say(f"{len(items.skipped)} file(s) left out (validate rates them 'error', or they did not embed)")
@@ -93,7 +94,7 @@ def find_label_issues_from_embeddings(
     result = LabelIssuesResult(
         run_dir, items.class_names, items.paths, labels, probs, issues, accuracy, 0, items.skipped, method="embeddings"
     )
-    _write_outputs(result, items, config)
+    write_outputs(result, items, config)
     return result
 
 
@@ -175,4 +176,3 @@ def neighbour_agreement(
     shares = (votes + 1.0 / n_classes) / (votes.sum(axis=1, keepdims=True) + 1.0)
     agreement = votes[np.arange(len(labels)), labels] / np.maximum(votes.sum(axis=1), 1.0)
     return agreement, shares
-
