@@ -15,13 +15,13 @@ the same wrong folder, and so do as many correctly labelled images (so copies al
 the way PetImages holds near copies of its photos. Truly mislabelled = the flipped images and
 their copies.
 
-Rankers, one run, the same data, the same duplicate-aware folds (a, e, n, k):
+Rankers, one run, the same data, the same duplicate-aware folds (n, e, k, a):
 
-- (e) ``trainer label-issues`` as shipped (``--method embeddings``): a logistic regression on the
-  pretrained backbone's vectors, nothing cached (its own empty cache folder), so the wall time
-  includes embedding every image;
-- (n) the same with the neighbour vote mixed in (``knn_weight`` 0.5), and (k) the neighbour vote
-  alone (``knn_weight`` 1): does the nearest-neighbour label agreement help? (vectors cached by (e));
+- (n) ``trainer label-issues`` as shipped (``--method embeddings``): a logistic regression on the
+  pretrained backbone's vectors with the neighbour vote mixed in (``knn_weight`` 0.5), nothing
+  cached (its own empty cache folder), so the wall time includes embedding every image;
+- (e) the logistic regression alone (``knn_weight`` 0) and (k) the neighbour vote alone
+  (``knn_weight`` 1): does the nearest-neighbour label agreement help? (vectors cached by (n));
 - (a) ``--method cnn``: a CNN trained per fold on duplicate-aware folds (near copies share a fold);
 - (b) the same with plain stratified folds: a flipped image's copy usually sits in another fold,
   so the model that scores it was trained on its copy, with the wrong label;
@@ -199,7 +199,7 @@ def main() -> None:
         rows: dict[str, dict[str, Any]] = {}
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # nothing cached: (e) embeds every image
         if args.only in (None, "e"):
-            for key, weight in (("e", 0.0), ("n", 0.5), ("k", 1.0)):
+            for key, weight in (("n", 0.5), ("e", 0.0), ("k", 1.0)):
                 rows[key] = run_embeddings(data, Path(tmp) / f"run-{key}", args, weight, wrong)
                 print(f"({key}) {rows[key]}", file=sys.stderr, flush=True)
         for key, grouped in (("a", True), ("b", False)):
@@ -214,8 +214,8 @@ def main() -> None:
         rows["c"] = score(paths, paths[: len(wrong)], wrong)
     total = time.perf_counter() - started
     names = {
-        "e": "(e) embeddings + logistic regression (default)", "n": "(n) (e) with the neighbour vote, weight 0.5",
-        "k": "(k) neighbour vote alone", "a": "(a) CNN, duplicate-aware folds", "b": "(b) CNN, plain folds, copies across folds",
+        "n": "(n) embeddings: logistic regression + neighbour vote 0.5 (default)",
+        "e": "(e) embeddings: logistic regression alone", "k": "(k) embeddings: neighbour vote alone", "a": "(a) CNN, duplicate-aware folds", "b": "(b) CNN, plain folds, copies across folds",
         "c": "(c) random ranking",
     }  # fmt: skip
     summary = {

@@ -369,6 +369,14 @@ def label_issues_command(
     ] = None,
     top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.", min=1, max=10_000)] = 16,
     jobs: Jobs = None,
+    knn_weight: Annotated[
+        float,
+        typer.Option(
+            help="Embeddings: share of the nearest neighbours' label vote in the probabilities (0 = regression alone).",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.5,
     resume: Annotated[
         bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")
     ] = False,
@@ -387,7 +395,7 @@ def label_issues_command(
     config = LabelIssuesConfig(
         data_dir=str(data_dir), method=chosen, folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
         lr=lr, augment=augment, snapshots=snapshots, models_per_fold=models_per_fold, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
-        jobs=jobs, verbose=0 if as_json else 2,
+        jobs=jobs, knn_weight=knn_weight, verbose=0 if as_json else 2,
     )  # fmt: skip
 
     def say(message: str) -> None:

@@ -89,7 +89,7 @@ class LabelIssuesConfig:
     top: int = 16  # suspects drawn in label_issues.png
     jobs: int | None = None  # validate's worker processes
     embed_image_size: int = DEFAULT_EMBED_SIZE  # embeddings method: the backbone's input size
-    knn_weight: float = 0.0  # embeddings method: share of the neighbour vote in the probabilities
+    knn_weight: float = 0.5  # embeddings method: share of the neighbour vote in the probabilities (measured)
     verbose: int = 2
 
     def to_dict(self) -> dict[str, Any]:
