@@ -26,9 +26,11 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
+from dataprep.embed_cli import embed as embed_command
 from dataprep.engine_options import Engine, RayAddress, with_engine
 from dataprep.html_report.command import report as report_command
 from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout, finite
+from dataprep.outliers_cli import outliers as outliers_command
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -37,7 +39,7 @@ T = TypeVar("T")
 
 app = CommandApp(
     name="dataprep",
-    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview, report.",
+    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview, embed, outliers, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -180,9 +182,17 @@ LabelIssuesFile = Annotated[
         metavar="FILE",
     ),
 ]
+OutliersFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--outliers", help="The JSON of `dataprep outliers DIR --json`: quarantine its images.", metavar="FILE"
+    ),
+]
 Top = Annotated[
     int | None,
-    typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1, max=1_000_000_000),
+    typer.Option(
+        "--top", help="With --label-issues or --outliers: only the N highest-ranked.", min=1, max=1_000_000_000
+    ),
 ]
 MinScore = Annotated[
     float | None,
@@ -200,6 +210,7 @@ MinScore = Annotated[
 def _clean_label_issues(
     directory: Path,
     file: Path,
+    outliers: bool,
     top: int | None,
     min_score: float | None,
     quarantine: Path | None,
@@ -208,18 +219,21 @@ def _clean_label_issues(
     dry_run: bool,
     json_out: bool,
 ) -> None:
-    """`clean --label-issues`: quarantine the suspects of `trainer label-issues` (manifest, restore)."""
+    """`clean --label-issues` / `--outliers`: quarantine the suspects of `trainer label-issues` or the
+    images of `dataprep outliers` (one path: manifest, journal, restore)."""
     import json
 
     from dataprep import render
     from dataprep.errors import DataprepError
     from dataprep.label_issues import clean_label_issues, read_label_issues, select_suspects
+    from dataprep.outliers import read_outliers
 
+    option = "--outliers" if outliers else "--label-issues"
     if delete or duplicates:
-        raise DataprepError(
-            "--label-issues quarantines suspects for review; drop --delete/--duplicates (restore undoes it)"
-        )
-    suspects = select_suspects(read_label_issues(file), top, min_score)
+        raise DataprepError(f"{option} quarantines images for review; drop --delete/--duplicates (restore undoes it)")
+    if outliers and min_score is not None:
+        raise DataprepError("--min-score is a label-issue score (0-1); with --outliers choose with --top N")
+    suspects = select_suspects(read_outliers(file) if outliers else read_label_issues(file), top, min_score)
     with render.progress_bar("validating", enabled=not json_out) as progress:
         from dataprep.validate import ValidateOptions
 
@@ -262,6 +276,7 @@ def clean(
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
     label_issues: LabelIssuesFile = None,
+    outliers: OutliersFile = None,
     top: Top = None,
     min_score: MinScore = None,
     engine: Engine = "local",
@@ -269,7 +284,8 @@ def clean(
 ) -> None:
     """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
 
-    With --label-issues FILE: quarantine the suspected label errors `trainer label-issues` listed instead.
+    With --label-issues FILE: quarantine the suspected label errors `trainer label-issues` listed instead;
+    with --outliers FILE, the images `dataprep outliers --json` listed.
 
     Undo with `dataprep restore DIR.quarantine`. A killed run loses nothing; re-run it to finish.
     """
@@ -281,11 +297,18 @@ def clean(
     from dataprep.errors import DataprepError
     from dataprep.findings import Severity, parse_severity
 
-    if label_issues is not None:
-        _clean_label_issues(directory, label_issues, top, min_score, quarantine, delete, duplicates, dry_run, json_out)
+    if label_issues is not None and outliers is not None:
+        raise DataprepError("--label-issues and --outliers both given; clean one list at a time")
+    listed = label_issues if label_issues is not None else outliers
+    if listed is not None:
+        _clean_label_issues(
+            directory, listed, outliers is not None, top, min_score, quarantine, delete, duplicates, dry_run, json_out
+        )
         return
     if top is not None or min_score is not None:
-        raise DataprepError("--top and --min-score choose among label issues; pass --label-issues FILE with them")
+        raise DataprepError(
+            "--top and --min-score choose among listed images; pass --label-issues FILE or --outliers FILE with them"
+        )
     chosen = parse_severity(level)
     if chosen is None or chosen < Severity.WARNING:
         raise DataprepError(f"--level {level!r} would remove valid photos; expected error or warning")
@@ -749,6 +772,8 @@ def convert(
         render.print_convert_result(result)
 
 
+app.command("embed")(embed_command)  # declared in dataprep/embed_cli.py
+app.command("outliers")(outliers_command)  # declared in dataprep/outliers_cli.py
 app.command("report")(report_command)  # declared in dataprep/html_report/command.py
 
 

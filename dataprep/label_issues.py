@@ -42,6 +42,7 @@ from dataprep.validate import ValidateOptions
 
 RELABELED = "relabeled"
 CHECK = "label_issue"
+OUTLIER = "outlier"  # a suspect from `dataprep outliers` (quarantined the same way, see dataprep.outliers)
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,12 @@ class Suspect:
     suggested_label: str
     score: float
     sha256: str | None = None
+    kind: str = CHECK  # the finding's check name: label_issue | outlier
 
     @property
     def detail(self) -> str:
+        if self.kind == OUTLIER:
+            return f"outlier #{self.rank} of class '{self.given_label}' (score {self.score:.2f})"
         return f"label issue #{self.rank}: given '{self.given_label}', looks like '{self.suggested_label}' (score {self.score:.3f})"
 
 
@@ -109,7 +113,7 @@ def _check_still_there(base: Path, suspect: Suspect, sha256: str | None) -> Path
             f"'{suspect.path}' from the label-issues file is not in '{base}' (expected DIR to be the folder "
             "'trainer label-issues' scored); pass that folder, or run label-issues again"
         )
-    if len(parts) < 2 or parts[-2] != suspect.given_label:
+    if suspect.given_label and (len(parts) < 2 or parts[-2] != suspect.given_label):
         raise DataprepError(
             f"'{suspect.path}' is not in a class folder named '{suspect.given_label}'; run label-issues again"
         )
@@ -130,7 +134,8 @@ def clean_label_issues(
     dry_run: bool = False,
     validate_options: ValidateOptions | None = None,
 ) -> CleanResult:
-    """Quarantine `suspects` with `dataprep clean`'s machinery (manifest, journal, restore)."""
+    """Quarantine `suspects` (label issues or outliers) with `dataprep clean`'s machinery (manifest,
+    journal, restore)."""
     base = require_directory(root)
     by_path = {s.path: s for s in suspects}
 
@@ -142,7 +147,7 @@ def clean_label_issues(
             _check_still_there(base, s, result.sha256 if result is not None else None)
             if result is None:
                 continue
-            result.findings.append(Finding(s.path, CHECK, Severity.INFO, by_path[s.path].detail))
+            result.findings.append(Finding(s.path, s.kind, Severity.INFO, by_path[s.path].detail))
             chosen.append(result)
         return chosen
 

@@ -75,3 +75,21 @@ def planted_copies(im: Image.Image, original: bytes) -> dict[str, bytes]:
         "brighter": jpeg(shifted(im, 30)),
         "darker": jpeg(shifted(im, -30)),
     }
+
+
+def flower(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A flower-like picture: coloured petals round a yellow heart on green, unlike `photo`'s shapes."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    im = Image.new("RGB", size, (int(rng.integers(30, 70)), int(rng.integers(110, 160)), int(rng.integers(30, 70))))
+    draw = ImageDraw.Draw(im)
+    cx, cy, r = w / 2 + rng.uniform(-20, 20), h / 2 + rng.uniform(-15, 15), min(w, h) * rng.uniform(0.3, 0.4)
+    petal = tuple(int(c) for c in rng.integers(150, 256, 3))
+    petals = int(rng.integers(6, 10))
+    for i in range(petals):
+        a = 2 * np.pi * i / petals
+        px, py = cx + 0.6 * r * np.cos(a), cy + 0.6 * r * np.sin(a)
+        draw.ellipse((px - r / 2.5, py - r / 2.5, px + r / 2.5, py + r / 2.5), fill=petal, outline=(90, 40, 60))
+    draw.ellipse((cx - r / 4, cy - r / 4, cx + r / 4, cy + r / 4), fill=(240, 200, 30))
+    arr = np.asarray(im.filter(ImageFilter.GaussianBlur(1.5))).astype(np.float64) + rng.normal(0, 4, (h, w, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))

@@ -7,6 +7,7 @@ prints; errors are DataprepError, turned into one line and exit code 2 by `run_a
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import sys
 from pathlib import Path
@@ -42,6 +43,14 @@ from dataprep.options import (
     ValFraction,
 )
 from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
+
+
+class LabelIssuesMethod(str, enum.Enum):
+    """How `label-issues` gets its out-of-fold probabilities."""
+
+    embeddings = "embeddings"
+    cnn = "cnn"
+
 
 app = CommandApp(
     name="trainer",
@@ -320,8 +329,15 @@ def label_issues_command(
     data_dir: Annotated[
         Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")
     ],
+    method: Annotated[
+        LabelIssuesMethod,
+        typer.Option(
+            help="embeddings: a logistic regression on the pretrained backbone's cached vectors (seconds); "
+            "cnn: train a CNN per fold (minutes)."
+        ),
+    ] = LabelIssuesMethod.embeddings,
     folds: Annotated[
-        int, typer.Option(help="Models to train; each image is scored by the one that did not see it.", min=2, max=100)
+        int, typer.Option(help="Folds; each image is scored by the model that did not see it.", min=2, max=100)
     ] = 4,
     model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
     image_size: ModelImageSize = 64,
@@ -353,29 +369,40 @@ def label_issues_command(
     ] = None,
     top: Annotated[int, typer.Option(help="Suspects drawn in label_issues.png.", min=1, max=10_000)] = 16,
     jobs: Jobs = None,
+    knn_weight: Annotated[
+        float,
+        typer.Option(
+            help="Embeddings: share of the nearest neighbours' label vote in the probabilities (0 = regression alone).",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.5,
     resume: Annotated[
         bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranked list as JSON.")] = False,
 ) -> None:
-    """Rank likely mislabelled images: k-fold training on duplicate-aware folds, out-of-fold probabilities, cleanlab."""
+    """Rank likely mislabelled images: out-of-fold probabilities on duplicate-aware folds, ranked by cleanlab."""
     from dataprep.errors import DataprepError
-    from trainer.label_issues import LabelIssuesConfig, find_label_issues, require_cleanlab
+    from trainer.label_issues import LabelIssuesConfig, find_label_issues, require_cleanlab, saved_method
+    from trainer.label_issues_embed import find_label_issues_from_embeddings
 
     require_cleanlab()
     if resume and run_dir is None:
         raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
     _quiet_tensorflow()
+    chosen = (saved_method(run_dir) if resume and run_dir else None) or method.value
     config = LabelIssuesConfig(
-        data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
+        data_dir=str(data_dir), method=chosen, folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
         lr=lr, augment=augment, snapshots=snapshots, models_per_fold=models_per_fold, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
-        jobs=jobs, verbose=0 if as_json else 2,
+        jobs=jobs, knn_weight=knn_weight, verbose=0 if as_json else 2,
     )  # fmt: skip
 
     def say(message: str) -> None:
         print(message, file=sys.stderr if as_json else sys.stdout, flush=True)
 
-    result = find_label_issues(config, resume=resume, progress=say)
+    find = find_label_issues_from_embeddings if chosen == LabelIssuesMethod.embeddings.value else find_label_issues
+    result = find(config, resume=resume, progress=say)
     if as_json:
         _print_json(result.to_dict())
         return
