@@ -75,3 +75,21 @@ def planted_copies(im: Image.Image, original: bytes) -> dict[str, bytes]:
         "brighter": jpeg(shifted(im, 30)),
         "darker": jpeg(shifted(im, -30)),
     }
+
+
+def textured(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """A photo with texture at many scales (160 small shapes over `photo`'s gradients and shapes):
+    hundreds of local features, as a real photo has, for the geometric verifier's tests. Distinct
+    seeds place every shape elsewhere."""
+    im = photo(seed, size)
+    rng = np.random.default_rng(seed + 10_000)
+    w, h = size
+    draw = ImageDraw.Draw(im)
+    for _ in range(160):
+        r, x, y = rng.uniform(3, 18), rng.uniform(0, w), rng.uniform(0, h)
+        stretch = rng.uniform(0.5, 1.5)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(
+            (x - r, y - r * stretch, x + r, y + r * stretch), fill=colour
+        )
+    return im.filter(ImageFilter.GaussianBlur(0.7))
