@@ -90,7 +90,7 @@ def extract(gray: np.ndarray, max_features: int = MAX_FEATURES) -> Features:
     import cv2
     import numpy as np
 
-    sift = cv2.SIFT_create(nfeatures=max_features)
+    sift = cv2.SIFT.create(nfeatures=max_features)
     keypoints, descriptors = sift.detectAndCompute(np.ascontiguousarray(gray), None)
     if descriptors is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
