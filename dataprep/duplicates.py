@@ -26,6 +26,7 @@ similarity (5th percentile 0.80); the most similar two distinct photos among the
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,8 @@ REPORT_VERSION = 2
 
 Kind = Literal["exact", "pixels", "near", "mirrored", "semantic"]
 KIND_ORDER: tuple[Kind, ...] = ("exact", "pixels", "near", "mirrored", "semantic")  # a group's kind: its loosest pair's
-GEOMETRIC_BELOW = 0.7  # hash candidates verified below this similarity must also match geometrically
+CLOSE_UP_TO = 16  # units in a connected set whose missing pairs --semantic checks (at most 120 checks)
+GEOMETRIC_BELOW = 0.8  # hash candidates verified below this similarity must also match geometrically
 # (when OpenCV is installed): different dandelions of flower_photos reach 0.50-0.56 on thumbnails.
 
 
@@ -285,25 +287,46 @@ def _semantic_edges(
     verifier: GeometricVerifier, edges: dict[tuple[int, int], DuplicatePair],
 ) -> None:  # fmt: skip
     """Add a `semantic` pair for each embedding candidate between two units that the hashes did
-    not already link and that the geometric verifier accepts."""
+    not already link and that the geometric verifier accepts. Then, inside each connected set
+    that gained one (up to `CLOSE_UP_TO` units), every pair not yet verified is checked too: the
+    neighbours propose a copy's original, not always its sibling copies, and a group needs all."""
     from dataprep.checks.image_properties import hamming
     from dataprep.similarity import compare_thumbnails
 
-    index = {r.rel: k for k, r in enumerate(items)}
-    for c in semantic:
-        if c.a not in index or c.b not in index:
-            continue  # a file validate left out (empty, unreadable)
-        a, b = sorted((same.find(index[c.a]), same.find(index[c.b])))
-        if a == b or (a, b) in edges:
-            continue
+    def add(a: int, b: int, cosine: float | None) -> None:
         geometric = verifier.verify(items[a].rel, items[b].rel)
         if not geometric.same_photo:
-            continue
+            return
         sa, sb = signatures.get(a), signatures.get(b)
         detail = compare_thumbnails(sa.thumbnail_array(), sb.thumbnail_array()).similarity if sa and sb else 0.0
         pa, pb = items[a].phash, items[b].phash
         bits = hamming(pa, pb) if pa and pb else HASH_BITS
-        edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, "semantic", bits, detail, geometric.inliers, c.cosine)
+        edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, "semantic", bits, detail, geometric.inliers, cosine)
+
+    index = {r.rel: k for k, r in enumerate(items)}
+    checked: set[tuple[int, int]] = set()
+    for c in semantic:
+        if c.a not in index or c.b not in index:
+            continue  # a file validate left out (empty, unreadable)
+        a, b = sorted((same.find(index[c.a]), same.find(index[c.b])))
+        if a != b and (a, b) not in edges and (a, b) not in checked:
+            checked.add((a, b))
+            add(a, b, c.cosine)
+    linked = _UnionFind(len(items))
+    for a, b in edges:
+        linked.union(a, b)
+    sets: dict[int, set[int]] = {}
+    for (a, _), p in edges.items():
+        if p.kind == "semantic":
+            sets.setdefault(linked.find(a), set())
+    for a, b in edges:
+        if (root := linked.find(a)) in sets:
+            sets[root] |= {a, b}
+    for members in sets.values():
+        if len(members) <= CLOSE_UP_TO:
+            for a, b in itertools.combinations(sorted(members), 2):
+                if (a, b) not in edges and (a, b) not in checked:
+                    add(a, b, None)
 
 
 def _grouped(
@@ -401,11 +424,7 @@ def search_folder(
     if semantic:
         from dataprep.semantic_duplicates import embedding_candidates
 
-        cache_dir, use_cache = (options.cache_dir, options.use_cache) if options else (None, True)
-        layout, progress = (options.layout, options.progress) if options else (None, None)
-        candidates = embedding_candidates(
-            root, cache_dir=cache_dir, use_cache=use_cache, layout=layout, progress=progress
-        )
+        candidates = embedding_candidates(root, options)
     return search_duplicates(results, threshold, similarity, verifier=verifier, semantic=candidates)
 
 
@@ -502,7 +521,7 @@ def duplicates_report(
 
     check_threshold(threshold)
     check_similarity(similarity)
-    _check_semantic_first(semantic)
+    check_semantic_ready(semantic)
     report = validate(root, validate_options)
     found = search_folder(
         report.root, report.results, threshold, similarity, semantic=semantic, options=validate_options
@@ -510,12 +529,15 @@ def duplicates_report(
     return DuplicatesReport(report.root, threshold, len(report.scan.images), found.groups, similarity, semantic)
 
 
-def _check_semantic_first(semantic: bool) -> None:
-    """Before any work: --semantic without OpenCV is one line naming the install command."""
+def check_semantic_ready(semantic: bool) -> None:
+    """Before any work: --semantic without OpenCV or the backbone's weights is one line naming
+    the install command."""
     if semantic:
+        from dataprep.embeddings.backbone import BACKBONE, resolve_weights
         from dataprep.geometric_match import require_cv2
 
         require_cv2("--semantic")
+        resolve_weights(BACKBONE, "imagenet")
 
 
 def leakage_report(
@@ -528,7 +550,7 @@ def leakage_report(
 
     check_threshold(threshold)
     check_similarity(similarity)
-    _check_semantic_first(semantic)
+    check_semantic_ready(semantic)
     scan = scan_dataset(out)
     if scan.layout != "split":
         raise DataprepError(

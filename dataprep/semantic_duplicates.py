@@ -13,13 +13,15 @@ accepts as `semantic` pairs beside the hash-found ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from dataprep.validate import ValidateOptions
 
 DEFAULT_NEIGHBOURS = 5  # candidates per image: a photo rarely has more copies than this that the hashes miss
 COSINE_FLOOR = 0.7  # below this embedding similarity a pair is not checked (edited copies: 0.76 and up)
@@ -58,19 +60,17 @@ def candidate_pairs(
 
 
 def embedding_candidates(
-    root: Path,
-    *,
-    k: int = DEFAULT_NEIGHBOURS,
-    floor: float = COSINE_FLOOR,
-    cache_dir: Path | None = None,
-    use_cache: bool = True,
-    layout: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    root: Path, options: ValidateOptions | None = None, k: int = DEFAULT_NEIGHBOURS, floor: float = COSINE_FLOOR
 ) -> list[Candidate]:
-    """Embed every image of `root` (cached per file: a second run computes nothing) and return
-    the candidate pairs among them. Needs TensorFlow and the backbone's weights (a one-line
-    error names the install command when they are missing)."""
+    """Embed every image of `root` (cached per file: a second run computes nothing; the cache,
+    engine, layout and progress of `options`) and return the candidate pairs among them. Needs
+    TensorFlow and the backbone's weights (a one-line error names the install command)."""
     from dataprep.embeddings.embed import embed_folder
+    from dataprep.validate import ValidateOptions
 
-    emb = embed_folder(root, cache_dir=cache_dir, use_cache=use_cache, layout=layout, progress=progress)
+    o = options or ValidateOptions()
+    emb = embed_folder(
+        root, cache_dir=o.cache_dir, use_cache=o.use_cache, layout=o.layout, engine=o.engine,
+        ray_address=o.ray_address, progress=o.progress,
+    )  # fmt: skip
     return candidate_pairs(emb.paths, emb.vectors, k, floor)

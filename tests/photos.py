@@ -104,7 +104,9 @@ def same_scene(layout: int, variant: int, jitter: float = 2.0, size: tuple[int, 
     w, h = size
     rng, var = np.random.default_rng(layout), np.random.default_rng(variant + 1000)
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    channels = [rng.uniform(40, 200) + rng.uniform(-120, 120) * x / w + rng.uniform(-120, 120) * y / h for _ in range(3)]
+    channels = [
+        rng.uniform(40, 200) + rng.uniform(-120, 120) * x / w + rng.uniform(-120, 120) * y / h for _ in range(3)
+    ]
     im = Image.fromarray(np.clip(np.stack(channels, axis=2), 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(im)
     for _ in range(9):
@@ -112,7 +114,9 @@ def same_scene(layout: int, variant: int, jitter: float = 2.0, size: tuple[int, 
         x1, y1 = x0 + rng.uniform(0.1, 0.4) * w, y0 + rng.uniform(0.1, 0.4) * h
         colour, ellipse, move = rng.integers(0, 256, 3), rng.random() < 0.5, var.normal(0, jitter, 4)
         fill = tuple(int(c) for c in np.clip(colour + var.normal(0, 10, 3), 0, 255))
-        (draw.ellipse if ellipse else draw.rectangle)((x0 + move[0], y0 + move[1], x1 + move[2], y1 + move[3]), fill=fill)
+        (draw.ellipse if ellipse else draw.rectangle)(
+            (x0 + move[0], y0 + move[1], x1 + move[2], y1 + move[3]), fill=fill
+        )
     base = np.asarray(im).astype(int)
     for _ in range(400):
         r, cx, cy = var.uniform(1.5, 4), var.uniform(0, w - 1), var.uniform(0, h - 1)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataprep.duplicates import check_semantic_ready
 from dataprep.errors import DataprepError
 from dataprep.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
 from dataprep.scan import require_directory
@@ -156,6 +157,7 @@ def split_dataset(
         resume=resume, force=force, dry_run=dry_run,
     )  # fmt: skip
     raw_path = require_directory(request.raw, "a folder of class folders (RAW/CLASS/*.jpg)")
+    check_semantic_ready(semantic)
     out_path = request.out.expanduser().resolve()
     _check_folders(raw_path, out_path)
 
