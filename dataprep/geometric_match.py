@@ -41,6 +41,7 @@ REPROJECTION_PX = 4.0  # RANSAC: a match fits the transform when it lands within
 MIN_INLIERS = 25  # a copy: measured >= 98 on planted edits of pets-800, different photos <= 12
 MIN_KEYPOINTS = 40  # fewer keypoints on either side: too little texture to decide either way
 RANSAC_ITERATIONS = 2000
+MAX_SCALE = 4.0  # both images are described at FEATURE_SIDE: a copy keeping 1/16 of the area is 4x
 CACHE_IMAGES = 1024  # features kept in memory by a verifier (least recently used dropped first)
 INSTALL = "pip install 'opencv-python-headless>=4.8'"
 
@@ -116,7 +117,17 @@ def match_features(a: Features, b: Features) -> GeometricMatch:
     if len(a) < MIN_KEYPOINTS or len(b) < MIN_KEYPOINTS:
         return GeometricMatch(0, 0, decided=False)
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(a.descriptors, b.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    ratio_ok = sorted((p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance),
+                      key=lambda m: (m.distance, m.queryIdx))  # fmt: skip
+    # One match per keypoint of `b` (its best): many keypoints of `a` matched onto one of `b`
+    # (a logo, a fence's repeated mesh) would otherwise agree with a transform that shrinks
+    # everything onto that point.
+    taken: set[int] = set()
+    good = []
+    for m in ratio_ok:
+        if m.trainIdx not in taken:
+            taken.add(m.trainIdx)
+            good.append(m)
     if len(good) < 3:
         return GeometricMatch(0, len(good))
     src = a.points[[m.queryIdx for m in good]]
@@ -130,6 +141,8 @@ def match_features(a: Features, b: Features) -> GeometricMatch:
         return GeometricMatch(0, len(good))
     scale = float(np.hypot(transform[0, 0], transform[1, 0]))
     angle = float(np.degrees(np.arctan2(transform[1, 0], transform[0, 0])))
+    if not 1 / MAX_SCALE <= scale <= MAX_SCALE:  # not a copy at any zoom a copy is made at: a degenerate fit
+        return GeometricMatch(0, len(good), scale, angle)
     return GeometricMatch(int(mask.sum()), len(good), scale, angle)
 
 
