@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
+from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, search_folder
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
 from dataprep.journal import (
@@ -230,15 +230,11 @@ def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], l
         if len(staying) < 2:
             continue
         keep = kept_copy(staying)
-        distance = {m.path: m.distance for m in g.members}
         for r in staying:
             if r is keep:
                 continue
-            what = (
-                "exact copy"
-                if distance[r.rel] == 0
-                else f"near duplicate (pHash distance {distance[r.rel]} to {g.paths[0]})"
-            )
+            pair = g.between(r.rel, keep.rel)
+            what = pair.describe() if pair is not None else f"{g.kind} copy"
             detail = f"{what} of {keep.rel}, which is kept as the largest of its group of {len(g.members)}"
             r.findings.append(Finding(r.rel, "near_duplicate", severity, detail))
             extra.append(r)
@@ -304,9 +300,8 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
     if opts.duplicates and opts.select is None:
         order = {r.rel: i for i, r in enumerate(report.results)}
-        extra = _duplicate_copies(
-            report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected}
-        )
+        groups = search_folder(report.root, report.results, opts.threshold, options=opts.validate).groups
+        extra = _duplicate_copies(report.results, groups, {r.rel for r in selected})
         selected = sorted(selected + extra, key=lambda r: order[r.rel])
     result = CleanResult(
         root=base,

@@ -29,7 +29,19 @@ from dataprep.defaults import (
 from dataprep.embed_cli import embed as embed_command
 from dataprep.engine_options import Engine, RayAddress, with_engine
 from dataprep.html_report.command import report as report_command
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout, finite
+from dataprep.options import (
+    CacheDir,
+    Jobs,
+    MaxPixels,
+    MinSize,
+    NoCache,
+    Seed,
+    Semantic,
+    Similarity,
+    Threshold,
+    Timeout,
+    finite,
+)
 from dataprep.outliers_cli import outliers as outliers_command
 
 if TYPE_CHECKING:
@@ -356,9 +368,10 @@ def duplicates(
     ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
+    semantic: Semantic = False,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye."),
+        typer.Option("--plot", help="Also draw the groups, one row each, into this .png, to audit them by eye."),
     ] = None,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
@@ -369,7 +382,7 @@ def duplicates(
     engine: Engine = "local",
     ray_address: RayAddress = None,
 ) -> None:
-    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies)."""
+    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies); with --semantic also look-alike copies."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
@@ -378,7 +391,7 @@ def duplicates(
     report = _with_hashing_progress(
         json_out,
         options,
-        lambda opts: duplicates_report(directory, threshold, opts, similarity),
+        lambda opts: duplicates_report(directory, threshold, opts, similarity, semantic),
         (engine, ray_address, "duplicates"),
     )
     if plot is not None:
@@ -399,6 +412,7 @@ def leakage(
     ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
+    semantic: Semantic = False,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -417,7 +431,7 @@ def leakage(
     report = _with_hashing_progress(
         json_out,
         options,
-        lambda opts: leakage_report(out, threshold, opts, similarity),
+        lambda opts: leakage_report(out, threshold, opts, similarity, semantic),
         (engine, ray_address, "leakage"),
     )
     if json_out:
@@ -600,6 +614,7 @@ def split(
             "--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default)."
         ),
     ] = False,
+    semantic: Semantic = False,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json."),
@@ -650,6 +665,7 @@ def split(
         result = split_dataset(
             raw, out, spec, seed=seed, mode=mode, include_invalid=include_invalid,
             resume=resume, force=force, dry_run=dry_run, validate_options=options, after_file=progress,
+            semantic=semantic,
         )  # fmt: skip
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

@@ -100,6 +100,16 @@ Similarity = Annotated[
     ),
 ]
 
+Semantic = Annotated[
+    bool,
+    typer.Option(
+        "--semantic",
+        help="Also find look-alike copies the hashes miss (a tight crop, a 12-degree rotation, a grey or recoloured "
+        "crop): each image's nearest neighbours by a pretrained network's embedding, kept when their local features "
+        "match under one transform. Slower (embeds every image once, cached); needs OpenCV and the backbone weights.",
+    ),
+]
+
 # --- randomness --------------------------------------------------------------------------------
 
 Seed = Annotated[

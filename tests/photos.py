@@ -93,3 +93,52 @@ def flower(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     draw.ellipse((cx - r / 4, cy - r / 4, cx + r / 4, cy + r / 4), fill=(240, 200, 30))
     arr = np.asarray(im.filter(ImageFilter.GaussianBlur(1.5))).astype(np.float64) + rng.normal(0, 4, (h, w, 3))
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def textured(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """A photo with texture at many scales (160 small shapes over `photo`'s gradients and shapes):
+    hundreds of local features, as a real photo has, for the geometric verifier's tests. Distinct
+    seeds place every shape elsewhere."""
+    im = photo(seed, size)
+    rng = np.random.default_rng(seed + 10_000)
+    w, h = size
+    draw = ImageDraw.Draw(im)
+    for _ in range(160):
+        r, x, y = rng.uniform(3, 18), rng.uniform(0, w), rng.uniform(0, h)
+        stretch = rng.uniform(0.5, 1.5)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(
+            (x - r, y - r * stretch, x + r, y + r * stretch), fill=colour
+        )
+    return im.filter(ImageFilter.GaussianBlur(0.7))
+
+
+def same_scene(layout: int, variant: int, jitter: float = 2.0, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """Another photo of one scene: the same large shapes (each moved by about `jitter` pixels,
+    its colour a little changed) under different fine detail (400 small dots, where a different
+    shot differs). 32-pixel thumbnails of two variants look alike (detail correlation 0.5-0.7 for
+    layouts 0 and 3), their local features do not line up: the thumbnail check alone would call
+    them copies, as it did two different dandelions of flower_photos."""
+    w, h = size
+    rng, var = np.random.default_rng(layout), np.random.default_rng(variant + 1000)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    channels = [
+        rng.uniform(40, 200) + rng.uniform(-120, 120) * x / w + rng.uniform(-120, 120) * y / h for _ in range(3)
+    ]
+    im = Image.fromarray(np.clip(np.stack(channels, axis=2), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    for _ in range(9):
+        x0, y0 = rng.uniform(-0.1, 0.9) * w, rng.uniform(-0.1, 0.9) * h
+        x1, y1 = x0 + rng.uniform(0.1, 0.4) * w, y0 + rng.uniform(0.1, 0.4) * h
+        colour, ellipse, move = rng.integers(0, 256, 3), rng.random() < 0.5, var.normal(0, jitter, 4)
+        fill = tuple(int(c) for c in np.clip(colour + var.normal(0, 10, 3), 0, 255))
+        (draw.ellipse if ellipse else draw.rectangle)(
+            (x0 + move[0], y0 + move[1], x1 + move[2], y1 + move[3]), fill=fill
+        )
+    base = np.asarray(im).astype(int)
+    for _ in range(400):
+        r, cx, cy = var.uniform(1.5, 4), var.uniform(0, w - 1), var.uniform(0, h - 1)
+        fill = tuple(int(c) for c in np.clip(base[int(cy), int(cx)] + var.choice([-45, 45]), 0, 255))
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    arr = np.asarray(im.filter(ImageFilter.GaussianBlur(0.7)), dtype=np.float64) + var.normal(0, 4, (h, w, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))

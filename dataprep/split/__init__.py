@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataprep.duplicates import check_semantic_ready
 from dataprep.errors import DataprepError
 from dataprep.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
 from dataprep.scan import require_directory
@@ -139,6 +140,7 @@ def split_dataset(
     dry_run: bool = False,
     validate_options: ValidateOptions | None = None,
     after_file: FileHook | None = None,
+    semantic: bool = False,
 ) -> SplitResult:
     """Split RAW (``RAW/CLASS/*``) into ``OUT/{train,val,test}/CLASS/`` plus ``OUT/split.json``.
 
@@ -147,13 +149,15 @@ def split_dataset(
     only files that the previous split wrote and that RAW can give again are removed; anything
     else under OUT's split folders, or the photos of a previous ``move`` split, makes it refuse
     before writing anything; other files in OUT are left alone). RAW is only changed by
-    ``mode="move"``. With `dry_run` nothing is written and the result holds the plan.
+    ``mode="move"``. With `dry_run` nothing is written and the result holds the plan. With
+    `semantic`, look-alike copies (`dataprep.semantic_duplicates`) are kept together too.
     """
     request = SplitRequest(
         raw=Path(raw), out=Path(out), spec=spec or SplitSpec(), seed=seed, mode=mode, include_invalid=include_invalid,
         resume=resume, force=force, dry_run=dry_run,
     )  # fmt: skip
     raw_path = require_directory(request.raw, "a folder of class folders (RAW/CLASS/*.jpg)")
+    check_semantic_ready(semantic)
     out_path = request.out.expanduser().resolve()
     _check_folders(raw_path, out_path)
 
@@ -185,7 +189,7 @@ def split_dataset(
 
     started = time.perf_counter()
     found, excluded = _sources.collect_sources(
-        raw_path, include_invalid=request.include_invalid, validate_options=validate_options
+        raw_path, include_invalid=request.include_invalid, validate_options=validate_options, semantic=semantic
     )
     plan = plan_split(found, request.spec, request.seed)
     if not plan.assignments:
