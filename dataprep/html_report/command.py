@@ -17,7 +17,7 @@ from dataprep.defaults import (
     DEFAULT_TIMEOUT_S,
 )
 from dataprep.engine_options import Engine, RayAddress, with_engine
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Similarity, Threshold, Timeout
+from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Semantic, Similarity, Threshold, Timeout
 
 
 def report(
@@ -54,6 +54,7 @@ def report(
     ] = 48,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
+    semantic: Semantic = False,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -83,7 +84,7 @@ def report(
     with render.progress_bar("validating", enabled=not json_out) as progress:
         options.progress = progress
         inputs = gather_inputs(root, options, threshold=threshold, similarity=similarity,
-                               label_issues=label_issues, outliers=outliers)  # fmt: skip
+                               label_issues=label_issues, outliers=outliers, semantic=semantic)  # fmt: skip
     layout = Layout(cap=gallery, group_cap=max(1, gallery // 4))
     with render.progress_bar("thumbnails", enabled=not json_out) as progress:
         written = write_report(inputs, out, ReportOptions(layout, force, max_pixels, progress))

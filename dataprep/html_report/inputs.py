@@ -3,7 +3,8 @@
 - validate's results: `dataprep.validate.validate`, which reuses the result cache, so a folder
   validated before is not decoded again (only changed files are);
 - duplicate groups (exact, same pixels, near, mirrored) and the leaks across splits: from the
-  hashes and signatures those results already carry (`dataprep.duplicates`), no decode;
+  hashes and signatures those results already carry (`dataprep.duplicates`), as `dataprep
+  duplicates` finds them; with `semantic`, look-alike copies from the (cached) embeddings too;
 - label issues: the ranked list `trainer label-issues` wrote (`--label-issues FILE`, or its run folder);
 - outliers: the ranked list `dataprep outliers` wrote (`--outliers FILE`).
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.defaults import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD_BITS
-from dataprep.duplicates import DuplicateGroup, find_duplicates
+from dataprep.duplicates import DuplicateGroup, check_semantic_ready, search_folder
 from dataprep.errors import DataprepError
 from dataprep.label_issues import Suspect, read_label_issues
 from dataprep.report import Report
@@ -58,6 +59,7 @@ class ReportInputs:
     groups: list[DuplicateGroup]
     threshold: int = DEFAULT_THRESHOLD_BITS
     similarity: float = DEFAULT_SIMILARITY
+    semantic: bool = False
     label_issues: list[Suspect] | None = None
     label_issues_file: Path | None = None
     label_issues_root: str | None = None  # the folder the list was computed on (its `data_dir`)
@@ -83,20 +85,26 @@ def gather_inputs(
     similarity: float = DEFAULT_SIMILARITY,
     label_issues: Path | None = None,
     outliers: Path | None = None,
+    semantic: bool = False,
 ) -> ReportInputs:
-    """Validate `root` (from the cache where it can), group its duplicates, and read the ranked
-    lists given. A list that was asked for but cannot be read is an error, not a silent gap."""
+    """Validate `root` (from the cache where it can), group its duplicates as `dataprep duplicates`
+    does (with `semantic`, also the look-alike copies its embeddings propose: `duplicates --semantic`),
+    and read the ranked lists given. A list that was asked for but cannot be read is an error, not
+    a silent gap."""
+    check_semantic_ready(semantic)
     issues_file = _resolve(label_issues, LABEL_ISSUES_FILE, "trainer label-issues") if label_issues else None
     outliers_file = _resolve(outliers, OUTLIERS_FILE, "dataprep outliers") if outliers else None
     suspects = read_label_issues(issues_file) if issues_file else None
     ranked = read_outliers(outliers_file) if outliers_file else None
     report = validate(root, validate_options)
-    groups = find_duplicates(report.results, threshold, similarity)
+    groups = search_folder(
+        report.root, report.results, threshold, similarity, semantic=semantic, options=validate_options
+    ).groups
     label_of: dict[str, str | None] = {}
     for rec in report.scan.files:
         label_of[rec.rel] = rec.label if rec.split is None or rec.label is None else f"{rec.split}/{rec.label}"
     return ReportInputs(
-        root=report.root, report=report, groups=groups, threshold=threshold, similarity=similarity,
+        root=report.root, report=report, groups=groups, threshold=threshold, similarity=similarity, semantic=semantic,
         label_issues=suspects, label_issues_file=issues_file, label_issues_root=_scored_folder(issues_file),
         outliers=ranked, outliers_file=outliers_file,
         label_of=label_of,

@@ -147,29 +147,31 @@ def duplicate_section(inp: ReportInputs) -> list[Section]:
     leaks = {tuple(leak.paths): ", ".join(leak.splits) for leak in find_leaks(inp.groups)}
     groups = []
     for g in inp.groups:
-        evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
-        first = g.members[0].path
         members = [r for p in g.paths if (r := inp.report.result(p)) is not None]
         staying = [r for r in members if r.worst is None or r.worst < Severity.ERROR]
-        keep = kept_copy(staying).rel if staying else None
+        keep = kept_copy(staying).rel if staying else g.members[0].path
         cards = []
-        for i, m in enumerate(g.members):
-            pair = evidence.get(frozenset((first, m.path)))
-            how = ("the first in name order" if i == 0 else
-                   f"{pair.kind} copy of the first: similarity {pair.similarity:.2f}, pHash {m.distance} bits apart"
-                   if pair else f"a copy of the others, {m.distance} pHash bits from the first")  # fmt: skip
-            fate = "kept by clean --duplicates (the largest)" if m.path == keep else "quarantined by clean --duplicates"
-            cards.append(Card(m.path, inp.label(m.path), f"{how}\n{fate}", badge="kept" if m.path == keep else g.kind))
-        title = f"{g.kind} · {len(g.members)} files · similarity ≥ {g.similarity:.2f} · ≤ {g.distance} bits"
+        for m in g.members:
+            pair = g.between(m.path, keep) if m.path != keep else None
+            how = f"{pair.describe()} of {keep}" if pair else ("" if m.path == keep else f"{g.kind} copy of {keep}")
+            fate = ("kept by clean --duplicates (the largest)" if m.path == keep else
+                    "look-alike: clean --duplicates leaves it, split --semantic keeps it with the group"
+                    if pair is not None and pair.kind == "semantic" else "quarantined by clean --duplicates")  # fmt: skip
+            cards.append(
+                Card(m.path, inp.label(m.path), f"{how}\n{fate}".strip(), badge="kept" if m.path == keep else g.kind)
+            )
+        title = f"{g.kind} · {len(g.members)} files · similarity ≥ {g.similarity:.2f} · ≤ {g.distance} pHash bits"
         groups.append(CardGroup(title, cards, leaks.get(tuple(g.paths))))
     groups.sort(key=lambda grp: grp.leak is None)  # stable: leaks first, then name order
     commands = [
         Command(_dp("clean", inp.root, "--duplicates", "--dry-run"), "quarantine all but the largest of each group")
     ]
     if inp.report.scan.splits:
-        commands.append(Command(_dp("leakage", inp.root), "list the groups that cross splits"))
+        semantic = ["--semantic"] if inp.semantic else []
+        commands.append(Command(_dp("leakage", inp.root, *semantic), "list the groups that cross splits"))
     description = (f"Exact copies, copies with the same pixels, and near copies (pHash within {inp.threshold} bits "
-                   f"and detail similarity ≥ {inp.similarity:g}): resized, re-compressed, cropped, mirrored.")  # fmt: skip
+                   f"and detail similarity ≥ {inp.similarity:g}): resized, re-compressed, cropped, mirrored"
+                   + ("; and look-alike copies from the embeddings (--semantic)." if inp.semantic else "."))  # fmt: skip
     return [Section("duplicates", "duplicate groups", description, groups=groups, commands=commands)]
 
 
