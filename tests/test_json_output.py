@@ -112,6 +112,8 @@ ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[in
         {0},
     ),
     ("dataprep", "stats"): (lambda d: [str(d["raw"])], {0}),
+    ("dataprep", "embed"): (lambda d: [str(d["raw"]), "--out", str(d["root"] / "raw.npz")], {0}),
+    ("dataprep", "outliers"): (lambda d: [str(d["raw"]), "--top", "3"], {0}),
     ("dataprep", "report"): (lambda d: [str(d["raw"]), "--out", str(d["root"] / "report"), "--jobs", "0"], {0}),
     ("trainer", "evaluate"): (lambda d: [str(d["run"]), str(d["split"])], {0}),
     ("trainer", "predict"): (  # exit 1: one file could not be read
