@@ -37,14 +37,15 @@ h2 .count{font-weight:normal;color:#666;font-size:14px}.desc{margin:2px 0 8px;co
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(176px,1fr));gap:10px}
 figure{margin:0;background:#fff;border:1px solid #ddd;border-top:3px solid #90a4ae;border-radius:4px;padding:6px}
 figure img{display:block;width:160px;height:120px;object-fit:contain;margin:0 auto;background:#f0f0f0}
-figcaption{font-size:12px;margin-top:4px;word-break:break-all}figcaption .p{font-weight:600}
+figcaption{font-size:12px;margin-top:4px;overflow-wrap:anywhere}figcaption .p{font-weight:600}
 figcaption .c{color:#00695c}figcaption .d{color:#444;display:block;white-space:pre-line}
 .badge{display:inline-block;background:#eceff1;border-radius:3px;padding:0 4px;font-size:11px;margin-right:3px}
 .group{background:#fff;border:1px solid #ddd;border-radius:4px;padding:6px 8px;margin:8px 0}
 .group h3{font-size:13px;margin:0 0 6px;font-weight:600}.group .row{display:flex;gap:10px;overflow-x:auto}
 .group figure{flex:0 0 176px;border-top-color:#7e57c2}.leak{border-color:#c62828;border-width:2px}
 .leak h3 .sev{background:#c62828}table{border-collapse:collapse;background:#fff}
-td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;word-break:break-all}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+td{white-space:pre-line}table.list{width:100%}table.list td:first-child{width:32%}table.list td:nth-child(2){width:12%}
 th{background:#eceff1}.summary{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start}
 .chart{background:#fff;border:1px solid #ddd;border-radius:4px;padding:8px}.chart h3{margin:0 0 4px;font-size:13px}
 .more{margin:8px 0}.pager a{margin-right:6px}
@@ -138,6 +139,9 @@ def _section(section: Section, layout: Layout, thumbs: dict[str, str]) -> str:
     count = f' <span class="count">({section.count})</span>' if not section.tables else ""
     out = [f'<section id="{anchor(section.id)}"><h2>{_sev(section.severity)}{e(section.title)} '
            f'{count}</h2><p class="desc">{e(section.description)}</p>']  # fmt: skip
+    if not (section.count or section.note or section.tables):
+        out.append('<p class="desc">Nothing found.</p></section>')
+        return "".join(out)
     out.append(_commands(section))
     if section.note:
         out.append(f'<p class="note">{e(section.note)}</p>')
@@ -199,7 +203,7 @@ def list_page_html(title: str, section: Section, layout: Layout, number: int) ->
     pager = _pager(section, pages, number, "")
     return (f"{_head(f'{section.title} ({number}/{pages}) — {title}')}<header><h1>{e(section.title)}: "
             f"{start + 1}–{start + len(items)} of {section.count}</h1><p>{e(title)}</p></header>"
-            f"<main><p>{back} · page {pager}</p><table>{header}{rows}</table><p>{back} · page {pager}</p>"
+            f"<main><p>{back} · page {pager}</p><table class='list'>{header}{rows}</table><p>{back} · page {pager}</p>"
             f"</main></body></html>\n")  # fmt: skip
 
 
