@@ -13,9 +13,8 @@ from disk in any browser, with no server, no script and no network request:
 Layers: `inputs` gathers the judgments, `sections` turns them into sections (one function
 per section, one row per function in `SECTIONS`), `thumbs` and `charts` draw, `page` writes
 HTML (every name and detail escaped), `output` places the folder.
+
+Nothing is imported here: `dataprep.cli` imports `command` on every start, and the report's
+machinery (validate, duplicates, Pillow) loads only when the command runs. The API:
+`dataprep.html_report.inputs.gather_inputs`, then `dataprep.html_report.output.write_report`.
 """
-
-from dataprep.html_report.inputs import ReportInputs, gather_inputs
-from dataprep.html_report.output import ReportOptions, ReportWritten, write_report
-
-__all__ = ["ReportInputs", "ReportOptions", "ReportWritten", "gather_inputs", "write_report"]

@@ -70,8 +70,8 @@ def report(
     opens from disk in any browser, makes no network request and runs no script.
     """
     from dataprep import render
-    from dataprep.html_report import ReportOptions, gather_inputs, write_report
-    from dataprep.html_report.output import check_out_dir
+    from dataprep.html_report.inputs import gather_inputs
+    from dataprep.html_report.output import ReportOptions, check_out_dir, write_report
     from dataprep.html_report.page import Layout
     from dataprep.scan import require_directory
     from dataprep.validate import ValidateOptions
