@@ -1,8 +1,8 @@
 """The report's sections: one small function per section, one row per function in `SECTIONS`.
 
-A section function takes the gathered `ReportInputs` and returns its sections (the findings
-function returns one per check found). Adding a judgment to the report is one function here
-and one row in the table; the page writes every section the same way.
+A section function takes the gathered `ReportInputs` and returns its sections (the informational
+checks return one per check that found something). Adding a judgment to the report is one
+function here and one row in the table; the page writes every section the same way.
 """
 
 from __future__ import annotations
