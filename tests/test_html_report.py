@@ -261,7 +261,8 @@ def test_label_issues_and_outliers_are_shown_with_their_commands(tmp_path: Path)
         "nearest_similarity": 0.4123,
         "sha256": None,
     }  # as `dataprep outliers --json`
-    outliers.write_text(json.dumps({"version": 1, "outliers": [odd_one]}))
+    usual = {**odd_one, "rank": 2, "path": "zoo/valid.png", "score": 1.2, "nearest": "zoo/valid.gif"}
+    outliers.write_text(json.dumps({"version": 1, "flag_score": 3.5, "outliers": [odd_one, usual]}))
     out = tmp_path / "rep"
     args = [str(ZOO), "--out", str(out), "--jobs", "0", "--label-issues", str(run), "--outliers", str(outliers)]
     code, _, stderr = report(args)
@@ -270,7 +271,8 @@ def test_label_issues_and_outliers_are_shown_with_their_commands(tmp_path: Path)
     [suspect] = [c for c in page.figures if c["section"] == "label-issues"]
     assert "zoo → dog" in suspect["caption"] and "score 0.910" in suspect["caption"]
     assert suspect["src"].startswith("report-files/thumbs/")
-    [odd] = [c for c in page.figures if c["section"] == "outliers"]
+    odd, plain = [c for c in page.figures if c["section"] == "outliers"]
+    assert odd["caption"].startswith("flagged ") and not plain["caption"].startswith("flagged ")
     assert "zoo/valid.gif" in odd["caption"] and "outlier score 7.70; nearest: zoo/valid.png (0.41)" in odd["caption"]
     assert "paths may not match" not in "".join(page.text)  # the list was computed on this folder
     text = "".join(page.text)
@@ -381,10 +383,14 @@ def test_semantic_groups_and_a_real_outliers_list(tmp_path: Path) -> None:
     assert "look-alike copy" in rotated["caption"] and "split --semantic keeps it with the group" in rotated["caption"]
     ranked = json.loads(listed.stdout)["outliers"]
     cards = [c for c in page.figures if c["section"] == "outliers"]
-    assert [c["caption"].split()[0] for c in cards] == [o["path"] for o in ranked]
+    assert [c["caption"].removeprefix("flagged ").split()[0] for c in cards] == [o["path"] for o in ranked]
     assert all(
         f"outlier score {o['score']:.2f}; nearest: {o['nearest']}" in c["caption"] for c, o in zip(cards, ranked)
     )
     text = "".join(page.text)
-    assert shlex.join(["dataprep", "clean", str(root), "--outliers", str(outliers), "--top", "3", "--dry-run"]) in text
+    listed_doc = json.loads(listed.stdout)
+    flagged = [o["path"] for o in ranked if o["score"] >= listed_doc["flag_score"]]
+    assert [c["caption"].split()[1] for c in cards if c["caption"].startswith("flagged ")] == flagged
+    top = str(len(flagged) or len(ranked))  # clean --outliers --top N takes the flagged ones (all, if none is)
+    assert shlex.join(["dataprep", "clean", str(root), "--outliers", str(outliers), "--top", top, "--dry-run"]) in text
     assert next(s for s in json.loads(stdout)["sections"] if s["id"] == "duplicates")["count"] == 1

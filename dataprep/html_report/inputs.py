@@ -39,6 +39,7 @@ class Outlier:
     label: str | None = None
     nearest: str | None = None  # the most similar other image, and how similar
     nearest_similarity: float | None = None
+    flagged: bool = False  # scores at least the list's `flag_score` (dataprep.outliers.FLAG_SCORE)
 
     @property
     def detail(self) -> str:
@@ -142,16 +143,19 @@ def read_outliers(path: str | os.PathLike[str]) -> list[Outlier]:
     try:
         text = file.read_text(encoding="utf-8")
         rows: list[dict[str, Any]]
+        flag = float("inf")
         if file.suffix.lower() == ".csv":
             rows = list(csv.DictReader(text.splitlines()))
         else:
             doc = json.loads(text)
             rows = doc if isinstance(doc, list) else doc.get("outliers", doc.get("issues"))
+            flag = float(doc.get("flag_score", flag)) if isinstance(doc, dict) else flag
         found = [
             Outlier(int(r.get("rank") or i + 1), str(r["path"]), float(r["score"]),
                     str(lab) if (lab := r.get("label") or r.get("given_label") or r.get("class")) else None,
                     str(r["nearest"]) if r.get("nearest") else None,
-                    float(r["nearest_similarity"]) if r.get("nearest_similarity") not in (None, "") else None)
+                    float(r["nearest_similarity"]) if r.get("nearest_similarity") not in (None, "") else None,
+                    float(r["score"]) >= flag)
             for i, r in enumerate(rows)
         ]  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:

@@ -205,9 +205,15 @@ def outlier_section(inp: ReportInputs) -> list[Section]:
     if inp.outliers is None or inp.outliers_file is None:
         note = f"Not computed. Run `dataprep outliers {inp.root}` and pass its list with --outliers."
         return [Section("outliers", "outliers", description, note=note)]
-    cards = [Card(o.path, o.label or inp.label(o.path), o.detail) for o in inp.outliers]
-    commands = [Command(_dp("clean", inp.root, "--outliers", inp.outliers_file, "--top", str(len(cards)), "--dry-run"),
-                        "quarantine them for review (restore undoes it); --top N for the first N")]  # fmt: skip
+    cards = [
+        Card(o.path, o.label or inp.label(o.path), o.detail, badge="flagged" if o.flagged else None)
+        for o in inp.outliers
+    ]
+    flagged = sum(o.flagged for o in inp.outliers)
+    top = flagged or len(cards)
+    does = f"quarantine the {top} flagged (unusual by the list's own cut-off)" if flagged else "quarantine them"
+    command = _dp("clean", inp.root, "--outliers", inp.outliers_file, "--top", str(top), "--dry-run")
+    commands = [Command(command, f"{does} for review; restore undoes it")]
     return [Section("outliers", "outliers", f"{description} From {inp.outliers_file}.", cards=cards, commands=commands)]
 
 
