@@ -32,6 +32,7 @@ from dataprep.html_report.command import report as report_command
 from dataprep.options import (
     CacheDir,
     Jobs,
+    Layout,
     MaxPixels,
     MinSize,
     NoCache,
@@ -108,16 +109,6 @@ def _on_interrupt(message: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise Interrupted(message) from None
-
-
-Layout = Annotated[
-    str | None,
-    typer.Option(
-        "--layout",
-        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
-        metavar="LAYOUT",
-    ),
-]
 
 
 def _validate_options(

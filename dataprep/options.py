@@ -110,6 +110,15 @@ Semantic = Annotated[
     ),
 ]
 
+Layout = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
+        metavar="LAYOUT",
+    ),
+]
+
 # --- randomness --------------------------------------------------------------------------------
 
 Seed = Annotated[

@@ -394,3 +394,14 @@ def test_semantic_groups_and_a_real_outliers_list(tmp_path: Path) -> None:
     top = str(len(flagged) or len(ranked))  # clean --outliers --top N takes the flagged ones (all, if none is)
     assert shlex.join(["dataprep", "clean", str(root), "--outliers", str(outliers), "--top", top, "--dry-run"]) in text
     assert next(s for s in json.loads(stdout)["sections"] if s["id"] == "duplicates")["count"] == 1
+
+
+def test_a_tree_that_reads_two_ways_needs_layout(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _jpeg(data / "test" / "a.jpg")
+    _jpeg(data / "cats" / "b.jpg", (30, 30, 200))
+    code, _, stderr = report([str(data), "--out", str(tmp_path / "r"), "--jobs", "0"])
+    assert code == 2 and "--layout" in stderr and not (tmp_path / "r").exists()
+    code, _, stderr = report([str(data), "--out", str(tmp_path / "r"), "--jobs", "0", "--layout", "raw"])
+    assert code == 0, stderr
+    assert "2: cats, test" in parse(tmp_path / "r" / "index.html").text  # both folders read as classes

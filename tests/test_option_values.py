@@ -103,6 +103,12 @@ COMMANDS: dict[str, Command] = {
         "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
         "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE),
         "--snapshots": Numeric(1, 10_000), "--models-per-fold": Numeric(1, 100)}, ["OUT"]),
+    "report": Command("dataprep", ["report", "DIR", "--out", "OUT/r"], "dataprep.html_report.inputs:gather_inputs",
+                      {**INSPECTION, **THRESHOLD, **SIMILARITY, "--gallery": Numeric(1, 10_000)}, ["OUT"]),
+    "embed": Command("dataprep", ["embed", "DIR", "--out", "OUT/e.npz"], "dataprep.embeddings.embed:embed_folder", {
+        "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE)}, ["OUT"]),
+    "outliers": Command("dataprep", ["outliers", "DIR"], "dataprep.outliers:find_outliers",
+                        {"--top": Numeric(1, math.inf), "--neighbours": Numeric(1, 1000)}),
 }  # fmt: skip
 
 

@@ -17,7 +17,18 @@ from dataprep.defaults import (
     DEFAULT_TIMEOUT_S,
 )
 from dataprep.engine_options import Engine, RayAddress, with_engine
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Semantic, Similarity, Threshold, Timeout
+from dataprep.options import (
+    CacheDir,
+    Jobs,
+    Layout,
+    MaxPixels,
+    MinSize,
+    NoCache,
+    Semantic,
+    Similarity,
+    Threshold,
+    Timeout,
+)
 
 
 def report(
@@ -61,6 +72,7 @@ def report(
     no_cache: NoCache = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
+    layout: Layout = None,
     engine: Engine = "local",
     ray_address: RayAddress = None,
 ) -> None:
@@ -72,22 +84,22 @@ def report(
     from dataprep import render
     from dataprep.html_report.inputs import gather_inputs
     from dataprep.html_report.output import ReportOptions, check_out_dir, write_report
-    from dataprep.html_report.page import Layout
+    from dataprep.html_report.page import GalleryCaps
     from dataprep.scan import require_directory
     from dataprep.validate import ValidateOptions
 
     root = require_directory(directory)
     check_out_dir(out.expanduser().absolute(), root.resolve(), force)  # before minutes of validating
     options = ValidateOptions(jobs=jobs, timeout_s=timeout, cache_dir=cache_dir, use_cache=not no_cache,
-                              max_pixels=max_pixels, min_size=min_size)  # fmt: skip
+                              max_pixels=max_pixels, min_size=min_size, layout=layout)  # fmt: skip
     with_engine(options, engine, ray_address, "report")
     with render.progress_bar("validating", enabled=not json_out) as progress:
         options.progress = progress
         inputs = gather_inputs(root, options, threshold=threshold, similarity=similarity,
                                label_issues=label_issues, outliers=outliers, semantic=semantic)  # fmt: skip
-    layout = Layout(cap=gallery, group_cap=max(1, gallery // 4))
+    caps = GalleryCaps(cap=gallery, group_cap=max(1, gallery // 4))
     with render.progress_bar("thumbnails", enabled=not json_out) as progress:
-        written = write_report(inputs, out, ReportOptions(layout, force, max_pixels, progress))
+        written = write_report(inputs, out, ReportOptions(caps, force, max_pixels, progress))
     if json_out:
         json.dump(written.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -22,7 +22,7 @@ from typing import Any
 from dataprep.errors import DataprepError
 from dataprep.html_report.inputs import ReportInputs
 from dataprep.html_report.model import Section
-from dataprep.html_report.page import ASSETS, Layout, index_html, list_page_html, page_name
+from dataprep.html_report.page import ASSETS, GalleryCaps, index_html, list_page_html, page_name
 from dataprep.html_report.sections import build_sections
 from dataprep.html_report.thumbs import NO_PREVIEW, NO_PREVIEW_SVG, write_thumbnails
 from dataprep.journal import write_atomic
@@ -39,7 +39,7 @@ class ReportOptions:
     """Where and how much: `layout` caps the galleries; `force` writes into a folder that holds
     other things (replacing only the report's own names there)."""
 
-    layout: Layout = field(default_factory=Layout)
+    layout: GalleryCaps = field(default_factory=GalleryCaps)
     force: bool = False
     max_pixels: int | None = None
     progress: Callable[[int, int], None] | None = None  # thumbnails written / to write
@@ -108,7 +108,7 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _wanted(sections: list[Section], layout: Layout) -> list[str]:
+def _wanted(sections: list[Section], layout: GalleryCaps) -> list[str]:
     """The files whose thumbnails the index shows."""
     rels: list[str] = []
     for s in sections:

@@ -63,7 +63,7 @@ def anchor(section_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class Layout:
+class GalleryCaps:
     """How much of each section the index shows, and how the rest is paged."""
 
     cap: int = 48  # cards in a gallery on the index
@@ -135,7 +135,7 @@ def _pager(section: Section, pages: int, current: int | None, prefix: str) -> st
     return '<span class="pager">' + " ".join(links) + "</span>"
 
 
-def _section(section: Section, layout: Layout, thumbs: dict[str, str]) -> str:
+def _section(section: Section, layout: GalleryCaps, thumbs: dict[str, str]) -> str:
     count = f' <span class="count">({section.count})</span>' if not section.tables else ""
     out = [f'<section id="{anchor(section.id)}"><h2>{_sev(section.severity)}{e(section.title)} '
            f'{count}</h2><p class="desc">{e(section.description)}</p>']  # fmt: skip
@@ -166,7 +166,7 @@ def _section(section: Section, layout: Layout, thumbs: dict[str, str]) -> str:
     return "".join(out)
 
 
-def index_html(title: str, subtitle: str, sections: list[Section], layout: Layout, thumbs: dict[str, str]) -> str:
+def index_html(title: str, subtitle: str, sections: list[Section], layout: GalleryCaps, thumbs: dict[str, str]) -> str:
     """The whole index page."""
     nav = "".join(
         f'<a href="#{anchor(s.id)}">{e(s.title)}<span class="n" style="color:{SEVERITY_COLOUR.get(s.severity or "", "#263238")}">'
@@ -187,7 +187,7 @@ def _row(item: Card | CardGroup) -> str:
     return f"<tr><td>{paths}</td><td>{leak}{e(item.title)}</td></tr>"
 
 
-def list_page_html(title: str, section: Section, layout: Layout, number: int) -> str:
+def list_page_html(title: str, section: Section, layout: GalleryCaps, number: int) -> str:
     """Page `number` (from 1) of the part of `section` the index does not show."""
     pages = layout.pages(section)
     start = layout.shown(section) + (number - 1) * layout.page_size
