@@ -137,9 +137,10 @@ def test_json_describes_what_was_written(zoo_report: tuple[Path, dict]) -> None:
     assert doc["version"] == 1 and doc["generator"] == "dataprep report"
     assert Path(doc["index"]) == out / "index.html" and (out / "index.html").is_file()
     assert json.loads((out / "report.json").read_text()) == doc
-    thumbs = list((out / "report-files" / "thumbs").iterdir())
+    assert Path(doc["record"]) == out / "report.json" and Path(doc["folders"]["thumbnails"]).is_dir()
+    thumbs = list(Path(doc["folders"]["thumbnails"]).iterdir())
     assert doc["files"]["thumbnails"] == len(thumbs) > 0
-    assert doc["files"]["pages"] == len(list((out / "report-files" / "pages").iterdir()))
+    assert doc["files"]["pages"] == len(list(Path(doc["folders"]["pages"]).iterdir()))
     written = sum(p.stat().st_size for p in (out / "report-files").rglob("*") if p.is_file())
     assert doc["bytes"] == written + (out / "index.html").stat().st_size
     page = parse(out / "index.html")

@@ -64,7 +64,9 @@ class ReportWritten:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": REPORT_VERSION, "generator": GENERATOR, "root": str(self.root), "out": str(self.out),
-            "index": str(self.index), "files": {"thumbnails": self.thumbnails, "pages": self.pages},
+            "index": str(self.index), "record": str(self.out / RECORD),
+            "folders": {"thumbnails": str(self.out / ASSETS / "thumbs"), "pages": str(self.out / ASSETS / "pages")},
+            "files": {"thumbnails": self.thumbnails, "pages": self.pages},
             "bytes": self.bytes, "sections": self.sections, "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
