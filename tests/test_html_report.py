@@ -406,3 +406,28 @@ def test_a_tree_that_reads_two_ways_needs_layout(tmp_path: Path) -> None:
     code, _, stderr = report([str(data), "--out", str(tmp_path / "r"), "--jobs", "0", "--layout", "raw"])
     assert code == 0, stderr
     assert "2: cats, test" in parse(tmp_path / "r" / "index.html").text  # both folders read as classes
+
+
+def _noise_dataset(root: Path, good: int) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(good)
+    for i in range(good):
+        path = root / f"c{i % 2}" / f"img{i:04d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(path, "JPEG")
+    (root / "c0" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    (root / "c1" / "notes.txt").write_text("not a photo")
+    return root
+
+
+def test_the_page_grows_with_the_findings_not_the_dataset(tmp_path: Path) -> None:
+    sizes = {}
+    for good in (10, 200):
+        data = _noise_dataset(tmp_path / f"d{good}", good)
+        code, stdout, stderr = report([str(data), "--out", str(tmp_path / f"r{good}"), "--jobs", "0", "--json"])
+        assert code == 0, stderr
+        doc = json.loads(stdout)
+        assert doc["files"]["thumbnails"] == 0 and doc["files"]["pages"] == 0  # two findings, neither decodable
+        sizes[good] = (tmp_path / f"r{good}" / "index.html").stat().st_size
+    assert abs(sizes[200] - sizes[10]) < 200, sizes  # a few digits of the summary, not 190 more files
