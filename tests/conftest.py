@@ -22,6 +22,13 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     return cache
 
 
+@pytest.fixture(autouse=True)
+def _from_scratch_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`trainer fit` without --model trains the from-scratch default in every test, whatever
+    weights this machine has installed; tests of the pretrained default delete the variable."""
+    monkeypatch.setenv("DATAPREP_DEFAULT_MODEL", "compact_cnn")
+
+
 @pytest.fixture
 def zoo_copy(tmp_path: Path) -> Path:
     """A private copy of the corrupt-file zoo that a test may clean."""

@@ -31,7 +31,7 @@ from dataprep.folds import refuse_folds_only_split
 from trainer import data, run_folder, transfer
 from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
 from trainer.evaluate import evaluate_model
-from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
+from trainer.models import build_model, choose_model, find_backbone, model_info
 from trainer.phases import Phase, best_so_far, compile_model, plan_phases
 from trainer.plots import write_curves_png
 from trainer.resume import (
@@ -56,7 +56,7 @@ class FitConfig:
     """Everything a training run depends on; config.json holds it resolved."""
 
     data_dir: str
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the pretrained backbone when installed, else DEFAULT_MODEL (choose_model)
     image_size: int | None = None  # None: the model's default size
     batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 12
@@ -69,7 +69,7 @@ class FitConfig:
     seed: int = DEFAULT_SEED
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
-    weights: str = "none"  # transfer models: imagenet | none | PATH
+    weights: str | None = None  # transfer models: imagenet | none | PATH (None: imagenet; none from scratch)
     freeze_epochs: int | None = None  # transfer models: epochs with the backbone frozen (None: half)
     fine_tune_lr_factor: float = 0.1
     val_fraction: float = 0.2  # only when the folder has no val/ split
@@ -116,8 +116,11 @@ def resolve_precision(requested: str) -> str:
 
 def resolve_config(config: FitConfig) -> FitConfig:
     """Fill in defaults that depend on the model and check every choice, before any work."""
-    info = model_info(config.model)
     resolved = FitConfig.from_dict(config.to_dict())
+    resolved.model, resolved.weights, chosen = choose_model(config.model, config.weights)
+    if chosen:
+        data.log.warning(chosen)
+    info = model_info(resolved.model)
     resolved.image_size = config.image_size or info.default_image_size
     resolved.augment = data.normalize_augment(config.augment)
     if config.lr_schedule not in LR_SCHEDULES:
@@ -311,6 +314,7 @@ def fit(
     else:
         run_dir = _worker_dir(config, worker_index)
     assert config.image_size is not None and config.freeze_epochs is not None
+    assert config.model is not None and config.weights is not None
     strategy = choose_strategy()
 
     previous_policy = keras.mixed_precision.global_policy()
