@@ -437,7 +437,7 @@ def _train_phases(
         with strategy.scope():
             backbone = find_backbone(model)
             if backbone is not None:
-                backbone.trainable = phase.backbone_trainable
+                transfer.set_trainable(backbone, phase.backbone_trainable)
             compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
         if workers > 1:
             _build_from_spec(model, train_pipe.dataset.element_spec)

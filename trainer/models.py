@@ -271,8 +271,7 @@ def _transfer_model(
         x = keras.ops.flip(x, axis=-1)
         x = layers.Rescaling(1.0, offset=[-m for m in IMAGENET_MEAN_BGR], name="backbone_preprocessing")(x)
     backbone = load_backbone(application, image_size, weights, name, **kwargs)
-    backbone.trainable = False  # fit unfreezes it for the fine-tuning phase
-    # training=False keeps batch norm in inference mode, also once the backbone is unfrozen.
+    backbone.trainable = False  # fit unfreezes it (but its BatchNorm) for the fine-tuning phase
     x = backbone(x, training=False)
     return keras.Model(inputs, _classifier_head(x, num_classes, 0.2), name=name)
 
@@ -318,6 +317,6 @@ def mobilenetv2(image_size: int, num_classes: int, weights: str = "none") -> ker
 
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     backbone = build_mobilenetv2(image_size, weights=weights, include_top=False)  # normalises 0..255 itself
-    backbone.trainable = False  # fit unfreezes its top for the fine-tuning phase
-    x = backbone(inputs, training=False)  # BatchNorm in inference mode, also once unfrozen
+    backbone.trainable = False  # fit unfreezes its top (but its BatchNorm) for the fine-tuning phase
+    x = backbone(inputs, training=False)
     return keras.Model(inputs, _classifier_head(x, num_classes, 0.2), name="mobilenetv2")

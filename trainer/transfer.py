@@ -10,8 +10,8 @@ Two phases, both on numbers the frozen part of the backbone computed once per im
   last stage, its 7x7 blocks and the 1280-channel convolution) — trains with the head at
   `lr * fine_tune_lr_factor`, from the activations cached at the cut: the bottom never runs again.
 
-BatchNorm stays in inference mode throughout (the backbone is called with ``training=False``, as
-the guide says: its moving statistics must not be re-estimated on a few hundred images). The
+BatchNorm stays in inference mode throughout, as the guide says (its moving statistics must not be
+re-estimated on a few hundred images): its layers stay frozen (`set_trainable`). The
 phase models are built from the full model's own layers, so training them trains the full model
 (pixels in, probabilities out), which is what is checkpointed, evaluated, saved and predicted with.
 
@@ -182,15 +182,25 @@ def _phase_callbacks(
     return callbacks + list(extra)
 
 
+def set_trainable(backbone: keras.Model, trainable: bool, only: Sequence[keras.Layer] | None = None) -> None:
+    """Freeze the backbone, or unfreeze it (only the layers in `only`, when given) except its
+    BatchNormalization layers, which stay frozen and so in inference mode. ``training=False``
+    on the backbone's call is not enough: Keras 3's Functional passes the outer ``training=True``
+    of a train step through it, and a BatchNormalization layer keeps its moving statistics (and
+    normalises with them) only while it is not trainable."""
+    backbone.trainable = trainable
+    if not trainable:
+        return
+    chosen = {id(layer) for layer in (only if only is not None else backbone.layers)}
+    for layer in backbone.layers:
+        layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
 def set_fine_tuned(model: keras.Model, cut: BackboneCut, fine_tuning: bool) -> None:
     """Trainable flags as they are: the whole backbone frozen, or only its top trainable."""
     backbone = find_backbone(model)
     assert backbone is not None
-    backbone.trainable = fine_tuning
-    if fine_tuning:
-        top = {id(layer) for layer in (cut.top.layers if cut.top is not None else [])}
-        for layer in backbone.layers:
-            layer.trainable = id(layer) in top
+    set_trainable(backbone, fine_tuning, cut.top.layers if cut.top is not None else [])
 
 
 def train_transfer(
