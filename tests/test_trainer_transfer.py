@@ -130,6 +130,7 @@ def test_transfer_resumes_in_the_fine_tuning_phase(split_root: Path, tmp_path: P
 
     class StopAfter(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            assert self.model.input_shape == (None, 32, 32, 3)  # the full model, in either phase
             if epoch == 1:
                 raise Stop
 

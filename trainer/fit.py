@@ -123,6 +123,12 @@ def resolve_config(config: FitConfig) -> FitConfig:
     info = model_info(resolved.model)
     resolved.image_size = config.image_size or info.default_image_size
     resolved.augment = data.normalize_augment(config.augment)
+    if info.transfer and resolved.augment != "none":  # trainer.transfer: cached, un-augmented activations
+        if config.augment not in (DEFAULT_AUGMENT_NAME, None):
+            data.log.warning(
+                "--augment is not applied to %s: it trains on activations of the un-augmented images", info.name
+            )
+        resolved.augment = "none"
     if config.lr_schedule not in LR_SCHEDULES:
         raise DataprepError(
             f"--lr-schedule {config.lr_schedule} is not known (expected one of: {', '.join(LR_SCHEDULES)})"

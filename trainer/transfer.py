@@ -167,6 +167,37 @@ class SaveBestModel(keras.callbacks.Callback):
             self.full.save(self.path)
 
 
+class OnFullModel(keras.callbacks.Callback):
+    """A caller's callback run while a phase model trains, seeing the full model (pixels in) as
+    its `model`, as it would in a from-scratch run; its stop_training request reaches the phase."""
+
+    def __init__(self, inner: keras.callbacks.Callback, full: keras.Model) -> None:
+        super().__init__()
+        self.inner, self.full = inner, full
+        inner.set_model(full)
+
+    def _forward(self, name: str, *args: Any) -> None:
+        getattr(self.inner, name)(*args)
+        if getattr(self.full, "stop_training", False):
+            self.full.stop_training = False
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._forward("on_train_begin", logs)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._forward("on_epoch_begin", epoch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._forward("on_train_batch_end", batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._forward("on_epoch_end", epoch, logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._forward("on_train_end", logs)
+
+
 def _phase_callbacks(
     run_dir: Path, phase: Phase, config: FitConfig, model: keras.Model, extra: Sequence[keras.callbacks.Callback]
 ) -> list[keras.callbacks.Callback]:
@@ -179,7 +210,7 @@ def _phase_callbacks(
     ]
     if config.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience))
-    return callbacks + list(extra)
+    return callbacks + [OnFullModel(callback, model) for callback in extra]
 
 
 def set_trainable(backbone: keras.Model, trainable: bool, only: Sequence[keras.Layer] | None = None) -> None:
