@@ -226,3 +226,13 @@ def test_fit_logs_the_default_choice_once(
     notes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("model: ")]
     assert notes == [notes[0]] and "trained from scratch" in notes[0]
     assert result.metrics["model"] == DEFAULT_MODEL
+
+
+def test_transfer_models_record_that_they_train_unaugmented(caplog: pytest.LogCaptureFixture) -> None:
+    from trainer.fit import resolve_config
+
+    assert resolve_config(FitConfig(data_dir="d", model=PRETRAINED_MODEL, run_dir="r")).augment == "none"
+    assert resolve_config(FitConfig(data_dir="d", model=DEFAULT_MODEL, run_dir="r")).augment != "none"
+    with caplog.at_level(logging.WARNING):
+        typed = resolve_config(FitConfig(data_dir="d", model="vgg16", augment="flip=horizontal", run_dir="r"))
+    assert typed.augment == "none" and "--augment is not applied to vgg16" in caplog.text
