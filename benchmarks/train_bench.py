@@ -382,6 +382,8 @@ def main() -> None:
         results["split"] = make_split(source, split, args.seed)
         for index in range(args.rounds):
             rounds.append(one_round(args, split, Path(tmp) / f"round-{index}", first=index == 0))
+            # Each finished round as one line, so a run stopped early still has its results.
+            print(f"round {index + 1}: " + json.dumps(rounds[-1]), flush=True)
     results["rounds"] = rounds
     print(
         f"{results['data']}: split {results['split']}, {results['cpu_cores']} cores, "

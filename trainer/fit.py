@@ -117,9 +117,7 @@ def resolve_precision(requested: str) -> str:
 def resolve_config(config: FitConfig) -> FitConfig:
     """Fill in defaults that depend on the model and check every choice, before any work."""
     resolved = FitConfig.from_dict(config.to_dict())
-    resolved.model, resolved.weights, chosen = choose_model(config.model, config.weights)
-    if chosen:
-        data.log.warning(chosen)
+    resolved.model, resolved.weights, _ = choose_model(config.model, config.weights)
     info = model_info(resolved.model)
     resolved.image_size = config.image_size or info.default_image_size
     resolved.augment = data.normalize_augment(config.augment)
@@ -312,6 +310,8 @@ def fit(
     """
     workers, worker_index = worker_count()
     chief = worker_index == 0
+    if chief and not resume and (default_model := choose_model(config.model, config.weights)[2]):
+        data.log.warning(default_model)  # one line: which model trains when --model was not given
     config = resolve_config(config)
     if chief:
         run_dir, config = prepare_run_dir(config, resume, given, override)
