@@ -173,3 +173,17 @@ def test_interrupted_is_what_the_api_raises(tmp_path: Path) -> None:
     with pytest.raises(Interrupted, match="stopped after embedding 2 of 6 images"):
         embed_folder(root, image_size=SIZE, batch_size=2, progress=stop_after_first_batch)
     assert seen == [2]
+
+
+@pytest.mark.slow  # two Ray starts cost most of a minute on 2 cores
+def test_ray_engine_gives_the_local_engines_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--engine ray` on a private local Ray: actors run the same BatchEmbedder, so the same vectors."""
+    pytest.importorskip("ray")
+    root = _dataset(tmp_path / "ds", per_class=2)
+    local = embed_folder(root, image_size=SIZE, batch_size=2, use_cache=False)
+    # Ray's workers import dataprep from this checkout, as the driver does.
+    repo = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p))
+    remote = embed_folder(root, image_size=SIZE, batch_size=2, use_cache=False, engine="ray")
+    assert remote.paths == local.paths and remote.skipped == local.skipped
+    np.testing.assert_allclose(remote.vectors, local.vectors, rtol=1e-4, atol=1e-5)

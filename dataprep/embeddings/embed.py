@@ -11,6 +11,7 @@ runs on the previous one; every finished batch goes to the cache at once, so Ctr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,16 +90,17 @@ def embed_folder(
         cache_dir=cache_dir, use_cache=use_cache, engine=engine, ray_address=ray_address, progress=progress,
         layout=layout,
     )  # fmt: skip
-    results, _, _ = inspect_scan(scan, vopts)
-    usable, skipped = usable_images(scan, results)
-    cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
-    try:
-        known = cache.lookup(usable) if cache else {}
-        todo = [r for r in usable if r.rel not in known]
-        fresh, failed = _embed_todo(todo, image_size, batch_size, weights, cache, engine, ray_address, progress)
-    finally:
-        if cache:
-            cache.close()
+    with _engine_session(engine, ray_address):  # one Ray session for validate and the embedding
+        results, _, _ = inspect_scan(scan, vopts)
+        usable, skipped = usable_images(scan, results)
+        cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
+        try:
+            known = cache.lookup(usable) if cache else {}
+            todo = [r for r in usable if r.rel not in known]
+            fresh, failed = _embed_todo(todo, image_size, batch_size, weights, cache, engine, ray_address, progress)
+        finally:
+            if cache:
+                cache.close()
     vectors = {**known, **fresh}
     done = [r for r in usable if r.rel in vectors]
     skipped = sorted(skipped + failed, key=lambda s: natural_key(s[0]))
@@ -107,6 +109,14 @@ def embed_folder(
         splits=[r.split for r in done], vectors=_stack(vectors[r.rel] for r in done), model=BACKBONE,
         weights_digest=digest, image_size=image_size, skipped=skipped, computed=len(fresh), cached=len(known),
     )  # fmt: skip
+
+
+def _engine_session(engine: str, ray_address: str | None) -> AbstractContextManager[Any]:
+    if engine != "ray":
+        return nullcontext()
+    from dataprep.ray_engine import ray_session
+
+    return ray_session(ray_address)
 
 
 def usable_images(scan: Scan, results: Sequence[FileResult]) -> tuple[list[FileRecord], list[tuple[str, str]]]:
