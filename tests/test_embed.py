@@ -74,6 +74,15 @@ def test_a_second_run_computes_nothing_and_a_changed_file_is_embedded_again(
     assert other_size.computed == 10
 
 
+def test_a_split_folder_gives_each_vector_its_split_and_class(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    for k, (split, label) in enumerate([("train", "a"), ("train", "b"), ("val", "a"), ("test", "b")]):
+        save(root / split / label / f"p{k}.jpg", jpeg(photo(k, (64, 48))))
+    emb = embed_folder(root, image_size=SIZE)
+    assert emb.paths == ["test/b/p3.jpg", "train/a/p0.jpg", "train/b/p1.jpg", "val/a/p2.jpg"]  # natural order
+    assert emb.labels == ["b", "a", "b", "a"] and emb.splits == ["test", "train", "train", "val"]
+
+
 def test_npz_round_trip_and_a_foreign_file_is_one_line(tmp_path: Path) -> None:
     emb = Embeddings(
         root=tmp_path, paths=["a/1.jpg", "b/2.png"], labels=["a", "b"], splits=["train", None],

@@ -90,3 +90,15 @@ def test_the_installed_file_is_torchvisions_mobilenet_v2() -> None:
     assert len(state) == 314
     assert state["features.0.0.weight"].shape == (32, 3, 3, 3)
     assert state["classifier.1.weight"].shape == (1000, 1280)
+
+
+def test_importing_the_embeddings_package_and_the_cli_loads_no_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dataprep.cli, dataprep.embed_cli, dataprep.embeddings.embed, dataprep.embeddings.backbone, "
+        "dataprep.embeddings.ray_embed, dataprep.embeddings.torch_weights; "
+        "heavy = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
