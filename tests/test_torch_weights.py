@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from legacy_pth import legacy_pth_bytes, write_legacy_pth
 
 from dataprep.embeddings.backbone import WEIGHTS_SHA256, installed_weights_file
@@ -102,3 +104,23 @@ def test_importing_the_embeddings_package_and_the_cli_loads_no_tensorflow() -> N
         "heavy = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_damaged_file_is_read_or_refused_in_one_line_never_a_crash(tmp_path: Path, data: st.DataObject) -> None:
+    """Flipped bytes and cuts anywhere in a legacy file: tensors or a DataprepError, nothing else."""
+    original = bytearray(legacy_pth_bytes(_tensors()))
+    damaged = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 4), label="flips")):
+        at = data.draw(st.integers(0, len(damaged) - 1), label="at")
+        damaged[at] = data.draw(st.integers(0, 255), label="byte")
+    cut = data.draw(st.integers(1, len(damaged)), label="cut")
+    path = tmp_path / "damaged.pth"
+    path.write_bytes(bytes(damaged[:cut]))
+    try:
+        state = read_torch_state_dict(path)
+    except DataprepError as err:
+        assert "\n" not in str(err)
+        return
+    assert all(isinstance(v, np.ndarray) for v in state.values())
