@@ -89,7 +89,13 @@ def embed(
     target = out or default_out(directory)
     check_out(directory, target)
     check_engine(engine, ray_address, "embed")
-    resolve_weights(BACKBONE, weights)  # missing weights: one line before any work
+    if resolve_weights(BACKBONE, weights) is None:  # missing weights: one line before any work
+        from dataprep.errors import DataprepError
+
+        raise DataprepError(
+            f"--weights {weights} would embed with an untrained network (expected imagenet or a weights file); "
+            "pass --weights imagenet"
+        )
     with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
         emb = embed_folder(
             directory, image_size=image_size, batch_size=batch_size, weights=weights, cache_dir=cache_dir,

@@ -143,6 +143,7 @@ def test_cli_writes_the_npz_beside_the_folder_and_json(tmp_path: Path) -> None:
         (["--out", "{root}/a/v.npz"], "is inside the dataset folder"),
         (["--out", "{tmp}/mine.npz"], "exists and is not an embeddings file"),
         (["--weights", "{tmp}/nope.pth"], "no such weights file"),
+        (["--weights", "none"], "--weights none would embed with an untrained network"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
