@@ -74,12 +74,12 @@ def test_a_second_run_computes_nothing_and_a_changed_file_is_embedded_again(
     assert other_size.computed == 10
 
 
-def test_a_split_folder_gives_each_vector_its_split_and_class(tmp_path: Path) -> None:
+def test_a_split_folder_gives_each_vector_its_split_role_and_class(tmp_path: Path) -> None:
     root = tmp_path / "out"
-    for k, (split, label) in enumerate([("train", "a"), ("train", "b"), ("val", "a"), ("test", "b")]):
+    for k, (split, label) in enumerate([("train", "a"), ("train", "b"), ("validation", "a"), ("test", "b")]):
         save(root / split / label / f"p{k}.jpg", jpeg(photo(k, (64, 48))))
     emb = embed_folder(root, image_size=SIZE)
-    assert emb.paths == ["test/b/p3.jpg", "train/a/p0.jpg", "train/b/p1.jpg", "val/a/p2.jpg"]  # natural order
+    assert emb.paths == ["test/b/p3.jpg", "train/a/p0.jpg", "train/b/p1.jpg", "validation/a/p2.jpg"]
     assert emb.labels == ["b", "a", "b", "a"] and emb.splits == ["test", "train", "train", "val"]
 
 

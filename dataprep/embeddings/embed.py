@@ -27,7 +27,7 @@ from dataprep.errors import DataprepError, Interrupted
 from dataprep.findings import Severity
 from dataprep.journal import atomic_file
 from dataprep.report import FileResult
-from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset
+from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset, split_role
 from dataprep.validate import ValidateOptions, inspect_scan
 
 EMBEDDINGS_VERSION = 1
@@ -41,7 +41,7 @@ class Embeddings:
     root: Path
     paths: list[str]
     labels: list[str]  # the class folder of each image
-    splits: list[str | None]  # its split folder (train/val/test as named on disk), None in a raw folder
+    splits: list[str | None]  # its split's role (train, val, test), None in a raw folder
     vectors: np.ndarray  # (n, d) float32, each row of unit length
     model: str
     weights_digest: str
@@ -106,8 +106,9 @@ def embed_folder(
     skipped = sorted(skipped + failed, key=lambda s: natural_key(s[0]))
     return Embeddings(
         root=scan.root, paths=[r.rel for r in done], labels=[r.label or "" for r in done],
-        splits=[r.split for r in done], vectors=_stack(vectors[r.rel] for r in done), model=BACKBONE,
-        weights_digest=digest, image_size=image_size, skipped=skipped, computed=len(fresh), cached=len(known),
+        splits=[split_role(r.split) if r.split else None for r in done],
+        vectors=_stack(vectors[r.rel] for r in done), model=BACKBONE, weights_digest=digest, image_size=image_size,
+        skipped=skipped, computed=len(fresh), cached=len(known),
     )  # fmt: skip
 
 
