@@ -111,7 +111,7 @@ def embed(
 def print_embed_summary(emb: Embeddings, target: Path) -> None:
     from dataprep.render import stdout
 
-    dim = emb.vectors.shape[1] if len(emb.paths) else 0
+    dim = emb.vectors.shape[1]
     stdout.print(
         f"[bold]{len(emb.paths)}[/] images of {emb.root} embedded with {emb.model} at {emb.image_size} px "
         f"({dim}-d; {emb.computed} computed, {emb.cached} from cache) -> {target}",

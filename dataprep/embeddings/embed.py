@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
-from dataprep.embeddings.backbone import BACKBONE, MIN_IMAGE_SIZE, resolve_weights, weights_digest
+from dataprep.embeddings.backbone import BACKBONE, EMBEDDING_DIM, MIN_IMAGE_SIZE, resolve_weights, weights_digest
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
 from dataprep.embeddings.vector_cache import VectorCache, vector_key
 from dataprep.engine import InterruptHook, interrupts_as_keyboard_interrupt
@@ -138,7 +138,7 @@ def usable_images(scan: Scan, results: Sequence[FileResult]) -> tuple[list[FileR
 def _stack(rows: Iterator[np.ndarray]) -> np.ndarray:
     listed = list(rows)
     if not listed:
-        return np.zeros((0, 0), dtype=np.float32)
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     return np.stack(listed).astype(np.float32, copy=False)
 
 
