@@ -22,6 +22,7 @@ from dataprep.embeddings.backbone import INSTALL_WEIGHTS, weights_available
 from dataprep.embeddings.embed import Embeddings, embed_folder, load_embeddings, save_embeddings
 from dataprep.engine import INTERRUPT_HOOK_ENV
 from dataprep.errors import DataprepError, Interrupted
+from dataprep.validate import validate
 
 pytestmark = pytest.mark.skipif(not weights_available(), reason=f"weights not installed: {INSTALL_WEIGHTS}")
 SIZE = 32  # px: the smallest the backbone takes, fast on CPU
@@ -107,7 +108,7 @@ def test_interrupted_run_keeps_finished_batches(tmp_path: Path) -> None:
     exit 130, one line; the re-run computes only what the first run did not finish."""
     root = _dataset(tmp_path / "ds")
     env = {**os.environ, "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"], INTERRUPT_HOOK_ENV: "1"}
-    embed_folder(root, image_size=SIZE, weights="none")  # validate's results cached: its loop ticks no more
+    validate(root)  # validate's results cached: its loop ticks no more
     args = [sys.executable, "-m", "dataprep", "embed", str(root), "--image-size", str(SIZE), "--batch-size", "4"]
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 130, done.stderr
@@ -173,7 +174,7 @@ def test_imagenet_offline_with_nothing_installed_is_one_line_and_exit_2(
 
 def test_interrupted_is_what_the_api_raises(tmp_path: Path) -> None:
     root = _dataset(tmp_path / "ds", per_class=3)
-    embed_folder(root, image_size=SIZE, weights="none")
+    validate(root)  # only the embedding loop calls progress now
     seen: list[int] = []
 
     def stop_after_first_batch(done: int, total: int) -> None:
