@@ -26,6 +26,7 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
+from dataprep.embed_cli import embed as embed_command
 from dataprep.engine_options import Engine, RayAddress, with_engine
 from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout, finite
 
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 app = CommandApp(
     name="dataprep",
-    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview.",
+    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview, embed.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -746,6 +747,9 @@ def convert(
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         render.print_convert_result(result)
+
+
+app.command("embed")(embed_command)  # declared in dataprep/embed_cli.py
 
 
 def main() -> None:

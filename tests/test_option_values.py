@@ -103,6 +103,8 @@ COMMANDS: dict[str, Command] = {
         "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
         "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE),
         "--snapshots": Numeric(1, 10_000), "--models-per-fold": Numeric(1, 100)}, ["OUT"]),
+    "embed": Command("dataprep", ["embed", "DIR", "--out", "OUT/e.npz"], "dataprep.embeddings.embed:embed_folder", {
+        "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE)}, ["OUT"]),
 }  # fmt: skip
 
 

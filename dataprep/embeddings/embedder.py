@@ -26,8 +26,9 @@ class BatchEmbedder:
     """The backbone compiled once for uint8 batches, plus the threads that decode the files."""
 
     def __init__(self, image_size: int, weights: str, threads: int = DECODE_THREADS) -> None:
-        import tensorflow as tf
+        from dataprep.tensorflow_runtime import import_tensorflow
 
+        tf = import_tensorflow()  # quietly: TensorFlow's start-up lines do not reach the console
         self.image_size = image_size
         self.threads = max(1, min(threads, os.cpu_count() or 1))
         model = build_mobilenetv2(image_size, weights=weights, include_top=False)
