@@ -203,7 +203,7 @@ def _conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.Kera
 
 @register_model(default_image_size=96)
 def compact_cnn(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
-    """The default: a batch-normalized VGG-style CNN sized for CPUs (≈70 M multiply-adds at 96 px).
+    """The from-scratch default: a batch-normalized VGG-style CNN sized for CPUs (≈70 M multiply-adds at 96 px).
 
     Chosen for validation accuracy per CPU-second on 2 cores: a strided stem and one conv per
     stage at high resolution keep the cost low, batch norm lets it train at a high learning
