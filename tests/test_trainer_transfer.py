@@ -70,7 +70,7 @@ def local_weights(name: str, size: int, path: Path, seed: int = 11) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    # The bigger keras.applications backbones take minutes on 2 cores: the slow tier trains them.
+    # The keras.applications backbones take 7-30 s each on 2 quiet cores (minutes when busy): slow tier.
     [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in TRANSFER],
 )
 def test_transfer_fit_trains_the_head_then_only_the_top(name: str, split_root: Path, tmp_path: Path) -> None:
