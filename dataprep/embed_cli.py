@@ -89,7 +89,13 @@ def embed(
     target = out or default_out(directory)
     check_out(directory, target)
     check_engine(engine, ray_address, "embed")
-    resolve_weights(BACKBONE, weights)  # missing weights: one line before any work
+    if resolve_weights(BACKBONE, weights) is None:  # missing weights: one line before any work
+        from dataprep.errors import DataprepError
+
+        raise DataprepError(
+            f"--weights {weights} would embed with an untrained network (expected imagenet or a weights file); "
+            "pass --weights imagenet"
+        )
     with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
         emb = embed_folder(
             directory, image_size=image_size, batch_size=batch_size, weights=weights, cache_dir=cache_dir,
@@ -105,7 +111,7 @@ def embed(
 def print_embed_summary(emb: Embeddings, target: Path) -> None:
     from dataprep.render import stdout
 
-    dim = emb.vectors.shape[1] if len(emb.paths) else 0
+    dim = emb.vectors.shape[1]
     stdout.print(
         f"[bold]{len(emb.paths)}[/] images of {emb.root} embedded with {emb.model} at {emb.image_size} px "
         f"({dim}-d; {emb.computed} computed, {emb.cached} from cache) -> {target}",

@@ -140,6 +140,7 @@ ARGS: dict[tuple[str, str], tuple[Callable[[dict[str, Path]], list[str]], set[in
         ],
         {0},
     ),
+    ("dataprep", "embed"): (lambda d: [str(d["raw"]), "--image-size", "32", "--out", str(d["root"] / "e.npz")], {0}),
     # trainer fit: run by the `data` fixture as a real subprocess.
     ("trainer", "fit"): (lambda d: [], set()),
 }

@@ -109,7 +109,7 @@ def test_resume_continues_from_the_last_epoch(split_root: Path, tmp_path: Path) 
 
 @pytest.mark.slow  # ~1.5 min on 2 cores; every transfer model still trains a step in test_trainer_models
 def test_transfer_freezes_then_fine_tunes(split_root: Path, tmp_path: Path) -> None:
-    result = fit(small(split_root, tmp_path / "run", model="mobilenetv3small", class_weight="auto"))
+    result = fit(small(split_root, tmp_path / "run", model="mobilenetv3small", weights="none", class_weight="auto"))
     assert result.metrics["epochs_run"] == 2
     config = json.loads((result.run_dir / "config.json").read_text())
     assert config["fit"]["freeze_epochs"] == 1

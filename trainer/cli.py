@@ -93,7 +93,14 @@ def _print_decoder_summary(noise: DecoderMessages, data: Path | list[Path]) -> N
 def fit(
     ctx: typer.Context,
     data_dir: Annotated[Path, typer.Argument(help="Split folder (dataprep split) or a folder of class folders.")],
-    model: Annotated[str, typer.Option(help="Registered model (see 'trainer models').")] = "compact_cnn",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Registered model (see 'trainer models') [default: mobilenetv2 when its ImageNet weights are "
+            "installed, else compact_cnn; $DATAPREP_DEFAULT_MODEL overrides].",
+            show_default=False,
+        ),
+    ] = None,
     image_size: ModelImageSize = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE,
     epochs: Epochs = DEFAULT_EPOCHS,
@@ -107,8 +114,13 @@ def fit(
     patience: Patience = 0,
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
     weights: Annotated[
-        str, typer.Option(help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
-    ] = "none",
+        str | None,
+        typer.Option(
+            help="Transfer models: imagenet, none, or PATH to the backbone's weights file [default: imagenet for a "
+            "transfer model, none for one trained from scratch].",
+            show_default=False,
+        ),
+    ] = None,
     freeze_epochs: FreezeEpochs = None,
     val_fraction: ValFraction = DEFAULT_VAL_FRACTION,
     layout: Annotated[
@@ -424,9 +436,10 @@ def models_command(
 ) -> None:
     """List the registered models with their default image sizes."""
     _quiet_tensorflow()
-    from trainer.models import DEFAULT_MODEL, list_models, model_info
+    from trainer.models import choose_model, list_models, model_info
 
     rows = [model_info(name) for name in list_models()]
+    default = choose_model(None, None)[0]  # what 'trainer fit' takes without --model, here
     if as_json:
         _print_json(
             [
@@ -435,7 +448,7 @@ def models_command(
                     "default_image_size": i.default_image_size,
                     "min_image_size": i.min_image_size,
                     "transfer": i.transfer,
-                    "default": i.name == DEFAULT_MODEL,
+                    "default": i.name == default,
                     "summary": i.summary,
                 }
                 for i in rows
@@ -444,7 +457,7 @@ def models_command(
         return
     from trainer.render import print_models
 
-    print_models(rows, DEFAULT_MODEL)
+    print_models(rows, default)
 
 
 def main() -> None:

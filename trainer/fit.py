@@ -28,10 +28,11 @@ import tensorflow as tf
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
 from dataprep.folds import refuse_folds_only_split
-from trainer import data, run_folder
+from trainer import data, run_folder, transfer
 from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
 from trainer.evaluate import evaluate_model
-from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
+from trainer.models import build_model, choose_model, find_backbone, model_info
+from trainer.phases import Phase, best_so_far, compile_model, plan_phases
 from trainer.plots import write_curves_png
 from trainer.resume import (
     absolute,
@@ -55,7 +56,7 @@ class FitConfig:
     """Everything a training run depends on; config.json holds it resolved."""
 
     data_dir: str
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the pretrained backbone when installed, else DEFAULT_MODEL (choose_model)
     image_size: int | None = None  # None: the model's default size
     batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = 12
@@ -68,7 +69,7 @@ class FitConfig:
     seed: int = DEFAULT_SEED
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
-    weights: str = "none"  # transfer models: imagenet | none | PATH
+    weights: str | None = None  # transfer models: imagenet | none | PATH (None: imagenet; none from scratch)
     freeze_epochs: int | None = None  # transfer models: epochs with the backbone frozen (None: half)
     fine_tune_lr_factor: float = 0.1
     val_fraction: float = 0.2  # only when the folder has no val/ split
@@ -115,10 +116,17 @@ def resolve_precision(requested: str) -> str:
 
 def resolve_config(config: FitConfig) -> FitConfig:
     """Fill in defaults that depend on the model and check every choice, before any work."""
-    info = model_info(config.model)
     resolved = FitConfig.from_dict(config.to_dict())
+    resolved.model, resolved.weights, _ = choose_model(config.model, config.weights)
+    info = model_info(resolved.model)
     resolved.image_size = config.image_size or info.default_image_size
     resolved.augment = data.normalize_augment(config.augment)
+    if info.transfer and resolved.augment != "none":  # trainer.transfer: cached, un-augmented activations
+        if config.augment not in (DEFAULT_AUGMENT_NAME, None):
+            data.log.warning(
+                "--augment is not applied to %s: it trains on activations of the un-augmented images", info.name
+            )
+        resolved.augment = "none"
     if config.lr_schedule not in LR_SCHEDULES:
         raise DataprepError(
             f"--lr-schedule {config.lr_schedule} is not known (expected one of: {', '.join(LR_SCHEDULES)})"
@@ -156,30 +164,6 @@ def auto_class_weight(files: data.FileList) -> dict[int, float]:
     counts = files.class_counts()
     total, k = sum(counts), len(counts)
     return {i: (total / (k * c) if c else 0.0) for i, c in enumerate(counts)}
-
-
-def learning_rate(config: FitConfig, steps_per_epoch: int, epochs: int, base: float) -> Any:
-    if config.lr_schedule == "constant":
-        return base
-    total = max(1, steps_per_epoch * epochs)
-    warmup = min(total // 2, steps_per_epoch * config.warmup_epochs)
-    if warmup:
-        return keras.optimizers.schedules.CosineDecay(
-            base * 0.1, decay_steps=total - warmup, alpha=0.01, warmup_target=base, warmup_steps=warmup
-        )
-    return keras.optimizers.schedules.CosineDecay(base, decay_steps=total, alpha=0.01)
-
-
-def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, epochs: int, base_lr: float) -> None:
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=learning_rate(config, steps_per_epoch, epochs, base_lr), weight_decay=config.weight_decay
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=bool(config.xla),
-    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -268,34 +252,6 @@ def fold_files(where: str, fold: int) -> tuple[data.FileList, data.FileList, dat
     return lists["train"], lists["val"], lists["test"] or None
 
 
-@dataclass(frozen=True)
-class Phase:
-    """One stretch of training with one optimizer: epochs `first_epoch` up to (not including)
-    `last_epoch` at peak learning rate `lr`, with the pretrained backbone trainable or frozen."""
-
-    name: str
-    first_epoch: int
-    last_epoch: int
-    lr: float
-    backbone_trainable: bool
-
-    @property
-    def epochs(self) -> int:
-        return self.last_epoch - self.first_epoch
-
-
-def plan_phases(config: FitConfig) -> list[Phase]:
-    """From-scratch models train in one phase; transfer models first train the head on a frozen
-    backbone (`freeze_epochs`), then fine-tune everything at a lower learning rate."""
-    frozen = config.freeze_epochs or 0
-    if not frozen:
-        return [Phase("train", 0, config.epochs, config.lr, True)]
-    phases = [Phase("frozen", 0, frozen, config.lr, False)]
-    if config.epochs > frozen:
-        phases.append(Phase("fine_tune", frozen, config.epochs, config.lr * config.fine_tune_lr_factor, True))
-    return phases
-
-
 def seed_globally(seed: int) -> Callable[[], None]:
     """Seed the global random state for a run; returns the function that gives Python's and
     NumPy's states back.
@@ -314,11 +270,6 @@ def seed_globally(seed: int) -> Callable[[], None]:
         np.random.set_state(numpy_state)
 
     return restore
-
-
-def best_so_far(history_csv: Path, monitor: str = "val_accuracy") -> float | None:
-    values = run_folder.read_history(history_csv).get(monitor)
-    return max(values) if values else None
 
 
 def callbacks_for(
@@ -359,6 +310,8 @@ def fit(
     """
     workers, worker_index = worker_count()
     chief = worker_index == 0
+    if chief and not resume and (default_model := choose_model(config.model, config.weights)[2]):
+        data.log.warning(default_model)  # one line: which model trains when --model was not given
     config = resolve_config(config)
     if chief:
         run_dir, config = prepare_run_dir(config, resume, given, override)
@@ -367,6 +320,7 @@ def fit(
     else:
         run_dir = _worker_dir(config, worker_index)
     assert config.image_size is not None and config.freeze_epochs is not None
+    assert config.model is not None and config.weights is not None
     strategy = choose_strategy()
 
     previous_policy = keras.mixed_precision.global_policy()
@@ -380,6 +334,8 @@ def fit(
             check_same_dataset(run_dir, config.data_dir, digest)
         train, over_cap_train = within_pixel_cap(train, config.max_pixels)
         val, over_cap_val = within_pixel_cap(val, config.max_pixels)
+        with strategy.scope():  # the weights are read here: a missing file leaves no run folder behind
+            model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
         shard = workers > 1
         train_pipe = data.make_pipeline(
@@ -429,24 +385,27 @@ def fit(
             )
 
         started = time.perf_counter()
-        with strategy.scope():
-            model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
         phases = plan_phases(config)
         interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
         with interrupt:
-            _train_phases(
-                model,
-                phases,
-                config,
-                strategy,
-                workers,
-                train_pipe,
-                val_pipe,
-                class_weight,
-                steps_per_epoch,
-                run_dir,
-                [*callbacks, *interrupt_hooks()],
-            )
+            if transfer.can_train_on_activations(model, workers):
+                transfer.train_transfer(
+                    model, phases, config, train_pipe, val_pipe, class_weight, run_dir, [*callbacks, *interrupt_hooks()]
+                )
+            else:
+                _train_phases(
+                    model,
+                    phases,
+                    config,
+                    strategy,
+                    workers,
+                    train_pipe,
+                    val_pipe,
+                    class_weight,
+                    steps_per_epoch,
+                    run_dir,
+                    [*callbacks, *interrupt_hooks()],
+                )
         train_seconds = time.perf_counter() - started
 
         metrics = _finish(
@@ -484,7 +443,7 @@ def _train_phases(
         with strategy.scope():
             backbone = find_backbone(model)
             if backbone is not None:
-                backbone.trainable = phase.backbone_trainable
+                transfer.set_trainable(backbone, phase.backbone_trainable)
             compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
         if workers > 1:
             _build_from_spec(model, train_pipe.dataset.element_spec)

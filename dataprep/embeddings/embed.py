@@ -11,6 +11,7 @@ runs on the previous one; every finished batch goes to the cache at once, so Ctr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
-from dataprep.embeddings.backbone import BACKBONE, MIN_IMAGE_SIZE, resolve_weights, weights_digest
+from dataprep.embeddings.backbone import BACKBONE, EMBEDDING_DIM, MIN_IMAGE_SIZE, resolve_weights, weights_digest
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
 from dataprep.embeddings.vector_cache import VectorCache, vector_key
 from dataprep.engine import InterruptHook, interrupts_as_keyboard_interrupt
@@ -26,7 +27,7 @@ from dataprep.errors import DataprepError, Interrupted
 from dataprep.findings import Severity
 from dataprep.journal import atomic_file
 from dataprep.report import FileResult
-from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset
+from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset, split_role
 from dataprep.validate import ValidateOptions, inspect_scan
 
 EMBEDDINGS_VERSION = 1
@@ -40,7 +41,7 @@ class Embeddings:
     root: Path
     paths: list[str]
     labels: list[str]  # the class folder of each image
-    splits: list[str | None]  # its split folder (train/val/test as named on disk), None in a raw folder
+    splits: list[str | None]  # its split's role (train, val, test), None in a raw folder
     vectors: np.ndarray  # (n, d) float32, each row of unit length
     model: str
     weights_digest: str
@@ -81,6 +82,7 @@ def embed_folder(
             f"--image-size {image_size} is too small for {BACKBONE} (expected at least {MIN_IMAGE_SIZE}); "
             f"pass --image-size {DEFAULT_EMBED_SIZE}"
         )
+    digest = weights_digest(resolve_weights(BACKBONE, weights))  # missing weights: one line before any work
     scan = scan_dataset(root, layout)
     if not scan.images:
         raise DataprepError(no_images_message(scan, root))
@@ -88,25 +90,34 @@ def embed_folder(
         cache_dir=cache_dir, use_cache=use_cache, engine=engine, ray_address=ray_address, progress=progress,
         layout=layout,
     )  # fmt: skip
-    results, _, _ = inspect_scan(scan, vopts)
-    usable, skipped = usable_images(scan, results)
-    digest = weights_digest(resolve_weights(BACKBONE, weights))
-    cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
-    try:
-        known = cache.lookup(usable) if cache else {}
-        todo = [r for r in usable if r.rel not in known]
-        fresh, failed = _embed_todo(todo, image_size, batch_size, weights, cache, engine, ray_address, progress)
-    finally:
-        if cache:
-            cache.close()
+    with _engine_session(engine, ray_address):  # one Ray session for validate and the embedding
+        results, _, _ = inspect_scan(scan, vopts)
+        usable, skipped = usable_images(scan, results)
+        cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
+        try:
+            known = cache.lookup(usable) if cache else {}
+            todo = [r for r in usable if r.rel not in known]
+            fresh, failed = _embed_todo(todo, image_size, batch_size, weights, cache, engine, ray_address, progress)
+        finally:
+            if cache:
+                cache.close()
     vectors = {**known, **fresh}
     done = [r for r in usable if r.rel in vectors]
     skipped = sorted(skipped + failed, key=lambda s: natural_key(s[0]))
     return Embeddings(
         root=scan.root, paths=[r.rel for r in done], labels=[r.label or "" for r in done],
-        splits=[r.split for r in done], vectors=_stack(vectors[r.rel] for r in done), model=BACKBONE,
-        weights_digest=digest, image_size=image_size, skipped=skipped, computed=len(fresh), cached=len(known),
+        splits=[split_role(r.split) if r.split else None for r in done],
+        vectors=_stack(vectors[r.rel] for r in done), model=BACKBONE, weights_digest=digest, image_size=image_size,
+        skipped=skipped, computed=len(fresh), cached=len(known),
     )  # fmt: skip
+
+
+def _engine_session(engine: str, ray_address: str | None) -> AbstractContextManager[Any]:
+    if engine != "ray":
+        return nullcontext()
+    from dataprep.ray_engine import ray_session
+
+    return ray_session(ray_address)
 
 
 def usable_images(scan: Scan, results: Sequence[FileResult]) -> tuple[list[FileRecord], list[tuple[str, str]]]:
@@ -127,7 +138,7 @@ def usable_images(scan: Scan, results: Sequence[FileResult]) -> tuple[list[FileR
 def _stack(rows: Iterator[np.ndarray]) -> np.ndarray:
     listed = list(rows)
     if not listed:
-        return np.zeros((0, 0), dtype=np.float32)
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     return np.stack(listed).astype(np.float32, copy=False)
 
 

@@ -59,6 +59,21 @@ class _TensorRef:
     stride: tuple[int, ...]
 
 
+# MemoryError: a damaged length field asks for more memory than there is, refused at once.
+_DAMAGED = (
+    MemoryError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+    struct.error,
+)
+
+
 def _rebuild_tensor(
     storage: _StorageRef, offset: int, shape: tuple[int, ...], stride: tuple[int, ...], *_: Any
 ) -> _TensorRef:
@@ -121,7 +136,9 @@ def read_torch_state_dict(path: Path, sha256: str | None = None) -> dict[str, np
         )
     try:
         return _parse(io.BytesIO(data))
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, struct.error) as err:
+    # What a damaged pickle stream raises (the pickle docs name AttributeError, EOFError and
+    # IndexError besides UnpicklingError; the fuzz test in tests/test_torch_weights.py found the rest).
+    except (pickle.UnpicklingError, *_DAMAGED) as err:
         raise DataprepError(
             f"weights file '{path}' is not a readable torch state dict ({err}); expected a legacy torch .pth "
             "file holding only tensors, such as torchvision's mobilenet_v2-b0353104.pth"
