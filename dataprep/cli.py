@@ -16,7 +16,7 @@ import typer
 
 from dataprep import __version__
 from dataprep.augment import augment_help
-from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, decoder_note, run_app
 from dataprep.defaults import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIZE,
@@ -27,7 +27,18 @@ from dataprep.defaults import (
     DEFAULT_TIMEOUT_S,
 )
 from dataprep.engine_options import Engine, RayAddress, with_engine
-from dataprep.options import CacheDir, Jobs, MaxPixels, MinSize, NoCache, Seed, Similarity, Threshold, Timeout, finite
+from dataprep.options import (
+    CacheDir,
+    Jobs,
+    MaxPixels,
+    MinSize,
+    NoCache,
+    Seed,
+    Similarity,
+    Threshold,
+    Timeout,
+    finite_range,
+)
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -148,7 +159,8 @@ def validate(
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options.layout = layout
     with_engine(options, engine, ray_address, "validate")
-    with render.progress_bar("validating", enabled=True) as progress:
+    notes = decoder_note("the findings name the files; --debug shows every line")
+    with notes, render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = validate_streamed(directory, options)  # every result on disk: memory stays flat at any size
     try:
@@ -189,9 +201,7 @@ MinScore = Annotated[
         "--min-score",
         help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).",
         metavar="S",
-        min=0.0,
-        max=1.0,
-        callback=finite,
+        callback=finite_range(0.0, 1.0),
     ),
 ]
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dataprep.console import CommandApp, run_app
+from dataprep.console import CommandApp, decoder_note, run_app, validate_hint
 from dataprep.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BENCH_IMAGE_SIZE,
@@ -41,7 +41,6 @@ from dataprep.options import (
     Threshold,
     ValFraction,
 )
-from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
 
 app = CommandApp(
     name="trainer",
@@ -70,14 +69,6 @@ def _options_given(ctx: typer.Context, leave_out: tuple[str, ...]) -> set[str]:
         name for name in ctx.params
         if name not in leave_out and getattr(ctx.get_parameter_source(name), "name", None) in typed
     }  # fmt: skip
-
-
-def _print_decoder_summary(noise: DecoderMessages, data: Path | list[Path]) -> None:
-    """What the image decoders wrote to stderr during the command, as one line."""
-    if noise.count:
-        first = data if isinstance(data, Path) else data[0]
-        folder = first if first.is_dir() else first.parent
-        print(f"note: {noise.summary()}; 'dataprep validate {folder}' lists the files", file=sys.stderr)
 
 
 @app.command()
@@ -187,20 +178,21 @@ def fit(
     from trainer import render
     from trainer.run_folder import LOGS
 
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(data_dir)):
         if as_json:
             # stdout carries one JSON document: Keras' progress lines go to stderr meanwhile.
             with contextlib.redirect_stdout(sys.stderr):
                 result = run_fit(config, resume=resume, given=given, override=override)
         else:
             result = run_fit(config, resume=resume, given=given, override=override)
-    logs = result.run_dir / LOGS
-    if as_json:
-        _print_json({"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)})
-    else:
-        render.print_fit_result(result.run_dir, result.metrics, logs)
-    _print_skipped(result.metrics.get("skipped_paths") or {})
-    _print_decoder_summary(noise, data_dir)
+        logs = result.run_dir / LOGS
+        if as_json:
+            _print_json(
+                {"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)}
+            )
+        else:
+            render.print_fit_result(result.run_dir, result.metrics, logs)
+        _print_skipped(result.metrics.get("skipped_paths") or {})
 
 
 SKIPPED_SHOWN = 20
@@ -239,10 +231,9 @@ def evaluate(
     from trainer.screening import ScreenOptions
 
     screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(data_dir)):
         report = run_evaluate(run, data_dir, split=split, batch_size=batch_size, confusion_png=confusion, screen=screen)
-    _print_skipped(report.refused)
-    _print_decoder_summary(noise, data_dir)
+        _print_skipped(report.refused)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -277,9 +268,8 @@ def predict(
     from trainer.screening import ScreenOptions
 
     screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(paths)):
         results = run_predict(run, paths, grid=grid, screen=screen)
-    _print_decoder_summary(noise, paths)
     if as_json:
         _print_json([r.to_dict() for r in results])
         for r in results:
@@ -306,7 +296,8 @@ def bench(
     _quiet_tensorflow()
     from trainer.bench import bench as run_bench
 
-    result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir, compare=compare)
+    with decoder_note(validate_hint(data_dir)):
+        result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir, compare=compare)
     if as_json:
         _print_json(result)
         return
@@ -375,7 +366,8 @@ def label_issues_command(
     def say(message: str) -> None:
         print(message, file=sys.stderr if as_json else sys.stdout, flush=True)
 
-    result = find_label_issues(config, resume=resume, progress=say)
+    with decoder_note(validate_hint(data_dir)):
+        result = find_label_issues(config, resume=resume, progress=say)
     if as_json:
         _print_json(result.to_dict())
         return

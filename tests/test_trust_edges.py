@@ -1,0 +1,162 @@
+"""issue 26, "Trust at the edges": what a new user meets at the edges of the tool, on generated data.
+
+A NaN option is called what it is; decoder noise is one `note:` line in every command; text-based
+image formats are images; split counts each copy toward its own class; stats calls junk junk;
+quality findings leave good photos alone; every output file follows one overwrite rule; every
+`--json` is one object with a `version`; the pictures keep their captions and bars visible.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(prog: str, args: list[str], cache: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", prog, *args], cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "XDG_CACHE_HOME": str(cache), **env},
+    )  # fmt: skip
+
+
+def lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip()]
+
+
+# --- a NaN option is "not a finite number" ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prog", "args", "option"),
+    [
+        ("dataprep", ["validate", "DIR", "--timeout"], "--timeout"),
+        ("dataprep", ["duplicates", "DIR", "--similarity"], "--similarity"),
+        ("dataprep", ["relabel", "DIR", "--label-issues", "DIR/x.json", "--min-score"], "--min-score"),
+        ("trainer", ["fit", "DIR", "--lr"], "--lr"),
+        ("trainer", ["label-issues", "DIR", "--lr"], "--lr"),
+    ],
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_nan_and_infinity_are_called_not_finite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], prog: str, args: list[str], option: str, value: str
+) -> None:
+    from dataprep.console import run_app
+
+    if prog == "dataprep":
+        from dataprep.cli import app
+    else:
+        from trainer.cli import app
+    argv = [a.replace("DIR", str(tmp_path)) for a in args] + [value]
+    with pytest.raises(SystemExit) as stopped:
+        run_app(app, prog, argv)
+    assert stopped.value.code == 2
+    err = lines(capsys.readouterr().err)
+    assert len(err) == 1, err
+    assert f"'{option}': {value} is not a finite number" in err[0], err[0]
+    assert "less than" not in err[0]
+
+
+def test_a_finite_value_out_of_range_names_the_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dataprep.cli import app
+    from dataprep.console import run_app
+
+    with pytest.raises(SystemExit):
+        run_app(app, "dataprep", ["validate", str(tmp_path), "--timeout", "0.5"])
+    assert "'--timeout': 0.5 is not in the range 1<=x<=604800" in capsys.readouterr().err
+
+
+# --- decoder noise: one note line -----------------------------------------------------------------
+
+
+def damaged_tiffs(root: Path, count: int = 6) -> Path:
+    """LZW and Deflate TIFFs with scrambled strips: Pillow's libtiff prints an error line for each."""
+    rng = np.random.default_rng(3)
+    for i in range(count):
+        buf = io.BytesIO()
+        pixels = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(buf, "TIFF", compression=("tiff_lzw", "tiff_adobe_deflate")[i % 2])
+        data = bytearray(buf.getvalue())
+        for k in range(200, 400):
+            data[k] ^= 0x55
+        path = root / ("a", "b")[i % 2] / f"scan{i}.tif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(data))
+    return root
+
+
+@pytest.mark.parametrize("jobs", ["0", "2"])
+def test_validate_folds_libtiff_noise_into_one_note(tmp_path: Path, jobs: str) -> None:
+    data = damaged_tiffs(tmp_path / "data")
+    proc = run_cli("dataprep", ["validate", str(data), "--json", "-j", jobs], tmp_path / "cache")
+    assert proc.returncode == 1, proc.stderr
+    err = lines(proc.stderr)
+    assert len(err) == 1, proc.stderr
+    assert err[0].startswith("note: the image decoders reported 6 warning(s), most often "), err[0]
+    debug = run_cli("dataprep", ["validate", str(data), "--json", "-j", jobs, "--no-cache", "--debug"], tmp_path / "c2")
+    assert len(lines(debug.stderr)) == 6, debug.stderr  # --debug: every line as libtiff wrote it
+
+
+def corrupt_jpegs(root: Path, per_class: int = 6, damaged: int = 2) -> Path:
+    """Gradient JPEGs; the first `damaged` of each class have bytes before their end marker
+    (libjpeg: "Corrupt JPEG data: N extraneous bytes before marker 0xd9", the image decodes)."""
+    y, x = np.mgrid[0:64, 0:64]
+    for label in ("cats", "dogs"):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = np.stack([(x * 4 + i * 20) % 255, (y * 4) % 255, ((x + y) * 2) % 255], -1).astype(np.uint8)
+            buf = io.BytesIO()
+            Image.fromarray(pixels).save(buf, "JPEG", quality=90)
+            data = buf.getvalue()
+            if i < damaged:
+                data = data[:-2] + b"\x12\x34\x56" + data[-2:]
+            (root / label / f"{i}.jpg").write_bytes(data)
+    return root
+
+
+def test_bench_folds_libjpeg_noise_into_one_note(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    data = corrupt_jpegs(tmp_path / "data")
+    proc = run_cli("trainer", ["bench", str(data), "--no-compare", "--image-size", "32", "--json"], tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr
+    err = lines(proc.stderr)
+    assert len(err) == 1, proc.stderr
+    assert err[0].startswith("note: the image decoders reported"), err[0]
+    assert err[0].endswith(f"'dataprep validate {data}' lists the files"), err[0]
+
+
+def test_label_issues_folds_decoder_noise_into_one_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The fold models decode every image: what libjpeg prints meanwhile is one note line."""
+    pytest.importorskip("cleanlab")
+    from dataprep.console import run_app
+    from trainer import label_issues
+    from trainer.cli import app
+
+    class Found:
+        def to_dict(self) -> dict[str, object]:
+            return {"version": 1}
+
+    def noisy(config: object, resume: bool, progress: object) -> Found:
+        os.write(2, b"Corrupt JPEG data: 2 extraneous bytes before marker 0xd9\n" * 3)
+        return Found()
+
+    monkeypatch.setattr(label_issues, "find_label_issues", noisy)
+    monkeypatch.setattr("trainer.cli._quiet_tensorflow", lambda: None)
+    with pytest.raises(SystemExit) as stopped:
+        run_app(app, "trainer", ["label-issues", str(tmp_path), "--json"])
+    assert stopped.value.code == 0
+    err = lines(capfd.readouterr().err)
+    assert err == [
+        "note: the image decoders reported 3 warning(s), most often 'Corrupt JPEG data: 2 extraneous bytes before "
+        f"marker 0xd9'; 'dataprep validate {tmp_path}' lists the files"
+    ], err
