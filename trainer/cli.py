@@ -52,6 +52,29 @@ app = CommandApp(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from trainer import __version__
+
+        try:  # from the installed metadata: importing TensorFlow would take seconds
+            libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
+        except PackageNotFoundError:
+            libraries = ""
+        print(f"trainer {__version__}{libraries}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Train, evaluate and use image classifiers on folders prepared by dataprep. Add --debug to any command for tracebacks."""
+
+
 def _quiet_tensorflow() -> None:
     from dataprep.tensorflow_runtime import import_tensorflow
 
@@ -247,7 +270,11 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: {version, run, predictions: [{path, label, confidence, probabilities}], errors}.",
+        ),
     ] = False,
     grid: Annotated[
         Path | None,
@@ -264,6 +291,7 @@ def predict(
     calls an error (wrong pixels, over the pixel cap, undecodable) is reported, never predicted."""
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
+    from trainer.predict import predictions_document
     from trainer.render import print_predictions
     from trainer.screening import ScreenOptions
 
@@ -271,7 +299,7 @@ def predict(
     with decoder_note(validate_hint(paths)):
         results = run_predict(run, paths, grid=grid, screen=screen)
     if as_json:
-        _print_json([r.to_dict() for r in results])
+        _print_json(predictions_document(run, results))
         for r in results:
             if r.error is not None:
                 print(f"error: {r.path}: {r.error}", file=sys.stderr)
@@ -383,6 +411,9 @@ def label_issues_command(
     print(f"run: {result.run_dir}  picture: {result.run_dir / 'label_issues.png'}")
 
 
+MODELS_VERSION = 1  # of what `trainer models --json` prints
+
+
 @app.command("models")
 def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -394,17 +425,21 @@ def models_command(
     rows = [model_info(name) for name in list_models()]
     if as_json:
         _print_json(
-            [
-                {
-                    "name": i.name,
-                    "default_image_size": i.default_image_size,
-                    "min_image_size": i.min_image_size,
-                    "transfer": i.transfer,
-                    "default": i.name == DEFAULT_MODEL,
-                    "summary": i.summary,
-                }
-                for i in rows
-            ]
+            {
+                "version": MODELS_VERSION,
+                "default": DEFAULT_MODEL,
+                "models": [
+                    {
+                        "name": i.name,
+                        "default_image_size": i.default_image_size,
+                        "min_image_size": i.min_image_size,
+                        "transfer": i.transfer,
+                        "default": i.name == DEFAULT_MODEL,
+                        "summary": i.summary,
+                    }
+                    for i in rows
+                ],
+            }
         )
         return
     from trainer.render import print_models
