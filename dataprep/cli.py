@@ -33,12 +33,14 @@ from dataprep.options import (
     MaxPixels,
     MinSize,
     NoCache,
+    OverwriteFiles,
     Seed,
     Similarity,
     Threshold,
     Timeout,
     finite_range,
 )
+from dataprep.output_files import require_new_file
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -146,6 +148,7 @@ def validate(
     layout: Layout = None,
     engine: Engine = "local",
     ray_address: RayAddress = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
@@ -156,6 +159,7 @@ def validate(
     from dataprep.validate_stream import validate_streamed
 
     level = parse_severity(fail_on, allow_never=True)
+    require_new_file(csv_out, "--csv", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options.layout = layout
     with_engine(options, engine, ray_address, "validate")
@@ -354,12 +358,14 @@ def duplicates(
     min_size: MinSize = DEFAULT_MIN_SIZE,
     engine: Engine = "local",
     ray_address: RayAddress = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies)."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
 
+    require_new_file(plot, "--plot", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
         json_out,
@@ -501,10 +507,11 @@ def augment_preview(
     size: Annotated[
         int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")
     ] = 256,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it already exists.")] = False,
+    force: OverwriteFiles = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Show what training augmentation does to your images: a grid, original first in each row."""
+    require_new_file(out, "--out", force, ".png")
     from dataprep.preview import render_augment_preview  # imports TensorFlow: only when this command runs
 
     def skipped(rel: str, reason: str) -> None:
@@ -659,6 +666,7 @@ def stats(
         typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png."),
     ] = None,
     layout: Layout = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Counts, shares, bytes, formats, colour modes and sizes per class (and split); imbalance; junk. Reads headers only."""
     import json
@@ -666,6 +674,7 @@ def stats(
     from dataprep import render
     from dataprep.stats import dataset_stats, plot_stats
 
+    require_new_file(plot, "--plot", force)
     numbers = dataset_stats(directory, layout=layout)
     if plot is not None:
         plot_stats(numbers, plot)

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from dataprep import defaults as d
+from dataprep.output_files import FORCE_HELP
 
 
 def finite(value: float | None) -> float | None:
@@ -162,3 +163,7 @@ ValFraction = Annotated[
         "--val-fraction", help="Held out for validation when there is no val/ split.", callback=_open_fraction
     ),
 ]
+
+# --- output files ------------------------------------------------------------------------------
+
+OverwriteFiles = Annotated[bool, typer.Option("--force", help=FORCE_HELP)]

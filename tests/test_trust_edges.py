@@ -160,3 +160,85 @@ def test_label_issues_folds_decoder_noise_into_one_note(
         "note: the image decoders reported 3 warning(s), most often 'Corrupt JPEG data: 2 extraneous bytes before "
         f"marker 0xd9'; 'dataprep validate {tmp_path}' lists the files"
     ], err
+
+
+# --- one rule for every output file ----------------------------------------------------------------
+
+# (program, command, arguments, the output option, the library call behind the command)
+OUTPUT_FILES = [
+    ("dataprep", "validate", ["DIR"], "--csv", "dataprep.validate_stream:validate_streamed"),
+    ("dataprep", "stats", ["DIR"], "--plot", "dataprep.stats:dataset_stats"),
+    ("dataprep", "duplicates", ["DIR"], "--plot", "dataprep.duplicates:duplicates_report"),
+    ("dataprep", "augment-preview", ["DIR"], "--out", "dataprep.preview:render_augment_preview"),
+    ("trainer", "evaluate", ["DIR", "DIR"], "--confusion", "trainer.evaluate:evaluate"),
+    ("trainer", "predict", ["DIR", "DIR"], "--grid", "trainer.predict:predict"),
+]
+FILE_OPTION_NAMES = {"--csv", "--plot", "--confusion", "--grid"}
+
+
+def _apps() -> dict[str, object]:
+    from dataprep.cli import app as dataprep_app
+    from trainer.cli import app as trainer_app
+
+    return {"dataprep": dataprep_app, "trainer": trainer_app}
+
+
+def test_every_output_file_option_follows_the_rule() -> None:
+    """An output-file option added to either CLI must be listed above (and so be tested)."""
+    import typer.main
+
+    found = set()
+    for prog, app in _apps().items():
+        for name, command in typer.main.get_command(app).commands.items():  # type: ignore[arg-type, attr-defined]
+            for param in command.params:
+                opts = set(getattr(param, "opts", ()))
+                if opts & FILE_OPTION_NAMES or (name == "augment-preview" and "--out" in opts):
+                    found.add((prog, name, next(iter(opts & (FILE_OPTION_NAMES | {"--out"})))))
+                    assert any("--force" in getattr(p, "opts", ()) for p in command.params), (prog, name)
+    assert found == {(prog, command, option) for prog, command, _, option, _ in OUTPUT_FILES}
+
+
+class Reached(Exception):
+    """Raised by the patched library call: the command got past its checks."""
+
+
+@pytest.mark.parametrize(("prog", "command", "args", "option", "target"), OUTPUT_FILES)
+def test_an_existing_output_file_is_refused_unless_force(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    prog: str,
+    command: str,
+    args: list[str],
+    option: str,
+    target: str,
+) -> None:
+    import importlib
+
+    from dataprep.console import run_app
+
+    module, attribute = target.split(":")
+    calls: list[object] = []
+
+    def reached(*a: object, **k: object) -> None:
+        calls.append(a)
+        raise Reached
+
+    monkeypatch.setattr(importlib.import_module(module), attribute, reached)
+    monkeypatch.setattr("trainer.cli._quiet_tensorflow", lambda: None)
+    existing = tmp_path / "made-earlier.png"
+    existing.write_bytes(b"the user's own file")
+    argv = [command, *[a.replace("DIR", str(tmp_path)) for a in args], option, str(existing)]
+    with pytest.raises(SystemExit) as stopped:
+        run_app(_apps()[prog], prog, argv)  # type: ignore[arg-type]
+    assert stopped.value.code == 2 and not calls
+    err = lines(capsys.readouterr().err)
+    assert err == [
+        f"error: {option} '{existing}' already exists (expected a new file); "
+        f"pass --force to overwrite it or choose another {option}"
+    ]
+    assert existing.read_bytes() == b"the user's own file"
+    with pytest.raises(Reached):  # --force: the command goes on to its work
+        run_app(_apps()[prog], prog, [*argv, "--force"])  # type: ignore[arg-type]
+    with pytest.raises(Reached):  # a new file needs no --force
+        run_app(_apps()[prog], prog, [*argv[:-1], str(tmp_path / "new.png")])  # type: ignore[arg-type]

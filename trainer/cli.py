@@ -36,11 +36,13 @@ from dataprep.options import (
     MaxPixels,
     ModelImageSize,
     NoCache,
+    OverwriteFiles,
     Patience,
     Seed,
     Threshold,
     ValFraction,
 )
+from dataprep.output_files import require_new_file
 
 app = CommandApp(
     name="trainer",
@@ -244,11 +246,13 @@ def evaluate(
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Accuracy, per-class precision/recall/F1, the confusion matrix (PNG) and the most confidently wrong files.
 
     Every file is first inspected with validate's checks (its cache is reused): files validate
     calls an error are reported and left out, never scored."""
+    require_new_file(confusion, "--confusion", force)
     _quiet_tensorflow()
     from trainer.evaluate import evaluate as run_evaluate
     from trainer.screening import ScreenOptions
@@ -284,11 +288,13 @@ def predict(
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Predict the class of each image; exit code 1 when some file could not be read.
 
     Every file is first inspected with validate's checks (its cache is reused): a file validate
     calls an error (wrong pixels, over the pixel cap, undecodable) is reported, never predicted."""
+    require_new_file(grid, "--grid", force)
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
     from trainer.predict import predictions_document
