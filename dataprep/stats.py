@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -20,10 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from dataprep.errors import DataprepError
-from dataprep.formats import TF_FORMATS, describe_content, extension_format, format_key, format_name, sniff_format
+from dataprep.formats import (
+    TF_FORMATS,
+    describe_content,
+    extension_format,
+    format_key,
+    format_name,
+    not_an_image,
+    sniff_format,
+)
 from dataprep.journal import write_atomic
 from dataprep.scan import (
     FileRecord,
@@ -63,13 +72,29 @@ def read_header(path: Path, size: int) -> ImageHeader:
                     return ImageHeader(size=size, format=im.format, mode=im.mode, width=im.width, height=im.height)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
                 sniffed = sniff_format(head[:32])
-                if sniffed is None and extension_format(path.name) is None:
-                    what = describe_content(head) if head else "an empty file"
-                    return ImageHeader(size=size, not_image=f"content is {what}, not an image" if head else what)
+                if not head:
+                    return ImageHeader(size=size, not_image="an empty file")
+                if sniffed is None and (extension_format(path.name) is None or not_an_image(head)):
+                    # No image by content whatever its name says (an HTML page saved as .jpg).
+                    return ImageHeader(size=size, not_image=f"content is {describe_content(head)}, not an image")
                 name = format_name(sniffed, head) if sniffed else None
-                return ImageHeader(size=size, format=name, error=f"{type(err).__name__}: {err}".splitlines()[0][:200])
+                return ImageHeader(size=size, format=name, error=header_error(err))
     except OSError as err:
-        return ImageHeader(size=size, error=f"{type(err).__name__}: {err}".splitlines()[0][:200])
+        return ImageHeader(size=size, error=header_error(err))
+
+
+def header_error(err: BaseException) -> str:
+    """A short reason for a header Pillow could not read, without Python's object reprs
+    (``<_io.BufferedReader name=...>``) or exception class names."""
+    if isinstance(err, UnidentifiedImageError):
+        return "Pillow cannot identify the image format"
+    if isinstance(err, Image.DecompressionBombError):
+        return "over Pillow's pixel limit (decompression bomb)"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror.lower()
+    text = re.sub(r"\s*<[^<>]*>", "", str(err)).splitlines()
+    first = text[0].strip().rstrip(".") if text and text[0].strip() else type(err).__name__
+    return first[:120]
 
 
 def read_headers(records: Sequence[FileRecord], jobs: int | None = None) -> list[ImageHeader]:

@@ -242,3 +242,74 @@ def test_an_existing_output_file_is_refused_unless_force(
         run_app(_apps()[prog], prog, [*argv, "--force"])  # type: ignore[arg-type]
     with pytest.raises(Reached):  # a new file needs no --force
         run_app(_apps()[prog], prog, [*argv[:-1], str(tmp_path / "new.png")])  # type: ignore[arg-type]
+
+
+# --- text-based image formats are images --------------------------------------------------------
+
+XPM = b'/* XPM */\nstatic char *dot[] = {\n"4 4 2 1",\n"  c #000000",\n". c #FFFFFF",\n" .. ",\n".  .",\n".  .",\n" .. "\n};\n'
+
+
+def text_images(root: Path) -> Path:
+    """An XBM (written by Pillow) and an XPM, each also without its extension, beside a PNG."""
+    (root / "icons").mkdir(parents=True)
+    checker = (np.indices((16, 16)).sum(0) % 2 * 255).astype(np.uint8)
+    Image.fromarray(checker).convert("1").save(root / "icons" / "check.xbm")
+    (root / "icons" / "check-copy").write_bytes((root / "icons" / "check.xbm").read_bytes().replace(b"im_", b"ck_"))
+    (root / "icons" / "dot.xpm").write_bytes(XPM)
+    (root / "icons" / "dot-copy").write_bytes(XPM.replace(b"dot", b"dut"))
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(root / "icons" / "red.png")
+    return root
+
+
+def test_xbm_and_xpm_are_images_in_an_unsupported_format(tmp_path: Path) -> None:
+    import json
+
+    data = text_images(tmp_path / "data")
+    proc = run_cli("dataprep", ["validate", str(data), "--json", "-j", "0"], tmp_path / "cache")
+    report = json.loads(proc.stdout)
+    checks = {f["path"]: f["check"] for f in report["findings"] if f["severity"] == "error"}
+    assert checks == {f"icons/{n}": "unsupported_format" for n in ("check.xbm", "check-copy", "dot.xpm", "dot-copy")}
+    assert not [f for f in report["findings"] if f["check"] == "junk_file"]
+    converted = run_cli("dataprep", ["convert", str(data), "--json"], tmp_path / "cache")
+    assert converted.returncode == 0, converted.stderr
+    assert sorted(p.name for p in (data / "icons").iterdir()) == [
+        "check-copy.png", "check.png", "dot-copy.png", "dot.png", "red.png"
+    ]  # fmt: skip
+    with Image.open(data / "icons" / "dot.png") as im:
+        assert im.size == (4, 4)
+
+
+def test_text_that_is_no_image_is_still_junk(tmp_path: Path) -> None:
+    from dataprep.formats import identify_format
+
+    assert identify_format(b"#define VERSION 3\nint main(void) { return 0; }\n") is None
+    assert identify_format(b"/* XPM */ but then nothing an image needs\n") is None
+    assert identify_format(XPM) == "xpm"
+
+
+# --- stats: junk is junk, errors are short reasons ----------------------------------------------
+
+
+def test_stats_counts_empty_files_and_pages_as_junk_and_gives_short_reasons(tmp_path: Path) -> None:
+    import json
+
+    data = tmp_path / "data"
+    for label in ("cats", "dogs"):
+        (data / label).mkdir(parents=True)
+        Image.new("RGB", (30, 20), (10, 90, 200)).save(data / label / "photo.jpg")
+    (data / "cats" / "empty.jpg").write_bytes(b"")
+    (data / "dogs" / "page.jpg").write_text("<!DOCTYPE html><html><body>404 Not Found</body></html>\n")
+    (data / "dogs" / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    proc = run_cli("dataprep", ["stats", str(data), "--json"], tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    numbers = json.loads(proc.stdout)
+    assert numbers["count"] == 3 and numbers["classes"]["cats"]["count"] == 1
+    assert {j["path"]: j["reason"] for j in numbers["junk"]} == {
+        "cats/empty.jpg": "an empty file",
+        "dogs/page.jpg": "content is an HTML page, not an image",
+    }
+    (unreadable,) = numbers["unreadable"]
+    assert unreadable["path"] == "dogs/cut.png"
+    table = run_cli("dataprep", ["stats", str(data)], tmp_path / "cache").stdout
+    for noise in ("Error", "<_io", "BufferedReader", "0x"):
+        assert noise not in table, table
