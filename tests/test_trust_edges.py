@@ -313,3 +313,31 @@ def test_stats_counts_empty_files_and_pages_as_junk_and_gives_short_reasons(tmp_
     table = run_cli("dataprep", ["stats", str(data)], tmp_path / "cache").stdout
     for noise in ("Error", "<_io", "BufferedReader", "0x"):
         assert noise not in table, table
+
+
+# --- split: a copy filed under two classes counts toward each class ------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_split_counts_each_copy_toward_its_own_class(seed: int) -> None:
+    """flower_photos has one photo under both roses/ and tulips/: --val 50 --test 50 must still
+    give each class exactly 50 and 50, the two copies in one split."""
+    from dataprep.split.plan import SourceFile, plan_split
+    from dataprep.split.spec import SplitSpec
+
+    source = [SourceFile(f"roses/r{i}.jpg", "roses", f"r{i}", 10) for i in range(300)]
+    source += [SourceFile(f"tulips/t{i}.jpg", "tulips", f"t{i}", 10) for i in range(300)]
+    # the shared photo, and a pair of near copies (one group) inside roses also holding a tulip
+    source += [SourceFile("roses/both.jpg", "roses", "same", 10), SourceFile("tulips/both.jpg", "tulips", "same", 10)]
+    source += [SourceFile(f"roses/n{i}.jpg", "roses", f"n{i}", 10, group="near") for i in range(2)]
+    source.append(SourceFile("tulips/n.jpg", "tulips", "n", 10, group="near"))
+    plan = plan_split(source, SplitSpec(50, 50), seed=seed)
+    counts = plan.counts()
+    assert {(s, c): counts[s][c] for s in ("val", "test") for c in ("roses", "tulips")} == {
+        ("val", "roses"): 50, ("val", "tulips"): 50, ("test", "roses"): 50, ("test", "tulips"): 50,
+    }, plan.warnings  # fmt: skip
+    where = {a.source: a.split for a in plan.assignments}
+    assert where["roses/both.jpg"] == where["tulips/both.jpg"]
+    assert where["roses/n0.jpg"] == where["roses/n1.jpg"] == where["tulips/n.jpg"]
+    assert len(plan.assignments) == len(source)
+    assert not [w for w in plan.warnings if "images asked" in w], plan.warnings
