@@ -341,3 +341,42 @@ def test_split_counts_each_copy_toward_its_own_class(seed: int) -> None:
     assert where["roses/n0.jpg"] == where["roses/n1.jpg"] == where["tulips/n.jpg"]
     assert len(plan.assignments) == len(source)
     assert not [w for w in plan.warnings if "images asked" in w], plan.warnings
+
+
+# --- quality findings leave good photos alone -----------------------------------------------------
+
+
+def test_a_flower_on_black_is_not_low_information_but_a_blank_frame_is(tmp_path: Path) -> None:
+    """Subjects filling 5-40% of the frame on near-black velvet carry detail; a flat frame with a
+    small flat patch, and a flat frame with faint noise, do not."""
+    from photos import flower_on_black, jpeg, save
+
+    from dataprep.validate import ValidateOptions, validate
+
+    root = tmp_path / "raw"
+    for i, radius in enumerate((0.2, 0.25, 0.3, 0.35, 0.4) * 2):
+        size = ((320, 240), (500, 375), (240, 320), (400, 400))[i % 4]
+        save(root / f"flowers/f{i}.jpg", jpeg(flower_on_black(i, size, radius)))
+    flat = np.full((240, 320, 3), 120, np.uint8)
+    flat[100:140, 150:170] = 130
+    Image.fromarray(flat).save(root / "flowers" / "blank_patch.png")
+    noise = np.random.default_rng(0).normal(60, 1.2, (240, 320, 1)).repeat(3, axis=2)
+    Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(root / "flowers" / "blank_noise.png")
+    report = validate(root, ValidateOptions(jobs=0, use_tf=False, use_cache=False))
+    flagged = {r.rel for r in report.results for f in r.findings if f.check == "low_information"}
+    assert flagged == {"flowers/blank_patch.png", "flowers/blank_noise.png"}
+
+
+def test_clean_level_warning_leaves_an_exif_rotated_photo_for_convert(tmp_path: Path) -> None:
+    from real_world import exif_rotated
+
+    from dataprep.clean import CleanOptions, clean
+    from dataprep.findings import Severity
+    from dataprep.validate import ValidateOptions
+
+    data = tmp_path / "data"
+    rotated = exif_rotated(data)
+    (data / "cat" / "cut.jpg").write_bytes((data / "cat" / "cat_upright.jpg").read_bytes()[:-200])
+    result = clean(data, CleanOptions(level=Severity.WARNING, dry_run=True, validate=ValidateOptions(jobs=0)))
+    assert {r.rel for r in result.selected} == {"cat/cut.jpg"}  # damaged: still removed at --level warning
+    assert set(result.to_convert) == set(rotated)
