@@ -674,7 +674,7 @@ def stats(
     from dataprep import render
     from dataprep.stats import dataset_stats, plot_stats
 
-    require_new_file(plot, "--plot", force)
+    require_new_file(plot, "--plot", force, ".png")
     numbers = dataset_stats(directory, layout=layout)
     if plot is not None:
         plot_stats(numbers, plot)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -40,6 +40,9 @@ from dataprep.scan import (
     no_images_message,
     scan_dataset,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STATS_VERSION = 1
 IMBALANCE_WARN = 3.0  # largest/smallest class above this gets a warning
@@ -225,18 +228,27 @@ def tf_unreadable(headers: Iterable[ImageHeader]) -> dict[str, int]:
 
 def plot_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a bar chart of images per class (stacked by split) to `path` (PNG), atomically."""
-    from matplotlib.figure import Figure  # no pyplot: no global backend state
-
     target = Path(path)
     if target.suffix.lower() != ".png":
         raise DataprepError(f"--plot {str(path)!r} is not a .png file name; pass e.g. --plot counts.png")
+    buf = io.BytesIO()
+    stats_figure(stats).savefig(buf, format="png", dpi=100)
+    write_atomic(target, buf.getvalue())
+    return target
+
+
+def stats_figure(stats: dict[str, Any]) -> Figure:
+    """The bar chart of `plot_stats`: images per class, stacked by split, the legend beside it."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
     if "splits" in stats:
         classes = list(next(iter(stats["splits"].values()))["classes"]) if stats["splits"] else []
         series = {s: [b["classes"][c]["count"] for c in classes] for s, b in stats["splits"].items()}
     else:
         classes = list(stats["classes"])
         series = {"images": [stats["classes"][c]["count"] for c in classes]}
-    fig = Figure(figsize=(max(4.0, 0.6 * len(classes) + 2), 4), layout="constrained")
+    legend_width = 1.2 if len(series) > 1 else 0.0  # the legend sits right of the bars, never on them
+    fig = Figure(figsize=(max(4.0, 0.6 * len(classes) + 2) + legend_width, 4), layout="constrained")
     ax = fig.add_subplot()
     bottom = np.zeros(len(classes))
     for name, counts in series.items():
@@ -245,10 +257,7 @@ def plot_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     ax.set_ylabel("images")
     ax.set_title(f"images per class ({stats['layout']} layout)")
     if len(series) > 1:
-        ax.legend()
+        fig.legend(loc="outside right upper", reverse=True, title="split")  # top to bottom as stacked
     if len(classes) > 8:
         ax.tick_params(axis="x", labelrotation=60)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    write_atomic(target, buf.getvalue())
-    return target
+    return fig

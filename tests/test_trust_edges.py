@@ -380,3 +380,57 @@ def test_clean_level_warning_leaves_an_exif_rotated_photo_for_convert(tmp_path: 
     result = clean(data, CleanOptions(level=Severity.WARNING, dry_run=True, validate=ValidateOptions(jobs=0)))
     assert {r.rel for r in result.selected} == {"cat/cut.jpg"}  # damaged: still removed at --level warning
     assert set(result.to_convert) == set(rotated)
+
+
+# --- pictures: every caption and bar visible -------------------------------------------------------
+
+
+def test_prediction_grid_captions_stay_clear_of_the_images_above() -> None:
+    """Three rows of wrong answers (three caption lines each) then right ones: no caption may
+    overlap the image above it, nor the summary title."""
+    import matplotlib.pyplot as plt
+
+    from trainer.plots import GridImage, grid_figure, grid_order
+
+    rng = np.random.default_rng(0)
+    items = [
+        GridImage(rng.integers(0, 255, (64, 64, 3)).astype(np.uint8), f"dog.{i}.jpg", "cats", 0.9 - i / 100, "dogs")
+        for i in range(15)
+    ]
+    items += [GridImage(np.zeros((64, 64, 3), np.uint8), f"cat.{i}.jpg", "cats", 0.8, "cats") for i in range(9)]
+    shown = grid_order(items)
+    fig = grid_figure(shown, items, rows=4, cols=6)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    axes = np.asarray(fig.axes).reshape(4, 6)
+    for row in range(1, 4):
+        for col in range(6):
+            title = axes[row, col].title.get_window_extent(renderer)
+            above = axes[row - 1, col].get_window_extent(renderer)
+            assert title.y1 <= above.y0 + 1, (row, col, title, above)
+    suptitle = fig._suptitle.get_window_extent(renderer)  # type: ignore[attr-defined]
+    assert all(ax.title.get_window_extent(renderer).y1 <= suptitle.y0 + 1 for ax in axes[0])
+    plt.close(fig)
+
+
+def test_stats_chart_legend_covers_no_bar() -> None:
+    from dataprep.stats import stats_figure
+
+    def split(counts: dict[str, int]) -> dict[str, object]:
+        return {"classes": {c: {"count": n} for c, n in counts.items()}}
+
+    numbers = {"layout": "split", "splits": {
+        "train": split({"cats": 300, "dogs": 300}), "val": split({"cats": 50, "dogs": 50}),
+        "test": split({"cats": 50, "dogs": 50}),
+    }}  # fmt: skip
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = stats_figure(numbers)
+    canvas = FigureCanvasAgg(fig)  # a bare Figure (no pyplot) has no renderer of its own
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for ax in fig.axes for patch in ax.patches]
+    assert len(bars) == 6 and not any(box.overlaps(bar) for bar in bars)
+    assert [t.get_text() for t in legend.get_texts()] == ["test", "val", "train"]  # as stacked, top first
