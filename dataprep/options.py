@@ -64,7 +64,8 @@ Timeout = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="Seconds one file may take before it is an error (hung decoder).",
+        help="Seconds one file may take before it is an error (hung decoder; "
+        f"{d.TIMEOUT_RANGE_S[0]:g} to {d.TIMEOUT_RANGE_S[1]:g}).",
         callback=finite_range(*d.TIMEOUT_RANGE_S),
     ),
 ]
@@ -141,7 +142,11 @@ Epochs = Annotated[
 ]
 LearningRate = Annotated[
     float,
-    typer.Option("--lr", help="Peak learning rate (AdamW).", callback=finite_range(*d.LR_RANGE)),
+    typer.Option(
+        "--lr",
+        help=f"Peak learning rate (AdamW; {d.LR_RANGE[0]:g} to {d.LR_RANGE[1]:g}).",
+        callback=finite_range(*d.LR_RANGE),
+    ),
 ]
 Patience = Annotated[
     int,
