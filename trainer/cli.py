@@ -385,12 +385,13 @@ def label_issues_command(
 ) -> None:
     """Rank likely mislabelled images: k-fold training on duplicate-aware folds, out-of-fold probabilities, cleanlab."""
     from dataprep.errors import DataprepError
+
+    if resume and run_dir is None:
+        raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+    _quiet_tensorflow()  # before trainer.label_issues, which imports TensorFlow: its start-up lines stay hidden
     from trainer.label_issues import LabelIssuesConfig, find_label_issues, require_cleanlab
 
     require_cleanlab()
-    if resume and run_dir is None:
-        raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
-    _quiet_tensorflow()
     config = LabelIssuesConfig(
         data_dir=str(data_dir), folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
         lr=lr, augment=augment, snapshots=snapshots, models_per_fold=models_per_fold, weights=weights, seed=seed, threshold=threshold, run_dir=str(run_dir) if run_dir else None, top=top,
