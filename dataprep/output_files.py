@@ -20,8 +20,8 @@ def require_new_file(path: Path | None, option: str, force: bool, suffix: str | 
     """`path` when it may be written: not a folder, of type `suffix` when given, and new unless `force`."""
     if path is None:
         return None
-    example = path / f"output{suffix or '.png'}"
     if path.is_dir():
+        example = path / f"NAME{suffix or ''}"
         raise DataprepError(f"{option} '{path}' is a directory (expected a file name); e.g. {option} {example}")
     if suffix is not None and path.suffix.lower() != suffix:
         raise DataprepError(

@@ -137,7 +137,8 @@ class DecoderMessages:
     """Capture file descriptor 2 for a whole command: what the image decoders and TensorFlow
     print there (libjpeg's "Premature end of JPEG data", libtiff warnings, TensorFlow's
     "E0000 ..." lines) is counted for one summary line instead of reaching the console; any
-    other line (a Python warning, a traceback under --debug) is written out as usual at the end.
+    other line C code writes there is written out at the end. Python's own writes to sys.stderr
+    (a progress bar, a warning, a traceback under --debug) reach it as they happen.
     """
 
     def __init__(self) -> None:
