@@ -6,7 +6,8 @@ set -euo pipefail
 BIN=${1:-.venv/bin}
 OUT=${2:-build/demo}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$PWD/$OUT/cache}
+case $OUT in /*) ABS_OUT=$OUT ;; *) ABS_OUT=$PWD/$OUT ;; esac  # an absolute OUT stays where it is
+export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$ABS_OUT/cache}
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
