@@ -195,6 +195,21 @@ def convertible(r: FileResult) -> bool:
     return bool(errors) and errors <= CONVERTIBLE and not truncated
 
 
+# Warnings `dataprep convert` fixes on a good photo (the EXIF orientation baked into the pixels):
+# with --level warning, clean leaves such a photo for convert as it leaves convertible errors.
+CONVERT_FIXES_WARNINGS = frozenset({"exif_orientation"})
+
+
+def left_for_convert(r: FileResult, level: Severity) -> bool:
+    """True when `dataprep convert`, not clean, should handle `r`: its errors are all ones convert
+    fixes, or it has none and a warning convert fixes is at or above `level` (not cut short)."""
+    if convertible(r):
+        return True
+    if any(f.severity == Severity.ERROR or f.check == "truncated" for f in r.findings):
+        return False
+    return any(f.check in CONVERT_FIXES_WARNINGS and f.severity >= level for f in r.findings)
+
+
 def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResult], list[str]]:
     """(what to remove, the images left in place for `dataprep convert`)."""
     chosen = []
@@ -202,8 +217,11 @@ def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResu
     for r in results:
         worst = r.worst
         is_junk = any(f.check == "junk_file" for f in r.findings)
-        if not is_junk and convertible(r):
-            others = [f for f in r.findings if f.severity != Severity.ERROR and f.severity >= level]
+        if not is_junk and left_for_convert(r, level):
+            others = [
+                f for f in r.findings
+                if f.severity != Severity.ERROR and f.severity >= level and f.check not in CONVERT_FIXES_WARNINGS
+            ]  # fmt: skip
             left.append(r.rel)
             if not others:
                 continue

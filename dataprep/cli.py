@@ -16,7 +16,7 @@ import typer
 
 from dataprep import __version__
 from dataprep.augment import augment_help
-from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, decoder_note, run_app
 from dataprep.defaults import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIZE,
@@ -36,14 +36,16 @@ from dataprep.options import (
     MaxPixels,
     MinSize,
     NoCache,
+    OverwriteFiles,
     Seed,
     Semantic,
     Similarity,
     Threshold,
     Timeout,
-    finite,
+    finite_range,
 )
 from dataprep.outliers_cli import outliers as outliers_command
+from dataprep.output_files import require_new_file
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -141,6 +143,7 @@ def validate(
     layout: Layout = None,
     engine: Engine = "local",
     ray_address: RayAddress = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
@@ -151,10 +154,12 @@ def validate(
     from dataprep.validate_stream import validate_streamed
 
     level = parse_severity(fail_on, allow_never=True)
+    require_new_file(csv_out, "--csv", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options.layout = layout
     with_engine(options, engine, ray_address, "validate")
-    with render.progress_bar("validating", enabled=True) as progress:
+    notes = decoder_note("the findings name the files; --debug shows every line")
+    with notes, render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = validate_streamed(directory, options)  # every result on disk: memory stays flat at any size
     try:
@@ -203,9 +208,7 @@ MinScore = Annotated[
         "--min-score",
         help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).",
         metavar="S",
-        min=0.0,
-        max=1.0,
-        callback=finite,
+        callback=finite_range(0.0, 1.0),
     ),
 ]
 
@@ -372,12 +375,14 @@ def duplicates(
     min_size: MinSize = DEFAULT_MIN_SIZE,
     engine: Engine = "local",
     ray_address: RayAddress = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies); with --semantic also look-alike copies."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
 
+    require_new_file(plot, "--plot", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
         json_out,
@@ -520,10 +525,11 @@ def augment_preview(
     size: Annotated[
         int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")
     ] = 256,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it already exists.")] = False,
+    force: OverwriteFiles = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Show what training augmentation does to your images: a grid, original first in each row."""
+    require_new_file(out, "--out", force, ".png")
     from dataprep.preview import render_augment_preview  # imports TensorFlow: only when this command runs
 
     def skipped(rel: str, reason: str) -> None:
@@ -680,6 +686,7 @@ def stats(
         typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png."),
     ] = None,
     layout: Layout = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Counts, shares, bytes, formats, colour modes and sizes per class (and split); imbalance; junk. Reads headers only."""
     import json
@@ -687,6 +694,7 @@ def stats(
     from dataprep import render
     from dataprep.stats import dataset_stats, plot_stats
 
+    require_new_file(plot, "--plot", force, ".png")
     numbers = dataset_stats(directory, layout=layout)
     if plot is not None:
         plot_stats(numbers, plot)

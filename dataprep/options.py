@@ -10,12 +10,14 @@ so `--max-pixels` means the same in validate, split, predict and fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dataprep import defaults as d
+from dataprep.output_files import FORCE_HELP
 
 
 def finite(value: float | None) -> float | None:
@@ -23,6 +25,22 @@ def finite(value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{value} is not a finite number (expected a number like 1.5)")
     return value
+
+
+def finite_range(low: float, high: float) -> Callable[[float | None], float | None]:
+    """A callback refusing NaN and infinity first, then a value outside ``[low, high]``.
+
+    A float option takes this instead of ``min``/``max``: the range check would run first and
+    call NaN "not less than or equal to" the bound, which hides what is wrong with it.
+    """
+
+    def check(value: float | None) -> float | None:
+        finite(value)
+        if value is not None and not low <= value <= high:
+            raise typer.BadParameter(f"{value:g} is not in the range {low:g}<=x<={high:g}")
+        return value
+
+    return check
 
 
 def _open_fraction(value: float) -> float:
@@ -46,10 +64,9 @@ Timeout = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="Seconds one file may take before it is an error (hung decoder).",
-        min=d.TIMEOUT_RANGE_S[0],
-        max=d.TIMEOUT_RANGE_S[1],
-        callback=finite,
+        help="Seconds one file may take before it is an error (hung decoder; "
+        f"{d.TIMEOUT_RANGE_S[0]:g} to {d.TIMEOUT_RANGE_S[1]:g}).",
+        callback=finite_range(*d.TIMEOUT_RANGE_S),
     ),
 ]
 MaxPixels = Annotated[
@@ -94,9 +111,7 @@ Similarity = Annotated[
         help="Near duplicates: a candidate pair is kept when its aligned thumbnails' detail correlates at least this much "
         f"(0-1; default {d.DEFAULT_SIMILARITY}; 0.7 only close copies, 0.45 heavier edits).",
         metavar="0-1",
-        min=0.0,
-        max=1.0,
-        callback=finite,
+        callback=finite_range(0.0, 1.0),
     ),
 ]
 
@@ -146,7 +161,11 @@ Epochs = Annotated[
 ]
 LearningRate = Annotated[
     float,
-    typer.Option("--lr", help="Peak learning rate (AdamW).", min=d.LR_RANGE[0], max=d.LR_RANGE[1], callback=finite),
+    typer.Option(
+        "--lr",
+        help=f"Peak learning rate (AdamW; {d.LR_RANGE[0]:g} to {d.LR_RANGE[1]:g}).",
+        callback=finite_range(*d.LR_RANGE),
+    ),
 ]
 Patience = Annotated[
     int,
@@ -168,3 +187,7 @@ ValFraction = Annotated[
         "--val-fraction", help="Held out for validation when there is no val/ split.", callback=_open_fraction
     ),
 ]
+
+# --- output files ------------------------------------------------------------------------------
+
+OverwriteFiles = Annotated[bool, typer.Option("--force", help=FORCE_HELP)]

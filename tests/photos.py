@@ -142,3 +142,28 @@ def same_scene(layout: int, variant: int, jitter: float = 2.0, size: tuple[int, 
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
     arr = np.asarray(im.filter(ImageFilter.GaussianBlur(0.7)), dtype=np.float64) + var.normal(0, 4, (h, w, 3))
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def flower_on_black(seed: int, size: tuple[int, int] = (320, 240), radius: float = 0.3) -> Image.Image:
+    """A flower photographed on black velvet: petals (a polar rose, shaded from the centre out,
+    veined, noisy) around a yellow heart, filling `radius` of the short side, on a background a
+    few levels above black with sensor noise and a faint vignette."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    cx, cy = w * rng.uniform(0.4, 0.6), h * rng.uniform(0.4, 0.6)
+    r = np.hypot(x - cx, y - cy) / (radius * min(w, h))
+    theta = np.arctan2(y - cy, x - cx) + rng.uniform(0, np.pi)
+    petals = int(rng.integers(5, 9))
+    edge = 0.55 + 0.45 * np.abs(np.cos(petals * theta / 2))
+    inside = r < edge
+    hue = rng.uniform(0, 1, 3) * np.array([255, 120, 200]) + np.array([0, 20, 40])
+    shade = 0.45 + 0.55 * np.clip(r / edge, 0, 1)  # petals lighter toward their tips
+    veins = 1 + 0.12 * np.sin(petals * 7 * theta) * np.clip(r, 0, 1)
+    pixels = hue[None, None, :] * (shade * veins)[..., None]
+    heart = r < 0.18
+    pixels[heart] = np.array([230, 190, 40]) * (0.7 + 0.3 * rng.random((int(heart.sum()), 1)))
+    vignette = 6 * (1 - np.hypot(x / w - 0.5, y / h - 0.5))
+    background = np.repeat((vignette + rng.normal(0, 1.5, (h, w)))[..., None], 3, axis=2)
+    arr = np.where(inside[..., None], pixels + rng.normal(0, 6, (h, w, 3)), background)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))

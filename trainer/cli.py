@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dataprep.console import CommandApp, run_app
+from dataprep.console import CommandApp, decoder_note, run_app, validate_hint
 from dataprep.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BENCH_IMAGE_SIZE,
@@ -37,12 +37,13 @@ from dataprep.options import (
     MaxPixels,
     ModelImageSize,
     NoCache,
+    OverwriteFiles,
     Patience,
     Seed,
     Threshold,
     ValFraction,
 )
-from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
+from dataprep.output_files import require_new_file
 
 
 class LabelIssuesMethod(str, enum.Enum):
@@ -62,6 +63,29 @@ app = CommandApp(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from trainer import __version__
+
+        try:  # from the installed metadata: importing TensorFlow would take seconds
+            libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
+        except PackageNotFoundError:
+            libraries = ""
+        print(f"trainer {__version__}{libraries}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Train, evaluate and use image classifiers on folders prepared by dataprep. Add --debug to any command for tracebacks."""
+
+
 def _quiet_tensorflow() -> None:
     from dataprep.tensorflow_runtime import import_tensorflow
 
@@ -79,14 +103,6 @@ def _options_given(ctx: typer.Context, leave_out: tuple[str, ...]) -> set[str]:
         name for name in ctx.params
         if name not in leave_out and getattr(ctx.get_parameter_source(name), "name", None) in typed
     }  # fmt: skip
-
-
-def _print_decoder_summary(noise: DecoderMessages, data: Path | list[Path]) -> None:
-    """What the image decoders wrote to stderr during the command, as one line."""
-    if noise.count:
-        first = data if isinstance(data, Path) else data[0]
-        folder = first if first.is_dir() else first.parent
-        print(f"note: {noise.summary()}; 'dataprep validate {folder}' lists the files", file=sys.stderr)
 
 
 @app.command()
@@ -208,20 +224,21 @@ def fit(
     from trainer import render
     from trainer.run_folder import LOGS
 
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(data_dir)):
         if as_json:
             # stdout carries one JSON document: Keras' progress lines go to stderr meanwhile.
             with contextlib.redirect_stdout(sys.stderr):
                 result = run_fit(config, resume=resume, given=given, override=override)
         else:
             result = run_fit(config, resume=resume, given=given, override=override)
-    logs = result.run_dir / LOGS
-    if as_json:
-        _print_json({"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)})
-    else:
-        render.print_fit_result(result.run_dir, result.metrics, logs)
-    _print_skipped(result.metrics.get("skipped_paths") or {})
-    _print_decoder_summary(noise, data_dir)
+        logs = result.run_dir / LOGS
+        if as_json:
+            _print_json(
+                {"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)}
+            )
+        else:
+            render.print_fit_result(result.run_dir, result.metrics, logs)
+        _print_skipped(result.metrics.get("skipped_paths") or {})
 
 
 SKIPPED_SHOWN = 20
@@ -250,20 +267,21 @@ def evaluate(
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Accuracy, per-class precision/recall/F1, the confusion matrix (PNG) and the most confidently wrong files.
 
     Every file is first inspected with validate's checks (its cache is reused): files validate
     calls an error are reported and left out, never scored."""
+    require_new_file(confusion, "--confusion", force)
     _quiet_tensorflow()
     from trainer.evaluate import evaluate as run_evaluate
     from trainer.screening import ScreenOptions
 
     screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(data_dir)):
         report = run_evaluate(run, data_dir, split=split, batch_size=batch_size, confusion_png=confusion, screen=screen)
-    _print_skipped(report.refused)
-    _print_decoder_summary(noise, data_dir)
+        _print_skipped(report.refused)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -277,7 +295,11 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: {version, run, predictions: [{path, label, confidence, probabilities}], errors}.",
+        ),
     ] = False,
     grid: Annotated[
         Path | None,
@@ -287,22 +309,24 @@ def predict(
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Predict the class of each image; exit code 1 when some file could not be read.
 
     Every file is first inspected with validate's checks (its cache is reused): a file validate
     calls an error (wrong pixels, over the pixel cap, undecodable) is reported, never predicted."""
+    require_new_file(grid, "--grid", force)
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
+    from trainer.predict import predictions_document
     from trainer.render import print_predictions
     from trainer.screening import ScreenOptions
 
     screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(paths)):
         results = run_predict(run, paths, grid=grid, screen=screen)
-    _print_decoder_summary(noise, paths)
     if as_json:
-        _print_json([r.to_dict() for r in results])
+        _print_json(predictions_document(run, results))
         for r in results:
             if r.error is not None:
                 print(f"error: {r.path}: {r.error}", file=sys.stderr)
@@ -327,7 +351,8 @@ def bench(
     _quiet_tensorflow()
     from trainer.bench import bench as run_bench
 
-    result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir, compare=compare)
+    with decoder_note(validate_hint(data_dir)):
+        result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=cache_dir, compare=compare)
     if as_json:
         _print_json(result)
         return
@@ -396,13 +421,14 @@ def label_issues_command(
 ) -> None:
     """Rank likely mislabelled images: out-of-fold probabilities on duplicate-aware folds, ranked by cleanlab."""
     from dataprep.errors import DataprepError
+
+    if resume and run_dir is None:
+        raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
+    _quiet_tensorflow()  # before trainer.label_issues, which imports TensorFlow: its start-up lines stay hidden
     from trainer.label_issues import LabelIssuesConfig, find_label_issues, require_cleanlab, saved_method
     from trainer.label_issues_embed import find_label_issues_from_embeddings
 
     require_cleanlab()
-    if resume and run_dir is None:
-        raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
-    _quiet_tensorflow()
     chosen = (saved_method(run_dir) if resume and run_dir else None) or method.value
     config = LabelIssuesConfig(
         data_dir=str(data_dir), method=chosen, folds=folds, model=model, image_size=image_size, batch_size=batch_size, epochs=epochs,
@@ -414,7 +440,8 @@ def label_issues_command(
         print(message, file=sys.stderr if as_json else sys.stdout, flush=True)
 
     find = find_label_issues_from_embeddings if chosen == LabelIssuesMethod.embeddings.value else find_label_issues
-    result = find(config, resume=resume, progress=say)
+    with decoder_note(validate_hint(data_dir)):
+        result = find(config, resume=resume, progress=say)
     if as_json:
         _print_json(result.to_dict())
         return
@@ -430,6 +457,9 @@ def label_issues_command(
     print(f"run: {result.run_dir}  picture: {result.run_dir / 'label_issues.png'}")
 
 
+MODELS_VERSION = 1  # of what `trainer models --json` prints
+
+
 @app.command("models")
 def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -442,17 +472,21 @@ def models_command(
     default = choose_model(None, None)[0]  # what 'trainer fit' takes without --model, here
     if as_json:
         _print_json(
-            [
-                {
-                    "name": i.name,
-                    "default_image_size": i.default_image_size,
-                    "min_image_size": i.min_image_size,
-                    "transfer": i.transfer,
-                    "default": i.name == default,
-                    "summary": i.summary,
-                }
-                for i in rows
-            ]
+            {
+                "version": MODELS_VERSION,
+                "default": default,
+                "models": [
+                    {
+                        "name": i.name,
+                        "default_image_size": i.default_image_size,
+                        "min_image_size": i.min_image_size,
+                        "transfer": i.transfer,
+                        "default": i.name == default,
+                        "summary": i.summary,
+                    }
+                    for i in rows
+                ],
+            }
         )
         return
     from trainer.render import print_models

@@ -416,8 +416,10 @@ def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     from cleanlab.rank import get_label_quality_scores
 
     scores = get_label_quality_scores(labels, probs, method="self_confidence")
+    # n_jobs=1: cleanlab's own process pool is terminated with SIGTERM, which the CLI turns into
+    # Ctrl-C in every forked worker (a traceback each); one process ranks 100k images in seconds.
     flagged = find_label_issues(
-        labels, probs, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence"
+        labels, probs, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence", n_jobs=1
     )
     return np.asarray(flagged, dtype=np.int64), np.asarray(scores, dtype=np.float64)
 
