@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dataprep.damage import decode_damage
 from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
@@ -188,11 +189,11 @@ CONVERTIBLE = frozenset({"unsupported_format", "tf_decode", "wrong_pixels"})
 
 
 def convertible(r: FileResult) -> bool:
-    """True when every error of `r` is one `dataprep convert` fixes (and the file is not cut short:
-    a truncated file is damaged, not just stored in the wrong format)."""
+    """True when every error of `r` is one `dataprep convert` fixes and its decode was not
+    damaged (`dataprep.damage`: cut short, corrupt data, decoders disagreeing about the picture):
+    a damaged file is an error to remove, not a photo stored in the wrong form."""
     errors = {f.check for f in r.findings if f.severity == Severity.ERROR}
-    truncated = any(f.check == "truncated" for f in r.findings)
-    return bool(errors) and errors <= CONVERTIBLE and not truncated
+    return bool(errors) and errors <= CONVERTIBLE and not decode_damage(r)
 
 
 def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResult], list[str]]:

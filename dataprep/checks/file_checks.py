@@ -16,6 +16,11 @@ from dataprep.formats import describe_content, has_jfif_marker
 # by 1-3 levels; palette indices read as gray differ by tens).
 WRONG_PIXELS_THRESHOLD = 12.0
 
+# How tf_decode and wrong_pixels word a decoder's own complaint, and a disagreement about the
+# image's size: `dataprep.damage` reads these to tell damage from a format TensorFlow lacks.
+LIBJPEG_SAID = " (libjpeg: "
+SIZE_DISAGREES = "TensorFlow decodes {tf} but the image is {pil}"
+
 _END_MARKER = {"jpeg": "EOI (FF D9)", "png": "IEND", "gif": "trailer (3B)"}
 _MODE_NAMES = {
     "L": "grayscale", "LA": "grayscale with alpha", "P": "palette", "PA": "palette with alpha",
@@ -95,7 +100,7 @@ def pillow_decode(s: Sample) -> Iterator[str]:
 def tf_decode(s: Sample) -> Iterator[str]:
     decoded = s.tensorflow
     if decoded.error is not None:
-        said = f" (libjpeg: {'; '.join(decoded.messages[:2])})" if decoded.messages else ""
+        said = f"{LIBJPEG_SAID}{'; '.join(decoded.messages[:2])})" if decoded.messages else ""
         yield f"TensorFlow cannot decode it: {decoded.error}{said}"
 
 
@@ -114,7 +119,7 @@ def wrong_pixels(s: Sample) -> Iterator[str]:
     if s.header.mode in ("P", "PA") and s.format in ("gif", "png", "webp"):
         return  # transparent palette pixels legitimately differ between decoders
     if tf_px.shape != pil_px.shape:
-        yield f"TensorFlow decodes {tf_px.shape[1]}x{tf_px.shape[0]} but the image is {pil_px.shape[1]}x{pil_px.shape[0]}"
+        yield SIZE_DISAGREES.format(tf=f"{tf_px.shape[1]}x{tf_px.shape[0]}", pil=f"{pil_px.shape[1]}x{pil_px.shape[0]}")
         return
     step = max(1, int(max(tf_px.shape[:2]) // 128))
     a = tf_px[::step, ::step].astype(np.int16)
