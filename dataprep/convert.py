@@ -51,6 +51,7 @@ from dataprep.clean import (
 )
 from dataprep.damage import decode_damage
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME, folder_locks
 from dataprep.formats import FORMATS, enable_heif, format_extension, format_name
 from dataprep.journal import (
     Journal,
@@ -522,10 +523,10 @@ def _convert_to_copy(base: Path, opts: ConvertOptions) -> ConvertResult:
 
     assert opts.out is not None
     out = opts.out.expanduser().resolve()
-    if out == base or base in out.parents or out in base.parents:
+    if _overlaps(out, base):
         raise DataprepError(f"--out '{out}' overlaps the dataset '{base}'; choose a new folder outside it")
     record = out / OUT_MANIFEST
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         try:
             previous = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -576,5 +577,14 @@ def convert(root: str | os.PathLike[str], options: ConvertOptions | None = None)
     opts.check()
     base = require_directory(root)
     if opts.out is not None:
-        return _convert_to_copy(base, opts)
-    return _convert_in_place(base, opts)
+        out = opts.out.expanduser().resolve()
+        with folder_locks("convert", out, enabled=not opts.dry_run and not _overlaps(out, base)):
+            return _convert_to_copy(base, opts)
+    quarantine = (opts.quarantine or default_quarantine(base)).expanduser().resolve()
+    with folder_locks("convert", quarantine, base, enabled=not opts.dry_run and not _overlaps(quarantine, base)):
+        return _convert_in_place(base, opts)
+
+
+def _overlaps(folder: Path, base: Path) -> bool:
+    """Whether `folder` and the dataset overlap (refused with its own message, before any lock)."""
+    return folder == base or base in folder.parents or folder in base.parents

@@ -16,8 +16,8 @@ from conftest import FIXTURES, ZOO, tree_digest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dataprep.cli import app
 from dataprep.clean import CleanOptions, clean, restore
+from dataprep.cli import app
 from dataprep.console import CommandApp, run_app
 from dataprep.convert import ConvertOptions, convert
 from dataprep.damage import decode_damage

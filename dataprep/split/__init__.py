@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
 from dataprep.scan import require_directory
 from dataprep.split import sources as _sources
@@ -156,7 +157,19 @@ def split_dataset(
     raw_path = require_directory(request.raw, "a folder of class folders (RAW/CLASS/*.jpg)")
     out_path = request.out.expanduser().resolve()
     _check_folders(raw_path, out_path)
+    moves_raw = raw_path if request.mode == "move" else None
+    with folder_locks("split", out_path, moves_raw, enabled=not request.dry_run):
+        return _split_locked(request, raw_path, out_path, validate_options, after_file)
 
+
+def _split_locked(
+    request: SplitRequest,
+    raw_path: Path,
+    out_path: Path,
+    validate_options: ValidateOptions | None,
+    after_file: FileHook | None,
+) -> SplitResult:
+    """`split_dataset` with its folders checked and locked."""
     # A run killed before its split.json was in place leaves at most our temporaries and journal:
     # no file was placed yet, so such an OUT counts as empty.
     entries = [e for e in _entries(out_path) if not e.startswith(TMP_PREFIX) and e != JOURNAL_NAME]
