@@ -11,8 +11,10 @@ a decoder met damage rather than a form it lacks:
 - `pillow_decode`: Pillow's own decode failed;
 - `tf_decode` with libjpeg's complaint attached: TensorFlow's libjpeg met corrupt data (a format
   TensorFlow lacks fails without a libjpeg message);
-- `wrong_pixels` about the size: the decoders disagree about the picture itself, which no colour
-  model explains.
+- `wrong_pixels` about the size, or about a JPEG's edges (both decoders are libjpeg-turbo: a colour
+  model moves no edge): the decoders disagree about the picture itself, which no colour model
+  explains. (Damage no decoder notices, such as a few flipped bits that still decode, stays
+  invisible here as everywhere.)
 
 Reads only the findings (a report or the result cache), so the rule is the same wherever it is
 applied.
@@ -20,7 +22,7 @@ applied.
 
 from __future__ import annotations
 
-from dataprep.checks.file_checks import LIBJPEG_SAID, SIZE_DISAGREES
+from dataprep.checks.file_checks import EDGES_DISAGREE, LIBJPEG_SAID, SIZE_DISAGREES
 from dataprep.checks.names import Check
 from dataprep.report import FileResult
 
@@ -35,7 +37,7 @@ def decode_damage(result: FileResult) -> list[str]:
         if (
             f.check in _ALWAYS_DAMAGE
             or (f.check == Check.TF_DECODE and LIBJPEG_SAID in f.detail)
-            or (f.check == Check.WRONG_PIXELS and f.detail.startswith(_SIZE_PREFIX))
+            or (f.check == Check.WRONG_PIXELS and (f.detail.startswith(_SIZE_PREFIX) or EDGES_DISAGREE in f.detail))
         ):
             found.append(f"{f.check}: {f.detail}")
     return found

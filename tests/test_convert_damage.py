@@ -169,3 +169,44 @@ def test_an_eoferror_leaving_a_command_is_one_line_and_exit_2_not_an_interrupt(
         "error: unexpected end of data (EOFError: attempt to seek outside sequence); "
         "re-run with --debug for where it happened"
     ]
+
+
+def _damaged_cmyk_photo() -> bytes:
+    """A CMYK photo whose Adobe tag has one flipped bit and 64 entropy-coded bytes XORed: on a
+    picture this size libjpeg resynchronises without a warning, so only the decoders' disagreement
+    about its edges shows the damage (Pillow draws a drifted band, TensorFlow a black frame)."""
+    import io
+
+    from photos import photo
+
+    buf = io.BytesIO()
+    photo(4, (300, 280)).convert("CMYK").save(buf, "JPEG", quality=90)
+    data = bytearray(buf.getvalue())
+    data[data.find(b"Adobe") + 1] ^= 0x01
+    pos = 2
+    while data[pos + 1] != 0xDA:  # to the start of scan
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    start = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    middle = start + (len(data) - 2 - start) * 6 // 10
+    rng = np.random.default_rng(0)  # with seed 0 libjpeg reports nothing (seeds 1-3 warn)
+    for i in range(middle, middle + 64):
+        value = data[i] ^ int(rng.integers(1, 255))
+        if data[i] != 0xFF and data[i - 1] != 0xFF and value != 0xFF:
+            data[i] = value
+    return bytes(data)
+
+
+def test_a_jpeg_whose_decoders_disagree_about_its_edges_is_damaged_not_another_colour_model(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "drifted.jpg").write_bytes(_damaged_cmyk_photo())
+    shutil.copyfile(ZOO / "zoo" / "cmyk.jpg", root / "a" / "cmyk.jpg")
+    shutil.copyfile(ZOO / "zoo" / "palette_8bit.bmp", root / "a" / "palette.bmp")
+    by_file = {r.rel: r for r in validate(root, SERIAL).results}
+    wrong = next(f for f in by_file["a/drifted.jpg"].findings if f.check == "wrong_pixels")
+    assert "their edges disagree too" in wrong.detail and "damaged" in wrong.detail
+    assert decode_damage(by_file["a/drifted.jpg"]) == [f"wrong_pixels: {wrong.detail}"]
+    assert decode_damage(by_file["a/cmyk.jpg"]) == []  # a sound CMYK JPEG: the decoders agree
+    assert decode_damage(by_file["a/palette.bmp"]) == []  # indices read as gray: a colour model, convertible
+    result = clean(root, CleanOptions(dry_run=True, validate=SERIAL))
+    assert [r.rel for r in result.selected] == ["a/drifted.jpg"] and result.to_convert == ["a/palette.bmp"]

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from trainer.distribute import choose_strategy, multi_worker_log_reduction, stra
 from trainer.evaluate import evaluate_model
 from trainer.models import DEFAULT_MODEL, build_model, find_backbone, model_info
 from trainer.plots import write_curves_png
+from trainer.reproducible import start_run
 from trainer.resume import (
     absolute,
     check_same_dataset,
@@ -296,26 +296,6 @@ def plan_phases(config: FitConfig) -> list[Phase]:
     return phases
 
 
-def seed_globally(seed: int) -> Callable[[], None]:
-    """Seed the global random state for a run; returns the function that gives Python's and
-    NumPy's states back.
-
-    Keras draws initial weights and dropout masks from global generators, so `fit` seeds Python's
-    `random`, NumPy's and TensorFlow's global seed (``keras.utils.set_random_seed``) once, at the
-    start of a run, and restores Python's and NumPy's states when the run ends. TensorFlow's
-    global seed cannot be read back and stays set; the data pipeline passes its own seeds.
-    """
-    python_state = random.getstate()
-    numpy_state = np.random.get_state()
-    keras.utils.set_random_seed(seed)
-
-    def restore() -> None:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-    return restore
-
-
 def best_so_far(history_csv: Path, monitor: str = "val_accuracy") -> float | None:
     values = run_folder.read_history(history_csv).get(monitor)
     return max(values) if values else None
@@ -372,7 +352,7 @@ def fit(
     previous_policy = keras.mixed_precision.global_policy()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
-    restore_random_state = seed_globally(config.seed)  # the one place a run touches global random state
+    end_run = start_run(config.seed, run_dir if chief else None)  # seeds, determinism, lock: trainer.reproducible
     try:
         train, val, test = split_files(config)
         digest = dataset_digest(train, val, test)
@@ -454,7 +434,7 @@ def fit(
         )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-        restore_random_state()
+        end_run()
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
