@@ -106,6 +106,16 @@ Seed = Annotated[
     int,
     typer.Option("--seed", help="Same files + same seed = same result on any machine.", **_int_range(d.SEED_RANGE)),
 ]
+FitSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Seeds the hold-out, file order, shuffle, augmentation and initial weights. On CPU the same files and "
+        "seed give the same run, epoch for epoch (TensorFlow's op determinism is on); on GPU the same up to float "
+        "rounding in its kernels.",
+        **_int_range(d.SEED_RANGE),
+    ),
+]
 
 # --- training ----------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from dataprep.options import (
     BatchSize,
     CacheDir,
     Epochs,
+    FitSeed,
     FreezeEpochs,
     ImageSize,
     Jobs,
@@ -94,7 +95,7 @@ def fit(
         str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
     ] = "default",
     run_dir: Annotated[Path | None, typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
-    seed: Seed = DEFAULT_SEED,
+    seed: FitSeed = DEFAULT_SEED,
     patience: Patience = 0,
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
     weights: Annotated[
