@@ -62,12 +62,12 @@ def _read_info(fd: int) -> dict[str, Any]:
 
 
 def _this_run(command: str) -> dict[str, Any]:
-    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
-    return {
-        "pid": os.getpid(),
-        "command": shlex.join(argv) if argv and "dataprep" in argv[0] else command,
-        "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    """Who holds the lock: the command line as typed (`python -m dataprep` reads as `dataprep`),
+    or, called from Python, the command and the program."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    name = program.parent.name if program.name == "__main__.py" else program.name
+    typed = shlex.join([name, *sys.argv[1:]]) if name in ("dataprep", "trainer") else f"{command} (from {name})"
+    return {"pid": os.getpid(), "command": typed, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 @contextmanager
@@ -123,10 +123,21 @@ def _proc_holder(folder: Path) -> dict[str, Any]:
                 with open(f"/proc/{parts[4]}/cmdline", "rb") as fh:
                     args = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
                 info["command"] = shlex.join(args)
-            except OSError:
+                info["since"] = _process_start(parts[4])
+            except (OSError, ValueError, IndexError):
                 pass
             return info
     return {}
+
+
+def _process_start(pid: str) -> str:
+    """When a process started (Linux: its start tick in /proc/PID/stat after the boot time)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22, counted after the command
+    with open("/proc/stat", encoding="ascii") as fh:
+        boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+    started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
 
 
 @contextmanager

@@ -119,6 +119,7 @@ def test_two_cleans_on_one_folder_the_second_is_refused_and_the_first_finishes(t
             f"'{data}' (the dataset clean changes) is being written by another run: pid {holder.pid}"
             in elsewhere.stderr
         )
+        assert ", since 20" in elsewhere.stderr  # the holder's start time, read from /proc
         assert not (tmp_path / "q2").exists()
         assert runner.invoke(app, ["clean", str(data), "--jobs", "0", "--dry-run"]).exit_code == 0  # reads only
     finally:
