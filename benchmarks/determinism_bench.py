@@ -1,4 +1,4 @@
-"""What `trainer fit`'s CPU op determinism costs: the same fit with it on (the default) and off.
+"""What `trainer fit --deterministic` costs on CPU: the same fit with op determinism on and off.
 
     .venv/bin/python benchmarks/determinism_bench.py [--data fixtures/demo] [--rounds 3] [--epochs 3]
 
@@ -25,14 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def one(data: str, epochs: int, deterministic: bool) -> dict[str, object]:
     """One warm-up fit, then the timed one, in this process."""
-    import trainer.reproducible as reproducible
     from trainer.fit import FitConfig, fit
 
-    if not deterministic:
-        reproducible._op_determinism_on_cpu = lambda: lambda: None  # the same run, determinism left off
     with tempfile.TemporaryDirectory() as tmp:
         config = {"data_dir": data, "image_size": 64, "batch_size": 16, "val_fraction": 0.2, "verbose": 0, "seed": 3,
-                  "augment": "flip=horizontal,rotate=0.1"}  # fmt: skip
+                  "augment": "flip=horizontal,rotate=0.1", "deterministic": deterministic}  # fmt: skip
         fit(FitConfig(run_dir=str(Path(tmp) / "warm"), epochs=1, **config))  # type: ignore[arg-type]
         started = time.perf_counter()
         result = fit(FitConfig(run_dir=str(Path(tmp) / "timed"), epochs=epochs, **config))  # type: ignore[arg-type]

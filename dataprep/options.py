@@ -110,9 +110,8 @@ FitSeed = Annotated[
     int,
     typer.Option(
         "--seed",
-        help="Seeds the hold-out, file order, shuffle, augmentation and initial weights. On CPU the same files and "
-        "seed give the same run, epoch for epoch (TensorFlow's op determinism is on); on GPU the same up to float "
-        "rounding in its kernels.",
+        help="Seeds the hold-out, file order, shuffle, augmentation and initial weights; metrics still vary a "
+        "little between runs unless --deterministic.",
         **_int_range(d.SEED_RANGE),
     ),
 ]

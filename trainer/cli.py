@@ -96,6 +96,14 @@ def fit(
     ] = "default",
     run_dir: Annotated[Path | None, typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
     seed: FitSeed = DEFAULT_SEED,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic",
+            help="CPU: the same files and --seed give the same run, epoch for epoch (TensorFlow's op determinism; "
+            "about 2x the training time).",
+        ),
+    ] = False,
     patience: Patience = 0,
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
     weights: Annotated[
@@ -171,6 +179,7 @@ def fit(
         augment=augment,
         run_dir=str(run_dir) if run_dir else None,
         seed=seed,
+        deterministic=deterministic,
         patience=patience,
         class_weight=class_weight,
         weights=weights,

@@ -66,6 +66,7 @@ class FitConfig:
     augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
     run_dir: str | None = None  # None: runs/<timestamp>
     seed: int = DEFAULT_SEED
+    deterministic: bool = False  # CPU: TensorFlow's op determinism, the same run epoch for epoch (trainer.reproducible)
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
     weights: str = "none"  # transfer models: imagenet | none | PATH
@@ -352,7 +353,7 @@ def fit(
     previous_policy = keras.mixed_precision.global_policy()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
-    end_run = start_run(config.seed, run_dir if chief else None)  # seeds, determinism, lock: trainer.reproducible
+    end_run = start_run(config.seed, run_dir if chief else None, config.deterministic)  # trainer.reproducible
     try:
         train, val, test = split_files(config)
         digest = dataset_digest(train, val, test)

@@ -1,16 +1,17 @@
 """What `trainer fit --seed` makes reproducible, and the global state a run holds for its length.
 
-On CPU, the same files and the same seed give the same run, epoch for epoch (the same history,
-the same weights): Keras' global seed (Python's `random`, NumPy's and TensorFlow's generators:
-initial weights, dropout) plus TensorFlow's op determinism, which makes every kernel and tf.data
-stage give the same result in the same order. The split or hold-out, the file order, the shuffle
-and the augmentation draws are seeded locally (`trainer.data`) on every device.
+The seed always fixes the hold-out (or the folds' use), the file order, each epoch's shuffle and
+the augmentation draws (seeded locally in `trainer.data`) and the initial weights and dropout
+masks (Keras' global seed: Python's `random`, NumPy's and TensorFlow's generators). What it does
+not fix by itself is the order in which TensorFlow's multi-threaded kernels add floats: on CPU
+three runs of one seed gave 0.728 / 0.753 / 0.778 validation accuracy.
 
-On a GPU op determinism is not switched on: TensorFlow has no deterministic GPU kernel for some
-ops (it raises instead), and the cost is the GPU's to pay, not measured here. There the seed fixes
-the split, the file order, the shuffle, the augmentation draws and the initial weights; float
-sums in GPU kernels may still round in another order, so the metrics can differ in the last
-digits from run to run.
+With `--deterministic` (CPU), TensorFlow's op determinism is on for the run: every kernel and
+tf.data stage gives the same result in the same order, so the same files and seed give the same
+run, epoch for epoch (the same history, the same weights), at about twice the training time
+(BENCHMARKS.md, "determinism"): hence a flag, not the default. On a GPU it is not switched on:
+TensorFlow has no deterministic GPU kernel for some ops (it raises instead) and that path is not
+tested here.
 
 A run also holds `dataprep.folder_lock` on its run folder, so two `fit --resume` runs never
 write one folder at once.
@@ -41,11 +42,11 @@ def _op_determinism_on_cpu() -> Callable[[], None]:
     return tf_config.disable_op_determinism
 
 
-def start_run(seed: int, run_dir: Path | None) -> Callable[[], None]:
-    """Seed the global random state, make CPU ops deterministic and lock `run_dir` (None: no lock,
-    a non-chief worker's scratch folder) for one run; returns the function that ends it: the lock
-    released, Python's and NumPy's generator states given back, op determinism as it was.
-    TensorFlow's global seed cannot be read back and stays set."""
+def start_run(seed: int, run_dir: Path | None, deterministic: bool = False) -> Callable[[], None]:
+    """Seed the global random state, with `deterministic` make CPU ops deterministic, and lock
+    `run_dir` (None: no lock, a non-chief worker's scratch folder) for one run; returns the
+    function that ends it: the lock released, Python's and NumPy's generator states given back,
+    op determinism as it was. TensorFlow's global seed cannot be read back and stays set."""
     stack = contextlib.ExitStack()
     if run_dir is not None:
         stack.enter_context(folder_locks("trainer fit", run_dir))
@@ -54,5 +55,6 @@ def start_run(seed: int, run_dir: Path | None) -> Callable[[], None]:
     keras.utils.set_random_seed(seed)
     stack.callback(np.random.set_state, numpy_state)
     stack.callback(random.setstate, python_state)
-    stack.callback(_op_determinism_on_cpu())
+    if deterministic:
+        stack.callback(_op_determinism_on_cpu())
     return stack.close
