@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's trainer, not another installed copy
 
 
 def one(data: str, epochs: int, deterministic: bool) -> dict[str, object]:

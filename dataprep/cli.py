@@ -698,7 +698,8 @@ def convert(
         bool,
         typer.Option(
             "--force-damaged",
-            help="Also re-encode files whose decode was damaged (truncated, corrupt data), recording the damage "
+            help="Also re-encode files whose decode was damaged (truncated, corrupt data, decoders disagreeing), "
+            "recording the damage "
             "in the manifest. Without it they are refused: converting would hide the damage.",
         ),
     ] = False,
