@@ -699,8 +699,7 @@ def convert(
         typer.Option(
             "--force-damaged",
             help="Also re-encode files whose decode was damaged (truncated, corrupt data, decoders disagreeing), "
-            "recording the damage "
-            "in the manifest. Without it they are refused: converting would hide the damage.",
+            "recording the damage in the manifest. Without it they are refused: converting would hide the damage.",
         ),
     ] = False,
     quarantine: Annotated[
