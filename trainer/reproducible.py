@@ -8,10 +8,10 @@ three runs of one seed gave 0.728 / 0.753 / 0.778 validation accuracy.
 
 With `--deterministic` (CPU), TensorFlow's op determinism is on for the run: every kernel and
 tf.data stage gives the same result in the same order, so the same files and seed give the same
-run, epoch for epoch (the same history, the same weights), at about twice the training time
-(BENCHMARKS.md, "determinism"): hence a flag, not the default. On a GPU it is not switched on:
-TensorFlow has no deterministic GPU kernel for some ops (it raises instead) and that path is not
-tested here.
+run, epoch for epoch (the same history, the same weights), at a cost in training time (median
+1.3x, noisy: BENCHMARKS.md, "trainer fit --deterministic"): hence a flag, not the default. On a
+GPU it is not switched on: TensorFlow has no deterministic GPU kernel for some ops (it raises
+instead) and that path is not tested here.
 
 A run also holds `dataprep.folder_lock` on its run folder, so two `fit --resume` runs never
 write one folder at once.
