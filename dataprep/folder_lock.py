@@ -73,8 +73,8 @@ def _this_run(command: str) -> dict[str, Any]:
 @contextmanager
 def _lock_file(folder: Path, command: str, what: str) -> Iterator[None]:
     """`folder/.dataprep.lock`, flocked and holding this run's pid, command and start time;
-    removed when the run ends (and `folder` too, when this run created it and left it empty)."""
-    created = not folder.exists()
+    removed when the run ends (and the folders this run created for it, when it left them empty)."""
+    created = [f for f in (folder, *folder.parents) if not f.exists()]  # the deepest first
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     while True:
@@ -99,11 +99,11 @@ def _lock_file(folder: Path, command: str, what: str) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)  # still locked: a run waiting on this inode re-checks and retries
         os.close(fd)
-        if created:
+        for made in created:
             try:
-                folder.rmdir()  # only when empty: nothing was written after all
+                made.rmdir()  # only when empty: nothing was written after all
             except OSError:
-                pass
+                break
 
 
 def _proc_holder(folder: Path) -> dict[str, Any]:

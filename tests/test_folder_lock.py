@@ -160,5 +160,9 @@ def test_the_lock_is_held_for_the_run_and_released_after(tmp_path: Path) -> None
     ):
         pass
     assert not folder.exists()  # created for the lock, left empty: removed
+    deep = tmp_path / "new" / "deeper" / "owned"
+    with folder_locks("split", deep):
+        assert (deep / LOCK_NAME).exists()
+    assert not (tmp_path / "new").exists()  # every folder it made for the lock, when left empty
     with folder_locks("clean", folder), folder_locks("clean", tmp_path / "other"):
         pass  # another folder is another lock
