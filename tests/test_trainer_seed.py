@@ -75,3 +75,11 @@ def test_a_run_folder_has_one_writer(split_root: Path, tmp_path: Path) -> None:
     with folder_locks("trainer fit", run), pytest.raises(FolderLocked, match=r"the folder trainer fit writes"):
         fit(_config(split_root, run, seed=5), resume=True)  # a second `fit --resume` of one run
     assert not (run / ".dataprep.lock").exists()
+
+
+def test_a_lock_a_killed_fresh_run_left_does_not_block_a_new_run_there(split_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".dataprep.lock").write_text("{}")  # what kill -9 leaves when it hits a fresh run before its first file
+    result = fit(replace(_config(split_root, run, seed=5, deterministic=False), epochs=1))
+    assert result.metrics["epochs_run"] == 1 and not (run / ".dataprep.lock").exists()

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME
 from dataprep.folds import refuse_folds_only_split
 from trainer import data, run_folder
 from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
@@ -207,7 +208,7 @@ def prepare_run_dir(
             )
         values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
         return path, resumed_config(values, config, typed, override)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(p.name != LOCK_NAME for p in path.iterdir()):  # a killed run's lock is no content
         raise DataprepError(
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
             "pass another --run-dir, or --resume to continue it"
