@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dataprep.damage import decode_damage
 from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, search_folder
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import (
     Journal,
     crash_point,
@@ -188,11 +190,11 @@ CONVERTIBLE = frozenset({"unsupported_format", "tf_decode", "wrong_pixels"})
 
 
 def convertible(r: FileResult) -> bool:
-    """True when every error of `r` is one `dataprep convert` fixes (and the file is not cut short:
-    a truncated file is damaged, not just stored in the wrong format)."""
+    """True when every error of `r` is one `dataprep convert` fixes and its decode was not
+    damaged (`dataprep.damage`: cut short, corrupt data, decoders disagreeing about the picture):
+    a damaged file is an error to remove, not a photo stored in the wrong form."""
     errors = {f.check for f in r.findings if f.severity == Severity.ERROR}
-    truncated = any(f.check == "truncated" for f in r.findings)
-    return bool(errors) and errors <= CONVERTIBLE and not truncated
+    return bool(errors) and errors <= CONVERTIBLE and not decode_damage(r)
 
 
 # Warnings `dataprep convert` fixes on a good photo (the EXIF orientation baked into the pixels):
@@ -293,6 +295,12 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
         )
     if quarantine in base.parents:
         raise DataprepError(f"quarantine '{quarantine}' contains the dataset '{base}'; choose another --quarantine")
+    with folder_locks("clean", quarantine, base, enabled=not opts.dry_run):
+        return _clean(base, quarantine, opts)
+
+
+def _clean(base: Path, quarantine: Path, opts: CleanOptions) -> CleanResult:
+    """`clean` with its folders checked and locked."""
     manifest = Manifest.load(quarantine)
     if manifest is not None and manifest.root.resolve() != base:
         raise DataprepError(
@@ -406,6 +414,13 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
             f"the dataset folder '{root}' named in '{qdir / MANIFEST}' does not exist (expected the folder `dataprep clean` "
             "cleaned); it was moved or the manifest was edited: put the folder back, or fix 'root'"
         )
+    with folder_locks("restore", qdir, root, enabled=not dry_run):
+        return _restore(Manifest.load(qdir) or manifest, dry_run)
+
+
+def _restore(manifest: Manifest, dry_run: bool) -> RestoreResult:
+    """`restore` with its folders checked and locked (the manifest read again under the lock)."""
+    qdir, root = manifest.quarantine, manifest.root
     journal = Journal(qdir / JOURNAL)
     result = RestoreResult(root=root, quarantine=qdir, dry_run=dry_run)
     # Check every path before touching any file: an edited manifest must not move anything.

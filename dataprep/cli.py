@@ -733,6 +733,14 @@ def convert(
             "--first-frame", help="Also convert animated images to their first frame (drops the other frames)."
         ),
     ] = False,
+    force_damaged: Annotated[
+        bool,
+        typer.Option(
+            "--force-damaged",
+            help="Also re-encode files whose decode was damaged (truncated, corrupt data, decoders disagreeing), "
+            "recording the damage in the manifest. Without it they are refused: converting would hide the damage.",
+        ),
+    ] = False,
     quarantine: Annotated[
         Path | None,
         typer.Option("--quarantine", help="Where the originals go (default: DIR.quarantine beside DIR)."),
@@ -767,8 +775,8 @@ def convert(
     )
     validate_options.layout = layout
     options = ConvertOptions(
-        to=to.lower(), quality=quality, first_frame=first_frame, out=out, quarantine=quarantine, dry_run=dry_run,
-        validate=validate_options,
+        to=to.lower(), quality=quality, first_frame=first_frame, force_damaged=force_damaged, out=out,
+        quarantine=quarantine, dry_run=dry_run, validate=validate_options,
     )  # fmt: skip
     again = shlex.join(["dataprep", "convert", str(directory), *(["--out", str(out)] if out else [])])
     with (
@@ -785,6 +793,8 @@ def convert(
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         render.print_convert_result(result)
+    if result.refused or result.failed:
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 app.command("embed")(embed_command)  # declared in dataprep/embed_cli.py

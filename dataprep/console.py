@@ -60,6 +60,15 @@ def one_line_errors(fn: F) -> F:
             raise typer.Exit(err.exit_code) from None
         except BrokenPipeError:
             raise
+        except EOFError as err:
+            # Click turns an EOFError that leaves a command into Abort, which reads as Ctrl-C (exit
+            # 130) and hides the traceback even with --debug; it is an input that ended early.
+            if debug_enabled():
+                import traceback
+
+                traceback.print_exc()
+            print_error(f"unexpected end of data (EOFError: {err}); re-run with --debug for where it happened")
+            raise typer.Exit(EXIT_USAGE) from None
         except OSError as err:
             # The disk, not the user: disk full, permission denied, I/O error. The journaled
             # commands stop with every file whole, so the same command re-run finishes the job.

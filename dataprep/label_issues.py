@@ -35,6 +35,7 @@ from dataprep.clean import (
 )
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import Journal, move_atomic, reconcile_move, remove_stale_temporaries, sha256_file
 from dataprep.report import FileResult, Report
 from dataprep.scan import require_directory
@@ -201,7 +202,14 @@ def relabel(
 ) -> RelabelResult:
     """Move each suspect to its suggested class folder (a sibling of its given one), journaled."""
     base = require_directory(root)
-    rec, manifest = open_record_folder(base, record or default_record(base), "relabel record", "--record")
+    rec, _ = open_record_folder(base, record or default_record(base), "relabel record", "--record")
+    with folder_locks("relabel", rec, base, enabled=not dry_run):
+        return _relabel(base, suspects, rec, dry_run)
+
+
+def _relabel(base: Path, suspects: list[Suspect], rec: Path, dry_run: bool) -> RelabelResult:
+    """`relabel` with its folders checked and locked (the record read again under the lock)."""
+    rec, manifest = open_record_folder(base, rec, "relabel record", "--record")
     journal = Journal(rec / JOURNAL)
     result = RelabelResult(root=base, record=rec, dry_run=dry_run)
     if not dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):

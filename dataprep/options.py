@@ -140,6 +140,15 @@ Seed = Annotated[
     int,
     typer.Option("--seed", help="Same files + same seed = same result on any machine.", **_int_range(d.SEED_RANGE)),
 ]
+FitSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Seeds the hold-out, file order, shuffle, augmentation and initial weights; metrics still vary a "
+        "little between runs unless --deterministic.",
+        **_int_range(d.SEED_RANGE),
+    ),
+]
 
 # --- training ----------------------------------------------------------------------------------
 

@@ -206,6 +206,10 @@ def print_convert_result(result: ConvertResult) -> None:
     for rel, why in result.skipped:
         if why:
             stderr.print(f"skipped {rel}: {why}", style="yellow", highlight=False, markup=False)
+    for rel, why in result.refused:
+        stderr.print(f"refused {rel}: {why}", style="red", highlight=False, markup=False, soft_wrap=True)
+    for _rel, why in result.failed:
+        stderr.print(f"error: {why}", style="red", highlight=False, markup=False, soft_wrap=True)
     if not result.planned:
         stdout.print(f"[green]nothing to convert[/] in {result.root}: TensorFlow reads every image as it is")
     else:

