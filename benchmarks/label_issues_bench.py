@@ -1,8 +1,9 @@
-"""Finding planted label errors on real photos: duplicate-aware folds vs plain folds vs chance.
+"""Finding planted label errors on real photos: embeddings vs trained CNNs, duplicate-aware folds
+vs plain folds, vs chance.
 
     .venv/bin/python benchmarks/label_issues_bench.py [--data ../shared/data/pets-800] [--folds 4]
         [--epochs 36] [--image-size 64] [--augment SPEC] [--snapshots 4] [--models-per-fold 1]
-        [--weight-decay 1e-4] [--flip 0.05] [--only a|b] [--keep DIR] [--json]
+        [--weight-decay 1e-4] [--flip 0.05] [--only e|a|b] [--keep DIR] [--json]
 
 Defaults are `trainer label-issues`' defaults. `--keep DIR` copies the planted data and the run
 folders (with each fold's per-epoch held-out snapshots) there, with `wrong.json`, for analysis.
@@ -14,9 +15,14 @@ the same wrong folder, and so do as many correctly labelled images (so copies al
 the way PetImages holds near copies of its photos. Truly mislabelled = the flipped images and
 their copies.
 
-Three rankers, one run, the same data:
+Rankers, one run, the same data, the same duplicate-aware folds (n, e, k, a):
 
-- (a) ``trainer label-issues`` as shipped: duplicate-aware folds (near copies share a fold);
+- (n) ``trainer label-issues`` as shipped (``--method embeddings``): a logistic regression on the
+  pretrained backbone's vectors with the neighbour vote mixed in (``knn_weight`` 0.5), nothing
+  cached (its own empty cache folder), so the wall time includes embedding every image;
+- (e) the logistic regression alone (``knn_weight`` 0) and (k) the neighbour vote alone
+  (``knn_weight`` 1): does the nearest-neighbour label agreement help? (vectors cached by (n));
+- (a) ``--method cnn``: a CNN trained per fold on duplicate-aware folds (near copies share a fold);
 - (b) the same with plain stratified folds: a flipped image's copy usually sits in another fold,
   so the model that scores it was trained on its copy, with the wrong label;
 - (c) a random ranking (seeded).
@@ -109,13 +115,40 @@ def run_trainer(
 ) -> dict[str, Any]:
     import numpy as np
 
-    from trainer.label_issues import LabelIssuesConfig, find_label_issues, rank_label_issues
+    from trainer.config import LabelIssuesConfig
+    from trainer.label_issues import find_label_issues, rank_label_issues
 
     started = time.perf_counter()
     result = find_label_issues(LabelIssuesConfig(
         data_dir=str(data), folds=args.folds, model=args.model, image_size=args.image_size, epochs=args.epochs,
         batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates,
         snapshots=args.snapshots, weight_decay=args.weight_decay, models_per_fold=args.models_per_fold, verbose=0,
+    ))  # fmt: skip
+    seconds = time.perf_counter() - started
+    _, confidence = rank_label_issues(result.labels, result.probs)
+    ranked_all = [result.paths[i] for i in np.argsort(confidence, kind="stable")]
+    out = score(ranked_all, [i.path for i in result.issues], wrong)
+    out.update(
+        fold_accuracy=round(float(np.mean(result.fold_accuracy)), 3),
+        oof_accuracy_on_true_labels=round(_true_accuracy(result, wrong), 3),
+        seconds=round(seconds, 1),
+    )
+    return out
+
+
+def run_embeddings(
+    data: Path, run_dir: Path, args: argparse.Namespace, knn_weight: float, wrong: set[str]
+) -> dict[str, Any]:
+    import numpy as np
+
+    from trainer.config import LabelIssuesConfig
+    from trainer.label_issues import rank_label_issues
+    from trainer.label_issues_embed import find_label_issues_from_embeddings
+
+    started = time.perf_counter()
+    result = find_label_issues_from_embeddings(LabelIssuesConfig(
+        data_dir=str(data), method="embeddings", folds=args.folds, seed=args.seed, run_dir=str(run_dir),
+        knn_weight=knn_weight, verbose=0,
     ))  # fmt: skip
     seconds = time.perf_counter() - started
     _, confidence = rank_label_issues(result.labels, result.probs)
@@ -140,7 +173,7 @@ def _true_accuracy(result: Any, wrong: set[str]) -> float:
 
 
 def main() -> None:
-    from trainer.label_issues import LabelIssuesConfig
+    from trainer.config import LabelIssuesConfig
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -156,7 +189,7 @@ def main() -> None:
     parser.add_argument("--flip", type=float, default=0.05)
     parser.add_argument("--keep", type=Path, default=None, help="Copy the data and run folders here (for analysis).")
     parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--only", choices=["a", "b"], default=None, help="Run one trained variant only.")
+    parser.add_argument("--only", choices=["e", "a", "b"], default=None, help="Run one variant only.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -166,6 +199,11 @@ def main() -> None:
         wrong = plant(args.data, data, args.flip, args.seed)
         files = sum(1 for p in data.rglob("*") if p.is_file())
         rows: dict[str, dict[str, Any]] = {}
+        os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # nothing cached: (e) embeds every image
+        if args.only in (None, "e"):
+            for key, weight in (("n", 0.5), ("e", 0.0), ("k", 1.0)):
+                rows[key] = run_embeddings(data, Path(tmp) / f"run-{key}", args, weight, wrong)
+                print(f"({key}) {rows[key]}", file=sys.stderr, flush=True)
         for key, grouped in (("a", True), ("b", False)):
             if args.only in (None, key):
                 rows[key] = run_trainer(data, Path(tmp) / f"run-{key}", args, grouped, wrong)
@@ -177,7 +215,11 @@ def main() -> None:
         random.Random(args.seed).shuffle(paths)
         rows["c"] = score(paths, paths[: len(wrong)], wrong)
     total = time.perf_counter() - started
-    names = {"a": "(a) duplicate-aware folds", "b": "(b) plain folds, copies across folds", "c": "(c) random ranking"}
+    names = {
+        "n": "(n) embeddings: logistic regression + neighbour vote 0.5 (default)",
+        "e": "(e) embeddings: logistic regression alone", "k": "(k) embeddings: neighbour vote alone", "a": "(a) CNN, duplicate-aware folds", "b": "(b) CNN, plain folds, copies across folds",
+        "c": "(c) random ranking",
+    }  # fmt: skip
     summary = {
         "data": str(args.data), "files": files, "mislabelled": len(wrong), "folds": args.folds, "epochs": args.epochs,
         "image_size": args.image_size, "model": args.model, "augment": args.augment, "seconds_total": round(total, 1), "rows": rows,

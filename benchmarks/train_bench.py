@@ -1,7 +1,7 @@
 """Tutorial recipe vs `trainer fit` defaults: validation accuracy and wall time, same data, same run.
 
     .venv/bin/python benchmarks/train_bench.py [--data ../shared/data/pets-800 | --generate flowers]
-        [--curves] [--variant NAME:key=value,...] [--json]
+        [--rounds N] [--curves] [--variant NAME:key=value,...] [--json]
 
 Both recipes train on one seeded, stratified 80/20 split of DATA (a folder of class folders),
 materialised as hardlinks in a temporary split folder, so they see exactly the same images.
@@ -10,7 +10,10 @@ materialised as hardlinks in a temporary split folder, so they see exactly the s
   ``.cache().shuffle(1000).prefetch()`` of float32, a Sequential model with RandomFlip /
   RandomRotation(0.1) / RandomZoom(0.1) inside, Rescaling, Conv 16/32/64 + max-pool, Dropout(0.2),
   Flatten, Dense(128), Adam, 15 epochs.
-- trainer: ``trainer.fit.fit(FitConfig(data_dir=SPLIT))`` with every default.
+- trainer: ``trainer.fit.fit(FitConfig(data_dir=SPLIT))`` with every default: the transfer recipe
+  when the pretrained backbone's weights are installed (mobilenetv2 at 224 px: the head on cached
+  features, then the top fine-tuned, see ``trainer/transfer.py``), else compact_cnn from scratch
+  (``--set model=compact_cnn`` asks for it explicitly).
 
 Wall time is measured from the start of each recipe (including its data loading) to its end;
 every epoch's validation accuracy is recorded with the wall time at which it was reached, so
@@ -24,6 +27,10 @@ each run is also an accuracy-vs-time curve.
   flowers told apart by petal shape and count, random colours, sizes, positions and rotations on
   cluttered photo-like backgrounds; ``generate_flowers``), harder than pets-800's coarse cues.
 
+- ``--rounds N``: N paired rounds of tutorial + trainer on the same split (variants and curves run
+  in the first round only); the summary is the median ratio of the trainer's wall time, and of
+  its time to ``--target`` validation accuracy, to the tutorial's.
+
 Prints markdown tables and, with --json, one JSON object.
 """
 
@@ -35,6 +42,7 @@ import math
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -248,7 +256,8 @@ def tutorial_recipe(split: Path, epochs: int, seed: int) -> dict[str, Any]:
 def trainer_recipe(
     split: Path, run_dir: Path, seed: int, overrides: dict[str, object], budget: float | None = None
 ) -> dict[str, object]:
-    from trainer.fit import FitConfig, fit
+    from trainer.config import FitConfig
+    from trainer.fit import fit
 
     started = time.perf_counter()
     curve = curve_callback(started, budget)
@@ -285,10 +294,46 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return overrides
 
 
+def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
+    """Wall seconds at the first epoch end with validation accuracy >= `target` (None: never)."""
+    return next((t for t, acc in curve if acc >= target), None)
+
+
 def at_fraction(curve: list[tuple[float, float]], seconds: float) -> float | None:
     """Best validation accuracy reached within `seconds` (None: no epoch ended by then)."""
     reached = [acc for t, acc in curve if t <= seconds]
     return max(reached) if reached else None
+
+
+def one_round(args: argparse.Namespace, split: Path, tmp: Path, first: bool) -> dict[str, dict[str, Any]]:
+    """The tutorial, then the trainer (then, in the first round, variants and curves) on `split`."""
+    runs: dict[str, dict[str, Any]] = {}
+    budget: float | None = None
+    if not args.skip_tutorial:
+        runs["tutorial"] = tutorial_recipe(split, args.tutorial_epochs, args.seed)
+        budget = float(runs["tutorial"]["wall_seconds"])
+    runs["trainer"] = trainer_recipe(split, tmp / "run", args.seed, parse_overrides(args.set))
+    for spec in args.variant if first else []:
+        name, _, items = spec.partition(":")
+        runs[name] = trainer_recipe(
+            split, tmp / f"run-{name}", args.seed, parse_overrides([i for i in items.split(",") if i]), budget
+        )
+    if args.curves and first:
+        from trainer.models import DEFAULT_MODEL, list_models, model_info
+
+        for model in list_models():
+            if model_info(model).transfer or model == DEFAULT_MODEL:
+                continue
+            runs[model] = trainer_recipe(split, tmp / f"run-{model}", args.seed, {"model": model}, budget)
+    tut = runs.get("tutorial")
+    for r in runs.values():
+        r["seconds_to_target"] = time_to(r["curve"], args.target)
+        if tut:
+            r["time_ratio"] = round(r["wall_seconds"] / tut["wall_seconds"], 3)
+            reached = r["seconds_to_target"]
+            r["target_time_ratio"] = None if reached is None else round(reached / tut["wall_seconds"], 3)
+            r["best_within_third"] = at_fraction(r["curve"], tut["wall_seconds"] / 3)
+    return runs
 
 
 def main() -> None:
@@ -314,6 +359,8 @@ def main() -> None:
         help="also train the trainer with these overrides",
     )
     parser.add_argument("--curves", action="store_true", help="also train every registered from-scratch model")
+    parser.add_argument("--rounds", type=int, default=1, help="paired rounds of tutorial + trainer")
+    parser.add_argument("--target", type=float, default=0.90, help="validation accuracy whose time is reported")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -326,7 +373,7 @@ def main() -> None:
         "tensorflow": tf.__version__,
         "load_average_before": round(os.getloadavg()[0], 1),
     }
-    runs: dict[str, dict[str, Any]] = {}
+    rounds: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="train-bench-") as tmp:
         source = args.data.resolve()
         if args.generate:
@@ -334,48 +381,48 @@ def main() -> None:
             results["generated"] = generate_flowers(source, args.per_class, args.seed)
         split = Path(tmp) / "split"
         results["split"] = make_split(source, split, args.seed)
-        budget: float | None = None
-        if not args.skip_tutorial:
-            runs["tutorial"] = tutorial_recipe(split, args.tutorial_epochs, args.seed)
-            budget = float(runs["tutorial"]["wall_seconds"])
-        runs["trainer"] = trainer_recipe(split, Path(tmp) / "run", args.seed, parse_overrides(args.set))
-        for spec in args.variant:
-            name, _, items = spec.partition(":")
-            runs[name] = trainer_recipe(
-                split, Path(tmp) / f"run-{name}", args.seed, parse_overrides([i for i in items.split(",") if i]), budget
-            )
-        if args.curves:
-            from trainer.models import DEFAULT_MODEL, list_models, model_info
-
-            for model in list_models():
-                if model_info(model).transfer or model == DEFAULT_MODEL:
-                    continue
-                runs[model] = trainer_recipe(split, Path(tmp) / f"run-{model}", args.seed, {"model": model}, budget)
-    results["runs"] = runs
-    tut = runs.get("tutorial")
-    if tut:
-        for r in runs.values():
-            r["time_ratio"] = round(r["wall_seconds"] / tut["wall_seconds"], 3)
-            r["best_within_half"] = at_fraction(r["curve"], tut["wall_seconds"] / 2)
-            r["best_within_third"] = at_fraction(r["curve"], tut["wall_seconds"] / 3)
+        for index in range(args.rounds):
+            rounds.append(one_round(args, split, Path(tmp) / f"round-{index}", first=index == 0))
+            # Each finished round as one line, so a run stopped early still has its results.
+            print(f"round {index + 1}: " + json.dumps(rounds[-1]), flush=True)
+    results["rounds"] = rounds
     print(
         f"{results['data']}: split {results['split']}, {results['cpu_cores']} cores, "
         f"load average before {results['load_average_before']}"
     )
     print(
-        "| run | model | size | epochs | best val acc | final val acc | wall s | × tutorial time "
-        "| best within ½ tutorial time | within ⅓ |"
+        f"| round | run | model | size | epochs | best val acc | final val acc | wall s | × tutorial time "
+        f"| s to {args.target:.2f} | × tutorial time to {args.target:.2f} | best within ⅓ tutorial time |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, r in runs.items():
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for index, each in enumerate(rounds):
+        for name, r in each.items():
+            print(
+                f"| {index + 1} | {name} | {r.get('model', 'tutorial CNN')} | {r.get('image_size', 180)} | {r['epochs']} | "
+                f"{r['val_accuracy_best']:.3f} | {r['val_accuracy_final']:.3f} | {r['wall_seconds']} | "
+                f"{r.get('time_ratio', '')} | {r.get('seconds_to_target', '')} | {r.get('target_time_ratio', '')} | "
+                f"{r.get('best_within_third', '')} |"
+            )
+    paired = [each for each in rounds if "tutorial" in each and "trainer" in each]
+    if paired:
+        summary = {
+            "median_time_ratio": statistics.median(each["trainer"]["time_ratio"] for each in paired),
+            "median_target_time_ratio": statistics.median(
+                each["trainer"]["target_time_ratio"] if each["trainer"]["target_time_ratio"] is not None else math.inf
+                for each in paired
+            ),
+            "rounds": len(paired),
+        }
+        results["summary"] = summary
         print(
-            f"| {name} | {r.get('model', 'tutorial CNN')} | {r.get('image_size', 180)} | {r['epochs']} | "
-            f"{r['val_accuracy_best']:.3f} | {r['val_accuracy_final']:.3f} | {r['wall_seconds']} | "
-            f"{r.get('time_ratio', '')} | {r.get('best_within_half', '')} | {r.get('best_within_third', '')} |"
+            f"\ntrainer vs tutorial over {summary['rounds']} paired round(s): median wall-time ratio "
+            f"{summary['median_time_ratio']:.3f}, median ratio of the time to {args.target:.2f} "
+            f"{summary['median_target_time_ratio']:.3f}"
         )
     print("\naccuracy-vs-time curves (wall s since the run started: val accuracy)")
-    for name, r in runs.items():
-        print(f"- {name}: " + ", ".join(f"{t:.0f}s {a:.3f}" for t, a in r["curve"]))
+    for index, each in enumerate(rounds):
+        for name, r in each.items():
+            print(f"- round {index + 1} {name}: " + ", ".join(f"{t:.0f}s {a:.3f}" for t, a in r["curve"]))
     if args.json:
         print(json.dumps(results, indent=2))
     sys.stdout.flush()

@@ -12,14 +12,16 @@ job. Nothing is deleted unless `--delete` says so.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
+from dataprep.damage import decode_damage
+from dataprep.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, search_folder
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import Journal, crash_point, fsync_dir, move_atomic, reconcile_move, remove_stale_temporaries
 from dataprep.quarantine import (
     DELETED,
@@ -97,11 +99,26 @@ CONVERTIBLE = frozenset({"unsupported_format", "tf_decode", "wrong_pixels"})
 
 
 def convertible(r: FileResult) -> bool:
-    """True when every error of `r` is one `dataprep convert` fixes (and the file is not cut short:
-    a truncated file is damaged, not just stored in the wrong format)."""
+    """True when every error of `r` is one `dataprep convert` fixes and its decode was not
+    damaged (`dataprep.damage`: cut short, corrupt data, decoders disagreeing about the picture):
+    a damaged file is an error to remove, not a photo stored in the wrong form."""
     errors = {f.check for f in r.findings if f.severity == Severity.ERROR}
-    truncated = any(f.check == "truncated" for f in r.findings)
-    return bool(errors) and errors <= CONVERTIBLE and not truncated
+    return bool(errors) and errors <= CONVERTIBLE and not decode_damage(r)
+
+
+# Warnings `dataprep convert` fixes on a good photo (the EXIF orientation baked into the pixels):
+# with --level warning, clean leaves such a photo for convert as it leaves convertible errors.
+CONVERT_FIXES_WARNINGS = frozenset({"exif_orientation"})
+
+
+def left_for_convert(r: FileResult, level: Severity) -> bool:
+    """True when `dataprep convert`, not clean, should handle `r`: its errors are all ones convert
+    fixes, or it has none and a warning convert fixes is at or above `level` (not cut short)."""
+    if convertible(r):
+        return True
+    if any(f.severity == Severity.ERROR or f.check == "truncated" for f in r.findings):
+        return False
+    return any(f.check in CONVERT_FIXES_WARNINGS and f.severity >= level for f in r.findings)
 
 
 def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResult], list[str]]:
@@ -111,14 +128,23 @@ def _selected(results: list[FileResult], level: Severity) -> tuple[list[FileResu
     for r in results:
         worst = r.worst
         is_junk = any(f.check == "junk_file" for f in r.findings)
-        if not is_junk and convertible(r):
-            others = [f for f in r.findings if f.severity != Severity.ERROR and f.severity >= level]
+        if not is_junk and left_for_convert(r, level):
+            others = [
+                f for f in r.findings
+                if f.severity != Severity.ERROR and f.severity >= level and f.check not in CONVERT_FIXES_WARNINGS
+            ]  # fmt: skip
             left.append(r.rel)
             if not others:
                 continue
         if is_junk or (worst is not None and worst >= level):
             chosen.append(r)
     return chosen, left
+
+
+def kept_copy(staying: Sequence[FileResult]) -> FileResult:
+    """The file `clean --duplicates` keeps of a group: the largest (most pixels, then most bytes;
+    ties: the first in natural order). `dataprep report` marks the same one."""
+    return max(staying, key=lambda r: ((r.width or 0) * (r.height or 0), r.size))  # max keeps the first of ties
 
 
 def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], leaving: set[str]) -> list[FileResult]:
@@ -132,16 +158,12 @@ def _duplicate_copies(results: list[FileResult], groups: list[DuplicateGroup], l
         staying = [by_rel[p] for p in g.paths if p not in leaving]
         if len(staying) < 2:
             continue
-        keep = max(staying, key=lambda r: ((r.width or 0) * (r.height or 0), r.size))  # max keeps the first of ties
-        distance = {m.path: m.distance for m in g.members}
+        keep = kept_copy(staying)
         for r in staying:
             if r is keep:
                 continue
-            what = (
-                "exact copy"
-                if distance[r.rel] == 0
-                else f"near duplicate (pHash distance {distance[r.rel]} to {g.paths[0]})"
-            )
+            pair = g.between(r.rel, keep.rel)
+            what = pair.describe() if pair is not None else f"{g.kind} copy"
             detail = f"{what} of {keep.rel}, which is kept as the largest of its group of {len(g.members)}"
             r.findings.append(Finding(r.rel, "near_duplicate", severity, detail))
             extra.append(r)
@@ -175,7 +197,14 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     at or above `options.level` out of `root`, recording each in the quarantine manifest."""
     opts = options or CleanOptions()
     base = require_directory(root)
-    quarantine, manifest = _open_quarantine(base, opts.quarantine)
+    quarantine = _quarantine_folder(base, opts.quarantine)
+    with folder_locks("clean", quarantine, base, enabled=not opts.dry_run):
+        return _clean(base, quarantine, opts)
+
+
+def _clean(base: Path, quarantine: Path, opts: CleanOptions) -> CleanResult:
+    """`clean` with its folders checked and locked."""
+    manifest = _open_manifest(base, quarantine)
     journal = Journal(quarantine / JOURNAL)
     recovered = 0
     if not opts.dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):
@@ -205,8 +234,8 @@ def clean(root: str | os.PathLike[str], options: CleanOptions | None = None) -> 
     return result
 
 
-def _open_quarantine(base: Path, requested: Path | None) -> tuple[Path, Manifest]:
-    """The quarantine folder (resolved) and its manifest: outside the dataset, and its own."""
+def _quarantine_folder(base: Path, requested: Path | None) -> Path:
+    """The quarantine folder (resolved): outside the dataset."""
     quarantine = (requested or default_quarantine(base)).expanduser().resolve()
     if quarantine == base or base in quarantine.parents:
         raise DataprepError(
@@ -214,12 +243,17 @@ def _open_quarantine(base: Path, requested: Path | None) -> tuple[Path, Manifest
         )
     if quarantine in base.parents:
         raise DataprepError(f"quarantine '{quarantine}' contains the dataset '{base}'; choose another --quarantine")
+    return quarantine
+
+
+def _open_manifest(base: Path, quarantine: Path) -> Manifest:
+    """The quarantine's manifest (a new one when it has none), refusing another dataset's."""
     manifest = Manifest.load(quarantine)
     if manifest is not None and manifest.root.resolve() != base:
         raise DataprepError(
             f"'{quarantine}' is the quarantine of '{manifest.root}', not of '{base}'; pass another --quarantine"
         )
-    return quarantine, manifest or Manifest(quarantine, base)
+    return manifest or Manifest(quarantine, base)
 
 
 def _choose(base: Path, opts: CleanOptions) -> tuple[list[FileResult], list[str]]:
@@ -242,9 +276,8 @@ def _choose(base: Path, opts: CleanOptions) -> tuple[list[FileResult], list[str]
     selected, to_convert = _selected([r for r in report.results if r.rel in files], opts.level)
     if opts.duplicates:
         order = {r.rel: i for i, r in enumerate(report.results)}
-        extra = _duplicate_copies(
-            report.results, find_duplicates(report.results, opts.threshold), {r.rel for r in selected}
-        )
+        groups = search_folder(report.root, report.results, opts.threshold, options=opts.validate).groups
+        extra = _duplicate_copies(report.results, groups, {r.rel for r in selected})
         selected = sorted(selected + extra, key=lambda r: order[r.rel])
     return selected, to_convert
 

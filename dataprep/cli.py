@@ -16,7 +16,7 @@ import typer
 
 from dataprep import __version__
 from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
-from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, run_app
+from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, decoder_note, run_app
 from dataprep.defaults import (
     DEFAULT_ENGINE,
     DEFAULT_MAX_PIXELS,
@@ -27,7 +27,9 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
+from dataprep.embed_cli import embed as embed_command
 from dataprep.engine_options import with_engine
+from dataprep.html_report.command import report as report_command
 from dataprep.options import (
     Augment,
     CacheDir,
@@ -37,13 +39,17 @@ from dataprep.options import (
     MaxPixels,
     MinSize,
     NoCache,
+    OverwriteFiles,
     RayAddress,
     Seed,
+    Semantic,
     Similarity,
     Threshold,
     Timeout,
-    finite,
+    finite_range,
 )
+from dataprep.outliers_cli import outliers as outliers_command
+from dataprep.output_files import require_new_file
 
 if TYPE_CHECKING:
     from dataprep.validate import ValidateOptions
@@ -52,7 +58,7 @@ T = TypeVar("T")
 
 app = CommandApp(
     name="dataprep",
-    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview.",
+    help="From a folder of labelled photos to a dataset you can train on: validate, clean, convert, restore, relabel, duplicates, leakage, split, stats, augment-preview, embed, outliers, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -142,6 +148,7 @@ def validate(
     layout: Layout = None,
     engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Check every file: format sniffing, JFIF marker, Pillow's full decode and TensorFlow's decoder."""
 
@@ -152,10 +159,12 @@ def validate(
     from dataprep.validate_stream import validate_streamed
 
     level = parse_severity(fail_on, allow_never=True)
+    require_new_file(csv_out, "--csv", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     options.layout = layout
     with_engine(options, engine, ray_address, "validate")
-    with render.progress_bar("validating", enabled=True) as progress:
+    notes = decoder_note("the findings name the files; --debug shows every line")
+    with notes, render.progress_bar("validating", enabled=True) as progress:
         options.progress = progress
         report = validate_streamed(directory, options)  # every result on disk: memory stays flat at any size
     try:
@@ -186,9 +195,17 @@ LabelIssuesFile = Annotated[
         metavar="FILE",
     ),
 ]
+OutliersFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--outliers", help="The JSON of `dataprep outliers DIR --json`: quarantine its images.", metavar="FILE"
+    ),
+]
 Top = Annotated[
     int | None,
-    typer.Option("--top", help="With --label-issues: only the N highest-ranked suspects.", min=1, max=1_000_000_000),
+    typer.Option(
+        "--top", help="With --label-issues or --outliers: only the N highest-ranked.", min=1, max=1_000_000_000
+    ),
 ]
 MinScore = Annotated[
     float | None,
@@ -196,9 +213,7 @@ MinScore = Annotated[
         "--min-score",
         help="With --label-issues: only suspects scoring at least S (score = 1 - self-confidence, 0-1).",
         metavar="S",
-        min=0.0,
-        max=1.0,
-        callback=finite,
+        callback=finite_range(0.0, 1.0),
     ),
 ]
 
@@ -206,6 +221,7 @@ MinScore = Annotated[
 def _clean_label_issues(
     directory: Path,
     file: Path,
+    outliers: bool,
     top: int | None,
     min_score: float | None,
     quarantine: Path | None,
@@ -214,18 +230,21 @@ def _clean_label_issues(
     dry_run: bool,
     json_out: bool,
 ) -> None:
-    """`clean --label-issues`: quarantine the suspects of `trainer label-issues` (manifest, restore)."""
+    """`clean --label-issues` / `--outliers`: quarantine the suspects of `trainer label-issues` or the
+    images of `dataprep outliers` (one path: manifest, journal, restore)."""
     import json
 
     from dataprep import render
     from dataprep.errors import DataprepError
     from dataprep.label_issues import clean_label_issues, read_label_issues, select_suspects
+    from dataprep.outliers import read_outliers
 
+    option = "--outliers" if outliers else "--label-issues"
     if delete or duplicates:
-        raise DataprepError(
-            "--label-issues quarantines suspects for review; drop --delete/--duplicates (restore undoes it)"
-        )
-    suspects = select_suspects(read_label_issues(file), top, min_score)
+        raise DataprepError(f"{option} quarantines images for review; drop --delete/--duplicates (restore undoes it)")
+    if outliers and min_score is not None:
+        raise DataprepError("--min-score is a label-issue score (0-1); with --outliers choose with --top N")
+    suspects = select_suspects(read_outliers(file) if outliers else read_label_issues(file), top, min_score)
     with render.progress_bar("validating", enabled=not json_out) as progress:
         from dataprep.validate import ValidateOptions
 
@@ -268,6 +287,7 @@ def clean(
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
     label_issues: LabelIssuesFile = None,
+    outliers: OutliersFile = None,
     top: Top = None,
     min_score: MinScore = None,
     engine: Engine = DEFAULT_ENGINE,
@@ -275,7 +295,8 @@ def clean(
 ) -> None:
     """Move every file validate calls an error (and every junk file; with --duplicates every extra copy) into a quarantine, with a manifest.
 
-    With --label-issues FILE: quarantine the suspected label errors `trainer label-issues` listed instead.
+    With --label-issues FILE: quarantine the suspected label errors `trainer label-issues` listed instead;
+    with --outliers FILE, the images `dataprep outliers --json` listed.
 
     Undo with `dataprep restore DIR.quarantine`. A killed run loses nothing; re-run it to finish.
     """
@@ -287,11 +308,18 @@ def clean(
     from dataprep.errors import DataprepError
     from dataprep.findings import Severity, parse_severity
 
-    if label_issues is not None:
-        _clean_label_issues(directory, label_issues, top, min_score, quarantine, delete, duplicates, dry_run, json_out)
+    if label_issues is not None and outliers is not None:
+        raise DataprepError("--label-issues and --outliers both given; clean one list at a time")
+    listed = label_issues if label_issues is not None else outliers
+    if listed is not None:
+        _clean_label_issues(
+            directory, listed, outliers is not None, top, min_score, quarantine, delete, duplicates, dry_run, json_out
+        )
         return
     if top is not None or min_score is not None:
-        raise DataprepError("--top and --min-score choose among label issues; pass --label-issues FILE with them")
+        raise DataprepError(
+            "--top and --min-score choose among listed images; pass --label-issues FILE or --outliers FILE with them"
+        )
     chosen = parse_severity(level)
     if chosen is None or chosen < Severity.WARNING:
         raise DataprepError(f"--level {level!r} would remove valid photos; expected error or warning")
@@ -339,9 +367,10 @@ def duplicates(
     ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
+    semantic: Semantic = False,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", help="Also draw the groups side by side into this .png, to audit them by eye."),
+        typer.Option("--plot", help="Also draw the groups, one row each, into this .png, to audit them by eye."),
     ] = None,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
@@ -351,17 +380,19 @@ def duplicates(
     min_size: MinSize = DEFAULT_MIN_SIZE,
     engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
+    force: OverwriteFiles = False,
 ) -> None:
-    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies)."""
+    """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies); with --semantic also look-alike copies."""
 
     from dataprep import render
     from dataprep.duplicates import duplicates_report
 
+    require_new_file(plot, "--plot", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
         json_out,
         options,
-        lambda opts: duplicates_report(directory, threshold, opts, similarity),
+        lambda opts: duplicates_report(directory, threshold, opts, similarity, semantic),
         (engine, ray_address, "duplicates"),
     )
     if plot is not None:
@@ -382,6 +413,7 @@ def leakage(
     ] = False,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
+    semantic: Semantic = False,
     jobs: Jobs = None,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
     cache_dir: CacheDir = None,
@@ -400,7 +432,7 @@ def leakage(
     report = _with_hashing_progress(
         json_out,
         options,
-        lambda opts: leakage_report(out, threshold, opts, similarity),
+        lambda opts: leakage_report(out, threshold, opts, similarity, semantic),
         (engine, ray_address, "leakage"),
     )
     if json_out:
@@ -486,10 +518,11 @@ def augment_preview(
     size: Annotated[
         int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")
     ] = 256,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it already exists.")] = False,
+    force: OverwriteFiles = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Show what training augmentation does to your images: a grid, original first in each row."""
+    require_new_file(out, "--out", force, ".png")
     from dataprep.preview import render_augment_preview  # imports TensorFlow: only when this command runs
 
     def skipped(rel: str, reason: str) -> None:
@@ -571,6 +604,7 @@ def split(
             "--include-invalid", help="Also split files that validate rates 'error' (left out and listed by default)."
         ),
     ] = False,
+    semantic: Semantic = False,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Finish an interrupted split into OUT; the arguments must match OUT/split.json."),
@@ -621,6 +655,7 @@ def split(
         result = split_dataset(
             raw, out, spec, seed=seed, mode=mode, include_invalid=include_invalid,
             resume=resume, force=force, dry_run=dry_run, validate_options=options, after_file=progress,
+            semantic=semantic,
         )  # fmt: skip
     if json_out:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -644,6 +679,7 @@ def stats(
         typer.Option("--plot", help="Also write a bar chart of images per class (stacked by split) to this .png."),
     ] = None,
     layout: Layout = None,
+    force: OverwriteFiles = False,
 ) -> None:
     """Counts, shares, bytes, formats, colour modes and sizes per class (and split); imbalance; junk. Reads headers only."""
     import json
@@ -651,6 +687,7 @@ def stats(
     from dataprep import render
     from dataprep.stats import dataset_stats, plot_stats
 
+    require_new_file(plot, "--plot", force, ".png")
     numbers = dataset_stats(directory, layout=layout)
     if plot is not None:
         plot_stats(numbers, plot)
@@ -689,6 +726,14 @@ def convert(
             "--first-frame", help="Also convert animated images to their first frame (drops the other frames)."
         ),
     ] = False,
+    force_damaged: Annotated[
+        bool,
+        typer.Option(
+            "--force-damaged",
+            help="Also re-encode files whose decode was damaged (truncated, corrupt data, decoders disagreeing), "
+            "recording the damage in the manifest. Without it they are refused: converting would hide the damage.",
+        ),
+    ] = False,
     quarantine: Annotated[
         Path | None,
         typer.Option("--quarantine", help="Where the originals go (default: DIR.quarantine beside DIR)."),
@@ -723,8 +768,8 @@ def convert(
     )
     validate_options.layout = layout
     options = ConvertOptions(
-        to=to.lower(), quality=quality, first_frame=first_frame, out=out, quarantine=quarantine, dry_run=dry_run,
-        validate=validate_options,
+        to=to.lower(), quality=quality, first_frame=first_frame, force_damaged=force_damaged, out=out,
+        quarantine=quarantine, dry_run=dry_run, validate=validate_options,
     )  # fmt: skip
     again = shlex.join(["dataprep", "convert", str(directory), *(["--out", str(out)] if out else [])])
     with (
@@ -741,6 +786,13 @@ def convert(
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         render.print_convert_result(result)
+    if result.refused or result.failed:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+app.command("embed")(embed_command)  # declared in dataprep/embed_cli.py
+app.command("outliers")(outliers_command)  # declared in dataprep/outliers_cli.py
+app.command("report")(report_command)  # declared in dataprep/html_report/command.py
 
 
 def main() -> None:

@@ -7,10 +7,12 @@ usage errors (unknown option, bad value), which Typer would otherwise print as a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -58,6 +60,15 @@ def one_line_errors(fn: F) -> F:
             raise typer.Exit(err.exit_code) from None
         except BrokenPipeError:
             raise
+        except EOFError as err:
+            # Click turns an EOFError that leaves a command into Abort, which reads as Ctrl-C (exit
+            # 130) and hides the traceback even with --debug; it is an input that ended early.
+            if debug_enabled():
+                import traceback
+
+                traceback.print_exc()
+            print_error(f"unexpected end of data (EOFError: {err}); re-run with --debug for where it happened")
+            raise typer.Exit(EXIT_USAGE) from None
         except OSError as err:
             # The disk, not the user: disk full, permission denied, I/O error. The journaled
             # commands stop with every file whole, so the same command re-run finishes the job.
@@ -85,6 +96,27 @@ def tolerate_undecodable_names() -> None:
                 reconfigure(errors="backslashreplace")
             except (ValueError, OSError):
                 pass
+
+
+@contextlib.contextmanager
+def decoder_note(hint: str) -> Iterator[None]:
+    """Around a command's work: what the image decoders' C libraries write to stderr (libjpeg,
+    libpng, libtiff, TensorFlow's decode ops), in this process and in the workers it starts,
+    becomes one ``note:`` line at the end, ending with `hint`; any other line is shown as usual,
+    and --debug shows every line as the libraries wrote it."""
+    from dataprep.tensorflow_runtime import decoder_messages
+
+    with decoder_messages() as noise:
+        yield
+    if noise.count:
+        print(f"note: {noise.summary()}; {hint}", file=sys.stderr)
+
+
+def validate_hint(data: Path | list[Path]) -> str:
+    """The note's hint for a command that reads images: validate names the files behind it."""
+    first = data if isinstance(data, Path) else data[0]
+    folder = first if first.is_dir() else first.parent
+    return f"'dataprep validate {folder}' lists the files"
 
 
 class CommandApp(typer.Typer):

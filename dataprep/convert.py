@@ -10,6 +10,13 @@ What it fixes, from validate's findings (one read, one decode per file, the resu
 - with `--first-frame`, animated images -> their first frame (explicit: it drops frames).
 JPEG sources stay JPEG (at `--quality`); everything else becomes `--to`.
 
+Never what is damaged (`dataprep.damage`: cut short, corrupt data, decoders disagreeing about the
+picture): re-encoding it would launder the damage into a clean file. Such a file is refused by
+name; `--force-damaged` converts it anyway and records the damage in the manifest. A decoder that
+raises while re-encoding a file fails that file alone: one line names it and why, and the
+original is back in place, byte-identical (it is decoded before it moves; a re-run of a killed
+run that finds it already quarantined moves it back).
+
 In place (default), each original moves into the quarantine `clean` uses, with the same
 manifest, so `dataprep restore` gives back the exact original tree (it also removes the
 converted file, when it is unchanged). Crash safety as in `clean`: every planned file is in the
@@ -31,7 +38,9 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from dataprep.damage import decode_damage
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME, folder_locks
 from dataprep.formats import FORMATS, enable_heif, format_extension, format_name
 from dataprep.journal import (
     Journal,
@@ -79,6 +88,7 @@ class ConvertOptions:
     to: str = "png"
     quality: int = 95
     first_frame: bool = False
+    force_damaged: bool = False
     out: Path | None = None
     quarantine: Path | None = None
     dry_run: bool = False
@@ -103,9 +113,11 @@ class Conversion:
     why: list[str]
     sha256: str | None = None
     size: int = 0
+    damage: list[str] = field(default_factory=list)  # converted anyway (--force-damaged)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.rel, "target": self.target, "output": self.output or "rename", "why": self.why}
+        d = {"path": self.rel, "target": self.target, "output": self.output or "rename", "why": self.why}
+        return d | ({"damage": self.damage} if self.damage else {})
 
 
 @dataclass
@@ -113,6 +125,8 @@ class ConvertResult:
     root: Path
     planned: list[Conversion]
     skipped: list[tuple[str, str]]
+    refused: list[tuple[str, str]] = field(default_factory=list)  # damaged: not converted (see dataprep.damage)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # a decoder raised; the original is in place
     quarantine: Path | None = None
     out: Path | None = None
     converted: int = 0
@@ -129,6 +143,8 @@ class ConvertResult:
             "dry_run": self.dry_run,
             "files": [c.to_dict() for c in self.planned],
             "skipped": [{"path": rel, "reason": why} for rel, why in self.skipped],
+            "refused_damaged": [{"path": rel, "reason": why} for rel, why in self.refused],
+            "failed": [{"path": rel, "reason": why} for rel, why in self.failed],
             "converted": self.converted,
             "copied": self.copied,
             "recovered_from_interrupted_run": self.recovered,
@@ -168,7 +184,8 @@ def encode_converted(data: bytes, output: str, quality: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Image.open(BytesIO(data)) as im:
-            im.seek(0)
+            # A freshly opened image is at its first frame; no seek(0): Pillow numbers some
+            # formats' frames from 1 (PSD) and raises EOFError on a seek outside them.
             im.load()
             cmyk = im.mode == "CMYK"
             upright = ImageOps.exif_transpose(im) or im
@@ -239,10 +256,22 @@ def _exists_besides(root: Path, source: str) -> Callable[[str], bool]:
     return lambda rel: rel != source and (root / rel).exists()
 
 
-def plan_conversions(report: Report, options: ConvertOptions) -> tuple[list[Conversion], list[tuple[str, str]]]:
-    """Which images to convert into what, and which cannot be (with the reason)."""
+Plan = tuple[list[Conversion], list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _refusal(damage: list[str]) -> str:
+    return (
+        f"damaged, not converted ({damage[0]}): re-encoding would hide the damage; `dataprep clean` removes it, "
+        "or --force-damaged converts it anyway and records the damage in the manifest"
+    )
+
+
+def plan_conversions(report: Report, options: ConvertOptions) -> Plan:
+    """Which images to convert into what, which cannot be (with the reason), and which are
+    refused because their decode was damaged."""
     planned: list[Conversion] = []
     skipped: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
     images = {r.rel for r in report.scan.images}
     taken = set(images)
     need_heif = False
@@ -256,19 +285,25 @@ def plan_conversions(report: Report, options: ConvertOptions) -> tuple[list[Conv
             skipped.append((r.rel, skip))
         if not why:
             continue
+        damage = decode_damage(r) if reencode else []  # a rename keeps the bytes: validate still sees it
+        if damage and not options.force_damaged:
+            refused.append((r.rel, _refusal(damage)))
+            continue
+        if damage:
+            why.append("converted although damaged (--force-damaged; the damage is in the manifest)")
         output = (("jpeg" if r.format == "jpeg" else options.to) if reencode else r.format) or options.to
         target = _target_name(r.rel, output, taken - {r.rel}, _exists_besides(report.root, r.rel))
         if target is None:
             skipped.append((r.rel, "every name for the converted file is taken; rename a file and re-run"))
             continue
         taken.add(target)
-        planned.append(Conversion(r.rel, target, output if reencode else None, why, r.sha256, r.size))
+        planned.append(Conversion(r.rel, target, output if reencode else None, why, r.sha256, r.size, damage))
     if need_heif and not heif_available():
         raise DataprepError(
             "HEIC/HEIF images need the optional pillow-heif decoder, which is not installed; "
             "run: pip install 'dataprep[heif]' (then re-run dataprep convert)"
         )
-    return planned, skipped
+    return planned, skipped, refused
 
 
 def converted_bytes(conversion: Conversion | dict[str, Any], source: bytes, quality: int) -> bytes:
@@ -280,6 +315,25 @@ def converted_bytes(conversion: Conversion | dict[str, Any], source: bytes, qual
         raise DataprepError("internal: heic is not an output format")
     heif_available()
     return encode_converted(source, output, quality)
+
+
+class ReencodeFailed(DataprepError):
+    """A decoder raised while one file was re-encoded: that file is not converted (exit 1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=1)
+
+
+def _reencode(rel: str, conversion: Conversion | dict[str, Any], original: Path, quality: int) -> bytes:
+    """`converted_bytes` of one file, a decoder's exception turned into ReencodeFailed naming it."""
+    source = original.read_bytes()
+    try:
+        return converted_bytes(conversion, source, quality)
+    except DataprepError:
+        raise
+    except Exception as err:  # Pillow's plugins raise anything on bad input: EOFError, IndexError, struct.error
+        reason = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'no message'}"
+        raise ReencodeFailed(f"could not convert '{rel}': {reason}; the original is in place, unchanged") from err
 
 
 # --- in place ----------------------------------------------------------------------------------
@@ -306,7 +360,10 @@ def _finish_entry(
     stored = safe_rel(rel, quarantine, "the manifest")
     target = safe_rel(entry["converted_to"], root, "the manifest")
     original_sha = entry.get("sha256")
+    quality = int(entry.get("quality", 95))
+    data: bytes | None = None
     if not stored.exists():
+        data = _reencode(rel, entry, src, quality)  # before it moves: a decoder that raises leaves it in place
         journal.append({"op": "convert", "path": rel, "phase": "intent", "target": entry["converted_to"]})
         move_atomic(src, stored)
     elif src.exists() and src != target and original_sha and sha256_file(src) == original_sha == sha256_file(stored):
@@ -325,7 +382,12 @@ def _finish_entry(
             raise DataprepError(
                 f"'{target}' exists and is not the file dataprep convert wrote for '{rel}'; move it away and re-run"
             )
-    data = converted_bytes(entry, stored.read_bytes(), int(entry.get("quality", 95)))
+    if data is None:
+        try:
+            data = _reencode(rel, entry, stored, quality)
+        except ReencodeFailed:
+            _roll_back(rel, src, stored, journal)
+            raise
     digest = _sha(data)
     journal.append({"op": "convert", "path": rel, "phase": "encoded", "sha256": digest})
     write_atomic(target, data)
@@ -334,7 +396,27 @@ def _finish_entry(
     journal.append({"op": "convert", "path": rel, "phase": "done"})
 
 
-def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
+def _roll_back(rel: str, src: Path, stored: Path, journal: Journal) -> None:
+    """Put an original whose re-encoding failed back in place (the same bytes: one rename)."""
+    if stored.exists() and not src.exists():
+        move_atomic(stored, src)
+    journal.append({"op": "convert", "path": rel, "phase": "rolled_back"})
+
+
+def _finish_or_fail(
+    rel: str, manifest: Manifest, quarantine: Path, journal: Journal, hashes: dict[str, str], result: ConvertResult
+) -> bool:
+    """`_finish_entry`; a file whose decoder raised leaves the manifest and joins `result.failed`."""
+    try:
+        _finish_entry(rel, manifest.entries[rel], manifest.root, quarantine, journal, hashes)
+    except ReencodeFailed as err:
+        del manifest.entries[rel]
+        result.failed.append((rel, str(err)))
+        return False
+    return True
+
+
+def _recover(manifest: Manifest, quarantine: Path, journal: Journal, result: ConvertResult) -> int:
     """Finish every conversion a killed run left unfinished; drop those it never started."""
     open_entries = {
         rel: e
@@ -350,7 +432,7 @@ def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
                 leftover.unlink(missing_ok=True)
     hashes = _journal_hashes(journal)
     settled = 0
-    for rel, entry in sorted(open_entries.items()):
+    for rel in sorted(open_entries):
         src = safe_rel(rel, manifest.root, "the manifest")
         stored = safe_rel(rel, quarantine, "the manifest")
         if not stored.exists() and src.exists():
@@ -360,8 +442,7 @@ def _recover(manifest: Manifest, quarantine: Path, journal: Journal) -> int:
             raise DataprepError(
                 f"'{rel}' is in the manifest but neither in '{quarantine}' nor in '{manifest.root}'; it was moved by hand"
             )
-        _finish_entry(rel, entry, manifest.root, quarantine, journal, hashes)
-        settled += 1
+        settled += _finish_or_fail(rel, manifest, quarantine, journal, hashes, result)
     return settled
 
 
@@ -372,14 +453,15 @@ def _open_quarantine(base: Path, requested: Path | None) -> tuple[Path, Manifest
 def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
     quarantine, manifest = _open_quarantine(base, opts.quarantine)
     journal = Journal(quarantine / JOURNAL)
-    recovered = 0
+    result = ConvertResult(base, [], [], quarantine=quarantine, dry_run=opts.dry_run)
     if not opts.dry_run:
-        recovered = _recover(manifest, quarantine, journal)
-        if recovered or any(e.get("action") == "convert" for e in manifest.entries.values()):
+        result.recovered = _recover(manifest, quarantine, journal, result)
+        if result.recovered or result.failed or any(e.get("action") == "convert" for e in manifest.entries.values()):
             manifest.save()
     report = validate(base, opts.validate)
-    planned, skipped = plan_conversions(report, opts)
-    result = ConvertResult(base, planned, skipped, quarantine=quarantine, recovered=recovered, dry_run=opts.dry_run)
+    planned, result.skipped, result.refused = plan_conversions(report, opts)
+    failed = {rel for rel, _ in result.failed}  # rolled back while recovering: not tried twice
+    result.planned = planned = [c for c in planned if c.rel not in failed]
     if opts.dry_run or not planned:
         return result
     for c in planned:
@@ -398,11 +480,10 @@ def _convert_in_place(base: Path, opts: ConvertOptions) -> ConvertResult:
             "path": c.rel, "size": c.size, "sha256": c.sha256 or sha256_file(base / c.rel), "action": "convert",
             "converted_to": c.target, "output": c.output, "quality": opts.quality, "why": c.why,
             "status": PLANNED, "time": now(),
-        }  # fmt: skip
+        } | ({"damage": c.damage} if c.damage else {})  # fmt: skip
     manifest.save()  # every planned file is on record before the first one moves
     for n, c in enumerate(planned, 1):
-        _finish_entry(c.rel, manifest.entries[c.rel], base, quarantine, journal, {})
-        result.converted += 1
+        result.converted += _finish_or_fail(c.rel, manifest, quarantine, journal, {}, result)
         if opts.after_file is not None:
             opts.after_file(n, len(planned))
     manifest.save()
@@ -453,10 +534,10 @@ def _convert_to_copy(base: Path, opts: ConvertOptions) -> ConvertResult:
 
     assert opts.out is not None
     out = opts.out.expanduser().resolve()
-    if out == base or base in out.parents or out in base.parents:
+    if _overlaps(out, base):
         raise DataprepError(f"--out '{out}' overlaps the dataset '{base}'; choose a new folder outside it")
     record = out / OUT_MANIFEST
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         try:
             previous = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -469,8 +550,8 @@ def _convert_to_copy(base: Path, opts: ConvertOptions) -> ConvertResult:
                 f"--out '{out}' holds a converted copy of '{previous.get('root')}', not of '{base}'; choose another folder"
             )
     report = validate(base, opts.validate)
-    planned, skipped = plan_conversions(report, opts)
-    result = ConvertResult(base, planned, skipped, out=out, dry_run=opts.dry_run)
+    planned, skipped, refused = plan_conversions(report, opts)
+    result = ConvertResult(base, planned, skipped, refused, out=out, dry_run=opts.dry_run)
     if opts.dry_run:
         return result
     by_rel = {c.rel: c for c in planned}
@@ -490,8 +571,11 @@ def _convert_to_copy(base: Path, opts: ConvertOptions) -> ConvertResult:
                 copy_atomic(base / rel, dest)
                 result.copied += 1
             else:
-                write_atomic(dest, converted_bytes(conversion, (base / rel).read_bytes(), opts.quality))
-                result.converted += 1
+                try:
+                    write_atomic(dest, _reencode(rel, conversion, base / rel, opts.quality))
+                    result.converted += 1
+                except ReencodeFailed as err:
+                    result.failed.append((rel, str(err)))
         if opts.after_file is not None:
             opts.after_file(n, total)
     return result
@@ -504,5 +588,14 @@ def convert(root: str | os.PathLike[str], options: ConvertOptions | None = None)
     opts.check()
     base = require_directory(root)
     if opts.out is not None:
-        return _convert_to_copy(base, opts)
-    return _convert_in_place(base, opts)
+        out = opts.out.expanduser().resolve()
+        with folder_locks("convert", out, enabled=not opts.dry_run and not _overlaps(out, base)):
+            return _convert_to_copy(base, opts)
+    quarantine = (opts.quarantine or default_quarantine(base)).expanduser().resolve()
+    with folder_locks("convert", quarantine, base, enabled=not opts.dry_run and not _overlaps(quarantine, base)):
+        return _convert_in_place(base, opts)
+
+
+def _overlaps(folder: Path, base: Path) -> bool:
+    """Whether `folder` and the dataset overlap (refused with its own message, before any lock)."""
+    return folder == base or base in folder.parents or folder in base.parents

@@ -35,6 +35,7 @@ DEFAULT_BATCH_SIZE = 32
 BATCH_SIZE_RANGE = (1, 1 << 16)
 IMAGE_SIZE_RANGE = (16, 4096)  # px, square model input; each model has its own minimum too
 DEFAULT_BENCH_IMAGE_SIZE = 128
+DEFAULT_EMBED_SIZE = 224  # px: `embed`, the pretrained backbone's ImageNet training size
 DEFAULT_EPOCHS = 12
 EPOCHS_RANGE = (1, 100_000)
 DEFAULT_LR = 3e-3

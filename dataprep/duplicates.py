@@ -26,6 +26,7 @@ similarity (5th percentile 0.80); the most similar two distinct photos among the
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,10 +38,15 @@ from dataprep.defaults import DEFAULT_SIMILARITY as _DEFAULT_SIMILARITY
 from dataprep.defaults import DEFAULT_THRESHOLD_BITS, THRESHOLD_RANGE_BITS
 from dataprep.errors import DataprepError
 from dataprep.hash_index import HASH_BITS, HashIndex
+from dataprep.pair_graph import UnionFind as _UnionFind
+from dataprep.pair_graph import clique_cover as _clique_cover
 from dataprep.scan import SPLIT_ROLES, natural_key, split_role
 
 if TYPE_CHECKING:
+    from dataprep.checks.image_properties import NearSignature
+    from dataprep.geometric_match import GeometricVerifier
     from dataprep.report import FileResult
+    from dataprep.semantic_duplicates import Candidate
     from dataprep.validate import ValidateOptions
     from dataprep.validate_stream import StreamedReport
 
@@ -51,8 +57,11 @@ MAX_THRESHOLD = THRESHOLD_RANGE_BITS[
 DEFAULT_SIMILARITY = _DEFAULT_SIMILARITY  # detail correlation a candidate needs to be a near duplicate
 REPORT_VERSION = 2
 
-Kind = Literal["exact", "pixels", "near", "mirrored"]
-KIND_ORDER: tuple[Kind, ...] = ("exact", "pixels", "near", "mirrored")
+Kind = Literal["exact", "pixels", "near", "mirrored", "semantic"]
+KIND_ORDER: tuple[Kind, ...] = ("exact", "pixels", "near", "mirrored", "semantic")  # a group's kind: its loosest pair's
+CLOSE_UP_TO = 16  # units in a connected set whose missing pairs --semantic checks (at most 120 checks)
+GEOMETRIC_BELOW = 0.8  # hash candidates verified below this similarity must also match geometrically
+# (when OpenCV is installed): different dandelions of flower_photos reach 0.50-0.56 on thumbnails.
 
 
 # --- pairs and groups --------------------------------------------------------------------------
@@ -61,18 +70,40 @@ KIND_ORDER: tuple[Kind, ...] = ("exact", "pixels", "near", "mirrored")
 @dataclass(frozen=True)
 class DuplicatePair:
     """Why two files are duplicates. `phash_distance`: bits between the pHashes that made them
-    a candidate (the mirrored or cropped pHash when that was closer); `similarity`: the detail
-    correlation of the verification (1.0 for exact and pixel copies)."""
+    a candidate (the mirrored or cropped pHash when that was closer; for a semantic pair, between
+    the plain pHashes); `similarity`: the thumbnails' detail correlation (1.0 for exact and pixel
+    copies); `inliers`: local features one similarity transform maps onto each other, when the
+    pair was verified geometrically (`dataprep.geometric_match`); `cosine`: the embeddings'
+    similarity of a semantic pair."""
 
     a: str
     b: str
     kind: Kind
     phash_distance: int
     similarity: float
+    inliers: int | None = None
+    cosine: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "kind": self.kind, "phash_distance": self.phash_distance,
-                "similarity": round(self.similarity, 3)}  # fmt: skip
+        out: dict[str, Any] = {"a": self.a, "b": self.b, "kind": self.kind, "phash_distance": self.phash_distance,
+                               "similarity": round(self.similarity, 3)}  # fmt: skip
+        if self.inliers is not None:
+            out["inliers"] = self.inliers
+        if self.cosine is not None:
+            out["cosine"] = round(self.cosine, 3)
+        return out
+
+    def describe(self) -> str:
+        """What kind of copy this is, in words, with its evidence."""
+        if self.kind == "exact":
+            return "exact copy (same bytes)"
+        if self.kind == "pixels":
+            return "same pixels (another encoding)"
+        geometric = f", {self.inliers} matching local features" if self.inliers is not None else ""
+        if self.kind == "semantic":
+            return f"look-alike copy (cropped, rotated or recoloured{geometric}; embedding similarity {self.cosine or 0:.2f})"
+        what = "mirrored copy" if self.kind == "mirrored" else "near copy"
+        return f"{what} (similarity {self.similarity:.2f}, pHash distance {self.phash_distance}{geometric})"
 
 
 @dataclass(frozen=True)
@@ -103,6 +134,19 @@ class DuplicateGroup:
     def similarity(self) -> float:
         return min((p.similarity for p in self.pairs), default=1.0)
 
+    def between(self, a: str, b: str) -> DuplicatePair | None:
+        """The evidence that members `a` and `b` are copies: their pair, or, for copies of one
+        unit's files (same bytes or pixels), the pair between the units' first files."""
+        pairs = {frozenset((p.a, p.b)): p for p in self.pairs}
+        if (found := pairs.get(frozenset((a, b)))) is not None:
+            return found
+        head = {p.b: p.a for p in self.pairs if p.kind in ("exact", "pixels")}
+        ha, hb = head.get(a, a), head.get(b, b)
+        if ha != hb:
+            return pairs.get(frozenset((ha, hb)))
+        kinds = {pairs[frozenset((ha, m))].kind for m in (a, b) if m != ha}
+        return DuplicatePair(a, b, "exact" if kinds == {"exact"} else "pixels", 0, 1.0)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -111,22 +155,6 @@ class DuplicateGroup:
             "members": [{"path": m.path, "distance": m.distance} for m in self.members],
             "pairs": [p.to_dict() for p in self.pairs],
         }
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, x: int) -> int:
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)  # the root is the earliest file: deterministic
 
 
 def check_threshold(threshold: int) -> int:
@@ -147,58 +175,6 @@ def check_similarity(similarity: float) -> float:
     return similarity
 
 
-def _maximal_cliques(nodes: list[int], adjacent: dict[int, set[int]]) -> list[list[int]]:
-    """Every maximal clique of the graph on `nodes` (Bron-Kerbosch with a pivot), each sorted."""
-    out: list[list[int]] = []
-
-    def expand(r: list[int], p: set[int], x: set[int]) -> None:
-        if not p and not x:
-            out.append(sorted(r))
-            return
-        pivot = max(p | x, key=lambda u: len(adjacent[u] & p))
-        for v in sorted(p - adjacent[pivot]):
-            expand([*r, v], p & adjacent[v], x & adjacent[v])
-            p = p - {v}
-            x = x | {v}
-
-    expand([], set(nodes), set())
-    return out
-
-
-def _clique_cover(nodes: list[int], adjacent: dict[int, set[int]]) -> list[list[int]]:
-    """Groups for one connected set of pairs, each a set of files that are all pairwise verified.
-
-    The file with the most verified copies (usually the original the others were made from) is
-    the centre: its largest clique first, then the largest clique of it and its copies not yet
-    shown, until every copy of it is in a group with it. Files not verified with the centre are
-    grouped the same way among themselves. A chain A~B~C gives {A, B} and {B, C}; fourteen edits
-    of one photo give one big group with the photo, plus small ones with the photo for the edits
-    that are not verified against every other edit."""
-    out: list[list[int]] = []
-    full = adjacent
-    uncovered = set(nodes)
-    while uncovered:
-        centre = max(sorted(uncovered), key=lambda u: len(adjacent[u]))
-        if not adjacent[centre]:
-            uncovered.discard(centre)
-            continue
-        waiting = set(adjacent[centre])  # copies of the centre not yet in a group with it
-        while waiting:
-            sub = {u: adjacent[u] & waiting for u in waiting}
-            clique = max(_maximal_cliques(sorted(waiting), sub), key=lambda c: (len(c), [-k for k in c]))
-            group = [centre, *clique]
-            for v in sorted(nodes):  # grown to a maximal clique: files already shown join if verified with all
-                if v not in group and all(v in full[m] for m in group):
-                    group.append(v)
-            out.append(sorted(group))
-            waiting -= set(clique)
-            uncovered -= set(clique)
-        uncovered.discard(centre)
-        for u in list(uncovered):  # what is left keeps only its links among the uncovered files
-            adjacent = {**adjacent, u: adjacent[u] - {centre}}
-    return out
-
-
 @dataclass
 class DuplicateSearch:
     """All that `search_duplicates` found: the groups, and the units `split` places as one piece
@@ -210,14 +186,25 @@ class DuplicateSearch:
 
 
 def search_duplicates(
-    results: Sequence[FileResult], threshold: int = DEFAULT_THRESHOLD, similarity: float = DEFAULT_SIMILARITY
+    results: Sequence[FileResult],
+    threshold: int = DEFAULT_THRESHOLD,
+    similarity: float = DEFAULT_SIMILARITY,
+    *,
+    verifier: GeometricVerifier | None = None,
+    semantic: Sequence[Candidate] = (),
 ) -> DuplicateSearch:
-    """Exact and near duplicates among `results` (see the module docstring). Pure and deterministic."""
-    from dataprep.checks.image_properties import NearSignature, hamming
-    from dataprep.similarity import Prepared, colours_agree, compare, prepare
+    """Exact and near duplicates among `results` (see the module docstring). Deterministic.
+
+    With a `verifier` (`dataprep.geometric_match.GeometricVerifier` over the results' folder),
+    a hash candidate verified below `GEOMETRIC_BELOW` similarity must also match geometrically,
+    and each `semantic` candidate (embedding neighbours: `dataprep.semantic_duplicates`) that it
+    accepts becomes a `semantic` pair. Without one, the search is pure (no file is read)."""
+    from dataprep.checks.image_properties import NearSignature
 
     check_threshold(threshold)
     check_similarity(similarity)
+    if semantic and verifier is None:
+        raise ValueError("semantic candidates are judged by a geometric verifier; pass one")
     items = sorted((r for r in results if r.sha256 is not None and r.size > 0), key=lambda r: natural_key(r.rel))
     # Units: same bytes or same decoded pixels.
     same = _UnionFind(len(items))
@@ -229,45 +216,127 @@ def search_duplicates(
                 same.union(first.setdefault(value, k), k)
     reps = [k for k in range(len(items)) if same.find(k) == k]
     signatures = {k: NearSignature.decode(text) for k in reps if items[k].phash and (text := items[k].signature)}
-    searchable = [k for k in reps if k in signatures]
+    edges, candidates = _hash_edges(items, signatures, threshold, similarity, verifier)
+    if semantic and verifier is not None:
+        _semantic_edges(items, same, signatures, semantic, verifier, edges)
+    return _grouped(items, same, reps, edges, candidates)
+
+
+def _hash_candidates(
+    items: list[FileResult], signatures: dict[int, NearSignature], threshold: int
+) -> dict[tuple[int, int], int]:
+    """(unit, unit) -> pHash bits, for every pair whose direct, mirrored or cropped pHash is
+    within `threshold` bits of the other's pHash (the multi-index `HashIndex`, never all pairs)."""
+    searchable = list(signatures)
+    best: dict[tuple[int, int], int] = {}
+    if len(searchable) < 2:
+        return best
+    values = sorted({int(items[k].phash, 16) for k in searchable})  # type: ignore[arg-type]
+    position = {v: i for i, v in enumerate(values)}
+    holders: dict[int, list[int]] = {}
+    for k in searchable:
+        holders.setdefault(position[int(items[k].phash, 16)], []).append(k)  # type: ignore[arg-type]
+    queries: list[int] = []
+    asker: list[int] = []  # the unit of each query
+    for k in searchable:
+        sig = signatures[k]
+        for h in [items[k].phash, sig.mirror_phash, *sig.crop_phashes]:
+            queries.append(int(h, 16))  # type: ignore[arg-type]
+            asker.append(k)
+    qi, vj = HashIndex(values).query(queries, threshold)
+    for q, v in zip(qi.tolist(), vj.tolist(), strict=True):
+        k = asker[q]
+        bits = (queries[q] ^ values[v]).bit_count()
+        for j in holders[v]:
+            if j != k:
+                pair = (min(k, j), max(k, j))
+                best[pair] = min(best.get(pair, HASH_BITS), bits)
+    return best
+
+
+def _hash_edges(
+    items: list[FileResult], signatures: dict[int, NearSignature], threshold: int, similarity: float,
+    verifier: GeometricVerifier | None,
+) -> tuple[dict[tuple[int, int], DuplicatePair], int]:  # fmt: skip
+    """The verified near and mirrored pairs between units, and how many candidates were verified."""
+    from dataprep.similarity import Prepared, colours_agree, compare, prepare
+
+    best = _hash_candidates(items, signatures, threshold)
     edges: dict[tuple[int, int], DuplicatePair] = {}
-    candidates = 0
-    if len(searchable) > 1:
-        values = sorted({int(items[k].phash, 16) for k in searchable})  # type: ignore[arg-type]
-        position = {v: i for i, v in enumerate(values)}
-        holders: dict[int, list[int]] = {}
-        for k in searchable:
-            holders.setdefault(position[int(items[k].phash, 16)], []).append(k)  # type: ignore[arg-type]
-        queries: list[int] = []
-        asker: list[tuple[int, bool]] = []  # (unit, mirrored probe) per query
-        for k in searchable:
-            sig = signatures[k]
-            for h, mirrored in [(items[k].phash, False), (sig.mirror_phash, True)] + [
-                (c, False) for c in sig.crop_phashes
-            ]:
-                queries.append(int(h, 16))  # type: ignore[arg-type]
-                asker.append((k, mirrored))
-        index = HashIndex(values)
-        qi, vj = index.query(queries, threshold)
-        best: dict[tuple[int, int], int] = {}
-        for q, v in zip(qi.tolist(), vj.tolist(), strict=True):
-            k, _ = asker[q]
-            bits = (queries[q] ^ values[v]).bit_count()
-            for j in holders[v]:
-                if j != k:
-                    pair = (min(k, j), max(k, j))
-                    best[pair] = min(best.get(pair, HASH_BITS), bits)
-        candidates = len(best)
-        prepared: dict[int, Prepared] = {}
-        for (a, b), bits in sorted(best.items()):
-            pa = prepared.get(a) or prepared.setdefault(a, prepare(signatures[a].thumbnail_array()))
-            pb = prepared.get(b) or prepared.setdefault(b, prepare(signatures[b].thumbnail_array()))
-            match = compare(pa, pb)
-            sa, sb = signatures[a], signatures[b]
-            colour = colours_agree(sa.colour_array(), sb.colour_array(), match)
-            if match.similarity >= similarity and colour:
-                kind: Kind = "mirrored" if match.mirrored else "near"
-                edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, kind, bits, match.similarity)
+    prepared: dict[int, Prepared] = {}
+    for (a, b), bits in sorted(best.items()):
+        pa = prepared.get(a) or prepared.setdefault(a, prepare(signatures[a].thumbnail_array()))
+        pb = prepared.get(b) or prepared.setdefault(b, prepare(signatures[b].thumbnail_array()))
+        match = compare(pa, pb)
+        if match.similarity < similarity or not colours_agree(
+            signatures[a].colour_array(), signatures[b].colour_array(), match
+        ):
+            continue
+        inliers = None
+        if verifier is not None and match.similarity < GEOMETRIC_BELOW:
+            # A thumbnail cannot tell two dandelions apart at this similarity; their keypoints can.
+            geometric = verifier.verify(items[a].rel, items[b].rel, mirrored=match.mirrored)
+            if geometric.decided and not geometric.same_photo:
+                continue
+            inliers = geometric.inliers if geometric.decided else None
+        kind: Kind = "mirrored" if match.mirrored else "near"
+        edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, kind, bits, match.similarity, inliers)
+    return edges, len(best)
+
+
+def _semantic_edges(
+    items: list[FileResult], same: _UnionFind, signatures: dict[int, NearSignature], semantic: Sequence[Candidate],
+    verifier: GeometricVerifier, edges: dict[tuple[int, int], DuplicatePair],
+) -> None:  # fmt: skip
+    """Add a `semantic` pair for each embedding candidate between two units that the hashes did
+    not already link and that the geometric verifier accepts. Then, inside each connected set
+    that gained one (up to `CLOSE_UP_TO` units), every pair not yet verified is checked too: the
+    neighbours propose a copy's original, not always its sibling copies, and a group needs all."""
+    from dataprep.checks.image_properties import hamming
+    from dataprep.similarity import compare_thumbnails
+
+    def add(a: int, b: int, cosine: float | None) -> None:
+        geometric = verifier.verify(items[a].rel, items[b].rel)
+        if not geometric.same_photo:
+            return
+        sa, sb = signatures.get(a), signatures.get(b)
+        detail = compare_thumbnails(sa.thumbnail_array(), sb.thumbnail_array()).similarity if sa and sb else 0.0
+        pa, pb = items[a].phash, items[b].phash
+        bits = hamming(pa, pb) if pa and pb else HASH_BITS
+        edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, "semantic", bits, detail, geometric.inliers, cosine)
+
+    index = {r.rel: k for k, r in enumerate(items)}
+    checked: set[tuple[int, int]] = set()
+    for c in semantic:
+        if c.a not in index or c.b not in index:
+            continue  # a file validate left out (empty, unreadable)
+        a, b = sorted((same.find(index[c.a]), same.find(index[c.b])))
+        if a != b and (a, b) not in edges and (a, b) not in checked:
+            checked.add((a, b))
+            add(a, b, c.cosine)
+    linked = _UnionFind(len(items))
+    for a, b in edges:
+        linked.union(a, b)
+    sets: dict[int, set[int]] = {}
+    for (a, _), p in edges.items():
+        if p.kind == "semantic":
+            sets.setdefault(linked.find(a), set())
+    for a, b in edges:
+        if (root := linked.find(a)) in sets:
+            sets[root] |= {a, b}
+    for members in sets.values():
+        if len(members) <= CLOSE_UP_TO:
+            for a, b in itertools.combinations(sorted(members), 2):
+                if (a, b) not in edges and (a, b) not in checked:
+                    add(a, b, None)
+
+
+def _grouped(
+    items: list[FileResult], same: _UnionFind, reps: list[int], edges: dict[tuple[int, int], DuplicatePair],
+    candidates: int,
+) -> DuplicateSearch:  # fmt: skip
+    """Groups (cliques of verified pairs, with the copies of each unit) and units (connected sets)."""
+    from dataprep.checks.image_properties import hamming
 
     members_of: dict[int, list[int]] = {}
     for k in range(len(items)):
@@ -340,6 +409,27 @@ def find_duplicates(
     return search_duplicates(results, threshold, similarity).groups
 
 
+def search_folder(
+    root: Path, results: Sequence[FileResult], threshold: int = DEFAULT_THRESHOLD,
+    similarity: float = DEFAULT_SIMILARITY, *, semantic: bool = False, options: ValidateOptions | None = None,
+) -> DuplicateSearch:  # fmt: skip
+    """`search_duplicates` over the validate `results` of the folder `root`: low-similarity near
+    copies are checked geometrically when OpenCV is installed, and with `semantic` the embedding
+    neighbours are candidates too (`dataprep.semantic_duplicates`: needs OpenCV, TensorFlow and
+    the backbone's weights; each missing piece is a one-line error naming its install command)."""
+    from dataprep.geometric_match import GeometricVerifier, cv2_available, require_cv2
+
+    if semantic:
+        require_cv2("--semantic")
+    verifier = GeometricVerifier(root) if cv2_available() else None
+    candidates: list[Candidate] = []
+    if semantic:
+        from dataprep.semantic_duplicates import embedding_candidates
+
+        candidates = embedding_candidates(root, options)
+    return search_duplicates(results, threshold, similarity, verifier=verifier, semantic=candidates)
+
+
 # --- leakage -----------------------------------------------------------------------------------
 
 
@@ -388,6 +478,7 @@ class DuplicatesReport:
     files: int
     groups: list[DuplicateGroup] = field(default_factory=list)
     similarity: float = DEFAULT_SIMILARITY
+    semantic: bool = False  # embedding neighbours were candidates too (--semantic)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -395,6 +486,7 @@ class DuplicatesReport:
             "root": str(self.root),
             "threshold": self.threshold,
             "similarity": self.similarity,
+            "semantic": self.semantic,
             "files": self.files,
             "groups": [g.to_dict() for g in self.groups],
         }
@@ -407,6 +499,7 @@ class LeakageReport:
     files: int
     leaks: list[Leak] = field(default_factory=list)
     similarity: float = DEFAULT_SIMILARITY
+    semantic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -414,6 +507,7 @@ class LeakageReport:
             "root": str(self.root),
             "threshold": self.threshold,
             "similarity": self.similarity,
+            "semantic": self.semantic,
             "files": self.files,
             "leaks": [leak.to_dict() for leak in self.leaks],
         }
@@ -421,14 +515,16 @@ class LeakageReport:
 
 def duplicates_report(
     root: str | os.PathLike[str], threshold: int = DEFAULT_THRESHOLD, validate_options: ValidateOptions | None = None,
-    similarity: float = DEFAULT_SIMILARITY,
+    similarity: float = DEFAULT_SIMILARITY, semantic: bool = False,
 ) -> DuplicatesReport:  # fmt: skip
-    """Validate `root` (cached results are reused: no second decode) and group its duplicates."""
+    """Validate `root` (cached results are reused: no second decode) and group its duplicates
+    (with `semantic`, also the look-alike copies that embedding neighbours propose)."""
     check_threshold(threshold)
     check_similarity(similarity)
+    check_semantic_ready(semantic)
     with _hashed_run(root, validate_options) as (run, images):
-        groups = find_duplicates(images, threshold, similarity)
-        return DuplicatesReport(run.root, threshold, run.images, groups, similarity)
+        found = search_folder(run.root, images, threshold, similarity, semantic=semantic, options=validate_options)
+        return DuplicatesReport(run.root, threshold, run.images, found.groups, similarity, semantic)
 
 
 @contextmanager
@@ -447,15 +543,27 @@ def _hashed_run(
         run.store.close()
 
 
+def check_semantic_ready(semantic: bool) -> None:
+    """Before any work: --semantic without OpenCV or the backbone's weights is one line naming
+    the install command."""
+    if semantic:
+        from dataprep.embeddings.backbone import BACKBONE, resolve_weights
+        from dataprep.geometric_match import require_cv2
+
+        require_cv2("--semantic")
+        resolve_weights(BACKBONE, "imagenet")
+
+
 def leakage_report(
     out: str | os.PathLike[str], threshold: int = DEFAULT_THRESHOLD, validate_options: ValidateOptions | None = None,
-    similarity: float = DEFAULT_SIMILARITY,
+    similarity: float = DEFAULT_SIMILARITY, semantic: bool = False,
 ) -> LeakageReport:  # fmt: skip
     """Every duplicate group of the split folder `out` whose members sit in more than one split."""
     from dataprep.scan import scan_dataset
 
     check_threshold(threshold)
     check_similarity(similarity)
+    check_semantic_ready(semantic)
     scan = scan_dataset(out)
     if scan.layout != "split":
         raise DataprepError(
@@ -463,5 +571,5 @@ def leakage_report(
             "pass the split's OUT folder, or use `dataprep duplicates` for a raw folder"
         )
     with _hashed_run(out, validate_options) as (run, images):
-        leaks = find_leaks(find_duplicates(images, threshold, similarity))
-        return LeakageReport(run.root, threshold, run.images, leaks, similarity)
+        found = search_folder(run.root, images, threshold, similarity, semantic=semantic, options=validate_options)
+        return LeakageReport(run.root, threshold, run.images, find_leaks(found.groups), similarity, semantic)

@@ -38,6 +38,8 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "icns": ("ICNS", (".icns",)),
     "exr": ("OpenEXR", (".exr",)),
     "fits": ("FITS", (".fits", ".fit", ".fts")),
+    "xbm": ("XBM", (".xbm",)),
+    "xpm": ("XPM", (".xpm",)),
 }
 EXTENSION_FORMATS = {ext: key for key, (_name, exts) in FORMATS.items() for ext in exts}
 IMAGE_EXTENSIONS = frozenset(EXTENSION_FORMATS)
@@ -99,9 +101,19 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _not_an_image(head: bytes) -> bool:
-    """Bytes that are known to be something else (text, HTML, PDF, archives, Office/OLE files)."""
+def not_an_image(head: bytes) -> bool:
+    """Bytes that are known to be something else (text, HTML, PDF, archives, Office/OLE files).
+    Text in an image format Pillow reads (XBM, XPM: C source code) is not excluded here."""
+    if is_text_image(head):
+        return False
     return describe_content(head) != "unrecognised binary data" or head.startswith(_OTHER_MAGIC)
+
+
+def is_text_image(head: bytes) -> bool:
+    """The start of an image written as C source text: XPM (``/* XPM */``) or XBM (``#define
+    NAME_width``), the signatures Pillow's plugins accept."""
+    start = head.lstrip()
+    return start.startswith(b"/* XPM */") or (start.startswith(b"#define") and b"_width" in start[:256])
 
 
 # Containers that are never images: gzip, bzip2, xz, 7z, RAR, OLE (Thumbs.db, .doc), AppleDouble.
@@ -141,7 +153,7 @@ def identify_format(data: bytes) -> str | None:
     fmt = sniff_format(data[:32])
     if fmt == "heic":
         enable_heif()  # before anyone asks Pillow for the header
-    if fmt is not None or not data or _not_an_image(data[:512]):
+    if fmt is not None or not data or not_an_image(data[:512]):
         return fmt
     import warnings
     from io import BytesIO

@@ -25,6 +25,7 @@ from typing import Any
 from dataprep.clean import CleanOptions, CleanResult, clean
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Severity
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import Journal, move_atomic, reconcile_move, remove_stale_temporaries, sha256_file
 from dataprep.quarantine import JOURNAL, PLANNED, RELABELED, Manifest, move_back, now, open_record_folder, safe_rel
 from dataprep.report import FileResult, Report
@@ -32,6 +33,7 @@ from dataprep.scan import require_directory
 from dataprep.validate import ValidateOptions
 
 CHECK = "label_issue"
+OUTLIER = "outlier"  # a suspect from `dataprep outliers` (quarantined the same way, see dataprep.outliers)
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,12 @@ class Suspect:
     suggested_label: str
     score: float
     sha256: str | None = None
+    kind: str = CHECK  # the finding's check name: label_issue | outlier
 
     @property
     def detail(self) -> str:
+        if self.kind == OUTLIER:
+            return f"outlier #{self.rank} of class '{self.given_label}' (score {self.score:.2f})"
         return f"label issue #{self.rank}: given '{self.given_label}', looks like '{self.suggested_label}' (score {self.score:.3f})"
 
 
@@ -99,7 +104,7 @@ def _check_still_there(base: Path, suspect: Suspect, sha256: str | None) -> Path
             f"'{suspect.path}' from the label-issues file is not in '{base}' (expected DIR to be the folder "
             "'trainer label-issues' scored); pass that folder, or run label-issues again"
         )
-    if len(parts) < 2 or parts[-2] != suspect.given_label:
+    if suspect.given_label and (len(parts) < 2 or parts[-2] != suspect.given_label):
         raise DataprepError(
             f"'{suspect.path}' is not in a class folder named '{suspect.given_label}'; run label-issues again"
         )
@@ -120,7 +125,8 @@ def clean_label_issues(
     dry_run: bool = False,
     validate_options: ValidateOptions | None = None,
 ) -> CleanResult:
-    """Quarantine `suspects` with `dataprep clean`'s machinery (manifest, journal, restore)."""
+    """Quarantine `suspects` (label issues or outliers) with `dataprep clean`'s machinery (manifest,
+    journal, restore)."""
     base = require_directory(root)
     by_path = {s.path: s for s in suspects}
 
@@ -132,7 +138,7 @@ def clean_label_issues(
             _check_still_there(base, s, result.sha256 if result is not None else None)
             if result is None:
                 continue
-            result.findings.append(Finding(s.path, CHECK, Severity.INFO, by_path[s.path].detail))
+            result.findings.append(Finding(s.path, s.kind, Severity.INFO, by_path[s.path].detail))
             chosen.append(result)
         return chosen
 
@@ -186,7 +192,14 @@ def relabel(
 ) -> RelabelResult:
     """Move each suspect to its suggested class folder (a sibling of its given one), journaled."""
     base = require_directory(root)
-    rec, manifest = open_record_folder(base, record or default_record(base), "relabel record", "--record")
+    rec, _ = open_record_folder(base, record or default_record(base), "relabel record", "--record")
+    with folder_locks("relabel", rec, base, enabled=not dry_run):
+        return _relabel(base, suspects, rec, dry_run)
+
+
+def _relabel(base: Path, suspects: list[Suspect], rec: Path, dry_run: bool) -> RelabelResult:
+    """`relabel` with its folders checked and locked (the record read again under the lock)."""
+    rec, manifest = open_record_folder(base, rec, "relabel record", "--record")
     journal = Journal(rec / JOURNAL)
     result = RelabelResult(root=base, record=rec, dry_run=dry_run)
     if not dry_run and any(e["status"] == PLANNED for e in manifest.entries.values()):

@@ -10,7 +10,7 @@ so `--max-pixels` means the same in validate, split, predict and fit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,6 +19,7 @@ import typer
 
 from dataprep import defaults as d
 from dataprep.augment import augment_help
+from dataprep.output_files import FORCE_HELP
 
 Config = TypeVar("Config")
 
@@ -28,6 +29,22 @@ def finite(value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{value} is not a finite number (expected a number like 1.5)")
     return value
+
+
+def finite_range(low: float, high: float) -> Callable[[float | None], float | None]:
+    """A callback refusing NaN and infinity first, then a value outside ``[low, high]``.
+
+    A float option takes this instead of ``min``/``max``: the range check would run first and
+    call NaN "not less than or equal to" the bound, which hides what is wrong with it.
+    """
+
+    def check(value: float | None) -> float | None:
+        finite(value)
+        if value is not None and not low <= value <= high:
+            raise typer.BadParameter(f"{value:g} is not in the range {low:g}<=x<={high:g}")
+        return value
+
+    return check
 
 
 def _open_fraction(value: float) -> float:
@@ -60,10 +77,9 @@ Timeout = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="Seconds one file may take before it is an error (hung decoder).",
-        min=d.TIMEOUT_RANGE_S[0],
-        max=d.TIMEOUT_RANGE_S[1],
-        callback=finite,
+        help="Seconds one file may take before it is an error (hung decoder; "
+        f"{d.TIMEOUT_RANGE_S[0]:g} to {d.TIMEOUT_RANGE_S[1]:g}).",
+        callback=finite_range(*d.TIMEOUT_RANGE_S),
     ),
 ]
 MaxPixels = Annotated[
@@ -108,9 +124,26 @@ Similarity = Annotated[
         help="Near duplicates: a candidate pair is kept when its aligned thumbnails' detail correlates at least this much "
         f"(0-1; default {d.DEFAULT_SIMILARITY}; 0.7 only close copies, 0.45 heavier edits).",
         metavar="0-1",
-        min=0.0,
-        max=1.0,
-        callback=finite,
+        callback=finite_range(0.0, 1.0),
+    ),
+]
+
+Semantic = Annotated[
+    bool,
+    typer.Option(
+        "--semantic",
+        help="Also find look-alike copies the hashes miss (a tight crop, a 12-degree rotation, a grey or recoloured "
+        "crop): each image's nearest neighbours by a pretrained network's embedding, kept when their local features "
+        "match under one transform. Slower (embeds every image once, cached); needs OpenCV and the backbone weights.",
+    ),
+]
+
+Layout = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
+        metavar="LAYOUT",
     ),
 ]
 
@@ -132,20 +165,21 @@ RayAddress = Annotated[
         "(default: $RAY_ADDRESS, else a private Ray on this machine, stopped at the end).",
     ),
 ]
-Layout = Annotated[
-    str | None,
-    typer.Option(
-        "--layout",
-        help="raw|split: how to read a tree that could be either (a class named like a split folder).",
-        metavar="LAYOUT",
-    ),
-]
 
 # --- randomness --------------------------------------------------------------------------------
 
 Seed = Annotated[
     int,
     typer.Option("--seed", help="Same files + same seed = same result on any machine.", **_int_range(d.SEED_RANGE)),
+]
+FitSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Seeds the hold-out, file order, shuffle, augmentation and initial weights; metrics still vary a "
+        "little between runs unless --deterministic.",
+        **_int_range(d.SEED_RANGE),
+    ),
 ]
 
 # --- training ----------------------------------------------------------------------------------
@@ -168,7 +202,11 @@ Epochs = Annotated[
 ]
 LearningRate = Annotated[
     float,
-    typer.Option("--lr", help="Peak learning rate (AdamW).", min=d.LR_RANGE[0], max=d.LR_RANGE[1], callback=finite),
+    typer.Option(
+        "--lr",
+        help=f"Peak learning rate (AdamW; {d.LR_RANGE[0]:g} to {d.LR_RANGE[1]:g}).",
+        callback=finite_range(*d.LR_RANGE),
+    ),
 ]
 Patience = Annotated[
     int,
@@ -194,6 +232,24 @@ Model = Annotated[str, typer.Option("--model", help="Registered model (see 'trai
 Weights = Annotated[
     str, typer.Option("--weights", help="Transfer models: imagenet, none, or PATH to a .weights.h5 backbone.")
 ]
+FitModel = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Registered model (see 'trainer models') [default: mobilenetv2 when its ImageNet weights are "
+        "installed, else compact_cnn; $DATAPREP_DEFAULT_MODEL overrides].",
+        show_default=False,
+    ),
+]
+FitWeights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Transfer models: imagenet, none, or PATH to the backbone's weights file [default: imagenet for a "
+        "transfer model, none for one trained from scratch].",
+        show_default=False,
+    ),
+]
 Augment = Annotated[str, typer.Option("--augment", help=augment_help())]
 ImageCache = Annotated[
     Path | None,
@@ -203,3 +259,7 @@ ImageCache = Annotated[
         file_okay=False,
     ),
 ]
+
+# --- output files ------------------------------------------------------------------------------
+
+OverwriteFiles = Annotated[bool, typer.Option("--force", help=FORCE_HELP)]

@@ -22,6 +22,7 @@ from PIL import Image
 from dataprep.augment import AugmentSpec, build_augmentation, parse_augment_spec
 from dataprep.defaults import DEFAULT_MAX_PIXELS, DEFAULT_PREVIEW_SEED, apply_pixel_cap
 from dataprep.errors import DataprepError
+from dataprep.output_files import require_new_file
 from dataprep.scan import FileRecord, natural_key, scan_dataset
 from dataprep.split.manifest import link_targets
 
@@ -84,17 +85,6 @@ def load_preview_image(path: Path, size: int, max_pixels: int = DEFAULT_MAX_PIXE
         rgb = img.convert("RGB")
     rgb.thumbnail((size, size), Image.Resampling.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
-
-
-def _check_out(out: Path, force: bool) -> None:
-    if out.suffix.lower() != ".png":
-        raise DataprepError(f"--out '{out}' does not end in .png (the preview is a PNG image); e.g. --out preview.png")
-    if out.is_dir():
-        raise DataprepError(f"--out '{out}' is a directory (expected a file name); e.g. --out {out / 'preview.png'}")
-    if out.exists() and not force:
-        raise DataprepError(
-            f"--out '{out}' already exists (expected a new file); pass --force to overwrite it or choose another --out"
-        )
 
 
 def _augmented_rows(
@@ -175,7 +165,7 @@ def render_augment_preview(
             "(expected at least 1 image, 1 augmentation per image and a size of 16 pixels); raise the value"
         )
     out_path = Path(out).expanduser()
-    _check_out(out_path, force)
+    require_new_file(out_path, "--out", force, ".png")
     scan = scan_dataset(root, trusted=link_targets(root))
     if not scan.images:
         raise DataprepError(
@@ -209,6 +199,6 @@ def render_augment_preview(
         f"augment: {spec.to_string()}   seed: {seed}   (original first, then {per_image} augmented)\n"
         "as training sees them: EXIF orientation not applied (dataprep convert bakes it in)"
     )
-    _check_out(out_path, force)  # still new? (another process may have written it meanwhile)
+    require_new_file(out_path, "--out", force, ".png")  # still new? (another process may have written it meanwhile)
     _write_grid_png(out_path, rows, cells, title)
     return out_path

@@ -191,52 +191,11 @@ def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
     stdout.print(f"{len(report.groups)} group(s) holding {files} of the {report.files} images{more}")
 
 
-def plot_duplicates(report: DuplicatesReport, path: Path, limit: int = 40, side: int = 160) -> Path:
-    """Draw the groups side by side into a PNG, one row per group (the first `limit`), each image
-    captioned with its name, its kind and its evidence against the row's first image."""
-    from PIL import Image, ImageDraw, ImageOps
+def plot_duplicates(report: DuplicatesReport, path: Path) -> Path:
+    """Draw the sets of copies into a PNG, one row each (`dataprep.duplicates_plot`)."""
+    from dataprep.duplicates_plot import plot_duplicates as draw
 
-    from dataprep.errors import DataprepError
-
-    groups = report.groups[:limit]
-    columns = max((len(g.members) for g in groups), default=1)
-    caption = 28
-    width = columns * (side + 8) + 8
-    height = max(1, len(groups)) * (side + caption + 8) + 8 + caption
-    sheet = Image.new("RGB", (max(width, 480), height), "white")
-    draw = ImageDraw.Draw(sheet)
-    shown = f" (first {limit})" if len(report.groups) > limit else ""
-    draw.text(
-        (8, 6),
-        f"{len(report.groups)} group(s) in {report.root}{shown}" if groups else f"no duplicates in {report.root}",
-        fill="black",
-    )
-    for row, g in enumerate(groups):
-        evidence = {frozenset((p.a, p.b)): p for p in g.pairs}
-        y = 8 + caption + row * (side + caption + 8)
-        for col, m in enumerate(g.members):
-            x = 8 + col * (side + 8)
-            try:
-                with Image.open(report.root / m.path) as im:
-                    im.draft("RGB", (side, side))
-                    thumb = ImageOps.contain(ImageOps.exif_transpose(im).convert("RGB"), (side, side))
-                sheet.paste(thumb, (x + (side - thumb.width) // 2, y + (side - thumb.height) // 2))
-            except (OSError, ValueError, Image.DecompressionBombError):
-                draw.rectangle((x, y, x + side, y + side), outline="red")
-            pair = evidence.get(frozenset((g.members[0].path, m.path))) if col else None
-            note = (
-                f"#{row + 1} {g.kind}"
-                if col == 0
-                else (f"{pair.kind} {m.distance}b sim {pair.similarity:.2f}" if pair else "")
-            )
-            draw.text((x, y + side + 2), Path(m.path).name[:26], fill="black")
-            draw.text((x, y + side + 14), note, fill="blue")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.save(path, format="PNG")
-    except (OSError, ValueError) as err:
-        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to --plot") from None
-    return path
+    return draw(report, path)
 
 
 def print_leaks(report: LeakageReport, limit: int = 50) -> None:
@@ -268,6 +227,10 @@ def print_convert_result(result: ConvertResult) -> None:
     for rel, why in result.skipped:
         if why:
             stderr.print(f"skipped {rel}: {why}", style="yellow", highlight=False, markup=False)
+    for rel, why in result.refused:
+        stderr.print(f"refused {rel}: {why}", style="red", highlight=False, markup=False, soft_wrap=True)
+    for _rel, why in result.failed:
+        stderr.print(f"error: {why}", style="red", highlight=False, markup=False, soft_wrap=True)
     if not result.planned:
         stdout.print(f"[green]nothing to convert[/] in {result.root}: TensorFlow reads every image as it is")
     else:

@@ -17,6 +17,7 @@ from typing import Any
 from dataprep.clean import undo_delete, undo_move
 from dataprep.convert import undo_conversion
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import Journal, remove_stale_temporaries, walk_tree
 from dataprep.label_issues import undo_relabel
 from dataprep.quarantine import JOURNAL, MANIFEST, MANIFEST_VERSION, RESTORED, Manifest, safe_rel
@@ -93,6 +94,12 @@ def restore(quarantine: str | os.PathLike[str], dry_run: bool = False) -> Restor
     """Undo every recorded action of a quarantine (or relabel record), refusing to overwrite a file
     and refusing any manifest path outside the dataset folder."""
     manifest = _open(quarantine)
+    with folder_locks("restore", manifest.quarantine, manifest.root, enabled=not dry_run):
+        return _restore(Manifest.load(manifest.quarantine) or manifest, dry_run)
+
+
+def _restore(manifest: Manifest, dry_run: bool) -> RestoreResult:
+    """`restore` with its folders checked and locked (the manifest read again under the lock)."""
     qdir, root = manifest.quarantine, manifest.root
     _check_entries(manifest)
     journal = Journal(qdir / JOURNAL)

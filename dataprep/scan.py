@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME
 from dataprep.naming import SPLIT_NAMES as SPLIT_NAMES  # re-exported: the names scan has always offered
 from dataprep.naming import SPLIT_ROLES as SPLIT_ROLES
 from dataprep.naming import natural_key as natural_key
@@ -37,9 +38,10 @@ from dataprep.naming import split_role as split_role
 
 JUNK_NAMES = frozenset({"thumbs.db", ".ds_store", "desktop.ini", "ehthumbs.db", ".directory"})
 LAYOUT_CHOICES = ("raw", "split")
-# dataprep's own files at the top of a folder it wrote (a split's manifest and journal, convert --out's record): neither
+# dataprep's own files at the top of a folder it wrote (a split's manifest and journal, convert --out's record, the
+# lock a killed run left): neither
 # images nor junk, so validate does not flag them and clean never moves them.
-OWN_FILES = frozenset({"split.json", ".dataprep-split.journal", "convert.json"})
+OWN_FILES = frozenset({"split.json", ".dataprep-split.journal", "convert.json", LOCK_NAME})
 
 Layout = Literal["raw", "split", "flat"]
 

@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from dataprep.errors import DataprepError
-from dataprep.formats import TF_FORMATS, describe_content, extension_format, format_key, format_name, sniff_format
+from dataprep.formats import (
+    TF_FORMATS,
+    describe_content,
+    extension_format,
+    format_key,
+    format_name,
+    not_an_image,
+    sniff_format,
+)
 from dataprep.journal import write_atomic
 from dataprep.scan import (
     FileRecord,
@@ -32,6 +41,9 @@ from dataprep.scan import (
     scan_dataset,
 )
 from dataprep.split.manifest import link_targets
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STATS_VERSION = 1
 IMBALANCE_WARN = 3.0  # largest/smallest class above this gets a warning
@@ -64,13 +76,29 @@ def read_header(path: Path, size: int) -> ImageHeader:
                     return ImageHeader(size=size, format=im.format, mode=im.mode, width=im.width, height=im.height)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
                 sniffed = sniff_format(head[:32])
-                if sniffed is None and extension_format(path.name) is None:
-                    what = describe_content(head) if head else "an empty file"
-                    return ImageHeader(size=size, not_image=f"content is {what}, not an image" if head else what)
+                if not head:
+                    return ImageHeader(size=size, not_image="an empty file")
+                if sniffed is None and (extension_format(path.name) is None or not_an_image(head)):
+                    # No image by content whatever its name says (an HTML page saved as .jpg).
+                    return ImageHeader(size=size, not_image=f"content is {describe_content(head)}, not an image")
                 name = format_name(sniffed, head) if sniffed else None
-                return ImageHeader(size=size, format=name, error=f"{type(err).__name__}: {err}".splitlines()[0][:200])
+                return ImageHeader(size=size, format=name, error=header_error(err))
     except OSError as err:
-        return ImageHeader(size=size, error=f"{type(err).__name__}: {err}".splitlines()[0][:200])
+        return ImageHeader(size=size, error=header_error(err))
+
+
+def header_error(err: BaseException) -> str:
+    """A short reason for a header Pillow could not read, without Python's object reprs
+    (``<_io.BufferedReader name=...>``) or exception class names."""
+    if isinstance(err, UnidentifiedImageError):
+        return "Pillow cannot identify the image format"
+    if isinstance(err, Image.DecompressionBombError):
+        return "over Pillow's pixel limit (decompression bomb)"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror.lower()
+    text = re.sub(r"\s*<[^<>]*>", "", str(err)).splitlines()
+    first = text[0].strip().rstrip(".") if text and text[0].strip() else type(err).__name__
+    return first[:120]
 
 
 def read_headers(records: Sequence[FileRecord], jobs: int | None = None) -> list[ImageHeader]:
@@ -201,18 +229,27 @@ def tf_unreadable(headers: Iterable[ImageHeader]) -> dict[str, int]:
 
 def plot_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a bar chart of images per class (stacked by split) to `path` (PNG), atomically."""
-    from matplotlib.figure import Figure  # no pyplot: no global backend state
-
     target = Path(path)
     if target.suffix.lower() != ".png":
         raise DataprepError(f"--plot {str(path)!r} is not a .png file name; pass e.g. --plot counts.png")
+    buf = io.BytesIO()
+    stats_figure(stats).savefig(buf, format="png", dpi=100)
+    write_atomic(target, buf.getvalue())
+    return target
+
+
+def stats_figure(stats: dict[str, Any]) -> Figure:
+    """The bar chart of `plot_stats`: images per class, stacked by split, the legend beside it."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
     if "splits" in stats:
         classes = list(next(iter(stats["splits"].values()))["classes"]) if stats["splits"] else []
         series = {s: [b["classes"][c]["count"] for c in classes] for s, b in stats["splits"].items()}
     else:
         classes = list(stats["classes"])
         series = {"images": [stats["classes"][c]["count"] for c in classes]}
-    fig = Figure(figsize=(max(4.0, 0.6 * len(classes) + 2), 4), layout="constrained")
+    legend_width = 1.2 if len(series) > 1 else 0.0  # the legend sits right of the bars, never on them
+    fig = Figure(figsize=(max(4.0, 0.6 * len(classes) + 2) + legend_width, 4), layout="constrained")
     ax = fig.add_subplot()
     bottom = np.zeros(len(classes))
     for name, counts in series.items():
@@ -221,10 +258,7 @@ def plot_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     ax.set_ylabel("images")
     ax.set_title(f"images per class ({stats['layout']} layout)")
     if len(series) > 1:
-        ax.legend()
+        fig.legend(loc="outside right upper", reverse=True, title="split")  # top to bottom as stacked
     if len(classes) > 8:
         ax.tick_params(axis="x", labelrotation=60)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    write_atomic(target, buf.getvalue())
-    return target
+    return fig

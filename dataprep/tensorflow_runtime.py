@@ -7,6 +7,7 @@ sys.stderr never sees, so capturing them means redirecting the descriptor itself
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -126,7 +127,9 @@ def tf_error_message(err: BaseException) -> str:
 _DECODER_LINE = re.compile(
     r"(JPEG|jpeg|libpng|PNG|TIFF|tiff|GIF|BMP|WebP|webp|Huffman|marker|SOS|DQT|DHT|extraneous bytes|"
     r"Premature end|Corrupt|Invalid|Improper call|Ignoring error|function_node|Input file read error|"
-    r"Empty input file|Bogus|Unsupported|Quantization|Suspension|read error)"
+    r"Empty input file|Bogus|Unsupported|Quantization|Suspension|read error|"
+    # libtiff (through Pillow) names a module or the file: "LZWDecode: ...", "tempfile.tif: ..."
+    r"^\w*(Decode|Encode|Fetch|Read|Fill)\w*: |^\S+\.tiff?: )"
 )
 
 
@@ -134,7 +137,8 @@ class DecoderMessages:
     """Capture file descriptor 2 for a whole command: what the image decoders and TensorFlow
     print there (libjpeg's "Premature end of JPEG data", libtiff warnings, TensorFlow's
     "E0000 ..." lines) is counted for one summary line instead of reaching the console; any
-    other line (a Python warning, a traceback under --debug) is written out as usual at the end.
+    other line C code writes there is written out at the end. Python's own writes to sys.stderr
+    (a progress bar, a warning, a traceback under --debug) reach it as they happen.
     """
 
     def __init__(self) -> None:
@@ -145,11 +149,23 @@ class DecoderMessages:
         sys.stderr.flush()
         self._tmp = tempfile.TemporaryFile()
         self._saved = os.dup(2)
+        self._python_stderr = sys.stderr
+        if _writes_to_fd(sys.stderr, 2):
+            # Python's own writes (a progress bar, Keras' progress lines) keep reaching the
+            # terminal as they happen: only what C code writes to descriptor 2 is captured.
+            sys.stderr = io.TextIOWrapper(
+                io.FileIO(self._saved, "w", closefd=False), encoding=sys.stderr.encoding,
+                errors=sys.stderr.errors, line_buffering=True, write_through=True,
+            )  # fmt: skip
         os.dup2(self._tmp.fileno(), 2)
         return self
 
     def __exit__(self, *exc: object) -> None:
         sys.stderr.flush()
+        if sys.stderr is not self._python_stderr:
+            wrapper, sys.stderr = sys.stderr, self._python_stderr
+            if isinstance(wrapper, io.TextIOWrapper):
+                wrapper.detach()  # over the saved descriptor, which is closed below
         os.dup2(self._saved, 2)
         os.close(self._saved)
         self._tmp.seek(0)
@@ -179,6 +195,13 @@ class DecoderMessages:
 
         common, _ = Counter(plain(ln) for ln in self.decoder_lines).most_common(1)[0]
         return f"the image decoders reported {self.count} warning(s), most often {common!r}"
+
+
+def _writes_to_fd(stream: Any, fd: int) -> bool:
+    try:
+        return bool(stream.fileno() == fd)
+    except (AttributeError, OSError, ValueError):  # a StringIO (tests), a closed stream
+        return False
 
 
 def decoder_messages() -> DecoderMessages:

@@ -6,11 +6,14 @@ set -euo pipefail
 BIN=${1:-.venv/bin}
 OUT=${2:-build/demo}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$PWD/$OUT/cache}
+case $OUT in /*) ABS_OUT=$OUT ;; *) ABS_OUT=$PWD/$OUT ;; esac  # an absolute OUT stays where it is
+export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$ABS_OUT/cache}
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-rm -rf "$OUT/fixtures" "$OUT/raw" "$OUT/raw.quarantine" "$OUT/split" "$OUT/run"
+# A fresh run each time: the output files too (named output files are never overwritten without --force).
+rm -rf "$OUT/fixtures" "$OUT/raw" "$OUT/raw.quarantine" "$OUT/split" "$OUT/run" \
+  "$OUT/findings.csv" "$OUT/stats.png" "$OUT/augment-preview.png" "$OUT/confusion.png" "$OUT/predictions.png"
 mkdir -p "$OUT"
 
 step "generate the demo data (fixtures/make_fixtures.py --out $OUT/fixtures)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     cache = tmp_path_factory.mktemp("xdg-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     return cache
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _from_scratch_default() -> Iterator[None]:
+    """`trainer fit` without --model trains the from-scratch default in every test (module-scoped
+    fixtures included), whatever weights this machine has installed; tests of the pretrained
+    default delete the variable with their own monkeypatch."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATAPREP_DEFAULT_MODEL", "compact_cnn")
+        yield
 
 
 @pytest.fixture

@@ -42,7 +42,11 @@ def test_clean_moves_errors_and_junk_then_restore_is_byte_identical(zoo_copy: Pa
     assert set(result.to_convert) == ZOO_TO_CONVERT
     after = tree_digest(zoo_copy)
     assert set(after) == set(before) - ZOO_REMOVED
-    moved = {k: v for k, v in tree_digest(quarantine).items() if k not in ("manifest.json", "journal.jsonl")}
+    moved = {
+        k: v
+        for k, v in tree_digest(quarantine).items()
+        if k not in ("manifest.json", "journal.jsonl", ".dataprep.lock")
+    }
     assert moved == {k: before[k] for k in ZOO_REMOVED}  # same relative paths, same bytes
     manifest = json.loads((quarantine / "manifest.json").read_text())
     assert manifest["version"] == 1 and manifest["root"] == str(zoo_copy)
@@ -159,7 +163,9 @@ def test_kill_during_clean_then_rerun_loses_nothing(zoo_copy: Path) -> None:
         assert killed.returncode == -9, (kill_after, killed.stderr)
         # At every instant each file is in the dataset or the quarantine, whole.
         union = tree_digest(zoo_copy) | {
-            k: v for k, v in tree_digest(quarantine).items() if k not in ("manifest.json", "journal.jsonl")
+            k: v
+            for k, v in tree_digest(quarantine).items()
+            if k not in ("manifest.json", "journal.jsonl", ".dataprep.lock")
         }
         assert union == original, kill_after
         finished = _dataprep(["clean", str(zoo_copy), "--jobs", "0"])
@@ -227,7 +233,9 @@ def test_kill_during_restore_at_every_step_then_restore_again(zoo_copy: Path) ->
         killed = _dataprep(["restore", str(quarantine)], {KILL_AFTER_ENV: str(kill_after)})
         assert killed.returncode == -9, (kill_after, killed.stderr)
         union = tree_digest(zoo_copy) | {
-            k: v for k, v in tree_digest(quarantine).items() if k not in ("manifest.json", "journal.jsonl")
+            k: v
+            for k, v in tree_digest(quarantine).items()
+            if k not in ("manifest.json", "journal.jsonl", ".dataprep.lock")
         }
         assert union == original, kill_after  # each file in one place or the other, whole
         assert_journal_tells_the_truth(zoo_copy, quarantine)

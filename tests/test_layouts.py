@@ -89,7 +89,8 @@ def test_leakage_reads_other_split_names(tmp_path: Path) -> None:
 
 
 def _fit(root: Path, run_dir: Path) -> dict[str, object]:
-    from trainer.fit import FitConfig, fit
+    from trainer.config import FitConfig
+    from trainer.fit import fit
 
     config = FitConfig(
         data_dir=str(root),

@@ -98,11 +98,17 @@ COMMANDS: dict[str, Command] = {
                        {**INSPECTION, "--quality": Numeric(1, 100)}, ["OUT"]),
     "relabel": Command("dataprep", ["relabel", "DIR", "--label-issues", "DIR/a/x.png"], "dataprep.label_issues:read_label_issues",
                        {"--top": Numeric(1, 1_000_000_000), "--min-score": Numeric(0, 1, integer=False)}),
-    "label-issues": Command("trainer", ["label-issues", "DIR", "--run-dir", "OUT"], "trainer.label_issues:find_label_issues", {
+    "label-issues": Command("trainer", ["label-issues", "DIR", "--method", "cnn", "--run-dir", "OUT"], "trainer.label_issues:find_label_issues", {
         "--folds": Numeric(2, 100), "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE),
         "--epochs": rng(d.EPOCHS_RANGE), "--lr": rng(d.LR_RANGE, integer=False), "--seed": rng(d.SEED_RANGE),
         "--threshold": rng(d.THRESHOLD_RANGE_BITS), "--top": Numeric(1, 10_000), "--jobs": rng(d.JOBS_RANGE),
         "--snapshots": Numeric(1, 10_000), "--models-per-fold": Numeric(1, 100)}, ["OUT"]),
+    "report": Command("dataprep", ["report", "DIR", "--out", "OUT/r"], "dataprep.html_report.inputs:gather_inputs",
+                      {**INSPECTION, **THRESHOLD, **SIMILARITY, "--gallery": Numeric(1, 10_000)}, ["OUT"]),
+    "embed": Command("dataprep", ["embed", "DIR", "--out", "OUT/e.npz"], "dataprep.embeddings.embed:embed_folder", {
+        "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE)}, ["OUT"]),
+    "outliers": Command("dataprep", ["outliers", "DIR"], "dataprep.outliers:find_outliers",
+                        {"--top": Numeric(1, math.inf), "--neighbours": Numeric(1, 1000)}),
 }  # fmt: skip
 
 
@@ -216,7 +222,8 @@ def test_every_value_inside_the_range_reaches_the_library(data: st.DataObject) -
     option = data.draw(st.sampled_from(sorted(command.numbers)), label="option")
     spec = command.numbers[option]
     if spec.integer:
-        number: float = data.draw(st.integers(int(spec.low), int(spec.high)))
+        high = None if math.isinf(spec.high) else int(spec.high)  # an option with no upper bound
+        number: float = data.draw(st.integers(int(spec.low), high))
     else:
         number = data.draw(st.floats(spec.low, spec.high, exclude_min=spec.open_range, exclude_max=spec.open_range))
     code, stderr, _ = run(command, [f"{option}={number}"])

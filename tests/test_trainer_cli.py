@@ -93,7 +93,9 @@ def test_predict_files_folders_grid_and_bad_files(run_dir: Path, split_root: Pat
         ["predict", str(run_dir), str(cat), str(split_root / "test" / "dog"), str(bad), "--json", "--grid", str(grid)],
     )
     assert result.exit_code == 1  # one file could not be read; the others are answered
-    answers = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["version"] == 1 and document["run"] == str(run_dir) and document["errors"] == 1
+    answers = document["predictions"]
     assert [a["path"] for a in answers][:1] == [str(cat)] and len(answers) == 6
     good = [a for a in answers if "error" not in a]
     assert len(good) == 5
@@ -146,7 +148,8 @@ def test_fit_builds_its_config_from_every_option(
     (config,) = got
     expected = FitConfig(
         data_dir=str(split_root), model="small_xception", epochs=3, lr=0.01, seed=9, augment="none", layout="split",
-        cache_dir=str(tmp_path / "ic"), run_dir=str(tmp_path / "r"), val_fraction=0.3, xla=True, verbose=2,
+        cache_dir=str(tmp_path / "ic"), run_dir=str(tmp_path / "r"), val_fraction=0.3, weights="none", xla=True,
+        verbose=2,
     )  # fmt: skip
     assert config == expected
 
@@ -162,8 +165,10 @@ def test_cache_dir_of_fit_and_bench_names_its_new_name(split_root: Path, tmp_pat
 def test_models_lists_the_registry() -> None:
     result = runner.invoke(app, ["models", "--json"])
     assert result.exit_code == 0
-    names = [m["name"] for m in json.loads(result.stdout)]
-    assert "baseline_cnn" in names and sum(m["default"] for m in json.loads(result.stdout)) == 1
+    document = json.loads(result.stdout)
+    names = [m["name"] for m in document["models"]]
+    assert "baseline_cnn" in names and sum(m["default"] for m in document["models"]) == 1
+    assert document["version"] == 1 and document["default"] in names
 
 
 def run_trainer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -184,3 +189,28 @@ def test_subprocess_exit_codes(tmp_path: Path, run_dir: Path) -> None:
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     helped = run_trainer("--help", cwd=tmp_path)
     assert helped.returncode == 0 and "fit" in helped.stdout
+
+
+def test_evaluate_names_the_split_as_its_folder_is_named(run_dir: Path, split_root: Path, tmp_path: Path) -> None:
+    """cats_and_dogs_filtered has train/ + validation/: evaluate reports 'validation', not its role 'val'."""
+    import shutil
+
+    data = tmp_path / "filtered"
+    shutil.copytree(split_root / "train", data / "train")
+    shutil.copytree(split_root / "val", data / "validation")
+    result = runner.invoke(app, ["evaluate", str(run_dir), str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["split"] == "validation" and Path(report["confusion_png"]).name == "confusion-filtered-validation.png"
+    table = runner.invoke(app, ["evaluate", str(run_dir), str(data), "--split", "val"])
+    assert "(validation): 8 images" in table.stdout and "(val)" not in table.stdout, table.stdout
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    from trainer import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"trainer {__version__} (tensorflow {version('tensorflow')}, keras {version('keras')})\n"

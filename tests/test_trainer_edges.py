@@ -191,7 +191,7 @@ def test_case5_predict_refuses_what_validate_calls_an_error(run_dir: Path, tmp_p
     Image.new("RGB", (40, 40), (220, 60, 40)).save(folder / "red.jpg")
     result = runner.invoke(app, ["predict", str(run_dir), str(folder), "--json"])
     assert result.exit_code == 1, result.output
-    by_name = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    by_name = {Path(r["path"]).name: r for r in json.loads(result.stdout)["predictions"]}
     assert by_name["red.jpg"]["label"] in ("cat", "dog") and "error" not in by_name["red.jpg"]
     assert by_name["gray16.png"]["label"] is None
     assert by_name["gray16.png"]["error"].startswith("not predicted: validate rates it an error (wrong_pixels: ")

@@ -15,7 +15,9 @@ keras = pytest.importorskip("keras")
 from conftest import make_colour_split
 
 from dataprep.errors import DataprepError
-from trainer.fit import FitConfig, Phase, auto_class_weight, fit, plan_phases, resolve_config
+from trainer.config import FitConfig
+from trainer.fit import auto_class_weight, fit, resolve_config
+from trainer.phases import Phase, plan_phases
 
 RUN_FILES = {
     "config.json",
@@ -109,7 +111,7 @@ def test_resume_continues_from_the_last_epoch(split_root: Path, tmp_path: Path) 
 
 @pytest.mark.slow  # ~1.5 min on 2 cores; every transfer model still trains a step in test_trainer_models
 def test_transfer_freezes_then_fine_tunes(split_root: Path, tmp_path: Path) -> None:
-    result = fit(small(split_root, tmp_path / "run", model="mobilenetv3small", class_weight="auto"))
+    result = fit(small(split_root, tmp_path / "run", model="mobilenetv3small", weights="none", class_weight="auto"))
     assert result.metrics["epochs_run"] == 2
     config = json.loads((result.run_dir / "config.json").read_text())
     assert config["fit"]["freeze_epochs"] == 1

@@ -24,7 +24,7 @@ runner = CliRunner()
 
 # red "cat" and blue "dog" images; these sit in the wrong folder (copy: an exact copy of a flip)
 PLANTED = {"dog/flip_c0.jpg", "dog/flip_c0_copy.jpg", "dog/flip_c1.jpg", "cat/flip_d0.jpg"}
-QUICK = ["--folds", "2", "--epochs", "4", "--batch-size", "8", "--model", "baseline_cnn", "--augment", "none",
+QUICK = ["--method", "cnn", "--folds", "2", "--epochs", "4", "--batch-size", "8", "--model", "baseline_cnn", "--augment", "none",
          "--image-size", "24", "--jobs", "0"]  # fmt: skip
 
 
@@ -153,7 +153,7 @@ def test_cli_defaults_are_the_library_defaults() -> None:
     import inspect
 
     from trainer.cli import label_issues_command
-    from trainer.label_issues import LabelIssuesConfig
+    from trainer.config import LabelIssuesConfig
 
     parameters = inspect.signature(label_issues_command).parameters
     for name in (
@@ -170,6 +170,8 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         "seed",
         "threshold",
         "top",
+        "method",
+        "knn_weight",
     ):
         assert parameters[name].default == getattr(LabelIssuesConfig, name), name
 

@@ -7,6 +7,7 @@ prints; errors are DataprepError, turned into one line and exit code 2 by `run_a
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import sys
 from pathlib import Path
@@ -14,13 +15,16 @@ from typing import Annotated, Any
 
 import typer
 
-from dataprep.console import CommandApp, run_app
+from dataprep.console import CommandApp, decoder_note, run_app, validate_hint
 from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BENCH_IMAGE_SIZE, DEFAULT_MAX_PIXELS
 from dataprep.options import (
     Augment,
     BatchSize,
     CacheDir,
     Epochs,
+    FitModel,
+    FitSeed,
+    FitWeights,
     FreezeEpochs,
     ImageCache,
     ImageSize,
@@ -31,6 +35,7 @@ from dataprep.options import (
     Model,
     ModelImageSize,
     NoCache,
+    OverwriteFiles,
     Patience,
     Seed,
     Threshold,
@@ -38,8 +43,16 @@ from dataprep.options import (
     Weights,
     config_from,
 )
-from dataprep.tensorflow_runtime import DecoderMessages, decoder_messages
+from dataprep.output_files import require_new_file
 from trainer.config import FitConfig, LabelIssuesConfig
+
+
+class LabelIssuesMethod(str, enum.Enum):
+    """How `label-issues` gets its out-of-fold probabilities."""
+
+    embeddings = "embeddings"
+    cnn = "cnn"
+
 
 app = CommandApp(
     name="trainer",
@@ -49,6 +62,29 @@ app = CommandApp(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from trainer import __version__
+
+        try:  # from the installed metadata: importing TensorFlow would take seconds
+            libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
+        except PackageNotFoundError:
+            libraries = ""
+        print(f"trainer {__version__}{libraries}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Train, evaluate and use image classifiers on folders prepared by dataprep. Add --debug to any command for tracebacks."""
 
 
 def _quiet_tensorflow() -> None:
@@ -70,14 +106,6 @@ def _options_given(ctx: typer.Context, leave_out: tuple[str, ...]) -> set[str]:
     }  # fmt: skip
 
 
-def _print_decoder_summary(noise: DecoderMessages, data: Path | list[Path]) -> None:
-    """What the image decoders wrote to stderr during the command, as one line."""
-    if noise.count:
-        first = data if isinstance(data, Path) else data[0]
-        folder = first if first.is_dir() else first.parent
-        print(f"note: {noise.summary()}; 'dataprep validate {folder}' lists the files", file=sys.stderr)
-
-
 def _refuse_old_cache_dir(cache_dir: Path | None, command: str) -> None:
     """`--cache-dir` names validate's result cache (evaluate, predict, every dataprep command); the
     decoded-image cache of fit and bench is `--image-cache`."""
@@ -94,7 +122,7 @@ def _refuse_old_cache_dir(cache_dir: Path | None, command: str) -> None:
 def fit(
     ctx: typer.Context,
     data_dir: Annotated[Path, typer.Argument(help="Split folder (dataprep split) or a folder of class folders.")],
-    model: Model = FitConfig.model,
+    model: FitModel = FitConfig.model,
     image_size: ModelImageSize = FitConfig.image_size,
     batch_size: BatchSize = FitConfig.batch_size,
     epochs: Epochs = FitConfig.epochs,
@@ -102,12 +130,20 @@ def fit(
     lr_schedule: Annotated[str, typer.Option(help="cosine (with warm-up) or constant.")] = FitConfig.lr_schedule,
     augment: Augment = FitConfig.augment,
     run_dir: Annotated[Path | None, typer.Option(help="Run folder to create [default: runs/<timestamp>].")] = None,
-    seed: Seed = FitConfig.seed,
+    seed: FitSeed = FitConfig.seed,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic",
+            help="CPU: the same files and --seed give the same run, epoch for epoch (TensorFlow's op determinism; "
+            "slower: median 1.3x the training time, measured).",
+        ),
+    ] = FitConfig.deterministic,
     patience: Patience = FitConfig.patience,
     class_weight: Annotated[
         str, typer.Option(help="'auto' weighs classes by inverse frequency; 'none'.")
     ] = FitConfig.class_weight,
-    weights: Weights = FitConfig.weights,
+    weights: FitWeights = FitConfig.weights,
     freeze_epochs: FreezeEpochs = FitConfig.freeze_epochs,
     val_fraction: ValFraction = FitConfig.val_fraction,
     layout: Layout = FitConfig.layout,
@@ -166,20 +202,21 @@ def fit(
     from trainer import render
     from trainer.run_folder import LOGS
 
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(data_dir)):
         if as_json:
             # stdout carries one JSON document: Keras' progress lines go to stderr meanwhile.
             with contextlib.redirect_stdout(sys.stderr):
                 result = run_fit(config, resume=resume, given=given, override=override)
         else:
             result = run_fit(config, resume=resume, given=given, override=override)
-    logs = result.run_dir / LOGS
-    if as_json:
-        _print_json({"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)})
-    else:
-        render.print_fit_result(result.run_dir, result.metrics, logs)
-    _print_skipped(result.metrics.get("skipped_paths") or {})
-    _print_decoder_summary(noise, data_dir)
+        logs = result.run_dir / LOGS
+        if as_json:
+            _print_json(
+                {"run_dir": str(result.run_dir), **result.metrics, "tensorboard": render.tensorboard_command(logs)}
+            )
+        else:
+            render.print_fit_result(result.run_dir, result.metrics, logs)
+        _print_skipped(result.metrics.get("skipped_paths") or {})
 
 
 SKIPPED_SHOWN = 20
@@ -208,20 +245,21 @@ def evaluate(
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Accuracy, per-class precision/recall/F1, the confusion matrix (PNG) and the most confidently wrong files.
 
     Every file is first inspected with validate's checks (its cache is reused): files validate
     calls an error are reported and left out, never scored."""
+    require_new_file(confusion, "--confusion", force)
     _quiet_tensorflow()
     from trainer.evaluate import evaluate as run_evaluate
     from trainer.screening import ScreenOptions
 
     screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(data_dir)):
         report = run_evaluate(run, data_dir, split=split, batch_size=batch_size, confusion_png=confusion, screen=screen)
-    _print_skipped(report.refused)
-    _print_decoder_summary(noise, data_dir)
+        _print_skipped(report.refused)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -235,7 +273,11 @@ def predict(
     run: Annotated[Path, typer.Argument(help="Run folder written by 'trainer fit'.")],
     paths: Annotated[list[Path], typer.Argument(help="Images or folders of images.")],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {path, label, confidence, probabilities}.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: {version, run, predictions: [{path, label, confidence, probabilities}], errors}.",
+        ),
     ] = False,
     grid: Annotated[
         Path | None,
@@ -245,22 +287,24 @@ def predict(
     jobs: Jobs = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Predict the class of each image; exit code 1 when some file could not be read.
 
     Every file is first inspected with validate's checks (its cache is reused): a file validate
     calls an error (wrong pixels, over the pixel cap, undecodable) is reported, never predicted."""
+    require_new_file(grid, "--grid", force)
     _quiet_tensorflow()
     from trainer.predict import predict as run_predict
+    from trainer.predict import predictions_document
     from trainer.render import print_predictions
     from trainer.screening import ScreenOptions
 
     screen = ScreenOptions(max_pixels=max_pixels, jobs=jobs, cache_dir=cache_dir, use_cache=not no_cache)
-    with decoder_messages() as noise:
+    with decoder_note(validate_hint(paths)):
         results = run_predict(run, paths, grid=grid, screen=screen)
-    _print_decoder_summary(noise, paths)
     if as_json:
-        _print_json([r.to_dict() for r in results])
+        _print_json(predictions_document(run, results))
         for r in results:
             if r.error is not None:
                 print(f"error: {r.path}: {r.error}", file=sys.stderr)
@@ -285,7 +329,10 @@ def bench(
     _quiet_tensorflow()
     from trainer.bench import bench as run_bench
 
-    result = run_bench(data_dir, image_size=image_size, batch_size=batch_size, cache_dir=image_cache, compare=compare)
+    with decoder_note(validate_hint(data_dir)):
+        result = run_bench(
+            data_dir, image_size=image_size, batch_size=batch_size, cache_dir=image_cache, compare=compare
+        )
     if as_json:
         _print_json(result)
         return
@@ -300,8 +347,15 @@ def label_issues_command(
     data_dir: Annotated[
         Path, typer.Argument(help="Folder of class folders (or a split folder: every split is scored).")
     ],
+    method: Annotated[
+        LabelIssuesMethod,
+        typer.Option(
+            help="embeddings: a logistic regression on the pretrained backbone's cached vectors (seconds); "
+            "cnn: train a CNN per fold (minutes)."
+        ),
+    ] = LabelIssuesMethod.embeddings,
     folds: Annotated[
-        int, typer.Option(help="Models to train; each image is scored by the one that did not see it.", min=2, max=100)
+        int, typer.Option(help="Folds; each image is scored by the model that did not see it.", min=2, max=100)
     ] = LabelIssuesConfig.folds,
     model: Model = LabelIssuesConfig.model,
     image_size: ModelImageSize = LabelIssuesConfig.image_size,
@@ -331,25 +385,38 @@ def label_issues_command(
         int, typer.Option(help="Suspects drawn in label_issues.png.", min=1, max=10_000)
     ] = LabelIssuesConfig.top,
     jobs: Jobs = None,
+    knn_weight: Annotated[
+        float,
+        typer.Option(
+            help="Embeddings: share of the nearest neighbours' label vote in the probabilities (0 = regression alone).",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = LabelIssuesConfig.knn_weight,
     resume: Annotated[
         bool, typer.Option(help="Continue the interrupted run in --run-dir: finished folds are skipped.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranked list as JSON.")] = False,
 ) -> None:
-    """Rank likely mislabelled images: k-fold training on duplicate-aware folds, out-of-fold probabilities, cleanlab."""
+    """Rank likely mislabelled images: out-of-fold probabilities on duplicate-aware folds, ranked by cleanlab."""
     from dataprep.errors import DataprepError
-    from trainer.label_issues import find_label_issues, require_cleanlab
 
-    require_cleanlab()
     if resume and run_dir is None:
         raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")
-    _quiet_tensorflow()
-    config = config_from(LabelIssuesConfig, ctx.params, verbose=0 if as_json else 2)
+    _quiet_tensorflow()  # before trainer.label_issues, which imports TensorFlow: its start-up lines stay hidden
+    from trainer.label_issues import find_label_issues, require_cleanlab, saved_method
+    from trainer.label_issues_embed import find_label_issues_from_embeddings
+
+    require_cleanlab()
+    chosen = (saved_method(run_dir) if resume and run_dir else None) or method.value
+    config = config_from(LabelIssuesConfig, ctx.params, method=chosen, verbose=0 if as_json else 2)
 
     def say(message: str) -> None:
         print(message, file=sys.stderr if as_json else sys.stdout, flush=True)
 
-    result = find_label_issues(config, resume=resume, progress=say)
+    find = find_label_issues_from_embeddings if chosen == LabelIssuesMethod.embeddings.value else find_label_issues
+    with decoder_note(validate_hint(data_dir)):
+        result = find(config, resume=resume, progress=say)
     if as_json:
         _print_json(result.to_dict())
         return
@@ -358,33 +425,41 @@ def label_issues_command(
     print_label_issues(result)
 
 
+MODELS_VERSION = 1  # of what `trainer models --json` prints
+
+
 @app.command("models")
 def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the registered models with their default image sizes."""
     _quiet_tensorflow()
-    from trainer.models import DEFAULT_MODEL, list_models, model_info
+    from trainer.models import choose_model, list_models, model_info
 
     rows = [model_info(name) for name in list_models()]
+    default = choose_model(None, None)[0]  # what 'trainer fit' takes without --model, here
     if as_json:
         _print_json(
-            [
-                {
-                    "name": i.name,
-                    "default_image_size": i.default_image_size,
-                    "min_image_size": i.min_image_size,
-                    "transfer": i.transfer,
-                    "default": i.name == DEFAULT_MODEL,
-                    "summary": i.summary,
-                }
-                for i in rows
-            ]
+            {
+                "version": MODELS_VERSION,
+                "default": default,
+                "models": [
+                    {
+                        "name": i.name,
+                        "default_image_size": i.default_image_size,
+                        "min_image_size": i.min_image_size,
+                        "transfer": i.transfer,
+                        "default": i.name == default,
+                        "summary": i.summary,
+                    }
+                    for i in rows
+                ],
+            }
         )
         return
     from trainer.render import print_models
 
-    print_models(rows, DEFAULT_MODEL)
+    print_models(rows, default)
 
 
 def main() -> None:

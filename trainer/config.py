@@ -14,6 +14,7 @@ from typing import Any
 from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 from dataprep.defaults import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_EMBED_SIZE,
     DEFAULT_EPOCHS,
     DEFAULT_LR,
     DEFAULT_MAX_PIXELS,
@@ -33,7 +34,7 @@ class FitConfig:
     """Everything a training run depends on; config.json holds it resolved."""
 
     data_dir: str
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the pretrained backbone when installed, else DEFAULT_MODEL (choose_model)
     image_size: int | None = None  # None: the model's default size
     batch_size: int = DEFAULT_BATCH_SIZE
     epochs: int = DEFAULT_EPOCHS
@@ -44,9 +45,10 @@ class FitConfig:
     augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
     run_dir: str | None = None  # None: runs/<timestamp>
     seed: int = DEFAULT_SEED
+    deterministic: bool = False  # CPU: TensorFlow's op determinism, the same run epoch for epoch (trainer.reproducible)
     patience: int = 0  # early stopping on val_accuracy; 0 turns it off
     class_weight: str = "none"
-    weights: str = "none"  # transfer models: imagenet | none | PATH
+    weights: str | None = None  # transfer models: imagenet | none | PATH (None: imagenet; none from scratch)
     freeze_epochs: int | None = None  # transfer models: epochs with the backbone frozen (None: half)
     fine_tune_lr_factor: float = 0.1
     val_fraction: float = DEFAULT_VAL_FRACTION  # only when the folder has no val/ split
@@ -81,6 +83,7 @@ class LabelIssuesConfig:
     """Everything a label-issues run depends on; RUN/config.json holds it resolved."""
 
     data_dir: str
+    method: str = "embeddings"  # embeddings (trainer.label_issues_embed) | cnn (fold models trained here)
     folds: int = DEFAULT_FOLDS
     model: str = DEFAULT_MODEL
     image_size: int | None = 64
@@ -98,6 +101,8 @@ class LabelIssuesConfig:
     models_per_fold: int = 1  # models (seeds) trained per fold, their held-out predictions averaged
     top: int = 16  # suspects drawn in label_issues.png
     jobs: int | None = None  # validate's worker processes
+    embed_image_size: int = DEFAULT_EMBED_SIZE  # embeddings method: the backbone's input size
+    knn_weight: float = 0.5  # embeddings method: share of the neighbour vote in the probabilities (measured)
     verbose: int = 2
 
     def to_dict(self) -> dict[str, Any]:

@@ -214,16 +214,15 @@ def evaluate(
     if refused:
         files = files.subset([i for i, p in enumerate(files.paths) if Path(p).absolute() not in refused], files.split)
     listed = len(files) + len(refused)
-    png = (
-        Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{chosen or 'all'}.png"
-    )
+    shown = files.split or chosen  # the split's folder as named on disk (validation/, not its role "val")
+    png = Path(confusion_png) if confusion_png else run.path / f"confusion-{Path(files.root).name}-{shown or 'all'}.png"
     result = evaluate_model(
-        run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({chosen or 'all'})"
+        run.model, files, run.image_size, batch_size, png, title=f"{Path(files.root).name} ({shown or 'all'})"
     )
     return Evaluation(
         run=str(run.path),
         data=files.root,
-        split=chosen,
+        split=shown,
         class_names=run.class_names,
         accuracy=result.accuracy,
         loss=result.loss,

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,14 +24,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME
 from dataprep.folds import refuse_folds_only_split
-from trainer import data, run_folder
+from trainer import data, run_folder, transfer
 from trainer.config import CLASS_WEIGHTS, LR_SCHEDULES, PRECISIONS, FitConfig
 from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
 from trainer.evaluate import evaluate_model
-from trainer.models import build_model, find_backbone, model_info
+from trainer.models import build_model, choose_model, find_backbone, model_info
+from trainer.phases import Phase, best_so_far, compile_model, plan_phases
 from trainer.plots import write_curves_png
+from trainer.reproducible import start_run
 from trainer.resume import (
     absolute,
     check_same_dataset,
@@ -70,10 +73,17 @@ def resolve_precision(requested: str) -> str:
 
 def resolve_config(config: FitConfig) -> FitConfig:
     """Fill in defaults that depend on the model and check every choice, before any work."""
-    info = model_info(config.model)
     resolved = FitConfig.from_dict(config.to_dict())
+    resolved.model, resolved.weights, _ = choose_model(config.model, config.weights)
+    info = model_info(resolved.model)
     resolved.image_size = config.image_size or info.default_image_size
     resolved.augment = data.normalize_augment(config.augment)
+    if info.transfer and resolved.augment != "none":  # trainer.transfer: cached, un-augmented activations
+        if config.augment not in (DEFAULT_AUGMENT_NAME, None):
+            data.log.warning(
+                "--augment is not applied to %s: it trains on activations of the un-augmented images", info.name
+            )
+        resolved.augment = "none"
     if config.lr_schedule not in LR_SCHEDULES:
         raise DataprepError(
             f"--lr-schedule {config.lr_schedule} is not known (expected one of: {', '.join(LR_SCHEDULES)})"
@@ -113,30 +123,6 @@ def auto_class_weight(files: data.FileList) -> dict[int, float]:
     return {i: (total / (k * c) if c else 0.0) for i, c in enumerate(counts)}
 
 
-def learning_rate(config: FitConfig, steps_per_epoch: int, epochs: int, base: float) -> Any:
-    if config.lr_schedule == "constant":
-        return base
-    total = max(1, steps_per_epoch * epochs)
-    warmup = min(total // 2, steps_per_epoch * config.warmup_epochs)
-    if warmup:
-        return keras.optimizers.schedules.CosineDecay(
-            base * 0.1, decay_steps=total - warmup, alpha=0.01, warmup_target=base, warmup_steps=warmup
-        )
-    return keras.optimizers.schedules.CosineDecay(base, decay_steps=total, alpha=0.01)
-
-
-def compile_model(model: keras.Model, config: FitConfig, steps_per_epoch: int, epochs: int, base_lr: float) -> None:
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=learning_rate(config, steps_per_epoch, epochs, base_lr), weight_decay=config.weight_decay
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=bool(config.xla),
-    )
-
-
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -161,7 +147,7 @@ def prepare_run_dir(
             )
         values = json.loads(saved.read_text(encoding="utf-8"))["fit"]
         return path, resumed_config(values, config, typed, override)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(p.name != LOCK_NAME for p in path.iterdir()):  # a killed run's lock is no content
         raise DataprepError(
             f"run folder '{path}' already exists and is not empty (expected a new folder); "
             "pass another --run-dir, or --resume to continue it"
@@ -223,59 +209,6 @@ def fold_files(where: str, fold: int) -> tuple[data.FileList, data.FileList, dat
     return lists["train"], lists["val"], lists["test"] or None
 
 
-@dataclass(frozen=True)
-class Phase:
-    """One stretch of training with one optimizer: epochs `first_epoch` up to (not including)
-    `last_epoch` at peak learning rate `lr`, with the pretrained backbone trainable or frozen."""
-
-    name: str
-    first_epoch: int
-    last_epoch: int
-    lr: float
-    backbone_trainable: bool
-
-    @property
-    def epochs(self) -> int:
-        return self.last_epoch - self.first_epoch
-
-
-def plan_phases(config: FitConfig) -> list[Phase]:
-    """From-scratch models train in one phase; transfer models first train the head on a frozen
-    backbone (`freeze_epochs`), then fine-tune everything at a lower learning rate."""
-    frozen = config.freeze_epochs or 0
-    if not frozen:
-        return [Phase("train", 0, config.epochs, config.lr, True)]
-    phases = [Phase("frozen", 0, frozen, config.lr, False)]
-    if config.epochs > frozen:
-        phases.append(Phase("fine_tune", frozen, config.epochs, config.lr * config.fine_tune_lr_factor, True))
-    return phases
-
-
-def seed_globally(seed: int) -> Callable[[], None]:
-    """Seed the global random state for a run; returns the function that gives Python's and
-    NumPy's states back.
-
-    Keras draws initial weights and dropout masks from global generators, so `fit` seeds Python's
-    `random`, NumPy's and TensorFlow's global seed (``keras.utils.set_random_seed``) once, at the
-    start of a run, and restores Python's and NumPy's states when the run ends. TensorFlow's
-    global seed cannot be read back and stays set; the data pipeline passes its own seeds.
-    """
-    python_state = random.getstate()
-    numpy_state = np.random.get_state()
-    keras.utils.set_random_seed(seed)
-
-    def restore() -> None:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-    return restore
-
-
-def best_so_far(history_csv: Path, monitor: str = "val_accuracy") -> float | None:
-    values = run_folder.read_history(history_csv).get(monitor)
-    return max(values) if values else None
-
-
 def callbacks_for(
     run_dir: Path, phase: Phase, config: FitConfig, extra: Sequence[keras.callbacks.Callback]
 ) -> list[keras.callbacks.Callback]:
@@ -314,6 +247,8 @@ def fit(
     """
     workers, worker_index = worker_count()
     chief = worker_index == 0
+    if chief and not resume and (default_model := choose_model(config.model, config.weights)[2]):
+        data.log.warning(default_model)  # one line: which model trains when --model was not given
     config = resolve_config(config)
     if chief:
         run_dir, config = prepare_run_dir(config, resume, given, override)
@@ -322,12 +257,13 @@ def fit(
     else:
         run_dir = _worker_dir(config, worker_index)
     assert config.image_size is not None and config.freeze_epochs is not None
+    assert config.model is not None and config.weights is not None
     strategy = choose_strategy()
 
     previous_policy = keras.mixed_precision.global_policy()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
-    restore_random_state = seed_globally(config.seed)  # the one place a run touches global random state
+    end_run = start_run(config.seed, run_dir if chief else None, config.deterministic)  # trainer.reproducible
     try:
         train, val, test = split_files(config)
         digest = dataset_digest(train, val, test)
@@ -335,6 +271,8 @@ def fit(
             check_same_dataset(run_dir, config.data_dir, digest)
         train, over_cap_train = within_pixel_cap(train, config.max_pixels)
         val, over_cap_val = within_pixel_cap(val, config.max_pixels)
+        with strategy.scope():  # the weights are read here: a missing file leaves no run folder behind
+            model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
         shard = workers > 1
         train_pipe = data.make_pipeline(
@@ -384,24 +322,27 @@ def fit(
             )
 
         started = time.perf_counter()
-        with strategy.scope():
-            model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
         phases = plan_phases(config)
         interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
         with interrupt:
-            _train_phases(
-                model,
-                phases,
-                config,
-                strategy,
-                workers,
-                train_pipe,
-                val_pipe,
-                class_weight,
-                steps_per_epoch,
-                run_dir,
-                [*callbacks, *interrupt_hooks()],
-            )
+            if transfer.can_train_on_activations(model, workers):
+                transfer.train_transfer(
+                    model, phases, config, train_pipe, val_pipe, class_weight, run_dir, [*callbacks, *interrupt_hooks()]
+                )
+            else:
+                _train_phases(
+                    model,
+                    phases,
+                    config,
+                    strategy,
+                    workers,
+                    train_pipe,
+                    val_pipe,
+                    class_weight,
+                    steps_per_epoch,
+                    run_dir,
+                    [*callbacks, *interrupt_hooks()],
+                )
         train_seconds = time.perf_counter() - started
 
         metrics = _finish(
@@ -409,7 +350,7 @@ def fit(
         )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-        restore_random_state()
+        end_run()
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
@@ -439,7 +380,7 @@ def _train_phases(
         with strategy.scope():
             backbone = find_backbone(model)
             if backbone is not None:
-                backbone.trainable = phase.backbone_trainable
+                transfer.set_trainable(backbone, phase.backbone_trainable)
             compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
         if workers > 1:
             _build_from_spec(model, train_pipe.dataset.element_spec)

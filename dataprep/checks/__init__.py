@@ -22,7 +22,7 @@ from dataprep.checks.names import Check
 from dataprep.checks.sample import CheckOptions, QualityThresholds, Sample
 from dataprep.findings import Finding, Severity
 
-CHECKS_VERSION = "7"  # 7: hashes from one 64x64 gray grid (one product for all pHashes); 6: one decode per file
+CHECKS_VERSION = "8"  # 8: XBM/XPM are images; low_information spares a subject on a plain background; wrong_pixels says when a JPEG's edges disagree; 7: hashes from one 64x64 gray grid
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,29 @@ and, where there is one, the fix. Severity lives in the table in `dataprep.check
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from dataprep.checks.sample import Sample
 from dataprep.formats import describe_content, has_jfif_marker
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Mean absolute difference (0-255 scale) between TensorFlow's and Pillow's pixels above which
 # the two decoders disagree about the image, not just about rounding (JPEG IDCT variants differ
 # by 1-3 levels; palette indices read as gray differ by tens).
 WRONG_PIXELS_THRESHOLD = 12.0
+
+# How tf_decode and wrong_pixels word a decoder's own complaint, and a disagreement about the
+# image's size: `dataprep.damage` reads these to tell damage from a format TensorFlow lacks.
+LIBJPEG_SAID = " (libjpeg: "
+SIZE_DISAGREES = "TensorFlow decodes {tf} but the image is {pil}"
+EDGES_DISAGREE = "; their edges disagree too"
+# Correlation of the two decodes' edge maps below which a JPEG's decoders disagree about the
+# picture, not only its colours. Both are libjpeg-turbo: a colour-model difference (CMYK, the
+# Adobe transform) moves no edge (measured: >= 0.99); damage they read differently does (0.02-0.35
+# on damaged CMYK JPEGs, real and fuzzed). Palette indices read as gray keep ~0.7, but that is a BMP.
+EDGE_AGREEMENT = 0.5
 
 _END_MARKER = {"jpeg": "EOI (FF D9)", "png": "IEND", "gif": "trailer (3B)"}
 _MODE_NAMES = {
@@ -95,7 +110,7 @@ def pillow_decode(s: Sample) -> Iterator[str]:
 def tf_decode(s: Sample) -> Iterator[str]:
     decoded = s.tensorflow
     if decoded.error is not None:
-        said = f" (libjpeg: {'; '.join(decoded.messages[:2])})" if decoded.messages else ""
+        said = f"{LIBJPEG_SAID}{'; '.join(decoded.messages[:2])})" if decoded.messages else ""
         yield f"TensorFlow cannot decode it: {decoded.error}{said}"
 
 
@@ -114,14 +129,33 @@ def wrong_pixels(s: Sample) -> Iterator[str]:
     if s.header.mode in ("P", "PA") and s.format in ("gif", "png", "webp"):
         return  # transparent palette pixels legitimately differ between decoders
     if tf_px.shape != pil_px.shape:
-        yield f"TensorFlow decodes {tf_px.shape[1]}x{tf_px.shape[0]} but the image is {pil_px.shape[1]}x{pil_px.shape[0]}"
+        yield SIZE_DISAGREES.format(tf=f"{tf_px.shape[1]}x{tf_px.shape[0]}", pil=f"{pil_px.shape[1]}x{pil_px.shape[0]}")
         return
     step = max(1, int(max(tf_px.shape[:2]) // 128))
     a = tf_px[::step, ::step].astype(np.int16)
     b = pil_px[::step, ::step].astype(np.int16)
     diff = float(np.abs(a - b).mean())
     if diff > WRONG_PIXELS_THRESHOLD:
-        yield (
-            f"TensorFlow's pixels differ from the image's by {diff:.0f}/255 on average "
-            f"({(s.header.mode or '?')} {s.format}): training would see wrong colours; convert it to RGB JPEG or PNG"
-        )
+        agreement = edge_agreement(a, b) if s.format == "jpeg" else 1.0  # see EDGE_AGREEMENT
+        said = f"TensorFlow's pixels differ from the image's by {diff:.0f}/255 on average ({s.header.mode or '?'} {s.format})"
+        if agreement < EDGE_AGREEMENT:
+            yield f"{said}{EDGES_DISAGREE} (correlation {agreement:.2f}): the file is damaged, not only in another colour model"
+        else:
+            yield f"{said}: training would see wrong colours; convert it to RGB JPEG or PNG"
+
+
+def edge_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """How well two decodes of one image agree about where its edges are: the correlation of
+    their gray gradient magnitudes (1: the same edges, whatever the colours; 0: unrelated)."""
+    import numpy as np
+
+    def edges(x: np.ndarray) -> np.ndarray:
+        gray = x.astype(np.float64).mean(axis=-1)
+        return (np.abs(np.diff(gray, axis=1))[:-1, :] + np.abs(np.diff(gray, axis=0))[:, :-1]).ravel()
+
+    ea, eb = edges(a), edges(b)
+    if ea.size < 2 or (ea.std() == 0 and eb.std() == 0):
+        return 1.0  # nothing to compare (both flat)
+    if ea.std() == 0 or eb.std() == 0:
+        return 0.0  # one decode has a picture, the other none
+    return float(np.corrcoef(ea, eb)[0, 1])

@@ -244,6 +244,7 @@ def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dic
         "brightness_p99": float(np.partition(brightness, high)[high]),
         "contrast": std / 255.0,
         "entropy": _entropy(gray_counts),
+        **_content(gray_counts),
         "sharpness": _sharpness(gray, std),
         "colour_spread": float(np.partition(spread, high)[high]),
     }
@@ -255,6 +256,25 @@ def _entropy(counts: np.ndarray) -> float:
 
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log2(p)).sum())
+
+
+BACKGROUND_BAND = 4  # gray levels either side of the most common one that count as its background
+
+
+def _content(counts: np.ndarray) -> dict[str, float]:
+    """What is not background: the share of pixels outside the most common gray level's band
+    (`BACKGROUND_BAND`), and the entropy of their gray levels. A flower on black velvet has
+    little entropy over the whole frame (most of it is black) but a detailed subject: these
+    tell it from a nearly blank image."""
+
+    mode = int(counts.argmax())
+    rest = counts.copy()
+    rest[max(0, mode - BACKGROUND_BAND) : mode + BACKGROUND_BAND + 1] = 0
+    total = float(rest.sum())
+    return {
+        "content_share": total / float(counts.sum()),
+        "content_entropy": _entropy(rest) if total else 0.0,
+    }
 
 
 def _sharpness(gray: np.ndarray, spread: float) -> float:

@@ -50,14 +50,21 @@ def blurry(s: Sample) -> Iterator[str]:
 
 
 def low_information(s: Sample) -> Iterator[str]:
+    """Few gray levels over the whole frame, and no detailed subject either: a subject on a plain
+    background (a flower on black velvet, a pet cut out on white) has a low entropy overall but
+    carries `low_information` bits or more over `low_information_subject` of the frame or more."""
     v = _judged(s)
     if s.header.mode == "1":
         return  # two gray levels by construction (color_mode says 1-bit), whatever the picture
-    if v is not None and v["entropy"] < s.options.quality.low_information:
-        yield (
-            f"little information: its gray levels carry {v['entropy']:.1f} bits (threshold "
-            f"{s.options.quality.low_information:g}); nearly blank or flat"
-        )
+    q = s.options.quality
+    if v is None or v["entropy"] >= q.low_information:
+        return
+    if v["content_share"] >= q.low_information_subject and v["content_entropy"] >= q.low_information:
+        return
+    yield (
+        f"little information: its gray levels carry {v['entropy']:.1f} bits (threshold {q.low_information:g}), "
+        f"and what is not its background covers {v['content_share']:.0%} of it; nearly blank or flat"
+    )
 
 
 def odd_aspect_ratio(s: Sample) -> Iterator[str]:

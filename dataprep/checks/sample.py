@@ -64,7 +64,8 @@ class QualityThresholds:
     dark: float = 0.2  # `dark`: the brightest 1% of pixels are below this (0-1 perceived brightness)
     light: float = 0.9  # `light`: the darkest 1% of pixels are above this
     blurry: float = 0.2  # `blurry`: sharpness (Laplacian spread / gray spread) below this
-    low_information: float = 3.0  # `low_information`: gray-level entropy below this many bits
+    low_information: float = 3.0  # `low_information`: gray-level entropy below this many bits...
+    low_information_subject: float = 0.05  # ...unless this share of the frame is a subject carrying as many
     odd_aspect_ratio: float = 0.33  # `odd_aspect_ratio`: short side / long side below this
     grayscale: float = 6.0  # `grayscale`: RGB image whose channels differ by at most this (99th pct)
     # `odd_size`: sqrt(w*h) this many times above or below the dataset median. Judged over the

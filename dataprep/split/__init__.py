@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataprep.duplicates import check_semantic_ready
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import folder_locks
 from dataprep.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
 from dataprep.scan import require_directory
 from dataprep.split import sources as _sources
@@ -67,6 +69,7 @@ class SplitRequest:
     resume: bool = False
     force: bool = False
     dry_run: bool = False
+    semantic: bool = False  # look-alike copies kept together too
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -139,6 +142,7 @@ def split_dataset(
     dry_run: bool = False,
     validate_options: ValidateOptions | None = None,
     after_file: FileHook | None = None,
+    semantic: bool = False,
 ) -> SplitResult:
     """Split RAW (``RAW/CLASS/*``) into ``OUT/{train,val,test}/CLASS/`` plus ``OUT/split.json``.
 
@@ -147,16 +151,30 @@ def split_dataset(
     only files that the previous split wrote and that RAW can give again are removed; anything
     else under OUT's split folders, or the photos of a previous ``move`` split, makes it refuse
     before writing anything; other files in OUT are left alone). RAW is only changed by
-    ``mode="move"``. With `dry_run` nothing is written and the result holds the plan.
+    ``mode="move"``. With `dry_run` nothing is written and the result holds the plan. With
+    `semantic`, look-alike copies (`dataprep.semantic_duplicates`) are kept together too.
     """
     request = SplitRequest(
         raw=Path(raw), out=Path(out), spec=spec or SplitSpec(), seed=seed, mode=mode, include_invalid=include_invalid,
-        resume=resume, force=force, dry_run=dry_run,
+        resume=resume, force=force, dry_run=dry_run, semantic=semantic,
     )  # fmt: skip
     raw_path = require_directory(request.raw, "a folder of class folders (RAW/CLASS/*.jpg)")
+    check_semantic_ready(semantic)
     out_path = request.out.expanduser().resolve()
     _check_folders(raw_path, out_path)
+    moves_raw = raw_path if request.mode == "move" else None
+    with folder_locks("split", out_path, moves_raw, enabled=not request.dry_run):
+        return _split_locked(request, raw_path, out_path, validate_options, after_file)
 
+
+def _split_locked(
+    request: SplitRequest,
+    raw_path: Path,
+    out_path: Path,
+    validate_options: ValidateOptions | None,
+    after_file: FileHook | None,
+) -> SplitResult:
+    """`split_dataset` with its folders checked and locked."""
     # A run killed before its split.json was in place leaves at most our temporaries and journal:
     # no file was placed yet, so such an OUT counts as empty.
     entries = [e for e in _entries(out_path) if not e.startswith(TMP_PREFIX) and e != JOURNAL_NAME]
@@ -185,7 +203,7 @@ def split_dataset(
 
     started = time.perf_counter()
     found, excluded = _sources.collect_sources(
-        raw_path, include_invalid=request.include_invalid, validate_options=validate_options
+        raw_path, include_invalid=request.include_invalid, validate_options=validate_options, semantic=request.semantic
     )
     plan = plan_split(found, request.spec, request.seed)
     if not plan.assignments:

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dataprep.errors import DataprepError
+from dataprep.folder_lock import LOCK_NAME
 from dataprep.journal import TMP_PREFIX, Journal, make_dirs, walk_tree
 from dataprep.naming import SPLIT_NAMES, natural_key
 from dataprep.split.manifest import SplitManifest
@@ -120,7 +121,8 @@ def _check_folders(raw: Path, out: Path) -> None:
 
 
 def _entries(out: Path) -> list[str]:
-    return sorted(os.listdir(out), key=natural_key) if out.is_dir() else []
+    """What OUT holds, but for the lock this run holds on it."""
+    return sorted((e for e in os.listdir(out) if e != LOCK_NAME), key=natural_key) if out.is_dir() else []
 
 
 def _files_under_splits(out: Path) -> list[str]:

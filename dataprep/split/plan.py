@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,8 +119,9 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     a warning that names the class and its largest group. Train takes all the rest, or up to
     the ``--train`` cap (groups over the cap are unused). A group whose files sit in several
     classes is a label conflict, reported once with both paths: with ``on_conflict="keep"`` it
-    is planned with the class of its first file and lands in one split; with ``"exclude"`` it
-    is left out.
+    is planned with the first of its classes and lands in one split, each file counted toward
+    its own class (the later class's counts start from the copies already placed); with
+    ``"exclude"`` it is left out.
     """
     ordered = sorted(files, key=lambda f: natural_key(f.rel))
     groups: dict[str, list[SourceFile]] = {}
@@ -129,7 +130,7 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     classes = sorted({f.label for f in ordered}, key=natural_key)
     by_class: dict[str, list[list[SourceFile]]] = defaultdict(list)
     for members in groups.values():  # insertion order = natural order of each group's first file
-        by_class[members[0].label].append(members)
+        by_class[_home_class(members)].append(members)
 
     plan = SplitPlan(seed=seed, spec=spec, classes=classes, assignments=[])
     plan.duplicate_groups = [[m.rel for m in g] for g in groups.values() if len(g) > 1]
@@ -138,7 +139,7 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
         first = g[0]
         other = next(m for m in g if m.label != first.label)
         fate = "left out of the split (--on-conflict exclude)" if spec.on_conflict == "exclude" else \
-            f"kept together in one split under class {first.label!r} (--on-conflict exclude leaves such groups out)"  # fmt: skip
+            "kept together in one split, each copy counted in its own class (--on-conflict exclude leaves such groups out)"  # fmt: skip
         plan.warnings.append(
             f"label conflict: '{first.rel}' ({first.label}) and '{other.rel}' ({other.label}) are copies of one photo "
             f"in different classes; their group of {len(g)} is {fate}"
@@ -148,54 +149,27 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
         for label in list(by_class):
             by_class[label] = [g for g in by_class[label] if id(g) not in dropped]
         for g in conflicts:
-            others = sorted({m.label for m in g} - {g[0].label})
             for m in g:
+                others = sorted({o.label for o in g} - {m.label}, key=natural_key)
                 plan.unused.append(
                     Excluded(m.rel, f"label conflict: a copy of it sits in class {others[0]!r} (--on-conflict exclude)")
                 )
 
+    class_sizes: Counter[str] = Counter(m.label for gs in by_class.values() for g in gs for m in g)
     placed: dict[str, str] = {}  # source rel -> split
+    # Copies of a photo filed under a later class, already placed with the group's first class.
+    placed_early: dict[str, Counter[str]] = defaultdict(Counter)
     for label in classes:
-        class_groups = by_class.get(label, [])
-        n = sum(len(g) for g in class_groups)
+        n = class_sizes[label]
         if n == 0:
-            continue  # every file of this class is in a group planned with another class (or excluded)
-        val, test, cap, warnings = spec.targets(label, n)
-        plan.warnings.extend(warnings)
-        # Bytes, not str: the same seed as the str for any UTF-8 name, and a class folder whose
-        # name holds non-UTF-8 bytes (a str with lone surrogates) seeds from those bytes.
-        rng = random.Random(f"{seed}:{label}".encode("utf-8", "surrogateescape"))
-        left = list(class_groups)
-        rng.shuffle(left)
-        chosen: dict[str, list[list[SourceFile]]] = {}
-        for split, target in (("test", test), ("val", val)):
-            # Train keeps at least one image: the biggest total val/test may take.
-            room = n - 1 - sum(len(g) for picked in chosen.values() for g in picked)
-            picked = _exact_subset(left, min(target, room))
-            chosen[split] = picked
-            taken = {id(g) for g in picked}
-            left = [g for g in left if id(g) not in taken]
-            got = sum(len(g) for g in picked)
-            if got != target:
-                biggest = max((g for g in class_groups), key=len)
-                plan.warnings.append(
-                    f"class {label!r}: {split} has {got} of the {target} images asked: no set of its duplicate groups adds up "
-                    f"to {target} (the largest, {len(biggest)} copies of '{biggest[0].rel}', must stay in one split)"
-                )
-        train: list[list[SourceFile]] = []
-        unused: list[list[SourceFile]] = []
-        room_train = cap if cap is not None else n
-        for g in left:
-            if len(g) <= room_train:
-                train.append(g)
-                room_train -= len(g)
-            else:
-                unused.append(g)
-        chosen["train"] = train
+            continue  # every file of this class was excluded
+        chosen, unused, cap = _plan_class(label, n, by_class.get(label, []), placed_early[label], spec, seed, plan)
         for split, split_groups in chosen.items():
             for g in split_groups:
                 for m in g:
                     placed[m.rel] = split
+                    if m.label != label:
+                        placed_early[m.label][split] += 1
         for g in unused:
             for m in g:
                 plan.unused.append(Excluded(m.rel, f"over the --train cap ({cap} per class)"))
@@ -212,27 +186,95 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
     return plan
 
 
-def _exact_subset(groups: list[list[SourceFile]], target: int) -> list[list[SourceFile]]:
+def _home_class(group: list[SourceFile]) -> str:
+    """The class a group is planned with: the first, in class order, of its files' classes."""
+    return min((m.label for m in group), key=natural_key)
+
+
+def _plan_class(
+    label: str,
+    n: int,
+    class_groups: list[list[SourceFile]],
+    already: Counter[str],
+    spec: SplitSpec,
+    seed: int,
+    plan: SplitPlan,
+) -> tuple[dict[str, list[list[SourceFile]]], list[list[SourceFile]], int | None]:
+    """One class's groups into test, val and train (and those over the train cap), counting only
+    the files of `label` in each group, on top of `already` (its copies placed with an earlier
+    class). Warnings go to `plan`."""
+
+    def own(g: list[SourceFile]) -> int:
+        return sum(m.label == label for m in g)
+
+    val, test, cap, warnings = spec.targets(label, n)
+    plan.warnings.extend(warnings)
+    # Bytes, not str: the same seed as the str for any UTF-8 name, and a class folder whose
+    # name holds non-UTF-8 bytes (a str with lone surrogates) seeds from those bytes.
+    rng = random.Random(f"{seed}:{label}".encode("utf-8", "surrogateescape"))
+    left = list(class_groups)
+    rng.shuffle(left)
+    chosen: dict[str, list[list[SourceFile]]] = {}
+    for split, target in (("test", test), ("val", val)):
+        # Train keeps at least one image: the biggest total val/test may take.
+        held = already["test"] + already["val"] + sum(own(g) for picked in chosen.values() for g in picked)
+        picked = _exact_subset(left, max(0, min(target - already[split], n - 1 - held)), own)
+        chosen[split] = picked
+        taken = {id(g) for g in picked}
+        left = [g for g in left if id(g) not in taken]
+        got = already[split] + sum(own(g) for g in picked)
+        if got < target:
+            biggest = max(class_groups, key=own, default=None)
+            why = (
+                f"(the largest, {own(biggest)} copies of '{biggest[0].rel}', must stay in one split)"
+                if biggest is not None and own(biggest) > 1
+                else "(its copies of photos filed under another class sit in other splits)"
+            )
+            plan.warnings.append(
+                f"class {label!r}: {split} has {got} of the {target} images asked: no set of its duplicate groups adds up "
+                f"to {target} {why}"
+            )
+        elif got > target:
+            plan.warnings.append(
+                f"class {label!r}: {split} has {got} of the {target} images asked: {got - target} are copies of photos "
+                "filed under another class, kept in that photo's split"
+            )
+    train: list[list[SourceFile]] = []
+    unused: list[list[SourceFile]] = []
+    room_train = cap - already["train"] if cap is not None else n
+    for g in left:
+        if own(g) <= room_train:
+            train.append(g)
+            room_train -= own(g)
+        else:
+            unused.append(g)
+    chosen["train"] = train
+    return chosen, unused, cap
+
+
+def _exact_subset(
+    groups: list[list[SourceFile]], target: int, size: Callable[[list[SourceFile]], int] = len
+) -> list[list[SourceFile]]:
     """Groups (taken in the given, shuffled order) whose sizes add up to exactly `target`, or,
     when no subset can, to the largest total below it. First fit, which nearly always lands
     exactly (most groups are single files); otherwise a subset-sum over bitsets."""
     picked: list[list[SourceFile]] = []
     total = 0
     for g in groups:
-        if total + len(g) <= target:
+        if total + size(g) <= target:
             picked.append(g)
-            total += len(g)
+            total += size(g)
     if total == target:
         return picked
     full = (1 << (target + 1)) - 1
     reach = [1]  # reach[i]: bit t set when some of groups[:i] add up to t
     for g in groups:
-        reach.append((reach[-1] | (reach[-1] << len(g))) & full)
+        reach.append((reach[-1] | (reach[-1] << size(g))) & full)
     best = reach[-1].bit_length() - 1
     out: list[list[SourceFile]] = []
     for i in range(len(groups), 0, -1):  # walk back: leave a group out whenever the rest can still add up
         if not reach[i - 1] >> best & 1:
             out.append(groups[i - 1])
-            best -= len(groups[i - 1])
+            best -= size(groups[i - 1])
     out.reverse()
     return out

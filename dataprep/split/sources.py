@@ -26,9 +26,11 @@ def _validate(raw: Path, options: ValidateOptions | None) -> Report:
 
 
 def collect_sources(
-    raw: Path, *, include_invalid: bool = False, validate_options: ValidateOptions | None = None
+    raw: Path, *, include_invalid: bool = False, validate_options: ValidateOptions | None = None, semantic: bool = False
 ) -> tuple[list[SourceFile], list[Excluded]]:
-    """The images of RAW that can be split, and every file left out with its reason.
+    """The images of RAW that can be split, and every file left out with its reason. With
+    `semantic`, look-alike copies (embedding neighbours verified geometrically) join the
+    duplicate groups too.
 
     Junk (Thumbs.db, .DS_Store, non-image extensions) and files outside a class folder are
     always left out; files `validate` rates `error` are left out unless `include_invalid`.
@@ -66,7 +68,7 @@ def collect_sources(
         sha = result.sha256 if result is not None and result.sha256 else _sha256_of_source(rec.path, rec.rel)
         sources.append(SourceFile(rel=rec.rel, label=rec.label, sha256=sha, size=rec.size))
     excluded.sort(key=lambda e: natural_key(e.path))
-    return _with_duplicate_groups(sources, report), excluded
+    return _with_duplicate_groups(sources, report, semantic, validate_options), excluded
 
 
 def _sha256_of_source(path: Path, rel: str) -> str:
@@ -78,17 +80,21 @@ def _sha256_of_source(path: Path, rel: str) -> str:
         ) from None
 
 
-def _with_duplicate_groups(sources: list[SourceFile], report: Report) -> list[SourceFile]:
+def _with_duplicate_groups(
+    sources: list[SourceFile], report: Report, semantic: bool = False, options: ValidateOptions | None = None
+) -> list[SourceFile]:
     """Mark exact and near duplicates (same pixels, close pHashes) as one group each, so the
     planner places each group as a unit and the split has no leaks by construction."""
     from dataclasses import replace
 
-    from dataprep.duplicates import search_duplicates
+    from dataprep.duplicates import search_folder
 
     wanted = {s.rel for s in sources}
     results = [r for r in report.results if r.rel in wanted]
     group_of: dict[str, str] = {}
-    for unit in search_duplicates(results).units:  # every connected set of verified pairs: no pair is torn apart
+    for unit in search_folder(
+        report.root, results, semantic=semantic, options=options
+    ).units:  # every connected set of verified pairs: no pair is torn apart
         for path in unit:
             group_of[path] = f"group:{unit[0]}"
     return [replace(s, group=group_of[s.rel]) if s.rel in group_of else s for s in sources]

@@ -1,0 +1,117 @@
+"""`dataprep report`: the command's declaration (registered on the app by `dataprep.cli`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dataprep.defaults import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_SIZE,
+    DEFAULT_SIMILARITY,
+    DEFAULT_THRESHOLD_BITS,
+    DEFAULT_TIMEOUT_S,
+)
+from dataprep.engine_options import with_engine
+from dataprep.options import (
+    CacheDir,
+    Engine,
+    Jobs,
+    Layout,
+    MaxPixels,
+    MinSize,
+    NoCache,
+    RayAddress,
+    Semantic,
+    Similarity,
+    Threshold,
+    Timeout,
+)
+
+
+def report(
+    directory: Annotated[
+        Path, typer.Argument(help="Dataset folder: DIR/CLASS/*, DIR/{train,val,test}/CLASS/*, or flat.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for index.html and its thumbnails (new, or a previous report).")
+    ],
+    open_page: Annotated[bool, typer.Option("--open", help="Open the page in the web browser when written.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print what was written as one JSON object.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a non-empty folder that is no report (replaces only index.html, "
+            "report.json and report-files/ there).",
+        ),
+    ] = False,
+    label_issues: Annotated[
+        Path | None,
+        typer.Option(
+            "--label-issues", metavar="FILE", help="label_issues.json (or the run folder) of `trainer label-issues`."
+        ),
+    ] = None,
+    outliers: Annotated[
+        Path | None, typer.Option("--outliers", metavar="FILE", help="The ranked list `dataprep outliers` wrote.")
+    ] = None,
+    gallery: Annotated[
+        int,
+        typer.Option(
+            "--gallery", min=1, max=10_000, help="Thumbnails per section on the page; the rest are paged lists."
+        ),
+    ] = 48,
+    threshold: Threshold = DEFAULT_THRESHOLD_BITS,
+    similarity: Similarity = DEFAULT_SIMILARITY,
+    semantic: Semantic = False,
+    jobs: Jobs = None,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
+    min_size: MinSize = DEFAULT_MIN_SIZE,
+    layout: Layout = None,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
+) -> None:
+    """One self-contained HTML page of every judgment: findings, duplicates, label issues, outliers, with the command that acts on each.
+
+    Reads validate's cached results (validating what changed) and the lists other commands wrote;
+    opens from disk in any browser, makes no network request and runs no script.
+    """
+    from dataprep import render
+    from dataprep.html_report.inputs import gather_inputs
+    from dataprep.html_report.output import ReportOptions, check_out_dir, write_report
+    from dataprep.html_report.page import GalleryCaps
+    from dataprep.scan import require_directory
+    from dataprep.validate import ValidateOptions
+
+    root = require_directory(directory)
+    check_out_dir(out.expanduser().absolute(), root.resolve(), force)  # before minutes of validating
+    options = ValidateOptions(jobs=jobs, timeout_s=timeout, cache_dir=cache_dir, use_cache=not no_cache,
+                              max_pixels=max_pixels, min_size=min_size, layout=layout)  # fmt: skip
+    with_engine(options, engine, ray_address, "report")
+    with render.progress_bar("validating", enabled=not json_out) as progress:
+        options.progress = progress
+        inputs = gather_inputs(root, options, threshold=threshold, similarity=similarity,
+                               label_issues=label_issues, outliers=outliers, semantic=semantic)  # fmt: skip
+    caps = GalleryCaps(cap=gallery, group_cap=max(1, gallery // 4))
+    with render.progress_bar("thumbnails", enabled=not json_out) as progress:
+        written = write_report(inputs, out, ReportOptions(caps, force, max_pixels, progress))
+    if json_out:
+        json.dump(written.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        counts = ", ".join(
+            f"{s['title']} {s['count']}" for s in written.sections if s["id"] != "summary" and s["count"]
+        )
+        print(f"report written to {written.index} ({written.bytes / 1e6:.1f} MB, {written.thumbnails} thumbnails)")
+        print(f"found: {counts or 'nothing wrong'}")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(written.index.as_uri())
