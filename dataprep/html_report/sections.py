@@ -33,8 +33,10 @@ def _convert_plan(inp: ReportInputs) -> tuple[dict[str, str], str | None]:
 
     if "convert" not in inp.memo:
         try:
-            planned, _ = plan_conversions(inp.report, ConvertOptions(dry_run=True))
-            inp.memo["convert"] = ({c.rel: f"→ {c.target}: {'; '.join(c.why)}" for c in planned}, None)
+            planned, _, refused = plan_conversions(inp.report, ConvertOptions(dry_run=True))
+            fixes = {c.rel: f"→ {c.target}: {'; '.join(c.why)}" for c in planned}
+            fixes.update({rel: f"refused, damaged: {why}" for rel, why in refused})
+            inp.memo["convert"] = (fixes, None)
         except DataprepError as err:
             inp.memo["convert"] = ({}, str(err))
     plan: tuple[dict[str, str], str | None] = inp.memo["convert"]
