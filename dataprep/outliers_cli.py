@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 
-from dataprep.options import CacheDir, NoCache
+from dataprep.options import CacheDir, NoCache, OverwriteFiles
 from dataprep.outliers import DEFAULT_NEIGHBOURS, DEFAULT_TOP, FLAG_SCORE, OutliersResult
+from dataprep.output_files import require_new_file
 
 SKIPPED_SHOWN = 10
 
@@ -37,6 +38,7 @@ def outliers(
     ] = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    force: OverwriteFiles = False,
 ) -> None:
     """Images unlike the rest of their class and of the dataset (neighbour distance of their embeddings), most unusual first.
 
@@ -46,6 +48,7 @@ def outliers(
     from dataprep.outliers import find_outliers, plot_outliers
     from dataprep.tensorflow_runtime import decoder_messages
 
+    require_new_file(plot, "--plot", force)
     with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
         result = find_outliers(
             directory, top=top, neighbours=neighbours, cache_dir=cache_dir, use_cache=not no_cache, progress=progress

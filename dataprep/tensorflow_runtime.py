@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any
+from typing import IO, Any
 
 _TF: Any = None
 _DECODE_ONLY_PROCESS = False
@@ -147,9 +147,15 @@ class DecoderMessages:
     def __enter__(self) -> DecoderMessages:
         # Its own file, not CapturedStderr's shared one: per-file captures nest inside this one.
         sys.stderr.flush()
-        self._tmp = tempfile.TemporaryFile()
-        self._saved = os.dup(2)
         self._python_stderr = sys.stderr
+        try:
+            self._tmp: IO[bytes] | None = tempfile.TemporaryFile()
+        except OSError:
+            # No writable temp folder: decoder lines go to stderr as written, and the command's own
+            # temp files (validate's run file) say in one line what to fix.
+            self._tmp = None
+            return self
+        self._saved = os.dup(2)
         if _writes_to_fd(sys.stderr, 2):
             # Python's own writes (a progress bar, Keras' progress lines) keep reaching the
             # terminal as they happen: only what C code writes to descriptor 2 is captured.
@@ -162,6 +168,8 @@ class DecoderMessages:
 
     def __exit__(self, *exc: object) -> None:
         sys.stderr.flush()
+        if self._tmp is None:
+            return
         if sys.stderr is not self._python_stderr:
             wrapper, sys.stderr = sys.stderr, self._python_stderr
             if isinstance(wrapper, io.TextIOWrapper):

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 
+from dataprep import validate_stream
 from dataprep.report import Report
 from dataprep.validate_files import ValidateOptions as ValidateOptions  # re-exported: where callers find it
 from dataprep.validate_files import inspect_paths as inspect_paths
 from dataprep.validate_files import inspect_scan as inspect_scan
-from dataprep.validate_stream import validate_streamed
 
 
 def validate(root: str | os.PathLike[str], options: ValidateOptions | None = None) -> Report:
     """Check every file under `root` and return the report. Writes nothing under `root`."""
-    streamed = validate_streamed(root, options or ValidateOptions(), keep_hashes=True)
+    streamed = validate_stream.validate_streamed(root, options or ValidateOptions(), keep_hashes=True)
     try:
         return streamed.to_report()
     finally:

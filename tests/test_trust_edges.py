@@ -152,7 +152,7 @@ def test_label_issues_folds_decoder_noise_into_one_note(
     monkeypatch.setattr(label_issues, "find_label_issues", noisy)
     monkeypatch.setattr("trainer.cli._quiet_tensorflow", lambda: None)
     with pytest.raises(SystemExit) as stopped:
-        run_app(app, "trainer", ["label-issues", str(tmp_path), "--json"])
+        run_app(app, "trainer", ["label-issues", str(tmp_path), "--method", "cnn", "--json"])
     assert stopped.value.code == 0
     err = lines(capfd.readouterr().err)
     assert err == [
@@ -169,6 +169,7 @@ OUTPUT_FILES = [
     ("dataprep", "stats", ["DIR"], "--plot", "dataprep.stats:dataset_stats"),
     ("dataprep", "duplicates", ["DIR"], "--plot", "dataprep.duplicates:duplicates_report"),
     ("dataprep", "augment-preview", ["DIR"], "--out", "dataprep.preview:render_augment_preview"),
+    ("dataprep", "outliers", ["DIR"], "--plot", "dataprep.outliers:find_outliers"),
     ("trainer", "evaluate", ["DIR", "DIR"], "--confusion", "trainer.evaluate:evaluate"),
     ("trainer", "predict", ["DIR", "DIR"], "--grid", "trainer.predict:predict"),
 ]
