@@ -114,11 +114,13 @@ def embed_folder(
 
 
 def _engine_session(engine: str, ray_address: str | None) -> AbstractContextManager[Any]:
+    """With `--engine ray`: one Ray for validate's inspection and the embedding, started at the
+    first file to inspect or batch to embed (a run served from the caches starts none)."""
     if engine != "ray":
         return nullcontext()
-    from dataprep.ray_engine import ray_session
+    from dataprep.ray_engine import lazy_ray_session
 
-    return ray_session(ray_address)
+    return lazy_ray_session(ray_address)
 
 
 def usable_images(scan: Scan, results: Sequence[FileResult]) -> tuple[list[FileRecord], list[tuple[str, str]]]:
