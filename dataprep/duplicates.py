@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from dataprep.defaults import DEFAULT_SIMILARITY as _DEFAULT_SIMILARITY
 from dataprep.defaults import DEFAULT_THRESHOLD_BITS, THRESHOLD_RANGE_BITS
 from dataprep.errors import DataprepError
-from dataprep.hash_index import HASH_BITS, HashIndex
+from dataprep.hash_index import HASH_BITS, HashIndex  # noqa: F401 (HashIndex: imported from here by tests, benchmarks)
 from dataprep.pair_graph import UnionFind as _UnionFind
 from dataprep.pair_graph import clique_cover as _clique_cover
+from dataprep.ray_pairs import pair_search_engine, query_pairs
 from dataprep.scan import SPLIT_ROLES, natural_key, split_role
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ def _hash_candidates(
         for h in [items[k].phash, sig.mirror_phash, *sig.crop_phashes]:
             queries.append(int(h, 16))  # type: ignore[arg-type]
             asker.append(k)
-    qi, vj = HashIndex(values).query(queries, threshold)
+    qi, vj = query_pairs(values, queries, threshold)  # HashIndex(values).query, on Ray with --engine ray
     for q, v in zip(qi.tolist(), vj.tolist(), strict=True):
         k = asker[q]
         bits = (queries[q] ^ values[v]).bit_count()
@@ -427,7 +428,8 @@ def search_folder(
         from dataprep.semantic_duplicates import embedding_candidates
 
         candidates = embedding_candidates(root, options)
-    return search_duplicates(results, threshold, similarity, verifier=verifier, semantic=candidates)
+    with pair_search_engine(options):  # --engine ray: the pair search's parts on Ray (dataprep.ray_pairs)
+        return search_duplicates(results, threshold, similarity, verifier=verifier, semantic=candidates)
 
 
 # --- leakage -----------------------------------------------------------------------------------
