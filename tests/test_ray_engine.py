@@ -294,3 +294,25 @@ def test_a_node_lost_during_the_pair_search_changes_nothing(cluster: Any) -> Non
     assert sorted(found) == list(range(8))
     for c in range(3):
         np.testing.assert_array_equal(np.concatenate([found[k][c] for k in range(8)]), expected[c])
+
+
+@pytest.mark.slow  # each worker node's actor imports TensorFlow and builds the backbone
+def test_embed_on_the_cluster_gives_the_local_vectors(cluster: Any, tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    import numpy as np
+    from photos import jpeg, photo, save
+
+    from dataprep.embeddings.backbone import weights_available
+    from dataprep.embeddings.embed import embed_folder
+
+    if not weights_available():
+        pytest.skip("the backbone's weights are not installed")
+    for k in range(8):
+        save(tmp_path / "ds" / ("a" if k < 4 else "b") / f"img{k}.jpg", jpeg(photo(k, (96, 72))))
+    local = embed_folder(tmp_path / "ds", image_size=32, batch_size=2, use_cache=False)
+    on_ray = embed_folder(tmp_path / "ds", image_size=32, batch_size=2, cache_dir=tmp_path / "cache", engine="ray")
+    assert on_ray.paths == local.paths and on_ray.computed == 8
+    np.testing.assert_array_equal(on_ray.vectors, local.vectors)
+    again = embed_folder(tmp_path / "ds", image_size=32, batch_size=2, cache_dir=tmp_path / "cache", engine="ray")
+    assert (again.computed, again.cached) == (0, 8)  # every batch went to the cache as it came back
+    np.testing.assert_array_equal(again.vectors, local.vectors)
