@@ -1,4 +1,4 @@
-"""The near-duplicate pair search on a Ray cluster (`--engine ray`): its parts run as Ray tasks and
+"""The duplicate pair searches on a Ray cluster (`--engine ray`): their parts run as Ray tasks and
 are merged on the driver into exactly what the search on this machine returns.
 
 `HashIndex.query` and `HashIndex.pairs_within` split into K independent parts (consecutive ranges
@@ -8,15 +8,22 @@ part's pairs come back sorted and the parts' ranges follow each other, so the pa
 in order are the local result, array for array. A task lost with its node is run again by Ray
 (`TASK_RETRIES`): a lost node changes nothing.
 
-Where it runs: `pair_search_engine(options)` (the hook in `duplicates.search_folder`, which
-duplicates, leakage, split and clean call) marks a search made for an `--engine ray` command;
-`query_pairs` then sends it to Ray when it has at least `MIN_RAY_QUERIES` queries (fewer take
-seconds here, less than starting Ray), in the command's Ray session or, when it has none, its own.
+The look-alike search of `--semantic` (each embedding's nearest neighbours, exact blocked brute
+force: `embeddings.neighbours`) splits the same way, into runs of whole blocks of rows
+(`nearest_neighbours_part`), with the vectors in the object store: the same neighbours, each
+similarity equal but for its last bit (BLAS sums with one thread in a Ray task).
+
+Where it runs: `pair_search_engine(options)` (the hooks in `duplicates.search_folder`, which
+duplicates, leakage, split and clean call, and `semantic_duplicates.embedding_candidates`) marks a
+search made for an `--engine ray` command; `query_pairs` then sends it to Ray when it has at
+least `MIN_RAY_QUERIES` queries and `nearest_pairs` when it has `MIN_RAY_VECTORS` vectors (fewer
+take seconds here, less than starting Ray), in the command's Ray session or, when it has none,
+its own. Beyond `BRUTE_FORCE_LIMIT` vectors the neighbours come from faiss' graph, on the driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 
 PARTS_PER_CPU = 4  # parts per worker CPU: a part's cost varies by ~25%, and a free CPU takes the next
 MIN_RAY_QUERIES = 200_000  # 11 queries a photo: about 18k photos, a search of ~5 s on one core
+MIN_RAY_VECTORS = 20_000  # 20k x 20k x 1280 multiply-adds: ~25 s on one core
 TASK_RETRIES = 3  # runs of a part whose worker or node died, after the first
 
 
@@ -72,6 +80,36 @@ def query_pairs(
         return ray_query(ray, index, queries, threshold)
 
 
+def nearest_pairs(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`embeddings.neighbours.nearest_neighbours(vectors, k)`: on Ray inside `pair_search_engine`
+    of an `--engine ray` command when there are at least `MIN_RAY_VECTORS` vectors and the exact
+    search is the one it makes (up to `BRUTE_FORCE_LIMIT`, or without faiss), else here."""
+    from dataprep.embeddings.neighbours import BRUTE_FORCE_LIMIT, faiss_available, nearest_neighbours
+
+    on_ray = _ON_RAY.get()
+    if on_ray is None or len(vectors) < MIN_RAY_VECTORS or (len(vectors) > BRUTE_FORCE_LIMIT and faiss_available()):
+        return nearest_neighbours(vectors, k)
+    from dataprep.ray_engine import ray_session
+
+    with ray_session(on_ray.address, on_ray.cpus) as ray:
+        return ray_nearest_neighbours(ray, vectors, k)
+
+
+def ray_nearest_neighbours(
+    ray: Any, vectors: np.ndarray, k: int, parts: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The exact `nearest_neighbours(vectors, k, method="brute")`, its runs of blocks searched by Ray
+    tasks: the same neighbours; a similarity may differ in its last bit (BLAS sums a product with as
+    many threads as the process has, one in a Ray task)."""
+    import numpy as np
+
+    from dataprep.embeddings.neighbours import nearest_neighbours_part
+
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    found = dict(_run_parts(ray, nearest_neighbours_part, (ray.put(matrix), k), parts))
+    return tuple(np.concatenate([found[p][c] for p in sorted(found)]) for c in range(2))  # type: ignore[return-value]
+
+
 def ray_query(
     ray: Any, index: HashIndex, queries: Sequence[int] | np.ndarray, threshold: int, parts: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +138,15 @@ def part_results(
     cluster) in the order they finish: `index.query(queries, ..., part=(k, parts))`, or
     `index.pairs_within(..., part=(k, parts))` without queries. Tasks still running when the
     caller stops (Ctrl-C) are cancelled."""
+    index_ref = ray.put(index.prepare(threshold))  # the tables built once, here
+    queries_ref = None if queries is None else ray.put(queries)
+    return _run_parts(ray, search_part, (index_ref, queries_ref, threshold), parts)
+
+
+def _run_parts(
+    ray: Any, search: Callable[..., tuple[np.ndarray, ...]], args: tuple[Any, ...], parts: int | None
+) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
+    """(k, search(*args, (k, K))) for each of K parts, as Ray tasks, in the order they finish."""
     cpus = int(ray.cluster_resources().get("CPU", 0))
     if cpus < 1:
         raise DataprepError(
@@ -107,10 +154,8 @@ def part_results(
             "add worker nodes with `ray start --address HEAD:PORT`, or use --engine local"
         )
     count = max(1, parts or PARTS_PER_CPU * cpus)
-    index_ref = ray.put(index.prepare(threshold))  # the tables built once, here
-    queries_ref = None if queries is None else ray.put(queries)
-    task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(search_part)
-    part_of = {task.remote(index_ref, queries_ref, threshold, (k, count)): k for k in range(count)}
+    task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(search)
+    part_of = {task.remote(*args, (k, count)): k for k in range(count)}
     pending = list(part_of)
     try:
         while pending:

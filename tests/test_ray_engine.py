@@ -251,6 +251,23 @@ def test_pair_search_parts_on_ray_equal_the_local_search(cluster: Any) -> None:
         np.testing.assert_array_equal(a, b)
 
 
+def test_embedding_neighbours_on_ray_equal_the_local_search(cluster: Any) -> None:
+    import numpy as np
+
+    from dataprep.embeddings.neighbours import nearest_neighbours
+    from dataprep.ray_pairs import ray_nearest_neighbours
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((12_000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    local = nearest_neighbours(vectors, 5)  # blocks of 1,398 rows: 9 of them, over 4 parts
+    indices, similarities = ray_nearest_neighbours(ray, vectors, 5, parts=4)
+    np.testing.assert_array_equal(indices, local[0])
+    # the same products, but BLAS sums them with as many threads as the process has (1 in a Ray
+    # task): the last bit of a float32 may differ
+    np.testing.assert_allclose(similarities, local[1], rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_duplicates_with_the_pair_search_on_ray_equal_local(
     cluster: Any, zoo_and_demo: Path, monkeypatch: pytest.MonkeyPatch
