@@ -19,6 +19,7 @@ search made for an `--engine ray` command; `query_pairs` then sends it to Ray wh
 least `MIN_RAY_QUERIES` queries and `nearest_pairs` when it has `MIN_RAY_VECTORS` vectors (fewer
 take seconds here, less than starting Ray), in the command's Ray session or, when it has none,
 its own. Beyond `BRUTE_FORCE_LIMIT` vectors the neighbours come from faiss' graph, on the driver.
+`parts_on_engine` does the same for any search whose parts are independent (`search.part(k)`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,28 @@ def query_pairs(
 
     with ray_session(on_ray.address, on_ray.cpus) as ray:
         return ray_query(ray, index, queries, threshold)
+
+
+def parts_on_engine(search: Any, parts: int, queries: int) -> Iterator[Any]:
+    """`search.part(k)` for k in range(parts), for a search whose parts are independent and whose
+    arrays pickle (the duplicate search's parts of `PART_IMAGES` images): here, in order; or,
+    inside `pair_search_engine` of an `--engine ray` command with at least `MIN_RAY_QUERIES`
+    `queries` in all, as Ray tasks on the one copy of `search` in the object store, in the order
+    they finish. Build what the parts share first (`HashIndex.prepare`): no task builds it again."""
+    on_ray = _ON_RAY.get()
+    if on_ray is None or queries < MIN_RAY_QUERIES:
+        for k in range(parts):
+            yield search.part(k)
+        return
+    from dataprep.ray_engine import ray_session
+
+    with ray_session(on_ray.address, on_ray.cpus) as ray:
+        for _, block in _run_parts(ray, _part_of, (ray.put(search),), parts):
+            yield block
+
+
+def _part_of(search: Any, part: tuple[int, int]) -> Any:
+    return search.part(part[0])
 
 
 def nearest_pairs(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

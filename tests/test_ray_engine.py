@@ -251,6 +251,28 @@ def test_pair_search_parts_on_ray_equal_the_local_search(cluster: Any) -> None:
         np.testing.assert_array_equal(a, b)
 
 
+class PidParts:
+    """A search of 6 independent parts; each answers with its number and the process it ran in."""
+
+    def part(self, k: int) -> tuple[int, int]:
+        return k, os.getpid()
+
+
+def test_a_search_in_parts_runs_on_ray_only_for_an_engine_ray_command_with_work(
+    cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataprep import ray_pairs
+    from dataprep.validate import ValidateOptions
+
+    here = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=10**9))  # no --engine ray
+    assert here == [(k, os.getpid()) for k in range(6)]
+    with ray_pairs.pair_search_engine(ValidateOptions(engine="ray")):
+        small = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=ray_pairs.MIN_RAY_QUERIES - 1))
+        spread = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=ray_pairs.MIN_RAY_QUERIES))
+    assert small == here
+    assert sorted(k for k, _ in spread) == list(range(6)) and os.getpid() not in {pid for _, pid in spread}
+
+
 def test_embedding_neighbours_on_ray_equal_the_local_search(cluster: Any) -> None:
     import numpy as np
 
