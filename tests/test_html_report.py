@@ -17,7 +17,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dataprep.cli import app
-from dataprep.convert import ConvertOptions, plan_conversions
+from dataprep.convert_plan import ConvertOptions, plan_conversions
 from dataprep.html_report.thumbs import decodable
 from dataprep.validate import ValidateOptions, validate
 from tests.conftest import ZOO
