@@ -63,6 +63,7 @@ app = CommandApp(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    version=lambda: f"dataprep {__version__}",
 )
 
 
@@ -74,21 +75,6 @@ def print_json(obj: object) -> None:
 
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"dataprep {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """dataprep: find bad images, split without leaks, see your data. Add --debug to any command for tracebacks."""
 
 
 # --- commands are declared below, one block per command ------------------------------------

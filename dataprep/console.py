@@ -120,7 +120,27 @@ def validate_hint(data: Path | list[Path]) -> str:
 
 
 class CommandApp(typer.Typer):
-    """A Typer app whose every command has one-line errors."""
+    """A Typer app whose every command has one-line errors and, given `version`, a
+    ``--version`` that prints `version()` and exits."""
+
+    def __init__(self, *, version: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if version is None:
+            return
+
+        def print_version(value: bool) -> None:
+            if value:
+                print(version())
+                raise typer.Exit()
+
+        def root(
+            show_version: bool = typer.Option(
+                False, "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+            ),
+        ) -> None:
+            pass  # the app's options only: each command does the work
+
+        self.callback()(root)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
         register = super().command(*args, **kwargs)

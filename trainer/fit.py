@@ -9,6 +9,7 @@ backed up (``keras.callbacks.BackupAndRestore``) and ``resume=True`` continues f
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import shutil
@@ -301,25 +302,15 @@ def _pipelines(
 ) -> tuple[data.Pipeline, data.Pipeline]:
     """The training pipeline (shuffled, augmented) and the validation one, at the global batch size."""
     assert config.image_size is not None
-    train_pipe = data.make_pipeline(
-        train,
+    make = functools.partial(
+        data.make_pipeline,
         image_size=config.image_size,
         batch_size=global_batch,
-        training=True,
-        seed=config.seed,
-        augment=config.augment if config.augment != "none" else None,
         cache_dir=config.cache_dir,
         shard_by_data=shard,
     )
-    val_pipe = data.make_pipeline(
-        val,
-        image_size=config.image_size,
-        batch_size=global_batch,
-        training=False,
-        cache_dir=config.cache_dir,
-        shard_by_data=shard,
-    )
-    return train_pipe, val_pipe
+    augment = config.augment if config.augment != "none" else None
+    return make(train, training=True, seed=config.seed, augment=augment), make(val, training=False)
 
 
 def _run_config(
