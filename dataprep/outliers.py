@@ -177,7 +177,9 @@ def read_outliers(path: str | os.PathLike[str]) -> list[Any]:
 
 def plot_outliers(result: OutliersResult, path: Path, columns: int = 5, side: int = 180) -> Path:
     """The top outliers as a grid, each captioned with its rank, class, score and file name."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageDraw
+
+    from dataprep.image_view import paste_view, save_sheet
 
     shown = result.outliers
     cols = max(1, min(columns, len(shown)))
@@ -189,19 +191,8 @@ def plot_outliers(result: OutliersResult, path: Path, columns: int = 5, side: in
     draw.text((pad, 6), title, fill="black")
     for i, o in enumerate(shown):
         x, y = pad + (i % cols) * (side + pad), header + (i // cols) * (side + caption + pad)
-        try:
-            with Image.open(result.root / o.path) as im:
-                im.draft("RGB", (side, side))
-                thumb = ImageOps.contain(ImageOps.exif_transpose(im).convert("RGB"), (side, side))
-            sheet.paste(thumb, (x + (side - thumb.width) // 2, y + (side - thumb.height) // 2))
-        except (OSError, ValueError, Image.DecompressionBombError):
-            draw.rectangle((x, y, x + side, y + side), outline="red")
+        paste_view(sheet, draw, result.root / o.path, (x, y), side)
         colour = "red" if o.score >= FLAG_SCORE else "blue"
         draw.text((x, y + side + 2), f"#{o.rank} {o.label[:14]}  score {o.score:.1f}", fill=colour)
         draw.text((x, y + side + 15), Path(o.path).name[:28], fill="black")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.save(path, format="PNG")
-    except (OSError, ValueError) as err:
-        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to --plot") from None
-    return path
+    return save_sheet(sheet, path)
