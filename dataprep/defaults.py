@@ -24,6 +24,11 @@ DEFAULT_THRESHOLD_BITS = 12  # near-duplicate candidates: at most this many of t
 DEFAULT_SIMILARITY = 0.5  # near duplicates: the detail correlation a candidate needs (dataprep/similarity.py)
 THRESHOLD_RANGE_BITS = (0, 24)
 
+# --- outliers (dataprep/outliers.py) -----------------------------------------------------------
+DEFAULT_OUTLIER_NEIGHBOURS = 10  # nearest neighbours each image's distance is measured to
+DEFAULT_OUTLIERS_TOP = 20  # how many of the most unusual images `outliers` lists
+OUTLIER_FLAG_SCORE = 3.5  # robust z at or above which an image is flagged (Iglewicz and Hoaglin's cut-off)
+
 # --- randomness -------------------------------------------------------------------------------
 DEFAULT_SEED = 1337  # split and fit: same files + same seed = same result
 DEFAULT_PREVIEW_SEED = 0  # augment-preview

@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from dataprep.defaults import DEFAULT_OUTLIER_NEIGHBOURS as DEFAULT_NEIGHBOURS
+from dataprep.defaults import DEFAULT_OUTLIERS_TOP as DEFAULT_TOP
+from dataprep.defaults import OUTLIER_FLAG_SCORE as FLAG_SCORE
 from dataprep.errors import DataprepError
 
 OUTLIERS_VERSION = 1
-DEFAULT_NEIGHBOURS = 10
-DEFAULT_TOP = 20
 MIN_CLASS = 20  # smaller classes are measured against the dataset's statistics
-FLAG_SCORE = 3.5
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard deviation
 
 
