@@ -123,6 +123,17 @@ def default_split(root: str | os.PathLike[str]) -> str | None:
     return "train" if splits else None
 
 
+def predict_fixed_batch(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Class probabilities of `images` (at most `batch_size` of them), predicted as one batch of
+    exactly `batch_size` rows (zero images pad a short last batch; their rows are dropped). One
+    input shape per model: Keras traces its predict function once, not again for the last batch,
+    and a loop over fold models does not trip TensorFlow's retracing warning."""
+    count = len(images)
+    if count < batch_size:
+        images = np.concatenate([images, np.zeros((batch_size - count, *images.shape[1:]), images.dtype)])
+    return np.asarray(model.predict_on_batch(images), dtype=np.float64)[:count]
+
+
 def labelled_predictions(
     model: keras.Model, files: data.FileList, image_size: int, batch_size: int = 32
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -146,7 +157,7 @@ def labelled_predictions(
     labels: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     for x, y, p in ds:
-        probs.append(np.asarray(model.predict_on_batch(tf.cast(x, tf.float32)), dtype=np.float64))
+        probs.append(predict_fixed_batch(model, tf.cast(x, tf.float32).numpy(), batch_size))
         labels.append(y.numpy())
         paths.extend(v.decode("utf-8") for v in p.numpy())
     if not probs:

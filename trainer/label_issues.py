@@ -315,12 +315,15 @@ def _load_pixels(files: Sequence[Path], image_size: int) -> np.ndarray:
 
 
 def _predict_pixels(model: Any, pixels: np.ndarray, mirror: bool, batch: int = 64) -> np.ndarray:
+    """Class probabilities of `pixels`, batch by batch, called eagerly: each fold trains a new
+    model, and a traced predict function per model (and per last-batch shape) is what made
+    TensorFlow warn about retracing; a forward pass on a held-out fold needs no graph."""
     out = []
     for start in range(0, len(pixels), batch):
         stack = pixels[start : start + batch].astype("float32")
-        probs = np.asarray(model.predict_on_batch(stack), dtype=np.float64)
+        probs = np.asarray(model(stack, training=False), dtype=np.float64)
         if mirror:
-            probs = (probs + np.asarray(model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
+            probs = (probs + np.asarray(model(stack[:, :, ::-1], training=False), dtype=np.float64)) / 2
         out.append(probs)
     return np.concatenate(out) if out else np.zeros((0, 0))
 
