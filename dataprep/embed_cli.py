@@ -81,7 +81,7 @@ def embed(
     """One L2-normalised vector per image from a pretrained ImageNet backbone, cached per file."""
     from dataprep import render
     from dataprep.embeddings.backbone import BACKBONE, resolve_weights
-    from dataprep.embeddings.embed import embed_folder, save_embeddings
+    from dataprep.embeddings.embed import CHECKING, embed_folder, save_embeddings
     from dataprep.scan import require_directory
     from dataprep.tensorflow_runtime import decoder_messages
 
@@ -96,10 +96,11 @@ def embed(
             f"--weights {weights} would embed with an untrained network (expected imagenet or a weights file); "
             "pass --weights imagenet"
         )
-    with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
+    with decoder_messages(), render.progress_bar(CHECKING, enabled=not json_out) as progress:
         emb = embed_folder(
             directory, image_size=image_size, batch_size=batch_size, weights=weights, cache_dir=cache_dir,
             use_cache=not no_cache, layout=layout, engine=engine, ray_address=ray_address, progress=progress,
+            phase=progress.phase if progress else None,
         )  # fmt: skip
     save_embeddings(emb, target)
     if json_out:

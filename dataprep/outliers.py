@@ -131,6 +131,7 @@ def find_outliers(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> OutliersResult:
     """Rank the images under `root` by outlier score from their (cached) embeddings."""
     from dataprep.embeddings.embed import embed_folder
@@ -139,7 +140,9 @@ def find_outliers(
 
     if top < 1 or neighbours < 1:
         raise DataprepError(f"--top {top} and --neighbours {neighbours} must be at least 1")
-    emb = embed_folder(require_directory(root), cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    emb = embed_folder(
+        require_directory(root), cache_dir=cache_dir, use_cache=use_cache, progress=progress, phase=phase
+    )
     scores = score_outliers(emb.vectors, emb.labels, neighbours)
     order = np.lexsort((np.arange(len(emb.paths)), -scores.score))[:top]
     outliers = [

@@ -48,13 +48,20 @@ def outliers(
     Save the list with --json > outliers.json, then `dataprep clean DIR --outliers outliers.json --top N` quarantines them.
     """
     from dataprep import render
+    from dataprep.embeddings.embed import CHECKING
     from dataprep.outliers import find_outliers, plot_outliers
     from dataprep.tensorflow_runtime import decoder_messages
 
     require_new_file(plot, "--plot", force)
-    with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
+    with decoder_messages(), render.progress_bar(CHECKING, enabled=not json_out) as progress:
         result = find_outliers(
-            directory, top=top, neighbours=neighbours, cache_dir=cache_dir, use_cache=not no_cache, progress=progress
+            directory,
+            top=top,
+            neighbours=neighbours,
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
+            progress=progress,
+            phase=progress.phase if progress else None,
         )
     if plot is not None:
         plot_outliers(result, plot)
