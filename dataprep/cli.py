@@ -18,10 +18,15 @@ from dataprep import __version__
 from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, decoder_note, run_app
 from dataprep.defaults import (
+    DEFAULT_CONVERT_TO,
     DEFAULT_ENGINE,
+    DEFAULT_JPEG_QUALITY,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIZE,
+    DEFAULT_PREVIEW_IMAGES,
+    DEFAULT_PREVIEW_PER_IMAGE,
     DEFAULT_PREVIEW_SEED,
+    DEFAULT_PREVIEW_SIZE,
     DEFAULT_SEED,
     DEFAULT_SIMILARITY,
     DEFAULT_THRESHOLD_BITS,
@@ -497,13 +502,15 @@ def augment_preview(
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write, e.g. preview.png.")],
     images: Annotated[
         int, typer.Option("--images", min=1, max=256, help="How many real images to show (spread across classes).")
-    ] = 4,
-    per_image: Annotated[int, typer.Option("--per-image", min=1, max=64, help="Augmented copies per image.")] = 5,
+    ] = DEFAULT_PREVIEW_IMAGES,
+    per_image: Annotated[
+        int, typer.Option("--per-image", min=1, max=64, help="Augmented copies per image.")
+    ] = DEFAULT_PREVIEW_PER_IMAGE,
     seed: Seed = DEFAULT_PREVIEW_SEED,
     augment: Augment = DEFAULT_AUGMENT_NAME,
     size: Annotated[
         int, typer.Option("--size", min=16, max=4096, help="Longest side, in pixels, of each image in the grid.")
-    ] = 256,
+    ] = DEFAULT_PREVIEW_SIZE,
     force: OverwriteFiles = False,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
 ) -> None:
@@ -702,10 +709,10 @@ def convert(
             help="Format for re-encoded images: png (lossless) or jpeg. JPEG sources stay JPEG.",
             metavar="FORMAT",
         ),
-    ] = "png",
+    ] = DEFAULT_CONVERT_TO,
     quality: Annotated[
         int, typer.Option("--quality", help="JPEG quality (1-100) for JPEG output.", min=1, max=100)
-    ] = 95,
+    ] = DEFAULT_JPEG_QUALITY,
     first_frame: Annotated[
         bool,
         typer.Option(

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dataprep.damage import decode_damage
+from dataprep.defaults import DEFAULT_CONVERT_TO, DEFAULT_JPEG_QUALITY
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMATS, enable_heif, format_extension, format_name
 from dataprep.report import FileResult, Report
@@ -30,8 +31,8 @@ class ConvertOptions:
     """How to convert: output format for re-encoded images, JPEG quality, whether animated
     images may lose their other frames, where originals go (in place) or the copy (out)."""
 
-    to: str = "png"
-    quality: int = 95
+    to: str = DEFAULT_CONVERT_TO
+    quality: int = DEFAULT_JPEG_QUALITY
     first_frame: bool = False
     force_damaged: bool = False
     out: Path | None = None

@@ -24,6 +24,16 @@ DEFAULT_THRESHOLD_BITS = 12  # near-duplicate candidates: at most this many of t
 DEFAULT_SIMILARITY = 0.5  # near duplicates: the detail correlation a candidate needs (dataprep/similarity.py)
 THRESHOLD_RANGE_BITS = (0, 24)
 
+# --- convert ---------------------------------------------------------------------------------
+DEFAULT_CONVERT_TO = "png"  # re-encoded images become PNG (lossless); JPEG sources stay JPEG
+DEFAULT_JPEG_QUALITY = 95  # keeps photos intact
+
+# --- pictures ---------------------------------------------------------------------------------
+DEFAULT_PREVIEW_IMAGES = 4  # augment-preview: real images shown, spread across classes
+DEFAULT_PREVIEW_PER_IMAGE = 5  # augment-preview: augmented copies per image
+DEFAULT_PREVIEW_SIZE = 256  # px: augment-preview's longest side of each image
+DEFAULT_GALLERY = 48  # report: thumbnails per section on the page
+
 # --- outliers (dataprep/outliers.py) -----------------------------------------------------------
 DEFAULT_OUTLIER_NEIGHBOURS = 10  # nearest neighbours each image's distance is measured to
 DEFAULT_OUTLIERS_TOP = 20  # how many of the most unusual images `outliers` lists

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
 from dataprep.engine_options import check_engine
 from dataprep.options import BatchSize, CacheDir, Engine, NoCache, RayAddress
 from dataprep.options import ImageSize as ImageSizeOption
@@ -75,7 +75,7 @@ def embed(
         str | None,
         typer.Option("--layout", help="raw|split: how to read a tree that could be either.", metavar="LAYOUT"),
     ] = None,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """One L2-normalised vector per image from a pretrained ImageNet backbone, cached per file."""

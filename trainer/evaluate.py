@@ -11,6 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from dataprep.defaults import DEFAULT_BATCH_SIZE
 from dataprep.errors import DataprepError
 from trainer import data
 from trainer.plots import write_confusion_png
@@ -135,7 +136,7 @@ def predict_fixed_batch(model: keras.Model, images: np.ndarray, batch_size: int)
 
 
 def labelled_predictions(
-    model: keras.Model, files: data.FileList, image_size: int, batch_size: int = 32
+    model: keras.Model, files: data.FileList, image_size: int, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(paths, true labels, predicted probabilities) of every decodable file, in file order.
 
@@ -169,7 +170,7 @@ def evaluate_model(
     model: keras.Model,
     files: data.FileList,
     image_size: int,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     confusion_png: str | os.PathLike[str] | None = None,
     title: str = "confusion matrix",
 ) -> EvalResult:
@@ -195,7 +196,7 @@ def evaluate(
     run_dir: str | os.PathLike[str],
     data_dir: str | os.PathLike[str],
     split: str | None = None,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     confusion_png: str | os.PathLike[str] | None = None,
     wrong_limit: int = 10,
     screen: ScreenOptions | None = None,

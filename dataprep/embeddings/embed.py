@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
+from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
 from dataprep.embeddings.backbone import BACKBONE, EMBEDDING_DIM, MIN_IMAGE_SIZE, resolve_weights, weights_digest
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
 from dataprep.embeddings.vector_cache import VectorCache, vector_key
@@ -72,7 +72,7 @@ def embed_folder(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     layout: str | None = None,
-    engine: str = "local",
+    engine: str = DEFAULT_ENGINE,
     ray_address: str | None = None,
     progress: ProgressFn | None = None,
     phase: Callable[[str], None] | None = None,

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from dataprep.defaults import (
+    DEFAULT_ENGINE,
+    DEFAULT_GALLERY,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIZE,
     DEFAULT_SIMILARITY,
@@ -64,7 +66,7 @@ def report(
         typer.Option(
             "--gallery", min=1, max=10_000, help="Thumbnails per section on the page; the rest are paged lists."
         ),
-    ] = 48,
+    ] = DEFAULT_GALLERY,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
     semantic: Semantic = False,
@@ -75,7 +77,7 @@ def report(
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     min_size: MinSize = DEFAULT_MIN_SIZE,
     layout: Layout = None,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """One self-contained HTML page of every judgment: findings, duplicates, label issues, outliers, with the command that acts on each.
