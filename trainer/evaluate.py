@@ -11,7 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 from trainer import data
 from trainer.plots import write_confusion_png
 from trainer.run_folder import load_run

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
 LEGACY_PROTOCOL = 1001

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dataprep.cache import LOOKUP_BATCH, _path_key, default_cache_dir
-from dataprep.errors import DataprepError
-from dataprep.scan import FileRecord
+from dataprep.base.errors import DataprepError
+from dataprep.inspection.cache import LOOKUP_BATCH, _path_key, default_cache_dir
+from dataprep.inspection.scan import FileRecord
 
 CACHE_FILE = "embeddings-v1.sqlite3"
 
