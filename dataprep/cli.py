@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from dataprep import __version__
-from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
-from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, decoder_note, run_app
-from dataprep.defaults import (
+from dataprep.base.defaults import (
     DEFAULT_CONVERT_TO,
     DEFAULT_ENGINE,
     DEFAULT_JPEG_QUALITY,
@@ -32,9 +30,13 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
-from dataprep.embed_cli import embed as embed_command
-from dataprep.engine_options import with_engine
+from dataprep.base.output_files import require_new_file
+from dataprep.console import EXIT_FINDINGS, EXIT_OK, CommandApp, decoder_note, run_app
+from dataprep.embeddings.embed_cli import embed as embed_command
+from dataprep.embeddings.outliers_cli import outliers as outliers_command
 from dataprep.html_report.command import report as report_command
+from dataprep.insight.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
+from dataprep.inspection.engine_options import with_engine
 from dataprep.options import (
     Augment,
     CacheDir,
@@ -53,11 +55,9 @@ from dataprep.options import (
     Timeout,
     finite_range,
 )
-from dataprep.outliers_cli import outliers as outliers_command
-from dataprep.output_files import require_new_file
 
 if TYPE_CHECKING:
-    from dataprep.validate import ValidateOptions
+    from dataprep.inspection.validate import ValidateOptions
 
 T = TypeVar("T")
 
@@ -95,13 +95,13 @@ FailOn = Annotated[
 ]
 # Jobs, Timeout, MaxPixels, MinSize, CacheDir, NoCache, Threshold, Seed, Layout, Engine, RayAddress, Augment:
 # declared once, with their ranges, in dataprep/options.py (shared with trainer's command line); the
-# defaults below are dataprep/defaults.py's named constants.
+# defaults below are dataprep/base/defaults.py's named constants.
 
 
 @contextlib.contextmanager
 def _on_interrupt(message: str) -> Iterator[None]:
     """Ctrl-C inside the block: one line saying what was kept and what to run, exit 130."""
-    from dataprep.errors import Interrupted
+    from dataprep.base.errors import Interrupted
 
     try:
         yield
@@ -112,7 +112,7 @@ def _on_interrupt(message: str) -> Iterator[None]:
 def _validate_options(
     jobs: int | None, timeout: float, cache_dir: Path | None, no_cache: bool, max_pixels: int, min_size: int
 ) -> ValidateOptions:
-    from dataprep.validate import ValidateOptions
+    from dataprep.inspection.validate import ValidateOptions
 
     return ValidateOptions(
         jobs=jobs, timeout_s=timeout, cache_dir=cache_dir, use_cache=not no_cache, max_pixels=max_pixels,
@@ -146,8 +146,8 @@ def validate(
     import sys
 
     from dataprep import render
-    from dataprep.findings import parse_severity
-    from dataprep.validate_stream import validate_streamed
+    from dataprep.base.findings import parse_severity
+    from dataprep.inspection.validate_stream import validate_streamed
 
     level = parse_severity(fail_on, allow_never=True)
     require_new_file(csv_out, "--csv", force)
@@ -160,8 +160,8 @@ def validate(
         report = validate_streamed(directory, options)  # every result on disk: memory stays flat at any size
     try:
         if not report.images:
-            from dataprep.errors import DataprepError
-            from dataprep.scan import no_images_message
+            from dataprep.base.errors import DataprepError
+            from dataprep.inspection.scan import no_images_message
 
             raise DataprepError(no_images_message(report.scan_for_message(), directory))
         if csv_out is not None:
@@ -226,9 +226,9 @@ def _clean_label_issues(
     import json
 
     from dataprep import render
-    from dataprep.errors import DataprepError
-    from dataprep.label_issues import clean_label_issues, read_label_issues, select_suspects
-    from dataprep.outliers import read_outliers
+    from dataprep.actions.relabel import clean_label_issues, read_label_issues, select_suspects
+    from dataprep.base.errors import DataprepError
+    from dataprep.embeddings.outliers import read_outliers
 
     option = "--outliers" if outliers else "--label-issues"
     if delete or duplicates:
@@ -237,7 +237,7 @@ def _clean_label_issues(
         raise DataprepError("--min-score is a label-issue score (0-1); with --outliers choose with --top N")
     suspects = select_suspects(read_outliers(file) if outliers else read_label_issues(file), top, min_score)
     with render.progress_bar("validating", enabled=not json_out) as progress:
-        from dataprep.validate import ValidateOptions
+        from dataprep.inspection.validate import ValidateOptions
 
         result = clean_label_issues(directory, suspects, quarantine, dry_run, ValidateOptions(progress=progress))
     if json_out:
@@ -294,10 +294,10 @@ def clean(
     import json
 
     from dataprep import render
-    from dataprep.clean import CleanOptions
-    from dataprep.clean import clean as run_clean
-    from dataprep.errors import DataprepError
-    from dataprep.findings import Severity, parse_severity
+    from dataprep.actions.clean import CleanOptions
+    from dataprep.actions.clean import clean as run_clean
+    from dataprep.base.errors import DataprepError
+    from dataprep.base.findings import Severity, parse_severity
 
     if label_issues is not None and outliers is not None:
         raise DataprepError("--label-issues and --outliers both given; clean one list at a time")
@@ -376,7 +376,7 @@ def duplicates(
     """Groups of exact (same bytes or pixels) and near duplicates (resized, re-compressed, cropped, rotated, recoloured, mirrored copies); with --semantic also look-alike copies."""
 
     from dataprep import render
-    from dataprep.duplicates import duplicates_report
+    from dataprep.duplicates.search import duplicates_report
 
     require_new_file(plot, "--plot", force)
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
@@ -417,7 +417,7 @@ def leakage(
     """Exact and near duplicates that sit in more than one split (train/test leakage). Exit 1 when any exists."""
 
     from dataprep import render
-    from dataprep.duplicates import leakage_report
+    from dataprep.duplicates.search import leakage_report
 
     options = _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size)
     report = _with_hashing_progress(
@@ -450,7 +450,7 @@ def restore(
     import json
 
     from dataprep import render
-    from dataprep.restore import restore as run_restore
+    from dataprep.actions.restore import restore as run_restore
 
     with _on_interrupt(
         f"restore stopped; files restored so far are back; finish with: "
@@ -486,8 +486,8 @@ def relabel(
     import json
 
     from dataprep import render
-    from dataprep.label_issues import read_label_issues, select_suspects
-    from dataprep.label_issues import relabel as run_relabel
+    from dataprep.actions.relabel import read_label_issues, select_suspects
+    from dataprep.actions.relabel import relabel as run_relabel
 
     result = run_relabel(directory, select_suspects(read_label_issues(label_issues), top, min_score), record, dry_run)
     if json_out:
@@ -516,7 +516,7 @@ def augment_preview(
 ) -> None:
     """Show what training augmentation does to your images: a grid, original first in each row."""
     require_new_file(out, "--out", force, ".png")
-    from dataprep.preview import render_augment_preview  # imports TensorFlow: only when this command runs
+    from dataprep.insight.preview import render_augment_preview  # imports TensorFlow: only when this command runs
 
     def skipped(rel: str, reason: str) -> None:
         typer.echo(f"warning: skipped {rel}: cannot decode ({reason})", err=True)
@@ -678,7 +678,7 @@ def stats(
     import json
 
     from dataprep import render
-    from dataprep.stats import dataset_stats, plot_stats
+    from dataprep.insight.stats import dataset_stats, plot_stats
 
     require_new_file(plot, "--plot", force, ".png")
     numbers = dataset_stats(directory, layout=layout)
@@ -753,8 +753,8 @@ def convert(
     import json
 
     from dataprep import render
-    from dataprep.convert import ConvertOptions
-    from dataprep.convert import convert as run_convert
+    from dataprep.actions.convert import ConvertOptions
+    from dataprep.actions.convert import convert as run_convert
 
     validate_options = with_engine(
         _validate_options(jobs, timeout, cache_dir, no_cache, max_pixels, min_size), engine, ray_address, "convert"
@@ -783,8 +783,8 @@ def convert(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-app.command("embed")(embed_command)  # declared in dataprep/embed_cli.py
-app.command("outliers")(outliers_command)  # declared in dataprep/outliers_cli.py
+app.command("embed")(embed_command)  # declared in dataprep/embeddings/embed_cli.py
+app.command("outliers")(outliers_command)  # declared in dataprep/embeddings/outliers_cli.py
 app.command("report")(report_command)  # declared in dataprep/html_report/command.py
 
 

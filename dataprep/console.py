@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from dataprep.errors import DataprepError, Interrupted
+from dataprep.base.errors import DataprepError, Interrupted
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -104,7 +104,7 @@ def decoder_note(hint: str) -> Iterator[None]:
     libpng, libtiff, TensorFlow's decode ops), in this process and in the workers it starts,
     becomes one ``note:`` line at the end, ending with `hint`; any other line is shown as usual,
     and --debug shows every line as the libraries wrote it."""
-    from dataprep.tensorflow_runtime import decoder_messages
+    from dataprep.base.tensorflow_runtime import decoder_messages
 
     with decoder_messages() as noise:
         yield

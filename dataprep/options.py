@@ -1,7 +1,7 @@
 """The command-line options both programs share, declared once with their checks.
 
 Each option is an ``Annotated`` type: its name, help, and allowed range (from
-`dataprep.defaults`). A value out of range, not a number, NaN or infinite is refused here, at
+`dataprep.base.defaults`). A value out of range, not a number, NaN or infinite is refused here, at
 the edge, before any work: one line (``Invalid value for '--jobs' / '-j': -1 is not in the
 range 0<=x<=1024``), exit 2, nothing written. `dataprep.cli` and `trainer.cli` use these types,
 so `--max-pixels` means the same in validate, split, predict and fit.
@@ -17,9 +17,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dataprep import defaults as d
-from dataprep.augment import augment_help
-from dataprep.output_files import FORCE_HELP
+from dataprep.base import defaults as d
+from dataprep.base.output_files import FORCE_HELP
+from dataprep.insight.augment import augment_help
 
 Config = TypeVar("Config")
 

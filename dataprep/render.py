@@ -14,17 +14,17 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dataprep.checks import CHECKS, DATASET_CHECKS
-from dataprep.report import Report
+from dataprep.inspection.checks import CHECKS, DATASET_CHECKS
+from dataprep.inspection.report import Report
 
 if TYPE_CHECKING:
-    from dataprep.clean import CleanResult
-    from dataprep.convert import ConvertResult
-    from dataprep.duplicates import DuplicatesReport, LeakageReport
-    from dataprep.label_issues import RelabelResult
-    from dataprep.restore import RestoreResult
+    from dataprep.actions.clean import CleanResult
+    from dataprep.actions.convert import ConvertResult
+    from dataprep.actions.relabel import RelabelResult
+    from dataprep.actions.restore import RestoreResult
+    from dataprep.duplicates.search import DuplicatesReport, LeakageReport
+    from dataprep.inspection.validate_stream import StreamedReport
     from dataprep.split import SplitResult
-    from dataprep.validate_stream import StreamedReport
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -64,7 +64,7 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressBar
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     # Redrawn from `update` (at most 10 times a second), not by Rich's refresh thread: a process
-    # with no thread of its own can fork its worker pool (dataprep.engine.fork_is_safe), which
+    # with no thread of its own can fork its worker pool (dataprep.inspection.local_engine.fork_is_safe), which
     # starts 0.1-0.3 s sooner than a forkserver.
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -203,8 +203,8 @@ def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
 
 
 def plot_duplicates(report: DuplicatesReport, path: Path) -> Path:
-    """Draw the sets of copies into a PNG, one row each (`dataprep.duplicates_plot`)."""
-    from dataprep.duplicates_plot import plot_duplicates as draw
+    """Draw the sets of copies into a PNG, one row each (`dataprep.duplicates.plot`)."""
+    from dataprep.duplicates.plot import plot_duplicates as draw
 
     return draw(report, path)
 

@@ -9,7 +9,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 from trainer.models import DEFAULT_MODEL, build_model, find_backbone, list_models, model_info
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from dataprep.tensorflow_runtime import tf_error_message
-from dataprep.tf_decode import JPEG_RATIOS, decode_full, decode_image, decode_jpeg_at, jpeg_ratio_index
+from dataprep.base.tensorflow_runtime import tf_error_message
+from dataprep.base.tf_decode import JPEG_RATIOS, decode_full, decode_image, decode_jpeg_at, jpeg_ratio_index
 from trainer import data
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE
-from dataprep.errors import DataprepError
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE
+from dataprep.base.errors import DataprepError
 from trainer import data
 from trainer.plots import write_confusion_png
 from trainer.run_folder import load_run

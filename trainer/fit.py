@@ -23,10 +23,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
-from dataprep.errors import DataprepError
-from dataprep.folder_lock import LOCK_NAME
-from dataprep.folds import refuse_folds_only_split
+from dataprep.base.errors import DataprepError
+from dataprep.base.folder_lock import LOCK_NAME
+from dataprep.insight.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
+from dataprep.split.folds import refuse_folds_only_split
 from trainer import data, run_folder, transfer
 from trainer.config import CLASS_WEIGHTS, LR_SCHEDULES, PRECISIONS, FitConfig
 from trainer.distribute import choose_strategy, strategy_name, worker_count
@@ -190,8 +190,8 @@ def split_files(config: FitConfig) -> tuple[data.FileList, data.FileList, data.F
 
 
 def fold_files(where: str, fold: int) -> tuple[data.FileList, data.FileList, data.FileList | None]:
-    """Fold `fold` against the rest, read where the files are (`dataprep.folds.read_folds`)."""
-    from dataprep.folds import read_folds
+    """Fold `fold` against the rest, read where the files are (`dataprep.split.folds.read_folds`)."""
+    from dataprep.split.folds import read_folds
 
     assignment = read_folds(where)
     index = {name: i for i, name in enumerate(assignment.class_names)}
@@ -220,7 +220,7 @@ def fit(
     configuration saved there and the data folder of `config` (it must hold the same files).
     Options named in `given` (those the user typed) must match the saved ones unless `override`.
     Extra `callbacks` run after the built-in ones. Ctrl-C ends at the last completed epoch
-    with `dataprep.errors.Interrupted` naming the command that continues.
+    with `dataprep.base.errors.Interrupted` naming the command that continues.
     """
     workers, worker_index = worker_count()
     chief = worker_index == 0

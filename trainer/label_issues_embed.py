@@ -5,7 +5,7 @@ A network that already tells cats from dogs from flowers turns the question "is 
 wrong?" into a linear one: each image's 1280-d MobileNetV2 vector (`dataprep.embeddings`, cached
 per file, so a second run computes nothing) is scored by a logistic regression (scikit-learn,
 which cleanlab requires anyway) trained on the other folds. The folds are the duplicate-aware ones
-of the CNN method (`dataprep.folds.plan_folds` over `dataprep.duplicates` groups), so a copy of a
+of the CNN method (`dataprep.split.folds.plan_folds` over `dataprep.duplicates.search` groups), so a copy of a
 flipped image with the same wrong label never teaches the model that scores it.
 
 Beside it, each image's neighbour agreement: the share of its nearest neighbours in the *other*
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dataprep.errors import DataprepError
-from dataprep.folds import plan_folds
+from dataprep.base.errors import DataprepError
+from dataprep.split.folds import plan_folds
 from trainer.label_issues import (
     Items,
     LabelIssue,

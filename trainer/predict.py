@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE
-from dataprep.errors import DataprepError
-from dataprep.tensorflow_runtime import tf_error_message
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE
+from dataprep.base.errors import DataprepError
+from dataprep.base.tensorflow_runtime import tf_error_message
 from trainer import data
 from trainer.plots import GridImage, write_prediction_grid
 from trainer.run_folder import LoadedRun, load_run

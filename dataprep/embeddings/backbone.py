@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataprep.base.errors import DataprepError
 from dataprep.embeddings.torch_weights import file_sha256, read_torch_state_dict
-from dataprep.errors import DataprepError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily at run time
     import keras

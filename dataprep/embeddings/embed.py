@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
+from dataprep.base.errors import DataprepError, Interrupted
+from dataprep.base.findings import Severity
+from dataprep.base.journal import atomic_file
 from dataprep.embeddings.backbone import BACKBONE, EMBEDDING_DIM, MIN_IMAGE_SIZE, resolve_weights, weights_digest
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
 from dataprep.embeddings.vector_cache import VectorCache, vector_key
-from dataprep.engine import InterruptHook, interrupts_as_keyboard_interrupt
-from dataprep.errors import DataprepError, Interrupted
-from dataprep.findings import Severity
-from dataprep.journal import atomic_file
-from dataprep.report import FileResult
-from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset, split_role
+from dataprep.inspection.local_engine import InterruptHook, interrupts_as_keyboard_interrupt
+from dataprep.inspection.report import FileResult
+from dataprep.inspection.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset, split_role
+from dataprep.inspection.validate import ValidateOptions, inspect_scan
 from dataprep.split.manifest import link_targets
-from dataprep.validate import ValidateOptions, inspect_scan
 
 EMBEDDINGS_VERSION = 1
 ProgressFn = Callable[[int, int], None]
@@ -125,7 +125,7 @@ def embed_folder(
 def _engine_session(engine: str, ray_address: str | None) -> AbstractContextManager[Any]:
     if engine != "ray":
         return nullcontext()
-    from dataprep.ray_engine import ray_session
+    from dataprep.inspection.ray_engine import ray_session
 
     return ray_session(ray_address)
 

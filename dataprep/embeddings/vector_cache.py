@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from dataprep.cache import FileCache
-from dataprep.scan import FileRecord
+from dataprep.inspection.cache import FileCache
+from dataprep.inspection.scan import FileRecord
 
 
 def vector_key(model: str, weights_digest: str, image_size: int) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dataprep.defaults import (
+from dataprep.base.defaults import (
     DEFAULT_ENGINE,
     DEFAULT_GALLERY,
     DEFAULT_MAX_PIXELS,
@@ -18,7 +18,7 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_TIMEOUT_S,
 )
-from dataprep.engine_options import with_engine
+from dataprep.inspection.engine_options import with_engine
 from dataprep.options import (
     CacheDir,
     Engine,
@@ -89,8 +89,8 @@ def report(
     from dataprep.html_report.inputs import gather_inputs
     from dataprep.html_report.output import ReportOptions, check_out_dir, write_report
     from dataprep.html_report.page import GalleryCaps
-    from dataprep.scan import require_directory
-    from dataprep.validate import ValidateOptions
+    from dataprep.inspection.scan import require_directory
+    from dataprep.inspection.validate import ValidateOptions
 
     root = require_directory(directory)
     check_out_dir(out.expanduser().absolute(), root.resolve(), force)  # before minutes of validating

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from html import escape
 
 from dataprep import __version__
-from dataprep.defaults import DEFAULT_GALLERY
+from dataprep.base.defaults import DEFAULT_GALLERY
 from dataprep.html_report.model import Card, CardGroup, Section
 
 ASSETS = "report-files"  # beside index.html: thumbs/, pages/, the no-preview picture
