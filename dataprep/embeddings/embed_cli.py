@@ -14,7 +14,7 @@ import typer
 
 from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
 from dataprep.inspection.engine_options import check_engine
-from dataprep.options import BatchSize, CacheDir, Engine, NoCache, RayAddress
+from dataprep.options import BatchSize, CacheDir, Engine, JsonOut, NoCache, RayAddress
 from dataprep.options import ImageSize as ImageSizeOption
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def embed(
             "--weights", help="imagenet (the installed MobileNetV2 weights) or a weights file (.pth or .weights.h5)."
         ),
     ] = "imagenet",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+    json_out: JsonOut = False,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     layout: Annotated[
