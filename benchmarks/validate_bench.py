@@ -136,7 +136,7 @@ def run_validate(root: Path, cache: Path) -> tuple[float, dict]:  # type: ignore
 
 _NO_PROPERTIES = """
 import sys
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.validate import ValidateOptions, validate
 
 if __name__ == "__main__":
     validate(sys.argv[1], ValidateOptions(use_cache=False, image_properties=False))
@@ -203,9 +203,9 @@ def print_folder(name: str, r: dict[str, float], cores: int) -> None:
 
 _POOL_START = """
 import sys, time
-from dataprep.checks import CheckOptions
-from dataprep.engine import inspect_files
-from dataprep.scan import scan_dataset
+from dataprep.inspection.checks import CheckOptions
+from dataprep.inspection.local_engine import inspect_files
+from dataprep.inspection.scan import scan_dataset
 
 if __name__ == "__main__":
     two = scan_dataset(sys.argv[1]).images[:2]
@@ -220,8 +220,8 @@ def profile(root: Path) -> None:
     fixed costs of a run."""
     import numpy as np  # noqa: F401 - imported before timing
 
-    from dataprep.checks import CheckOptions, Sample, run_checks
-    from dataprep.checks.image_properties import image_properties
+    from dataprep.inspection.checks import CheckOptions, Sample, run_checks
+    from dataprep.inspection.checks.image_properties import image_properties
 
     files = list_images(root)
     opts = CheckOptions()

@@ -20,10 +20,10 @@ import pytest
 from conftest import DEMO, ZOO
 from typer.testing import CliRunner
 
-from dataprep.checks import CheckOptions
 from dataprep.cli import app
-from dataprep.engine import inspect_files
-from dataprep.scan import scan_dataset
+from dataprep.inspection.checks import CheckOptions
+from dataprep.inspection.local_engine import inspect_files
+from dataprep.inspection.scan import scan_dataset
 
 ray = pytest.importorskip("ray")
 
@@ -92,7 +92,7 @@ def test_duplicates_and_split_on_ray_equal_local(cluster: Any, zoo_and_demo: Pat
 def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -> None:
     from test_engine import slow_inspect
 
-    from dataprep.ray_engine import RayInspector
+    from dataprep.inspection.ray_engine import RayInspector
 
     records = scan_dataset(zoo_and_demo).images
     expected = {r.rel: r.to_cache() for r in inspect_files(records, NO_TF, jobs=0)}
@@ -120,7 +120,7 @@ def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -
 def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_path: Path) -> None:
     from test_engine import misbehaving_inspect
 
-    from dataprep.ray_engine import RayInspector
+    from dataprep.inspection.ray_engine import RayInspector
 
     good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
     for rel in ("c/a1.jpg", "c/a2.jpg", "c/a3.jpg", "c/a4.jpg", "c/crash.jpg", "d/a5.jpg", "d/a6.jpg", "d/hang.jpg"):
@@ -146,7 +146,7 @@ def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from dataprep.engine import INTERRUPT_HOOK_ENV
+    from dataprep.inspection.local_engine import INTERRUPT_HOOK_ENV
 
     env = {**os.environ, INTERRUPT_HOOK_ENV: "40"}
     env.pop("RAY_ADDRESS", None)
@@ -170,8 +170,8 @@ class _CpuHog:
 
 
 def test_a_cluster_with_no_free_cpu_is_one_line_not_a_hang(cluster: Any, tmp_path: Path) -> None:
-    from dataprep.errors import DataprepError
-    from dataprep.ray_engine import RayInspector
+    from dataprep.base.errors import DataprepError
+    from dataprep.inspection.ray_engine import RayInspector
 
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
@@ -187,8 +187,8 @@ def test_a_cluster_with_no_free_cpu_is_one_line_not_a_hang(cluster: Any, tmp_pat
 
 
 def test_a_cluster_without_cpus_is_refused(cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from dataprep.errors import DataprepError
-    from dataprep.ray_engine import RayInspector
+    from dataprep.base.errors import DataprepError
+    from dataprep.inspection.ray_engine import RayInspector
 
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
@@ -236,8 +236,8 @@ def _hashes(n: int, seed: int = 0) -> Any:
 def test_pair_search_parts_on_ray_equal_the_local_search(cluster: Any) -> None:
     import numpy as np
 
-    from dataprep.hash_index import HashIndex
-    from dataprep.ray_pairs import ray_pairs_within, ray_query
+    from dataprep.duplicates.hash_index import HashIndex
+    from dataprep.duplicates.ray_pairs import ray_pairs_within, ray_query
 
     hashes = _hashes(20_000)
     queries = hashes[::3] ^ np.uint64(0b1011)  # not in the index: like mirrored and cropped pHashes
@@ -261,8 +261,8 @@ class PidParts:
 def test_a_search_in_parts_runs_on_ray_only_for_an_engine_ray_command_with_work(
     cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dataprep import ray_pairs
-    from dataprep.validate import ValidateOptions
+    from dataprep.duplicates import ray_pairs
+    from dataprep.inspection.validate import ValidateOptions
 
     here = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=10**9))  # no --engine ray
     assert here == [(k, os.getpid()) for k in range(6)]
@@ -276,8 +276,8 @@ def test_a_search_in_parts_runs_on_ray_only_for_an_engine_ray_command_with_work(
 def test_embedding_neighbours_on_ray_equal_the_local_search(cluster: Any) -> None:
     import numpy as np
 
+    from dataprep.duplicates.ray_pairs import ray_nearest_neighbours
     from dataprep.embeddings.neighbours import nearest_neighbours
-    from dataprep.ray_pairs import ray_nearest_neighbours
 
     rng = np.random.default_rng(4)
     vectors = rng.standard_normal((12_000, 16)).astype(np.float32)
@@ -294,7 +294,7 @@ def test_embedding_neighbours_on_ray_equal_the_local_search(cluster: Any) -> Non
 def test_duplicates_with_the_pair_search_on_ray_equal_local(
     cluster: Any, zoo_and_demo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dataprep import ray_pairs
+    from dataprep.duplicates import ray_pairs
 
     local = _cli_json("duplicates", str(zoo_and_demo), "--jobs", "2")
     parts: list[int] = []
@@ -315,8 +315,8 @@ def test_duplicates_with_the_pair_search_on_ray_equal_local(
 def test_a_node_lost_during_the_pair_search_changes_nothing(cluster: Any) -> None:
     import numpy as np
 
-    from dataprep.hash_index import HashIndex
-    from dataprep.ray_pairs import part_results
+    from dataprep.duplicates.hash_index import HashIndex
+    from dataprep.duplicates.ray_pairs import part_results
 
     hashes = _hashes(150_000, seed=1)
     expected = HashIndex(hashes).pairs_within(10)

@@ -94,7 +94,7 @@ def test_a_ray_auth_mode_without_the_token_is_one_line_and_starts_nothing(monkey
 
 PRIVATE_RAY = """
 import sys
-from dataprep.ray_engine import ray_session
+from dataprep.inspection.ray_engine import ray_session
 with ray_session() as ray:
     print(ray.get_runtime_context().gcs_address, flush=True)
     sys.stdin.readline()
