@@ -146,3 +146,17 @@ def test_the_private_ray_refuses_a_client_without_its_token(tmp_path: Path) -> N
         assert allowed.startswith("connected"), allowed  # the same client, given the token
     finally:
         private.communicate("\n", timeout=120)
+
+
+def test_the_private_ray_token_file_is_made_readable_by_its_owner_only(tmp_path, monkeypatch):
+    """Ray 2.60 writes its token with mode 644; anyone who reads it can run code on the cluster."""
+    from dataprep.inspection.ray_engine import private_token_file
+
+    token = tmp_path / "auth_token"
+    token.write_text("secret")
+    token.chmod(0o644)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    assert private_token_file() == token
+    assert token.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "missing"))
+    assert private_token_file() is None

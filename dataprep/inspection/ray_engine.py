@@ -175,6 +175,21 @@ def _start_private(ray: Any, num_cpus: int | None, quiet: dict[str, Any]) -> Non
             f"Ray {ray.__version__} started without token authentication; "
             "install Ray 2.60 or later: pip install 'dataprep[ray]'"
         )
+    private_token_file()
+
+
+def private_token_file() -> Path | None:
+    """Make Ray's token file readable by this user only. Ray 2.60 writes `~/.ray/auth_token` with
+    mode 644: on a shared machine anyone could read the token and run code as this user on the
+    cluster. Ray's own processes run as this user, so 600 takes nothing from them."""
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        info = path.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:  # no token file (RAY_AUTH_TOKEN set instead), or not ours to change
+        return None
+    return path
 
 
 class InspectActor:
