@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -200,7 +201,9 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     from PIL import Image
 
     h, w = rgb.shape[:2]
-    pixel_hash = hashlib.blake2b(f"{h}x{w}:".encode() + np.ascontiguousarray(rgb).tobytes(), digest_size=16).hexdigest()
+    rgb = np.ascontiguousarray(rgb)
+    digest = hashlib.blake2b(f"{h}x{w}:".encode(), digest_size=16)
+    digest.update(rgb)  # the array's own buffer: no copy of its bytes
     im = Image.fromarray(rgb)
     small = rgb
     scale = min(1.0, ANALYSIS_SIDE / max(h, w))
@@ -220,7 +223,12 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
         d_hash = dhash(np.asarray(gray_im.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BOX), dtype=np.int16))
     values = _measures(small, np.asarray(gray_im), np.array(gray_im.histogram(), dtype=np.float64))
     values["aspect_ratio"] = min(w, h) / max(w, h)
-    return ImageProperties(p_hash, d_hash, pixel_hash, {k: round(v, 4) for k, v in values.items()}, signature)
+    return ImageProperties(
+        p_hash, d_hash, digest.hexdigest(), {k: round(v, 4) for k, v in values.items()}, signature
+    )
+
+
+_BRIGHTNESS = None  # the weights as a float32 vector, made on first use (numpy is imported lazily)
 
 
 def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dict[str, float]:
@@ -230,11 +238,15 @@ def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dic
     import numpy as np
 
     pixels = rgb.reshape(-1, 3)
-    brightness = np.sqrt((pixels.astype(np.float32) ** 2) @ np.array(_BRIGHTNESS_WEIGHTS, dtype=np.float32))
+    squares = pixels.astype(np.float32)
+    np.multiply(squares, squares, out=squares)
+    brightness = squares @ _brightness_weights()
+    np.sqrt(brightness, out=brightness)
     n = brightness.size
     low, high = (n - 1) // 100, (n - 1) - (n - 1) // 100  # the 1st and 99th percentile ranks
     r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
-    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    spread = np.maximum(np.maximum(r, g), b)
+    spread -= np.minimum(np.minimum(r, g), b)
     levels = np.arange(256, dtype=np.float64)
     mean = float(gray_counts @ levels) / n
     std = float(np.sqrt(max(0.0, float(gray_counts @ (levels - mean) ** 2) / n)))
@@ -248,6 +260,15 @@ def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dic
         "sharpness": _sharpness(gray, std),
         "colour_spread": float(np.partition(spread, high)[high]),
     }
+
+
+def _brightness_weights() -> np.ndarray:
+    import numpy as np
+
+    global _BRIGHTNESS
+    if _BRIGHTNESS is None:
+        _BRIGHTNESS = np.array(_BRIGHTNESS_WEIGHTS, dtype=np.float32)
+    return _BRIGHTNESS
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -280,14 +301,21 @@ def _content(counts: np.ndarray) -> dict[str, float]:
 def _sharpness(gray: np.ndarray, spread: float) -> float:
     """Edge strength relative to contrast: the Laplacian's spread over the gray levels' spread
     (`spread`) on the thumbnail. Scale-free (the thumbnail has a fixed size) and contrast-free (a
-    dark but sharp photo is not blurry); 0 for a flat image."""
+    dark but sharp photo is not blurry); 0 for a flat image. The Laplacian's values are small
+    integers, so their spread comes from two exact integer sums (no float64 copy of the image, no BLAS
+    call: a threaded BLAS in every pool worker costs more than it saves)."""
     import numpy as np
 
     if min(gray.shape) < 3 or spread < FLAT_STD:
         return 0.0
-    g = gray.astype(np.int16)
-    lap = 4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]
-    return float(lap.std()) / spread
+    g = gray.astype(np.int32)
+    lap = g[1:-1, 1:-1] * 4
+    for side in (g[:-2, 1:-1], g[2:, 1:-1], g[1:-1, :-2], g[1:-1, 2:]):
+        lap -= side
+    n = lap.size
+    total = int(lap.sum())
+    np.multiply(lap, lap, out=lap)  # |lap| <= 1020: its square fits in int32, the sums in int64
+    return math.sqrt((n * int(lap.sum(dtype=np.int64)) - total * total) / (n * n)) / spread
 
 
 def hamming(a: str, b: str) -> int:
