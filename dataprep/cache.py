@@ -3,6 +3,11 @@
 One SQLite file under the user cache dir ($XDG_CACHE_HOME/dataprep, else ~/.cache/dataprep).
 A row is keyed by the file's absolute path and is reused only when size, mtime_ns, the checks'
 version and the check options all match. Nothing is ever written into the dataset folder.
+
+Beside the result itself, a row holds what a validate run file keeps of it (`CacheRow`: the group,
+worst severity, sha256, odd-size side and the reported text), so a re-run of an unchanged folder
+copies its rows into the run file with one SQL join (`dataprep.run_store.RunStore.fill_from_cache`),
+without reading a result into Python.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from dataprep.errors import DataprepError
 from dataprep.report import FileResult
 from dataprep.scan import FileRecord
 
-CACHE_FILE = "results-v1.sqlite3"
+CACHE_FILE = "results-v2.sqlite3"  # v2: the run-file columns beside each result
 LOOKUP_BATCH = 500  # paths per query; SQLite allows 32766 parameters
 
 
@@ -30,7 +36,24 @@ def default_cache_dir() -> Path:
 def _path_key(path: Path) -> str:
     """The row key of a file: its absolute path, with bytes that are not UTF-8 (which SQLite
     text cannot hold) written as backslash escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path_key(os.fsencode(path))
+
+
+def path_key(raw: bytes) -> str:
+    """`_path_key` of a path already encoded (os.fsencode)."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+class CacheRow(NamedTuple):
+    """One inspection result as the cache keeps it: the result (`FileResult.to_cache()` as JSON) and
+    the columns a validate run file copies (`dataprep.validate_files.cache_row` makes them)."""
+
+    result: str
+    group: int  # image or junk by content (dataprep.run_store's IMAGE / JUNK)
+    worst: int  # 0 without findings, else 1 + the worst severity's rank
+    sha256: str | None
+    side: float | None  # sqrt(width * height) where odd_size judges the image
+    report: str  # the run file's text of the result: without hashes (for junk: the junk result)
 
 
 class ResultCache:
@@ -46,7 +69,7 @@ class ResultCache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS results (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                " key TEXT, result TEXT)"
+                " key TEXT, result TEXT, grp INTEGER, worst INTEGER, sha256 TEXT, side REAL, report TEXT)"
             )
         except (OSError, sqlite3.Error) as err:
             raise DataprepError(
@@ -73,13 +96,15 @@ class ResultCache:
                     found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(result))
         return found
 
-    def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
-        rows = [
-            (_path_key(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache())) for rec, res in pairs
-        ]
+    @property
+    def path(self) -> Path:
+        return self.directory / CACHE_FILE
+
+    def store(self, pairs: Iterable[tuple[FileRecord, CacheRow]]) -> None:
+        rows = [(_path_key(rec.path), rec.size, rec.mtime_ns, self.key, *row) for rec, row in pairs]
         if rows:
             with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self._db.close()

@@ -7,9 +7,11 @@ Python API) reads the finished run back into a Report (`StreamedReport.to_report
 
 1. The walk (`scan.walk_scan`) streams every file and problem into the run file; only the class
    folders seen stay in memory.
-2. The cache is read in chunks; what it lacks goes to a `todo` table, and one engine run (the
-   local pool or Ray, `engines.result_stream`) inspects it, indexing the records straight from
-   the run file (`TodoRecords`); each result goes to the run file and the cache as it arrives.
+2. The cache is attached to the run file and every unchanged image's row copied over in one SQL
+   join (`RunStore.fill_from_cache`: no result is read into Python); what it lacks goes to a `todo`
+   table, and one engine run (the local pool or Ray, `engines.result_stream`) inspects it,
+   indexing the records straight from the run file (`TodoRecords`); each result goes to the run
+   file and the cache as it arrives.
    The per-file rules and the inspect loop are in `dataprep.validate_files` (`inspect_todo`,
    `content_junk_reason`, `junk_result`).
 3. The dataset findings, written only here, in SQL over the run file: odd_size against the median
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, overload
 
-from dataprep.cache import ResultCache, fingerprint
+from dataprep.cache import CacheRow, ResultCache, fingerprint
 from dataprep.checks import CHECKS_VERSION, Check, finding
 from dataprep.errors import Interrupted
 from dataprep.findings import Finding, Severity
@@ -55,7 +57,6 @@ from dataprep.validate_files import (
     JUNK_DETAIL,
     ODD_SIZE_MIN_IMAGES,
     ValidateOptions,
-    content_junk_reason,
     inspect_todo,
     junk_result,
     problem_result,
@@ -277,18 +278,15 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
     store.db.execute("CREATE INDEX files_order ON files (junk, sort, seq)")
     store.db.execute("CREATE TABLE todo (pos INTEGER PRIMARY KEY, seq INTEGER)")
     cache = _cache(opts)
-    known = 0
     try:
-        for chunk in store.files(junk=False):
-            hits = cache.lookup(rec for _, rec in chunk) if cache else {}
-            known += len(hits)
-            store.add_results([_classified(seq, rec, hits[rec.rel]) for seq, rec in chunk if rec.rel in hits])
-            store.db.executemany(
-                "INSERT INTO todo (seq) VALUES (?)", [(seq,) for seq, rec in chunk if rec.rel not in hits]
-            )
+        known = store.fill_from_cache(cache) if cache else 0
     finally:
         if cache:
             cache.close()
+    store.db.execute(
+        "INSERT INTO todo (seq) SELECT seq FROM files WHERE junk = 0 AND seq NOT IN (SELECT seq FROM results)"
+        " ORDER BY sort, seq"
+    )
     for chunk in store.files(junk=True):
         store.add_results([(JUNK, seq, junk_result(rec, junk_reason(rec.name) or "")) for seq, rec in chunk])
     store.db.commit()
@@ -298,12 +296,6 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
 def _cache(opts: ValidateOptions) -> ResultCache | None:
     key = f"checks={CHECKS_VERSION};{fingerprint(opts.check_options)}"
     return ResultCache(opts.cache_dir, key) if opts.use_cache else None
-
-
-def _classified(seq: int, rec: FileRecord, result: FileResult) -> tuple[int, int, FileResult]:
-    """An image's result row, or a junk row when its content is no image (`content_junk_reason`)."""
-    reason = content_junk_reason(rec, result)
-    return (IMAGE, seq, result) if reason is None else (JUNK, seq, junk_result(rec, reason))
 
 
 class TodoRecords(Sequence[FileRecord]):
@@ -360,13 +352,12 @@ def inspect_run(
     cache, and the next run reuses it, as `validate()` does."""
     todo = TodoRecords(store)
     cache = _cache(opts)
-    rows: list[tuple[int, int, FileResult]] = []
+    rows: list[tuple[int, CacheRow]] = []
 
-    def record(index: int, result: FileResult) -> None:
-        seq, rec = todo.entry(index)
-        rows.append(_classified(seq, rec, result))
+    def record(index: int, result: FileResult, row: CacheRow) -> None:
+        rows.append((todo.entry(index)[0], row))
         if len(rows) >= WRITE_BATCH:
-            store.add_results(rows)
+            store.add_inspected(rows)
             rows.clear()
 
     try:
@@ -374,7 +365,7 @@ def inspect_run(
     finally:
         if cache:
             cache.close()
-    store.add_results(rows)
+    store.add_inspected(rows)
     counts = dict(store.db.execute("SELECT grp, COUNT(*) FROM results GROUP BY grp").fetchall())
     return counts.get(IMAGE, 0), counts.get(JUNK, 0), known, inspected
 

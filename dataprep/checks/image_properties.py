@@ -203,7 +203,7 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     h, w = rgb.shape[:2]
     rgb = np.ascontiguousarray(rgb)
     digest = hashlib.blake2b(f"{h}x{w}:".encode(), digest_size=16)
-    digest.update(rgb)  # the array's own buffer: no copy of its bytes
+    digest.update(rgb.data)  # the array's own buffer: no copy of its bytes
     im = Image.fromarray(rgb)
     small = rgb
     scale = min(1.0, ANALYSIS_SIDE / max(h, w))
@@ -223,9 +223,7 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
         d_hash = dhash(np.asarray(gray_im.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BOX), dtype=np.int16))
     values = _measures(small, np.asarray(gray_im), np.array(gray_im.histogram(), dtype=np.float64))
     values["aspect_ratio"] = min(w, h) / max(w, h)
-    return ImageProperties(
-        p_hash, d_hash, digest.hexdigest(), {k: round(v, 4) for k, v in values.items()}, signature
-    )
+    return ImageProperties(p_hash, d_hash, digest.hexdigest(), {k: round(v, 4) for k, v in values.items()}, signature)
 
 
 _BRIGHTNESS = None  # the weights as a float32 vector, made on first use (numpy is imported lazily)
