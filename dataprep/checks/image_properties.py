@@ -148,8 +148,9 @@ def _hash_bits(blocks: np.ndarray) -> list[str]:
     flat = blocks.reshape(len(blocks), -1)
     middle = flat.shape[1] // 2  # the median of 64 values: the mean of the 32nd and 33rd smallest
     median = np.sort(flat, axis=1)[:, middle - 1 : middle + 1].mean(axis=1, keepdims=True)
-    bits = flat > median
-    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
+    digits = np.packbits(flat > median, axis=1).tobytes().hex()
+    n = len(digits) // len(blocks)
+    return [digits[k : k + n] for k in range(0, len(digits), n)]
 
 
 def near_signature(grid: np.ndarray, thumb: np.ndarray, colour: np.ndarray) -> tuple[str, NearSignature]:
@@ -204,7 +205,7 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     rgb = np.ascontiguousarray(rgb)
     digest = hashlib.blake2b(f"{h}x{w}:".encode(), digest_size=16)
     digest.update(rgb.data)  # the array's own buffer: no copy of its bytes
-    im = Image.fromarray(rgb)
+    im = Image.frombuffer("RGB", (w, h), rgb.data, "raw", "RGB", 0, 1)
     small = rgb
     scale = min(1.0, ANALYSIS_SIDE / max(h, w))
     if scale < 1.0:
@@ -213,7 +214,9 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     gray_im = im.convert("L")
     # One resize to the hash grid; the 32x32 pHash input and thumbnail are its 2x2 means.
     grid = np.asarray(gray_im.resize((GRID_SIDE, GRID_SIDE), Image.Resampling.BOX), dtype=np.float64)
-    gray32 = (grid[0::2, 0::2] + grid[1::2, 0::2] + grid[0::2, 1::2] + grid[1::2, 1::2]) * 0.25
+    pairs = grid[0::2] + grid[1::2]  # sums of integers: exact in any order
+    gray32 = pairs[:, 0::2] + pairs[:, 1::2]
+    gray32 *= 0.25
     p_hash = d_hash = signature = None
     if float(gray32.std()) >= FLAT_STD:
         thumb = np.floor(gray32 + 0.5).astype(np.uint8)
