@@ -8,7 +8,7 @@ phone's straighten tool does), and two combined edits (5% crop + quality 60; gra
 `validate` runs once (no TensorFlow, no cache); then, in the same run:
 
 - `old`: pHash only, every pair within 10 bits joined transitively (dataprep before this change);
-- `new`: `dataprep.duplicates.search_duplicates` at its defaults (candidates from the direct,
+- `new`: `dataprep.duplicates.search.search_duplicates` at its defaults (candidates from the direct,
   mirrored and cropped pHashes, verified on aligned thumbnails' detail and colours);
 - `cleanvision`: CleanVision's `near_duplicates` issue check (`pip install cleanvision`, in the
   dev extra), on the same folder.
@@ -122,7 +122,7 @@ def score(groups: list[list[str]], truth: dict[str, tuple[str, str | None]]) -> 
 
 def old_groups(results: list, threshold: int = OLD_THRESHOLD) -> list[list[str]]:
     """The pHash-only method: every pair within `threshold` bits, joined transitively."""
-    from dataprep.duplicates import HashIndex, _UnionFind
+    from dataprep.duplicates.search import HashIndex, _UnionFind
 
     items = [r for r in results if r.phash]
     uf = _UnionFind(len(items))
@@ -154,8 +154,8 @@ def main() -> None:
     if not args.dir.is_dir():
         sys.exit(f"error: no such directory: '{args.dir}'")
 
-    from dataprep.duplicates import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD, search_duplicates
-    from dataprep.validate import ValidateOptions, validate
+    from dataprep.duplicates.search import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD, search_duplicates
+    from dataprep.inspection.validate import ValidateOptions, validate
 
     out: dict[str, object] = {"dir": str(args.dir), "sample": args.sample}
     with tempfile.TemporaryDirectory(prefix="dupbench-") as tmp:

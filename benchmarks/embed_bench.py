@@ -26,10 +26,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dataprep.base.tensorflow_runtime import import_tensorflow  # noqa: E402
 from dataprep.embeddings.backbone import build_mobilenetv2  # noqa: E402
 from dataprep.embeddings.embed import embed_folder  # noqa: E402
 from dataprep.embeddings.embedder import BatchEmbedder  # noqa: E402
-from dataprep.tensorflow_runtime import import_tensorflow  # noqa: E402
 
 # ../shared/data/pets-800 beside the repository (or beside the folder that holds a worktree).
 PETS = next((p / "shared/data/pets-800" for p in REPO.parents if (p / "shared/data/pets-800").is_dir()), REPO.parent)

@@ -87,8 +87,8 @@ def stand_in(path: Path, rel: str, size: int, mtime_ns: int, options: Any) -> An
     half hour validate takes on 2 busy cores, so the warm rounds time the report's own work."""
     import hashlib
 
-    from dataprep.checks import finding
-    from dataprep.report import FileResult
+    from dataprep.inspection.checks import finding
+    from dataprep.inspection.report import FileResult
 
     i = int(Path(rel).stem.removeprefix("img"))
     side = 4 if i % 1000 == 2 else 24
@@ -105,8 +105,8 @@ def stand_in(path: Path, rel: str, size: int, mtime_ns: int, options: Any) -> An
 
 
 def prefill_cache(data: Path, cache_home: Path) -> None:
-    from dataprep.scan import scan_dataset
-    from dataprep.validate import ValidateOptions, inspect_scan
+    from dataprep.inspection.scan import scan_dataset
+    from dataprep.inspection.validate import ValidateOptions, inspect_scan
 
     options = ValidateOptions(jobs=0, cache_dir=cache_home / "dataprep")
     inspect_scan(scan_dataset(data), options, inspect=stand_in)

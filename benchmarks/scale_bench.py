@@ -38,8 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dataprep.checks import CheckOptions
-from dataprep.report import FileResult
+from dataprep.inspection.checks import CheckOptions
+from dataprep.inspection.report import FileResult
 
 TEMPLATE: dict[str, Any] = {  # dataprep's result for a pets-800 photo (cats/cat.0.jpg), hashes varied per file
     "size": 33385, "mtime_ns": 0, "format": "jpeg", "width": 300, "height": 280, "mode": "RGB", "frames": 1,
@@ -66,7 +66,7 @@ def synthetic_inspect(path: Path, rel: str, size: int, mtime_ns: int, options: C
 
 
 def synthetic_scan(n: int, root: Path) -> Any:
-    from dataprep.scan import FileRecord, Scan
+    from dataprep.inspection.scan import FileRecord, Scan
 
     images = [
         FileRecord(path=root / f"class{i % 10}" / f"img{i:08d}.jpg", rel=f"class{i % 10}/img{i:08d}.jpg",
@@ -95,9 +95,9 @@ def make_files(root: Path, n: int) -> None:
 
 
 def section_engines(n: int) -> dict[str, Any]:
-    from dataprep.ray_engine import ray_session
-    from dataprep.validate import ValidateOptions
-    from dataprep.validate_stream import validate_streamed
+    from dataprep.inspection.ray_engine import ray_session
+    from dataprep.inspection.validate import ValidateOptions
+    from dataprep.inspection.validate_stream import validate_streamed
 
     def validate(root: Path, opts: ValidateOptions) -> None:  # the CLI's path
         validate_streamed(root, opts).store.close()
@@ -132,7 +132,7 @@ def section_engines(n: int) -> dict[str, Any]:
 
 def section_photos(root: Path) -> dict[str, Any]:
     """Per-file CPU cost on real photos (the projection's input): validate, local engine, no cache."""
-    from dataprep.validate import ValidateOptions, validate
+    from dataprep.inspection.validate import ValidateOptions, validate
 
     validate(root, ValidateOptions(use_cache=False, jobs=0, use_tf=False))  # page cache warm
     t = time.perf_counter()
@@ -156,7 +156,7 @@ def run_driver(n: int, engine: str, jobs: int | None, use_cache: bool = True) ->
     """validate's driver path over `n` synthetic files; returns seconds and peak RSS. Ray is
     started first and its actors' code loaded by a small run, so ingest_s is the driver's rate."""
     if engine == "ray":
-        from dataprep.ray_engine import ray_session
+        from dataprep.inspection.ray_engine import ray_session
 
         with ray_session():
             _driver_path(200, engine, jobs, use_cache)
@@ -165,7 +165,7 @@ def run_driver(n: int, engine: str, jobs: int | None, use_cache: bool = True) ->
 
 
 def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict[str, Any]:
-    from dataprep.validate import ValidateOptions, inspect_scan
+    from dataprep.inspection.validate import ValidateOptions, inspect_scan
 
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         scan = synthetic_scan(n, Path(tmp) / "root")
@@ -175,7 +175,7 @@ def _driver_path(n: int, engine: str, jobs: int | None, use_cache: bool) -> dict
         t = time.perf_counter()
         results, _, inspected = inspect_scan(scan, opts, inspect=synthetic_inspect)
         ingest_s = time.perf_counter() - t
-        from dataprep.report import Report
+        from dataprep.inspection.report import Report
 
         report = Report(root=scan.root, scan=scan, results=results, inspected=inspected)
         with open(os.devnull, "w", encoding="utf-8") as sink:
@@ -202,8 +202,8 @@ def make_tree(n: int, base: Path) -> Path:
 def run_streamed(n: int, engine: str, jobs: int | None, base: Path) -> dict[str, Any]:
     """The validate command's path (`validate_streamed`, JSON and CSV written from the run file)
     over n files on disk, with the stand-in inspect; peak RSS of this process."""
-    from dataprep.validate import ValidateOptions
-    from dataprep.validate_stream import validate_streamed
+    from dataprep.inspection.validate import ValidateOptions
+    from dataprep.inspection.validate_stream import validate_streamed
 
     root = make_tree(n, base)
     start_rss = peak_rss_mib()
@@ -335,7 +335,7 @@ def hashes_run(n: int, parts: int) -> dict[str, Any]:
     memory is the whole run's) and the time is that part's times `parts`."""
     import numpy as np
 
-    from dataprep.hash_index import HashIndex
+    from dataprep.duplicates.hash_index import HashIndex
 
     rng = np.random.default_rng(0)
     hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
@@ -412,12 +412,12 @@ def main() -> None:
         return
     if args.streamed:
         if args.chunk:
-            import dataprep.run_store
+            import dataprep.inspection.run_store
 
-            dataprep.run_store.CHUNK = args.chunk
+            dataprep.inspection.run_store.CHUNK = args.chunk
         jobs = None if args.jobs < 0 else args.jobs
         if args.engine == "ray" and args.warm:  # the driver's rate on a running Ray, its start-up apart
-            from dataprep.ray_engine import ray_session
+            from dataprep.inspection.ray_engine import ray_session
 
             with ray_session():
                 run_streamed(200, args.engine, jobs, args.tree_dir)

@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 import dataprep.split.execute as split_execute
+from dataprep.inspection.validate import ValidateOptions
 from dataprep.split import SplitSpec, split_dataset
-from dataprep.validate import ValidateOptions
 
 DEFAULT_DATA = Path("/work/shared/data/pets-800")
 

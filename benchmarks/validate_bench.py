@@ -198,8 +198,8 @@ def profile(root: Path, repeat: int = 3) -> None:
     import numpy as np
     from PIL import Image
 
-    from dataprep.checks import CheckOptions, Sample, run_checks
-    from dataprep.checks import image_properties as ip
+    from dataprep.inspection.checks import CheckOptions, Sample, run_checks
+    from dataprep.inspection.checks import image_properties as ip
 
     files = list_images(root)
     opts = CheckOptions()

@@ -14,18 +14,17 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dataprep.checks import CHECKS, DATASET_CHECKS
-from dataprep.engine import ProgressFn
-from dataprep.report import Report
+from dataprep.inspection.checks import CHECKS, DATASET_CHECKS
+from dataprep.inspection.report import Report
 
 if TYPE_CHECKING:
-    from dataprep.clean import CleanResult
-    from dataprep.convert import ConvertResult
-    from dataprep.duplicates import DuplicatesReport, LeakageReport
-    from dataprep.label_issues import RelabelResult
-    from dataprep.restore import RestoreResult
+    from dataprep.actions.clean import CleanResult
+    from dataprep.actions.convert import ConvertResult
+    from dataprep.actions.relabel import RelabelResult
+    from dataprep.actions.restore import RestoreResult
+    from dataprep.duplicates.search import DuplicatesReport, LeakageReport
+    from dataprep.inspection.validate_stream import StreamedReport
     from dataprep.split import SplitResult
-    from dataprep.validate_stream import StreamedReport
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SUMMARIES = {c.name: c.summary for c in CHECKS} | {name: text for name, (_, text) in DATASET_CHECKS.items()}
@@ -34,8 +33,30 @@ stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
 
 
+class ProgressBar:
+    """One Rich progress bar: called as `bar(done, total)` (a `ProgressFn`), and `phase(name)`
+    relabels it and starts it over, so a command with several passes (embed: checking files,
+    then computing vectors) shows one bar that says which pass it is in."""
+
+    def __init__(self, bar: Any, description: str) -> None:
+        self._bar = bar
+        self._task = bar.add_task(description, total=None)
+        self._drawn = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+        now = time.monotonic()
+        if now - self._drawn >= 0.1 or done == total:
+            self._drawn = now
+            self._bar.refresh()
+
+    def phase(self, description: str) -> None:
+        self._bar.reset(self._task, description=description, total=None)
+        self._bar.refresh()
+
+
 @contextmanager
-def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressFn | None]:
+def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressBar | None]:
     """A progress bar on stderr when it is a terminal; None (no output) otherwise."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -43,25 +64,15 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressFn 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     # Redrawn from `update` (at most 10 times a second), not by Rich's refresh thread: a process
-    # with no thread of its own can fork its worker pool (dataprep.engine.fork_is_safe), which
+    # with no thread of its own can fork its worker pool (dataprep.inspection.local_engine.fork_is_safe), which
     # starts 0.1-0.3 s sooner than a forkserver.
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=stderr, transient=True, auto_refresh=False,
     ) as bar:  # fmt: skip
-        task = bar.add_task(description, total=None)
-        drawn = 0.0
-
-        def update(done: int, total: int) -> None:
-            nonlocal drawn
-            bar.update(task, completed=done, total=total)
-            now = time.monotonic()
-            if now - drawn >= 0.1 or done == total:
-                drawn = now
-                bar.refresh()
-
+        shown = ProgressBar(bar, description)
         bar.refresh()
-        yield update
+        yield shown
 
 
 def print_validate_summary(report: Report | StreamedReport, worst: int = 15) -> None:
@@ -192,8 +203,8 @@ def print_duplicates(report: DuplicatesReport, limit: int = 50) -> None:
 
 
 def plot_duplicates(report: DuplicatesReport, path: Path) -> Path:
-    """Draw the sets of copies into a PNG, one row each (`dataprep.duplicates_plot`)."""
-    from dataprep.duplicates_plot import plot_duplicates as draw
+    """Draw the sets of copies into a PNG, one row each (`dataprep.duplicates.plot`)."""
+    from dataprep.duplicates.plot import plot_duplicates as draw
 
     return draw(report, path)
 

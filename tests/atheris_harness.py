@@ -18,7 +18,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from dataprep.checks import CheckOptions, Sample, run_checks
+    from dataprep.inspection.checks import CheckOptions, Sample, run_checks
 
 OPTIONS = CheckOptions(use_tf=os.environ.get("DATAPREP_FUZZ_TF") == "1")
 NAMES = [Path(f"fuzz/input{ext}") for ext in (".jpg", ".png", ".gif", ".bmp", ".webp", ".tif")]

@@ -56,7 +56,7 @@ def avif_supported() -> bool:
 
 def mixed_formats(root: Path) -> dict[str, str]:
     """Per class one file of each format TensorFlow cannot read (and a PNG named .jpg).
-    Returns {relative path: the format's key in dataprep.formats}."""
+    Returns {relative path: the format's key in dataprep.base.formats}."""
     made: dict[str, str] = {}
     kinds = [("tif", "TIFF", "tiff"), ("tga", "TGA", "tga"), ("jp2", "JPEG2000", "jpeg2000"), ("webp", "WEBP", "webp")]
     if avif_supported():

@@ -17,17 +17,17 @@ import pytest
 from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
-from dataprep.augment import (
+from dataprep.base.errors import DataprepError
+from dataprep.cli import app
+from dataprep.insight.augment import (
     AUGMENTATIONS,
     DEFAULT_AUGMENT,
     AugmentSpec,
     build_augmentation,
     parse_augment_spec,
 )
-from dataprep.cli import app
-from dataprep.errors import DataprepError
-from dataprep.preview import preview_candidates, render_augment_preview
-from dataprep.scan import scan_dataset
+from dataprep.insight.preview import preview_candidates, render_augment_preview
+from dataprep.inspection.scan import scan_dataset
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL_KEYS_SPEC = "flip=horizontal_and_vertical,rotate=0.2,zoom=0.2,translate=0.1,contrast=0.3,brightness=0.3"
@@ -320,7 +320,7 @@ def test_cli_existing_out_exits_2(dataset: Path, tmp_path: Path) -> None:
 
 def test_cli_module_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, dataprep.cli, dataprep.augment, dataprep.preview; "
+        "import sys, dataprep.cli, dataprep.insight.augment, dataprep.insight.preview; "
         "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

@@ -11,6 +11,7 @@ from legacy_pth import write_legacy_pth
 
 keras = pytest.importorskip("keras")
 
+from dataprep.base.errors import DataprepError
 from dataprep.embeddings import backbone
 from dataprep.embeddings.backbone import (
     EMBEDDING_DIM,
@@ -21,7 +22,6 @@ from dataprep.embeddings.backbone import (
     weights_digest,
 )
 from dataprep.embeddings.pixels import load_square_rgb
-from dataprep.errors import DataprepError
 
 TESTS = Path(__file__).resolve().parent
 # ../shared/data/pets-800 beside the repository (CI has shared/); a worktree sits one level deeper.

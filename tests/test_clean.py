@@ -13,12 +13,12 @@ import pytest
 from conftest import tree_digest
 from typer.testing import CliRunner
 
-from dataprep.clean import CleanOptions, clean
-from dataprep.errors import DataprepError
-from dataprep.findings import Severity
-from dataprep.journal import KILL_AFTER_ENV
-from dataprep.restore import restore
-from dataprep.validate import ValidateOptions
+from dataprep.actions.clean import CleanOptions, clean
+from dataprep.actions.restore import restore
+from dataprep.base.errors import DataprepError
+from dataprep.base.findings import Severity
+from dataprep.base.journal import KILL_AFTER_ENV
+from dataprep.inspection.validate import ValidateOptions
 
 runner = CliRunner()
 SERIAL = ValidateOptions(jobs=0)
@@ -109,9 +109,9 @@ def test_restore_refuses_manifest_paths_outside_the_dataset(zoo_copy: Path) -> N
 
 
 def test_restore_refuses_an_action_it_has_no_undo_for(zoo_copy: Path) -> None:
-    """restore undoes each entry through its action's row (dataprep.restore.UNDO); an entry with
+    """restore undoes each entry through its action's row (dataprep.actions.restore.UNDO); an entry with
     another action is one line naming the known ones, before anything moves."""
-    from dataprep.restore import UNDO
+    from dataprep.actions.restore import UNDO
 
     clean(zoo_copy, CleanOptions(validate=SERIAL))
     quarantine = zoo_copy.parent / "zoo.quarantine"

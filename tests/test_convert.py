@@ -18,13 +18,13 @@ from PIL import Image, ImageOps
 from real_world import exif_rotated, heic_classes, mixed_formats, picture, ppm_classes
 from typer.testing import CliRunner
 
-from dataprep.convert import ConvertOptions, convert
-from dataprep.errors import DataprepError
-from dataprep.formats import exif_orientation, identify_format
-from dataprep.journal import KILL_AFTER_ENV
-from dataprep.restore import restore
-from dataprep.stats import dataset_stats
-from dataprep.validate import ValidateOptions, validate
+from dataprep.actions.convert import ConvertOptions, convert
+from dataprep.actions.restore import restore
+from dataprep.base.errors import DataprepError
+from dataprep.base.formats import exif_orientation, identify_format
+from dataprep.base.journal import KILL_AFTER_ENV
+from dataprep.insight.stats import dataset_stats
+from dataprep.inspection.validate import ValidateOptions, validate
 
 runner = CliRunner()
 SERIAL = ValidateOptions(jobs=0)
@@ -146,12 +146,12 @@ def test_heic_converts_with_pillow_heif(tmp_path: Path) -> None:
 
 
 def test_heic_without_pillow_heif_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataprep.convert as convert_module
+    import dataprep.actions.convert_plan as convert_plan
 
     folder = tmp_path / "cat"
     folder.mkdir()
     (folder / "IMG_0001.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
-    monkeypatch.setattr(convert_module, "heif_available", lambda: False)
+    monkeypatch.setattr(convert_plan, "heif_available", lambda: False)
     with pytest.raises(DataprepError, match=r"pip install 'dataprep\[heif\]'"):
         convert(tmp_path, ConvertOptions(validate=SERIAL))
 
@@ -368,7 +368,7 @@ def test_split_places_images_tensorflow_cannot_read_yet(tmp_path: Path) -> None:
 
 
 def test_convert_fixes_the_zoo_files_clean_leaves_for_it(zoo_copy: Path) -> None:
-    from dataprep.clean import CleanOptions, clean
+    from dataprep.actions.clean import CleanOptions, clean
 
     left = set(clean(zoo_copy, CleanOptions(dry_run=True, validate=SERIAL)).to_convert)
     result = convert(zoo_copy, ConvertOptions(validate=SERIAL))

@@ -16,14 +16,14 @@ from conftest import FIXTURES, ZOO, tree_digest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dataprep.clean import CleanOptions, clean
+from dataprep.actions.clean import CleanOptions, clean
+from dataprep.actions.convert import ConvertOptions, convert
+from dataprep.actions.restore import restore
+from dataprep.base.journal import KILL_AFTER_ENV
 from dataprep.cli import app
 from dataprep.console import CommandApp, run_app
-from dataprep.convert import ConvertOptions, convert
-from dataprep.damage import decode_damage
-from dataprep.journal import KILL_AFTER_ENV
-from dataprep.restore import restore
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.damage import decode_damage
+from dataprep.inspection.validate import ValidateOptions, validate
 
 runner = CliRunner()
 SERIAL = ValidateOptions(jobs=0)
@@ -109,7 +109,7 @@ def test_a_decoder_that_raises_fails_one_file_in_one_line_and_leaves_it_in_place
     (root / "a").mkdir(parents=True)
     shutil.copyfile(PSD, root / "a" / "layered.psd")
     original = tree_digest(root)
-    monkeypatch.setattr("dataprep.convert.encode_converted", _raise_eof)
+    monkeypatch.setattr("dataprep.actions.convert.encode_converted", _raise_eof)
     for _ in range(2):  # and the same on a re-run: never the interrupt path
         out = runner.invoke(app, ["convert", str(root), "--jobs", "0"])
         assert out.exit_code == 1, out.output
@@ -141,7 +141,7 @@ def test_a_killed_run_left_the_original_quarantined_and_a_raising_decoder_rolls_
     proc.join(120)
     assert proc.exitcode == -9
     assert not (root / "a" / "layered.psd").exists()  # the state the old bug left after `error: aborted`
-    monkeypatch.setattr("dataprep.convert.encode_converted", _raise_eof)
+    monkeypatch.setattr("dataprep.actions.convert.encode_converted", _raise_eof)
     result = convert(root, ConvertOptions(validate=SERIAL))
     assert [rel for rel, _ in result.failed] == ["a/layered.psd"]
     assert tree_digest(root) == original

@@ -1,6 +1,6 @@
 """The proof that validate's single decode gives TensorFlow's exact verdict.
 
-validate asks TensorFlow only about files the single decode cannot settle (dataprep/checks/
+validate asks TensorFlow only about files the single decode cannot settle (dataprep/inspection/checks/
 sample.py). Here the real decoders judge every file as well: TensorFlow's `decode_full` (what
 validation's contract names) and the training pipeline's `decode_image` at a typical image size
 (so a pipeline tuned for speed cannot drift from validation), and Pillow's full decode. Over
@@ -28,13 +28,13 @@ import pytest
 from conftest import FIXTURES, ZOO
 from PIL import Image
 
-from dataprep.checks import CheckOptions, Sample
-from dataprep.tensorflow_runtime import (
+from dataprep.base.tensorflow_runtime import (
     TF_LOG_LINE,
     CapturedStderr,
     import_tensorflow,
     tf_error_message,
 )
+from dataprep.inspection.checks import CheckOptions, Sample
 
 PIPELINE_SIZE = 224  # a typical training image size: the pipeline takes its DCT-scaled branches on big JPEGs
 OPTIONS = CheckOptions(image_properties=False)
@@ -111,7 +111,7 @@ class Verdicts:
 
 def judge(name: str, data: bytes, tmp: Path) -> Verdicts | None:
     """Every verdict on one file; None for files no decoder is handed (empty, no image, bombs)."""
-    from dataprep.tf_decode import decode_full, decode_image
+    from dataprep.base.tf_decode import decode_full, decode_image
 
     path = tmp / name.replace("/", "_")
     sample = Sample(path, name, OPTIONS, data=data)

@@ -16,16 +16,16 @@ from photos import jpeg, photo, planted_copies, save, shifted
 from PIL import Image
 from typer.testing import CliRunner
 
-from dataprep.checks import CheckOptions
-from dataprep.checks.image_properties import image_properties
-from dataprep.clean import CleanOptions, clean
+from dataprep.actions.clean import CleanOptions, clean
+from dataprep.actions.restore import restore
+from dataprep.base.errors import DataprepError
 from dataprep.cli import app
-from dataprep.duplicates import DEFAULT_THRESHOLD, HashIndex, find_duplicates, find_leaks, leakage_report
-from dataprep.errors import DataprepError
-from dataprep.report import FileResult
-from dataprep.restore import restore
+from dataprep.duplicates.search import DEFAULT_THRESHOLD, HashIndex, find_duplicates, find_leaks, leakage_report
+from dataprep.inspection.checks import CheckOptions
+from dataprep.inspection.checks.image_properties import image_properties
+from dataprep.inspection.report import FileResult
+from dataprep.inspection.validate import ValidateOptions, validate
 from dataprep.split import SplitSpec, split_dataset
-from dataprep.validate import ValidateOptions, validate
 
 runner = CliRunner()
 # Seed 1's 5% crop lands 12 bits away (above the default 10): crops are the hardest copy to

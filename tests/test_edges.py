@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from dataprep.base.journal import INTERRUPT_AFTER_ENV, INTERRUPT_SIGNAL_ENV
 from dataprep.cli import app
-from dataprep.journal import INTERRUPT_AFTER_ENV, INTERRUPT_SIGNAL_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,8 +149,8 @@ def test_inspection_options_mean_the_same_everywhere(
 ) -> None:
     """Each command that inspects files passes --jobs, --timeout, --max-pixels and --min-size on
     to validate (split used to drop them silently)."""
-    import dataprep.validate as validate_mod
-    import dataprep.validate_stream as validate_stream
+    import dataprep.inspection.validate as validate_mod
+    import dataprep.inspection.validate_stream as validate_stream
 
     seen = []
 
@@ -178,7 +178,7 @@ def test_inspection_options_mean_the_same_everywhere(
 
 
 def test_case4_augment_preview_applies_the_pixel_cap(tmp_path: Path) -> None:
-    from dataprep.preview import load_preview_image
+    from dataprep.insight.preview import load_preview_image
 
     Image.new("RGB", (120, 100), (10, 200, 30)).save(tmp_path / "photo.png")
     with pytest.raises(ValueError, match=r"120x100 is over the 5000 pixel cap; raise --max-pixels to show it"):
@@ -189,7 +189,7 @@ def test_case4_augment_preview_applies_the_pixel_cap(tmp_path: Path) -> None:
 def test_case5_decoder_noise_becomes_one_summary(capfd: pytest.CaptureFixture[str]) -> None:
     """What libjpeg and TensorFlow write to file descriptor 2 is counted, not shown; any other
     line still reaches stderr."""
-    from dataprep.tensorflow_runtime import decoder_messages
+    from dataprep.base.tensorflow_runtime import decoder_messages
 
     with decoder_messages() as noise:
         os.write(2, b"Premature end of JPEG data\nE0000 00:00:1.2 jpeg.cc:1] Corrupt JPEG data: 2 extraneous bytes\n")

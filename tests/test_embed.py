@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 
 pytest.importorskip("keras")
 
+from dataprep.base.errors import DataprepError, Interrupted
 from dataprep.cli import app
 from dataprep.embeddings import backbone, embed
 from dataprep.embeddings.backbone import INSTALL_WEIGHTS, weights_available
 from dataprep.embeddings.embed import Embeddings, embed_folder, load_embeddings, save_embeddings
-from dataprep.engine import INTERRUPT_HOOK_ENV
-from dataprep.errors import DataprepError, Interrupted
-from dataprep.validate import validate
+from dataprep.inspection.local_engine import INTERRUPT_HOOK_ENV
+from dataprep.inspection.validate import validate
 
 pytestmark = pytest.mark.skipif(not weights_available(), reason=f"weights not installed: {INSTALL_WEIGHTS}")
 SIZE = 32  # px: the smallest the backbone takes, fast on CPU

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from dataprep import engine
-from dataprep.checks import CheckOptions
-from dataprep.engine import INTERRUPT_HOOK_ENV, inspect_file, inspect_files
-from dataprep.errors import DataprepError
-from dataprep.report import FileResult
-from dataprep.scan import scan_dataset
+from dataprep.base.errors import DataprepError
+from dataprep.inspection import local_engine as engine
+from dataprep.inspection.checks import CheckOptions
+from dataprep.inspection.local_engine import INTERRUPT_HOOK_ENV, inspect_file, inspect_files
+from dataprep.inspection.report import FileResult
+from dataprep.inspection.scan import scan_dataset
 
 NO_TF = CheckOptions(use_tf=False)
 

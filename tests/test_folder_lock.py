@@ -17,10 +17,10 @@ from conftest import REPO
 from photos import photo
 from typer.testing import CliRunner
 
+from dataprep.base.folder_lock import LOCK_NAME, FolderLocked, folder_locks
 from dataprep.cli import app
-from dataprep.folder_lock import LOCK_NAME, FolderLocked, folder_locks
-from dataprep.scan import scan_dataset
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.scan import scan_dataset
+from dataprep.inspection.validate import ValidateOptions, validate
 
 runner = CliRunner()
 SERIAL = ValidateOptions(jobs=0)
@@ -31,7 +31,7 @@ _HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from dataprep.validate import ValidateOptions
+    from dataprep.inspection.validate import ValidateOptions
 
     def pause(*_):
         if not getattr(pause, "done", False):
@@ -44,7 +44,7 @@ _HOLDER = textwrap.dedent(
         from dataprep.split import SplitSpec, split_dataset
         split_dataset(src, dst, SplitSpec(2, 2), validate_options=ValidateOptions(jobs=0), after_file=pause)
     else:
-        from dataprep.clean import CleanOptions, clean
+        from dataprep.actions.clean import CleanOptions, clean
         def select(report):
             pause()
             return [r for r in report.results if r.worst is not None and r.worst.value == "error"]

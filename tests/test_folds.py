@@ -1,4 +1,4 @@
-"""dataprep.folds.plan_folds: stratified, seeded, duplicate groups never split, balanced."""
+"""dataprep.split.folds.plan_folds: stratified, seeded, duplicate groups never split, balanced."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataprep.errors import DataprepError
-from dataprep.folds import plan_folds
+from dataprep.base.errors import DataprepError
+from dataprep.split.folds import plan_folds
 
 
 def _items(counts: dict[str, int], groups: dict[str, int] | None = None) -> list[tuple[str, str, str]]:
@@ -156,7 +156,7 @@ def test_read_folds_gives_each_fold_of_split_json_as_source_paths(tmp_path: Path
     the test split as test, at their source paths in RAW (no copies needed)."""
     import json
 
-    from dataprep.folds import read_folds
+    from dataprep.split.folds import read_folds
 
     raw, out = _split_with_folds(tmp_path)
     doc = json.loads((out / "split.json").read_text())
@@ -177,7 +177,7 @@ def test_read_folds_gives_each_fold_of_split_json_as_source_paths(tmp_path: Path
 
 
 def test_read_folds_after_a_move_split_reads_the_moved_files(tmp_path: Path) -> None:
-    from dataprep.folds import read_folds
+    from dataprep.split.folds import read_folds
 
     _, out = _split_with_folds(tmp_path, ("--mode", "move"))
     roles = read_folds(out / "split.json").roles(0)
@@ -186,7 +186,7 @@ def test_read_folds_after_a_move_split_reads_the_moved_files(tmp_path: Path) -> 
 
 
 def test_read_folds_errors_are_one_clear_line(tmp_path: Path) -> None:
-    from dataprep.folds import read_folds
+    from dataprep.split.folds import read_folds
 
     with pytest.raises(DataprepError, match="has no split.json") as err:
         read_folds(tmp_path)
@@ -212,7 +212,7 @@ def test_split_with_folds_and_no_mode_copies_only_the_test_split(tmp_path: Path)
     --fold on such an OUT says to pass --fold."""
     import json
 
-    from dataprep.folds import refuse_folds_only_split
+    from dataprep.split.folds import refuse_folds_only_split
 
     raw, out = _split_with_folds(tmp_path)
     doc = json.loads((out / "split.json").read_text())
@@ -251,7 +251,7 @@ def test_split_mode_folds_killed_then_resumed_ends_like_an_uninterrupted_run(tmp
     import subprocess
     import sys
 
-    from dataprep.journal import KILL_AFTER_ENV
+    from dataprep.base.journal import KILL_AFTER_ENV
 
     raw, ref = _split_with_folds(tmp_path)
     expected = _files(ref)

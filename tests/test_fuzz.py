@@ -16,9 +16,9 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataprep.findings import Severity
-from dataprep.report import Report
-from dataprep.validate import ValidateOptions, validate
+from dataprep.base.findings import Severity
+from dataprep.inspection.report import Report
+from dataprep.inspection.validate import ValidateOptions, validate
 
 REGRESSIONS = FIXTURES / "regressions"
 SEEDS = fuzz.seed_images()

@@ -16,13 +16,13 @@ pytest.importorskip("cv2")
 
 from test_near_duplicates import look_alike
 
-from dataprep.geometric_match import (
+from dataprep.base.image_view import open_view
+from dataprep.duplicates.geometric_match import (
     GeometricVerifier,
     extract,
     features_of,
     match_features,
 )
-from dataprep.image_view import open_view
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dataprep.hash_index import HashIndex, plan
+from dataprep.duplicates.hash_index import HashIndex, plan
 
 
 def random_hashes(n: int, seed: int, planted: int) -> np.ndarray:

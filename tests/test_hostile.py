@@ -23,10 +23,10 @@ from typer.testing import CliRunner
 import dataprep.split as split_mod
 import dataprep.split.place as split_place
 import dataprep.split.sources as split_sources
-from dataprep.clean import CleanOptions, clean
+from dataprep.actions.clean import CleanOptions, clean
+from dataprep.actions.restore import restore
 from dataprep.cli import app
-from dataprep.restore import restore
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.validate import ValidateOptions, validate
 
 NO_TF = ValidateOptions(jobs=0, use_tf=False, use_cache=False)
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,9 @@ def test_symlink_loops_and_links_out_of_the_folder_are_reported_not_followed(tmp
     before = {p.name for p in (root / "cats").iterdir()}
     clean(
         root,
-        CleanOptions(level=__import__("dataprep.findings", fromlist=["Severity"]).Severity.WARNING, validate=NO_TF),
+        CleanOptions(
+            level=__import__("dataprep.base.findings", fromlist=["Severity"]).Severity.WARNING, validate=NO_TF
+        ),
     )
     assert {p.name for p in (root / "cats").iterdir()} == before and secret.exists()
     result = split_mod.split_dataset(root, tmp_path / "out", split_mod.SplitSpec(1, 0), seed=1)
@@ -143,7 +145,7 @@ def test_unreadable_file_for_real(tmp_path: Path) -> None:
 def test_unreadable_folder_is_an_error_and_the_rest_is_checked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_tf_split: None
 ) -> None:
-    import dataprep.scan as scan_mod
+    import dataprep.inspection.scan as scan_mod
 
     root = tmp_path / "data"
     _png(root / "cats" / "a.png", 1)
@@ -215,7 +217,7 @@ _NO_TF_CLI = """
 import sys
 from pathlib import Path
 import dataprep.split.sources as s
-from dataprep.validate import ValidateOptions
+from dataprep.inspection.validate import ValidateOptions
 real, cache = s._validate, Path(sys.argv[1])
 s._validate = lambda raw, options: real(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=cache))
 sys.argv = ["dataprep"] + sys.argv[2:]
@@ -230,7 +232,7 @@ main()
 def _remove_tree(top: Path) -> None:
     """Delete a tree without recursion (shutil.rmtree, and so pytest's tmp cleanup, would
     exceed the recursion limit on it)."""
-    from dataprep.journal import walk_tree
+    from dataprep.base.journal import walk_tree
 
     for folder, _dirs, files in walk_tree(top, topdown=False):
         for name in files:
@@ -250,7 +252,7 @@ def test_very_deep_tree(deep_tmp: Path, no_tf_split: None) -> None:
     """1,200 nested folders (deeper than Python's recursion limit): scan, validate, clean, split."""
     tmp_path = deep_tmp
     root = tmp_path / "data"
-    from dataprep.journal import make_dirs
+    from dataprep.base.journal import make_dirs
 
     deep = os.path.join(str(root), "cats", *(["d"] * 1200))
     make_dirs(deep)  # os.makedirs itself would recurse too deep
@@ -427,7 +429,7 @@ def test_disk_full_during_split_then_resume(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_disk_full_during_a_cross_filesystem_clean_then_rerun(zoo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataprep.journal as journal_mod
+    import dataprep.base.journal as journal_mod
 
     original = tree_digest(zoo_copy)
     opts = CleanOptions(validate=ValidateOptions(jobs=0, use_tf=False))

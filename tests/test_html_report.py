@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from dataprep.actions.convert_plan import ConvertOptions, plan_conversions
 from dataprep.cli import app
-from dataprep.convert import ConvertOptions, plan_conversions
 from dataprep.html_report.thumbs import decodable
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.validate import ValidateOptions, validate
 from tests.conftest import ZOO
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""The hashes and measures of `dataprep.checks.image_properties`, computed the fast way (one gray
+"""The hashes and measures of `dataprep.inspection.checks.image_properties`, computed the fast way (one gray
 grid, one matrix product for every pHash, gray statistics from a histogram), against what they
 mean: the pHash of the mirrored or cropped image itself, and numpy's own statistics."""
 
@@ -9,7 +9,7 @@ import pytest
 from photos import photo
 from PIL import Image
 
-from dataprep.checks.image_properties import (
+from dataprep.inspection.checks.image_properties import (
     CROP_POSITIONS,
     CROP_SCALE,
     NearSignature,

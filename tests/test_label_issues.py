@@ -15,11 +15,11 @@ import pytest
 from conftest import tree_digest
 from typer.testing import CliRunner
 
+from dataprep.actions.relabel import read_label_issues, relabel, select_suspects
+from dataprep.actions.restore import restore
+from dataprep.base.errors import DataprepError
+from dataprep.base.journal import KILL_AFTER_ENV
 from dataprep.cli import app
-from dataprep.errors import DataprepError
-from dataprep.journal import KILL_AFTER_ENV
-from dataprep.label_issues import read_label_issues, relabel, select_suspects
-from dataprep.restore import restore
 
 runner = CliRunner()
 

@@ -59,7 +59,7 @@ def test_neighbour_agreement_counts_the_other_folds_only() -> None:
 
 
 def test_a_fold_with_one_class_to_learn_from_is_one_clear_error() -> None:
-    from dataprep.errors import DataprepError
+    from dataprep.base.errors import DataprepError
 
     v, labels, _ = _clusters(4, [])
     folds = np.where(labels == 0, 1, 0)  # fold 0's training data (fold 1) is class 0 alone

@@ -15,11 +15,11 @@ import pytest
 from real_world import SPLIT_LAYOUTS, exif_rotated, heic_classes, mixed_formats, picture, ppm_classes, split_tree
 from typer.testing import CliRunner
 
-from dataprep.convert import ConvertOptions, convert
-from dataprep.errors import DataprepError
-from dataprep.scan import scan_dataset, split_role
-from dataprep.stats import dataset_stats
-from dataprep.validate import ValidateOptions, validate
+from dataprep.actions.convert import ConvertOptions, convert
+from dataprep.base.errors import DataprepError
+from dataprep.insight.stats import dataset_stats
+from dataprep.inspection.scan import scan_dataset, split_role
+from dataprep.inspection.validate import ValidateOptions, validate
 
 runner = CliRunner()
 SERIAL = ValidateOptions(jobs=0)
@@ -77,7 +77,7 @@ def test_a_class_named_like_a_split_is_ambiguous_until_layout_says(tmp_path: Pat
 
 
 def test_leakage_reads_other_split_names(tmp_path: Path) -> None:
-    from dataprep.duplicates import leakage_report
+    from dataprep.duplicates.search import leakage_report
 
     split_tree(tmp_path, ("training", "validation"))
     shutil.copy(tmp_path / "training" / "cat" / "cat_0.jpg", tmp_path / "validation" / "cat" / "leaked.jpg")

@@ -13,12 +13,12 @@ import pytest
 from photos import jpeg, photo, save
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-import dataprep.duplicates as dup
-from dataprep.checks.image_properties import hamming
-from dataprep.duplicates import DEFAULT_THRESHOLD, search_duplicates
-from dataprep.similarity import Match
+import dataprep.duplicates.search as dup
+from dataprep.duplicates.search import DEFAULT_THRESHOLD, search_duplicates
+from dataprep.duplicates.similarity import Match
+from dataprep.inspection.checks.image_properties import hamming
+from dataprep.inspection.validate import ValidateOptions, validate
 from dataprep.split import SplitSpec, split_dataset
-from dataprep.validate import ValidateOptions, validate
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800"
 from photo_edits import hue as _hue
@@ -133,7 +133,7 @@ def test_a_chain_gives_two_pairs_but_one_unit(
     verdicts = {("c/a.jpg", "c/b.jpg"): 0.9, ("c/b.jpg", "c/c.jpg"): 0.9, ("c/a.jpg", "c/c.jpg"): 0.1}
     thumbs = {}
 
-    import dataprep.similarity as sim
+    import dataprep.duplicates.similarity as sim
 
     real_prepare = sim.prepare
 
@@ -143,7 +143,7 @@ def test_a_chain_gives_two_pairs_but_one_unit(
         return out
 
     def dup_thumb(r: object) -> bytes:
-        from dataprep.checks.image_properties import NearSignature
+        from dataprep.inspection.checks.image_properties import NearSignature
 
         return NearSignature.decode(r.signature).thumbnail  # type: ignore[attr-defined]
 

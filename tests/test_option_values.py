@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from dataprep import defaults as d
+from dataprep.base import defaults as d
 from dataprep.console import run_app
 
 
@@ -70,15 +70,15 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "validate": Command("dataprep", ["validate", "DIR", "--csv", "OUT/f.csv"], "dataprep.validate_stream:validate_streamed", dict(INSPECTION), ["OUT"]),
-    "clean": Command("dataprep", ["clean", "DIR"], "dataprep.clean:clean", {**INSPECTION, **THRESHOLD}),
-    "duplicates": Command("dataprep", ["duplicates", "DIR"], "dataprep.duplicates:duplicates_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
-    "leakage": Command("dataprep", ["leakage", "DIR"], "dataprep.duplicates:leakage_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
-    "restore": Command("dataprep", ["restore", "DIR"], "dataprep.restore:restore"),
-    "stats": Command("dataprep", ["stats", "DIR", "--plot", "OUT/p.png"], "dataprep.stats:dataset_stats", {}, ["OUT"]),
+    "validate": Command("dataprep", ["validate", "DIR", "--csv", "OUT/f.csv"], "dataprep.inspection.validate_stream:validate_streamed", dict(INSPECTION), ["OUT"]),
+    "clean": Command("dataprep", ["clean", "DIR"], "dataprep.actions.clean:clean", {**INSPECTION, **THRESHOLD}),
+    "duplicates": Command("dataprep", ["duplicates", "DIR"], "dataprep.duplicates.search:duplicates_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
+    "leakage": Command("dataprep", ["leakage", "DIR"], "dataprep.duplicates.search:leakage_report", {**INSPECTION, **THRESHOLD, **SIMILARITY}),
+    "restore": Command("dataprep", ["restore", "DIR"], "dataprep.actions.restore:restore"),
+    "stats": Command("dataprep", ["stats", "DIR", "--plot", "OUT/p.png"], "dataprep.insight.stats:dataset_stats", {}, ["OUT"]),
     "split": Command("dataprep", ["split", "DIR", "OUT"], "dataprep.split:split_dataset",
                      {**INSPECTION, "--seed": rng(d.SEED_RANGE)}, ["OUT"]),
-    "augment-preview": Command("dataprep", ["augment-preview", "DIR", "--out", "OUT/g.png"], "dataprep.preview:render_augment_preview", {
+    "augment-preview": Command("dataprep", ["augment-preview", "DIR", "--out", "OUT/g.png"], "dataprep.insight.preview:render_augment_preview", {
         "--images": Numeric(1, 256), "--per-image": Numeric(1, 64), "--size": Numeric(16, 4096),
         "--seed": rng(d.SEED_RANGE), "--max-pixels": rng(d.MAX_PIXELS_RANGE)}, ["OUT"]),
     "fit": Command("trainer", ["fit", "DIR", "--run-dir", "OUT"], "trainer.fit:fit", {
@@ -94,9 +94,9 @@ COMMANDS: dict[str, Command] = {
     "bench": Command("trainer", ["bench", "DIR"], "trainer.bench:bench", {
         "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE)}),
     "models": Command("trainer", ["models"], "trainer.models:list_models"),
-    "convert": Command("dataprep", ["convert", "DIR", "--out", "OUT/c"], "dataprep.convert:convert",
+    "convert": Command("dataprep", ["convert", "DIR", "--out", "OUT/c"], "dataprep.actions.convert:convert",
                        {**INSPECTION, "--quality": Numeric(1, 100)}, ["OUT"]),
-    "relabel": Command("dataprep", ["relabel", "DIR", "--label-issues", "DIR/a/x.png"], "dataprep.label_issues:read_label_issues",
+    "relabel": Command("dataprep", ["relabel", "DIR", "--label-issues", "DIR/a/x.png"], "dataprep.actions.relabel:read_label_issues",
                        {"--top": Numeric(1, 1_000_000_000), "--min-score": Numeric(0, 1, integer=False)}),
     "label-issues": Command("trainer", ["label-issues", "DIR", "--method", "cnn", "--run-dir", "OUT"], "trainer.label_issues:find_label_issues", {
         "--folds": Numeric(2, 100), "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE),
@@ -107,7 +107,7 @@ COMMANDS: dict[str, Command] = {
                       {**INSPECTION, **THRESHOLD, **SIMILARITY, "--gallery": Numeric(1, 10_000)}, ["OUT"]),
     "embed": Command("dataprep", ["embed", "DIR", "--out", "OUT/e.npz"], "dataprep.embeddings.embed:embed_folder", {
         "--image-size": rng(d.IMAGE_SIZE_RANGE), "--batch-size": rng(d.BATCH_SIZE_RANGE)}, ["OUT"]),
-    "outliers": Command("dataprep", ["outliers", "DIR"], "dataprep.outliers:find_outliers",
+    "outliers": Command("dataprep", ["outliers", "DIR"], "dataprep.embeddings.outliers:find_outliers",
                         {"--top": Numeric(1, math.inf), "--neighbours": Numeric(1, 1000)}),
 }  # fmt: skip
 

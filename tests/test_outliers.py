@@ -14,7 +14,7 @@ from conftest import tree_digest
 from typer.testing import CliRunner
 
 from dataprep.cli import app
-from dataprep.outliers import FLAG_SCORE, robust_z, score_outliers
+from dataprep.embeddings.outliers import FLAG_SCORE, robust_z, score_outliers
 
 sys.path.insert(0, str(Path(__file__).parent))
 from photos import flower, jpeg, photo, save
@@ -66,7 +66,7 @@ def test_scores_mean_the_same_whatever_the_spread_of_the_dataset() -> None:
 
 
 def test_too_few_images_is_one_clear_error() -> None:
-    from dataprep.errors import DataprepError
+    from dataprep.base.errors import DataprepError
 
     with pytest.raises(DataprepError, match="at least 3"):
         score_outliers(_unit(np.eye(2)), ["a", "a"])

@@ -11,8 +11,8 @@ from conftest import DEMO
 from photos import blurred, darkened, jpeg, photo, save
 from PIL import Image
 
-from dataprep.checks import CHECK_NAMES, CheckOptions, QualityThresholds
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.checks import CHECK_NAMES, CheckOptions, QualityThresholds
+from dataprep.inspection.validate import ValidateOptions, validate
 
 QUALITY = {"dark", "light", "blurry", "low_information", "odd_aspect_ratio", "odd_size", "grayscale"}
 

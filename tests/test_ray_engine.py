@@ -19,10 +19,10 @@ import pytest
 from conftest import DEMO, ZOO
 from typer.testing import CliRunner
 
-from dataprep.checks import CheckOptions
 from dataprep.cli import app
-from dataprep.engine import inspect_files
-from dataprep.scan import scan_dataset
+from dataprep.inspection.checks import CheckOptions
+from dataprep.inspection.local_engine import inspect_files
+from dataprep.inspection.scan import scan_dataset
 
 ray = pytest.importorskip("ray")
 
@@ -91,7 +91,7 @@ def test_duplicates_and_split_on_ray_equal_local(cluster: Any, zoo_and_demo: Pat
 def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -> None:
     from test_engine import slow_inspect
 
-    from dataprep.ray_engine import RayInspector
+    from dataprep.inspection.ray_engine import RayInspector
 
     records = scan_dataset(zoo_and_demo).images
     expected = {r.rel: r.to_cache() for r in inspect_files(records, NO_TF, jobs=0)}
@@ -119,7 +119,7 @@ def test_a_node_lost_mid_run_changes_nothing(cluster: Any, zoo_and_demo: Path) -
 def test_hanging_and_crashing_decoders_fail_one_file_on_ray(cluster: Any, tmp_path: Path) -> None:
     from test_engine import misbehaving_inspect
 
-    from dataprep.ray_engine import RayInspector
+    from dataprep.inspection.ray_engine import RayInspector
 
     good = (ZOO / "zoo" / "valid_baseline.jpg").read_bytes()
     for rel in ("c/a1.jpg", "c/a2.jpg", "c/a3.jpg", "c/a4.jpg", "c/crash.jpg", "d/a5.jpg", "d/a6.jpg", "d/hang.jpg"):
@@ -145,7 +145,7 @@ def test_ctrl_c_on_ray_keeps_finished_results_and_stops_ray(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from dataprep.engine import INTERRUPT_HOOK_ENV
+    from dataprep.inspection.local_engine import INTERRUPT_HOOK_ENV
 
     env = {**os.environ, INTERRUPT_HOOK_ENV: "40"}
     env.pop("RAY_ADDRESS", None)
@@ -169,8 +169,8 @@ class _CpuHog:
 
 
 def test_a_cluster_with_no_free_cpu_is_one_line_not_a_hang(cluster: Any, tmp_path: Path) -> None:
-    from dataprep.errors import DataprepError
-    from dataprep.ray_engine import RayInspector
+    from dataprep.base.errors import DataprepError
+    from dataprep.inspection.ray_engine import RayInspector
 
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())
@@ -186,8 +186,8 @@ def test_a_cluster_with_no_free_cpu_is_one_line_not_a_hang(cluster: Any, tmp_pat
 
 
 def test_a_cluster_without_cpus_is_refused(cluster: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from dataprep.errors import DataprepError
-    from dataprep.ray_engine import RayInspector
+    from dataprep.base.errors import DataprepError
+    from dataprep.inspection.ray_engine import RayInspector
 
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "a.png").write_bytes((ZOO / "zoo" / "valid.png").read_bytes())

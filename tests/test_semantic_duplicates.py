@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 pytest.importorskip("cv2")
 
 from dataprep.cli import app
-from dataprep.duplicates import GEOMETRIC_BELOW, duplicates_report, search_duplicates
-from dataprep.geometric_match import GeometricVerifier
-from dataprep.semantic_duplicates import Candidate, candidate_pairs
-from dataprep.validate import ValidateOptions, validate
+from dataprep.duplicates.geometric_match import GeometricVerifier
+from dataprep.duplicates.search import GEOMETRIC_BELOW, duplicates_report, search_duplicates
+from dataprep.duplicates.semantic import Candidate, candidate_pairs
+from dataprep.inspection.validate import ValidateOptions, validate
 
 runner = CliRunner()
 
@@ -201,7 +201,7 @@ def test_split_and_leakage_semantic(planted: Path, tmp_path: Path) -> None:
 
 
 def test_semantic_without_opencv_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataprep.geometric_match as geometric
+    import dataprep.duplicates.geometric_match as geometric
 
     monkeypatch.setattr(geometric, "cv2_available", lambda: False)
     save(tmp_path / "raw/c/a.jpg", jpeg(textured(1)))

@@ -14,8 +14,9 @@ import pytest
 from conftest import ZOO
 from PIL import Image
 
-from dataprep.cache import fingerprint
-from dataprep.checks import (
+from dataprep.base.findings import Finding, Severity
+from dataprep.inspection.cache import fingerprint
+from dataprep.inspection.checks import (
     CHECK_NAMES,
     CHECKS,
     DATASET_CHECKS,
@@ -24,10 +25,9 @@ from dataprep.checks import (
     QualityThresholds,
     Sample,
 )
-from dataprep.engine import inspect_file, inspect_files
-from dataprep.findings import Finding, Severity
-from dataprep.report import FileResult
-from dataprep.scan import scan_dataset
+from dataprep.inspection.local_engine import inspect_file, inspect_files
+from dataprep.inspection.report import FileResult
+from dataprep.inspection.scan import scan_dataset
 
 
 def _jpeg(im: Image.Image, **params: object) -> bytes:

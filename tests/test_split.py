@@ -25,9 +25,10 @@ from typer.testing import CliRunner
 import dataprep.split as split_mod
 import dataprep.split.execute as split_execute
 import dataprep.split.sources as split_sources
+from dataprep.base.errors import DataprepError
 from dataprep.cli import app
-from dataprep.errors import DataprepError
-from dataprep.scan import natural_key
+from dataprep.inspection.scan import natural_key
+from dataprep.inspection.validate import ValidateOptions
 from dataprep.split import (
     DEFAULT_SEED,
     JOURNAL_NAME,
@@ -37,7 +38,6 @@ from dataprep.split import (
     plan_split,
     split_dataset,
 )
-from dataprep.validate import ValidateOptions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -326,10 +326,10 @@ def test_a_symlink_split_is_read_through_its_links_because_the_caller_trusts_raw
 ) -> None:
     """The walker follows links out of OUT only into folders its caller names: validate, stats and
     trainer name RAW of a symlink split (from split.json); a bare scan names none."""
-    from dataprep.scan import scan_dataset
+    from dataprep.insight.stats import dataset_stats
+    from dataprep.inspection.scan import scan_dataset
+    from dataprep.inspection.validate import validate
     from dataprep.split.manifest import link_targets
-    from dataprep.stats import dataset_stats
-    from dataprep.validate import validate
 
     raw = make_raw(tmp_path / "raw", {"cats": 5, "dogs": 6})
     out = tmp_path / "out"
@@ -514,7 +514,7 @@ import sys, time
 from pathlib import Path
 import dataprep.split.place as p
 import dataprep.split.sources as s
-from dataprep.validate import ValidateOptions
+from dataprep.inspection.validate import ValidateOptions
 real_validate, real_place = s._validate, p.Placer.place
 cache = Path(sys.argv[1])  # read before sys.argv is replaced below
 s._validate = lambda raw, options: real_validate(raw, ValidateOptions(jobs=0, use_tf=False, cache_dir=cache))
@@ -624,7 +624,7 @@ def test_force_on_non_split_folder_is_refused(tmp_path: Path, vopts: ValidateOpt
 # --- kill -9 after every kind of step, in every mode ----------------------------------------
 
 KILL_N = 12  # images in the kill tests' RAW (3 classes of 4)
-# Durable steps of a split of KILL_N files (dataprep.journal.crash_point counts them): split.json
+# Durable steps of a split of KILL_N files (dataprep.base.journal.crash_point counts them): split.json
 # written, journal 'begin', 'removed', one per placed file, one 'done' batch, split.json complete.
 KILL_STEPS = KILL_N + 5
 
@@ -695,7 +695,7 @@ def assert_finished_like(out: Path, ref: Path) -> None:
 def test_kill_after_any_step_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
     """`DATAPREP_KILL_AFTER_OPS=N` SIGKILLs the real CLI right after its N-th durable step:
     split.json, journal lines, each placed file, the completion. Then --resume finishes."""
-    from dataprep.journal import KILL_AFTER_ENV
+    from dataprep.base.journal import KILL_AFTER_ENV
 
     raw, before, ref = _kill_fixture(tmp_path, vopts)
     for kill_after in (1, 3, 9, KILL_STEPS - 1, KILL_STEPS):
@@ -718,7 +718,7 @@ def test_kill_after_any_step_then_resume(tmp_path: Path, vopts: ValidateOptions,
 @pytest.mark.parametrize("mode", ["copy", "move"])
 def test_kill_twice_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
     """A resumed run killed again (after the first files it places) still resumes to the same split."""
-    from dataprep.journal import KILL_AFTER_ENV
+    from dataprep.base.journal import KILL_AFTER_ENV
 
     raw, before, ref = _kill_fixture(tmp_path, vopts)
     out = tmp_path / "out"
@@ -769,7 +769,7 @@ def test_kill_at_many_random_instants_then_resume(tmp_path: Path, vopts: Validat
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink", "move"])
 def test_kill_after_every_step_then_resume(tmp_path: Path, vopts: ValidateOptions, mode: str) -> None:
-    from dataprep.journal import KILL_AFTER_ENV
+    from dataprep.base.journal import KILL_AFTER_ENV
 
     raw, before, ref = _kill_fixture(tmp_path, vopts)
     for kill_after in range(1, KILL_STEPS + 1):

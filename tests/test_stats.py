@@ -13,15 +13,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from dataprep.base.errors import DataprepError
 from dataprep.cli import app
-from dataprep.errors import DataprepError
-from dataprep.render import stats_renderables
-from dataprep.stats import (
+from dataprep.insight.stats import (
     IMBALANCE_WARN,
     dataset_stats,
     imbalance,
     plot_stats,
 )
+from dataprep.render import stats_renderables
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -142,8 +142,8 @@ def test_cli_stats_json_and_plot(split_root: Path, raw: Path, tmp_path: Path) ->
 
 
 def test_stats_on_a_split_made_by_split(tmp_path: Path, raw: Path) -> None:
+    from dataprep.inspection.validate import ValidateOptions
     from dataprep.split import SplitSpec, split_dataset
-    from dataprep.validate import ValidateOptions
 
     out = tmp_path / "out"
     split_dataset(

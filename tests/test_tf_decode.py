@@ -1,4 +1,4 @@
-"""dataprep.tf_decode: the training decode rejects exactly the files validation's decode rejects.
+"""dataprep.base.tf_decode: the training decode rejects exactly the files validation's decode rejects.
 
 Validation calls `decode_full` (a file it fails on is an `error`); the pipeline calls
 `decode_image`, which decodes JPEGs at reduced DCT scale. If the two disagreed, a file could pass
@@ -19,7 +19,7 @@ tf = pytest.importorskip("tensorflow")
 
 from conftest import ZOO
 
-from dataprep.tf_decode import decode_full, decode_image
+from dataprep.base.tf_decode import decode_full, decode_image
 
 
 def damaged_jpegs() -> dict[str, bytes]:

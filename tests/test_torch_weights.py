@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from legacy_pth import legacy_pth_bytes, write_legacy_pth
 
+from dataprep.base.errors import DataprepError
 from dataprep.embeddings.backbone import WEIGHTS_SHA256, installed_weights_file
 from dataprep.embeddings.torch_weights import read_torch_state_dict
-from dataprep.errors import DataprepError
 
 
 def _tensors() -> dict[str, np.ndarray]:
@@ -99,7 +99,7 @@ def test_importing_the_embeddings_package_and_the_cli_loads_no_tensorflow() -> N
     import sys
 
     code = (
-        "import sys, dataprep.cli, dataprep.embed_cli, dataprep.embeddings.embed, dataprep.embeddings.backbone, "
+        "import sys, dataprep.cli, dataprep.embeddings.embed_cli, dataprep.embeddings.embed, dataprep.embeddings.backbone, "
         "dataprep.embeddings.ray_embed, dataprep.embeddings.torch_weights; "
         "heavy = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; assert not heavy, heavy"
     )

@@ -12,7 +12,7 @@ from PIL import Image
 
 tf = pytest.importorskip("tensorflow")
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 from trainer import data
 
 COLORS = {"cat": (200, 60, 40), "dog": (40, 80, 210)}
@@ -203,7 +203,7 @@ def test_stratified_split_is_deterministic(raw_root: Path) -> None:
 
 
 def test_augmentation_runs_after_the_cache(split_root: Path) -> None:
-    pytest.importorskip("dataprep.augment")
+    pytest.importorskip("dataprep.insight.augment")
     files = data.list_files(split_root, "train")
     pipe = data.make_pipeline(files, image_size=16, batch_size=4, training=True, augment="flip=horizontal")
     x, _ = next(iter(pipe.dataset))
@@ -246,7 +246,7 @@ def header_test_jpegs() -> dict[str, bytes]:
 def test_header_sizes_are_tensorflows(tmp_path: Path) -> None:
     from conftest import ZOO
 
-    from dataprep.tf_decode import jpeg_header_size
+    from dataprep.base.tf_decode import jpeg_header_size
 
     paths = [p for p in ZOO.rglob("*") if p.is_file()]
     for name, contents in header_test_jpegs().items():
@@ -300,7 +300,7 @@ def test_grouped_decode_equals_load_image_in_file_order(tmp_path: Path, monkeypa
 
 
 def test_host_ratio_is_the_graphs() -> None:
-    from dataprep.tf_decode import JPEG_RATIOS, jpeg_ratio, jpeg_ratio_index
+    from dataprep.base.tf_decode import JPEG_RATIOS, jpeg_ratio, jpeg_ratio_index
 
     for image_size in (32, 128, 180, 224):
         for short in (

@@ -170,7 +170,7 @@ def test_case3_unchecked_numbers_are_one_line_and_leave_nothing(
 def test_case4_max_pixels_raises_pillows_limit_too(tmp_path: Path) -> None:
     """13500x13300 (179.6 MP) is just over the default cap: with --max-pixels 500000000 it
     decodes (before: Pillow's own DecompressionBombError made it a pillow_decode error)."""
-    from dataprep.validate import ValidateOptions, validate
+    from dataprep.inspection.validate import ValidateOptions, validate
 
     (tmp_path / "d" / "a").mkdir(parents=True)
     Image.new("L", (13500, 13300), 90).save(tmp_path / "d" / "a" / "big.jpg", quality=30)

@@ -14,7 +14,7 @@ keras = pytest.importorskip("keras")
 
 from conftest import make_colour_split
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 from trainer.config import FitConfig
 from trainer.fit import auto_class_weight, fit, resolve_config
 from trainer.phases import Phase, plan_phases

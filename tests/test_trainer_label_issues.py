@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 pytest.importorskip("tensorflow")
 pytest.importorskip("cleanlab")
 
-from dataprep.journal import KILL_AFTER_ENV
+from dataprep.base.journal import KILL_AFTER_ENV
 from trainer.cli import app
 
 runner = CliRunner()
@@ -180,7 +180,7 @@ def test_fit_fold_validates_on_that_fold_and_reads_the_source_files(tmp_path: Pa
     """`trainer fit OUT --fold I` after `dataprep split RAW OUT --folds K`: trains on the other
     folds, validates on fold I, tests on the held-out test split, reading RAW's files."""
     from dataprep.cli import app as dataprep_app
-    from dataprep.folds import read_folds
+    from dataprep.split.folds import read_folds
     from trainer.fit import fold_files
 
     raw = make_flipped(tmp_path / "raw", per_class=10)

@@ -14,7 +14,7 @@ keras = pytest.importorskip("keras")
 
 from conftest import make_colour_split
 
-from dataprep.folder_lock import FolderLocked, folder_locks
+from dataprep.base.folder_lock import FolderLocked, folder_locks
 from trainer.config import FitConfig
 from trainer.fit import fit
 

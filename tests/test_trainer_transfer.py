@@ -18,8 +18,8 @@ keras = pytest.importorskip("keras")
 from conftest import make_colour_split
 from typer.testing import CliRunner
 
+from dataprep.base.errors import DataprepError
 from dataprep.embeddings import backbone as weights_source
-from dataprep.errors import DataprepError
 from trainer import transfer
 from trainer.cli import app
 from trainer.config import FitConfig

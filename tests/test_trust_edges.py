@@ -165,11 +165,11 @@ def test_label_issues_folds_decoder_noise_into_one_note(
 
 # (program, command, arguments, the output option, the library call behind the command)
 OUTPUT_FILES = [
-    ("dataprep", "validate", ["DIR"], "--csv", "dataprep.validate_stream:validate_streamed"),
-    ("dataprep", "stats", ["DIR"], "--plot", "dataprep.stats:dataset_stats"),
-    ("dataprep", "duplicates", ["DIR"], "--plot", "dataprep.duplicates:duplicates_report"),
-    ("dataprep", "augment-preview", ["DIR"], "--out", "dataprep.preview:render_augment_preview"),
-    ("dataprep", "outliers", ["DIR"], "--plot", "dataprep.outliers:find_outliers"),
+    ("dataprep", "validate", ["DIR"], "--csv", "dataprep.inspection.validate_stream:validate_streamed"),
+    ("dataprep", "stats", ["DIR"], "--plot", "dataprep.insight.stats:dataset_stats"),
+    ("dataprep", "duplicates", ["DIR"], "--plot", "dataprep.duplicates.search:duplicates_report"),
+    ("dataprep", "augment-preview", ["DIR"], "--out", "dataprep.insight.preview:render_augment_preview"),
+    ("dataprep", "outliers", ["DIR"], "--plot", "dataprep.embeddings.outliers:find_outliers"),
     ("trainer", "evaluate", ["DIR", "DIR"], "--confusion", "trainer.evaluate:evaluate"),
     ("trainer", "predict", ["DIR", "DIR"], "--grid", "trainer.predict:predict"),
 ]
@@ -280,7 +280,7 @@ def test_xbm_and_xpm_are_images_in_an_unsupported_format(tmp_path: Path) -> None
 
 
 def test_text_that_is_no_image_is_still_junk(tmp_path: Path) -> None:
-    from dataprep.formats import identify_format
+    from dataprep.base.formats import identify_format
 
     assert identify_format(b"#define VERSION 3\nint main(void) { return 0; }\n") is None
     assert identify_format(b"/* XPM */ but then nothing an image needs\n") is None
@@ -351,7 +351,7 @@ def test_a_flower_on_black_is_not_low_information_but_a_blank_frame_is(tmp_path:
     small flat patch, and a flat frame with faint noise, do not."""
     from photos import flower_on_black, jpeg, save
 
-    from dataprep.validate import ValidateOptions, validate
+    from dataprep.inspection.validate import ValidateOptions, validate
 
     root = tmp_path / "raw"
     for i, radius in enumerate((0.2, 0.25, 0.3, 0.35, 0.4) * 2):
@@ -370,9 +370,9 @@ def test_a_flower_on_black_is_not_low_information_but_a_blank_frame_is(tmp_path:
 def test_clean_level_warning_leaves_an_exif_rotated_photo_for_convert(tmp_path: Path) -> None:
     from real_world import exif_rotated
 
-    from dataprep.clean import CleanOptions, clean
-    from dataprep.findings import Severity
-    from dataprep.validate import ValidateOptions
+    from dataprep.actions.clean import CleanOptions, clean
+    from dataprep.base.findings import Severity
+    from dataprep.inspection.validate import ValidateOptions
 
     data = tmp_path / "data"
     rotated = exif_rotated(data)
@@ -414,7 +414,7 @@ def test_prediction_grid_captions_stay_clear_of_the_images_above() -> None:
 
 
 def test_stats_chart_legend_covers_no_bar() -> None:
-    from dataprep.stats import stats_figure
+    from dataprep.insight.stats import stats_figure
 
     def split(counts: dict[str, int]) -> dict[str, object]:
         return {"classes": {c: {"count": n} for c, n in counts.items()}}

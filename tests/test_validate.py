@@ -12,10 +12,10 @@ import pytest
 from conftest import ZOO, expected_zoo_findings, tree_digest
 from typer.testing import CliRunner
 
+from dataprep.base.findings import Severity
 from dataprep.cli import app
-from dataprep.findings import Severity
-from dataprep.report import Report
-from dataprep.validate import ValidateOptions, validate
+from dataprep.inspection.report import Report
+from dataprep.inspection.validate import ValidateOptions, validate
 
 runner = CliRunner()
 EXPECTED = expected_zoo_findings()

@@ -14,12 +14,12 @@ import pytest
 from conftest import DEMO, ZOO
 from PIL import Image
 
-import dataprep.run_store as run_store
-import dataprep.validate_stream as validate_stream
+import dataprep.inspection.run_store as run_store
+import dataprep.inspection.validate_stream as validate_stream
 from dataprep import render
-from dataprep.findings import Severity
-from dataprep.scan import natural_key, natural_sort_bytes
-from dataprep.validate import ValidateOptions, validate
+from dataprep.base.findings import Severity
+from dataprep.inspection.scan import natural_key, natural_sort_bytes
+from dataprep.inspection.validate import ValidateOptions, validate
 
 
 @pytest.fixture

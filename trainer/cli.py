@@ -15,8 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BENCH_IMAGE_SIZE, DEFAULT_MAX_PIXELS
+from dataprep.base.output_files import require_new_file
 from dataprep.console import CommandApp, decoder_note, run_app, validate_hint
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BENCH_IMAGE_SIZE, DEFAULT_MAX_PIXELS
 from dataprep.options import (
     Augment,
     BatchSize,
@@ -43,7 +44,6 @@ from dataprep.options import (
     Weights,
     config_from,
 )
-from dataprep.output_files import require_new_file
 from trainer.config import FitConfig, LabelIssuesConfig
 
 
@@ -54,6 +54,18 @@ class LabelIssuesMethod(str, enum.Enum):
     cnn = "cnn"
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from trainer import __version__
+
+    try:  # from the installed metadata: importing TensorFlow would take seconds
+        libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
+    except PackageNotFoundError:
+        libraries = ""
+    return f"trainer {__version__}{libraries}"
+
+
 app = CommandApp(
     name="trainer",
     help="Train, evaluate and use image classifiers on folders prepared by dataprep.",
@@ -61,34 +73,12 @@ app = CommandApp(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    version=_version,
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        from trainer import __version__
-
-        try:  # from the installed metadata: importing TensorFlow would take seconds
-            libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
-        except PackageNotFoundError:
-            libraries = ""
-        print(f"trainer {__version__}{libraries}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Train, evaluate and use image classifiers on folders prepared by dataprep. Add --debug to any command for tracebacks."""
-
-
 def _quiet_tensorflow() -> None:
-    from dataprep.tensorflow_runtime import import_tensorflow
+    from dataprep.base.tensorflow_runtime import import_tensorflow
 
     import_tensorflow()
 
@@ -110,7 +100,7 @@ def _refuse_old_cache_dir(cache_dir: Path | None, command: str) -> None:
     """`--cache-dir` names validate's result cache (evaluate, predict, every dataprep command); the
     decoded-image cache of fit and bench is `--image-cache`."""
     if cache_dir is not None:
-        from dataprep.errors import DataprepError
+        from dataprep.base.errors import DataprepError
 
         raise DataprepError(
             f"--cache-dir in `trainer {command}` is now --image-cache {cache_dir} (decoded images on disk); "
@@ -186,7 +176,7 @@ def fit(
 ) -> None:
     """Train a model; writes config, history, curves, metrics, best model and logs to the run folder."""
     _quiet_tensorflow()
-    from dataprep.errors import DataprepError
+    from dataprep.base.errors import DataprepError
     from trainer.fit import fit as run_fit
 
     if resume and run_dir is None:
@@ -399,7 +389,7 @@ def label_issues_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranked list as JSON.")] = False,
 ) -> None:
     """Rank likely mislabelled images: out-of-fold probabilities on duplicate-aware folds, ranked by cleanlab."""
-    from dataprep.errors import DataprepError
+    from dataprep.base.errors import DataprepError
 
     if resume and run_dir is None:
         raise DataprepError("--resume needs --run-dir RUN (the folder of the interrupted run)")

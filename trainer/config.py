@@ -1,5 +1,5 @@
 """`FitConfig` and `LabelIssuesConfig`: everything a training (or label-issues) run depends on, and
-their defaults (from `dataprep.defaults`), written once.
+their defaults (from `dataprep.base.defaults`), written once.
 
 Below `trainer.fit` (which trains from it), `trainer.resume` (which compares a saved config with the
 one given now) and `trainer.label_issues`; imports no TensorFlow, so the command line takes its
@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from dataprep.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
-from dataprep.defaults import (
+from dataprep.base.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EMBED_SIZE,
     DEFAULT_EPOCHS,
@@ -23,6 +22,7 @@ from dataprep.defaults import (
     DEFAULT_THRESHOLD_BITS,
     DEFAULT_VAL_FRACTION,
 )
+from dataprep.insight.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 
 LR_SCHEDULES = ("cosine", "constant")
 CLASS_WEIGHTS = ("none", "auto")
@@ -42,7 +42,7 @@ class FitConfig:
     lr_schedule: str = "cosine"
     warmup_epochs: int = 1
     weight_decay: float = 1e-4
-    augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.augment spec, "default" or "none"
+    augment: str = DEFAULT_AUGMENT_NAME  # a dataprep.insight.augment spec, "default" or "none"
     run_dir: str | None = None  # None: runs/<timestamp>
     seed: int = DEFAULT_SEED
     deterministic: bool = False  # CPU: TensorFlow's op determinism, the same run epoch for epoch (trainer.reproducible)
@@ -52,7 +52,7 @@ class FitConfig:
     freeze_epochs: int | None = None  # transfer models: epochs with the backbone frozen (None: half)
     fine_tune_lr_factor: float = 0.1
     val_fraction: float = DEFAULT_VAL_FRACTION  # only when the folder has no val/ split
-    layout: str | None = None  # raw | split, for a tree that reads both ways (dataprep.scan)
+    layout: str | None = None  # raw | split, for a tree that reads both ways (dataprep.inspection.scan)
     cache_dir: str | None = None
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU
     xla: bool = False

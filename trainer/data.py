@@ -24,9 +24,18 @@ from typing import Any
 
 import tensorflow as tf
 
-from dataprep.defaults import DEFAULT_SEED
-from dataprep.errors import DataprepError
-from dataprep.scan import (
+from dataprep.base.defaults import DEFAULT_SEED
+from dataprep.base.errors import DataprepError
+from dataprep.base.tf_decode import (  # noqa: F401 - JPEG_RATIOS, decode_image, jpeg_ratio_index re-exported
+    JPEG_RATIOS,
+    decode_image,
+    decode_jpeg_at,
+    jpeg_header_size,
+    jpeg_ratio,
+    jpeg_ratio_index,
+    load_image,
+)
+from dataprep.inspection.scan import (
     junk_reason,
     natural_key,
     no_images_message,
@@ -36,15 +45,6 @@ from dataprep.scan import (
     split_role,
 )
 from dataprep.split.manifest import SplitManifest, link_targets
-from dataprep.tf_decode import (  # noqa: F401 - JPEG_RATIOS, decode_image, jpeg_ratio_index re-exported
-    JPEG_RATIOS,
-    decode_image,
-    decode_jpeg_at,
-    jpeg_header_size,
-    jpeg_ratio,
-    jpeg_ratio_index,
-    load_image,
-)
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def _warn_unreadable_formats(paths: Sequence[str], root: Path) -> None:
     training reads the bytes and skips what it cannot decode; `dataprep convert` fixes them)."""
     from collections import Counter
 
-    from dataprep.formats import TF_FORMATS, extension_format, format_name
+    from dataprep.base.formats import TF_FORMATS, extension_format, format_name
 
     found = Counter(f for p in paths if (f := extension_format(p)) is not None and f not in TF_FORMATS)
     if found:
@@ -380,7 +380,7 @@ def make_pipeline(
 ) -> Pipeline:
     """The full pipeline for training (`training=True`: shuffle + augment) or evaluation.
 
-    `augment` is an augmentation spec (string / AugmentSpec, see ``dataprep.augment``) or None;
+    `augment` is an augmentation spec (string / AugmentSpec, see ``dataprep.insight.augment``) or None;
     it runs on whole batches after the cache. Batches are pixels in 0..255 — uint8, or float32
     when augmented — and int32 labels. A Keras model casts uint8 input to its input's dtype and
     rescales inside itself, so the pipeline writes no float32 copy of every batch: a quarter of
@@ -410,8 +410,8 @@ def make_pipeline(
 
 
 def build_augmenter(spec: object, seed: int) -> Any:
-    """The shared augmentation (``dataprep.augment``) for `spec`, or None when it is disabled."""
-    from dataprep.augment import build_augmentation, parse_augment_spec
+    """The shared augmentation (``dataprep.insight.augment``) for `spec`, or None when it is disabled."""
+    from dataprep.insight.augment import build_augmentation, parse_augment_spec
 
     parsed = parse_augment_spec(spec)  # type: ignore[arg-type]
     if not parsed.enabled:
@@ -421,7 +421,7 @@ def build_augmenter(spec: object, seed: int) -> Any:
 
 def normalize_augment(spec: str | None) -> str:
     """The canonical string of an augmentation spec, for config.json: 'none' when disabled,
-    the shared default for None, '' or 'default' (`dataprep.augment.parse_augment_spec`)."""
-    from dataprep.augment import parse_augment_spec
+    the shared default for None, '' or 'default' (`dataprep.insight.augment.parse_augment_spec`)."""
+    from dataprep.insight.augment import parse_augment_spec
 
     return parse_augment_spec(spec).to_string()

@@ -11,7 +11,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 
 
 def worker_count() -> tuple[int, int]:

@@ -2,7 +2,7 @@
 and a ranking of suspected label errors by cleanlab (confident learning).
 
 Every image is scored by a model that never saw it, nor any exact or near copy of it: the folds
-come from `dataprep.folds.plan_folds` over the duplicate groups `dataprep.duplicates` finds.
+come from `dataprep.split.folds.plan_folds` over the duplicate groups `dataprep.duplicates.search` finds.
 Each fold is one ordinary `trainer fit DATA --fold I --folds-from RUN/folds.json` run (train:
 the other folds, validation: fold I, read from DATA where they are: nothing is copied), so a fold
 folder explains itself like any run. A finished fold leaves `heldout.json`; a killed run resumed
@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.duplicates import check_threshold, find_duplicates
-from dataprep.errors import DataprepError
-from dataprep.findings import Severity
-from dataprep.folds import fold_file_doc, plan_folds
-from dataprep.journal import crash_point, make_dirs
-from dataprep.scan import natural_key
+from dataprep.base.errors import DataprepError
+from dataprep.base.findings import Severity
+from dataprep.base.journal import crash_point, make_dirs
+from dataprep.duplicates.search import check_threshold, find_duplicates
+from dataprep.inspection.scan import natural_key
+from dataprep.split.folds import fold_file_doc, plan_folds
 from trainer import run_folder
 from trainer.config import DEFAULT_FOLDS as DEFAULT_FOLDS  # re-exported: the names label-issues has offered
 from trainer.config import QUICK_AUGMENT as QUICK_AUGMENT
@@ -135,7 +135,7 @@ class Items:
 def collect_items(config: LabelIssuesConfig) -> Items:
     """Validate DATA (cached results are reused), keep images of a class that decode, and group
     exact and near duplicates so they land in one fold."""
-    from dataprep.validate import ValidateOptions, validate
+    from dataprep.inspection.validate import ValidateOptions, validate
     from trainer.data import read_class_names
 
     check_threshold(config.threshold)
@@ -315,12 +315,15 @@ def _load_pixels(files: Sequence[Path], image_size: int) -> np.ndarray:
 
 
 def _predict_pixels(model: Any, pixels: np.ndarray, mirror: bool, batch: int = 64) -> np.ndarray:
+    """Class probabilities of `pixels`, batch by batch, called eagerly: each fold trains a new
+    model, and a traced predict function per model (and per last-batch shape) is what made
+    TensorFlow warn about retracing; a forward pass on a held-out fold needs no graph."""
     out = []
     for start in range(0, len(pixels), batch):
         stack = pixels[start : start + batch].astype("float32")
-        probs = np.asarray(model.predict_on_batch(stack), dtype=np.float64)
+        probs = np.asarray(model(stack, training=False), dtype=np.float64)
         if mirror:
-            probs = (probs + np.asarray(model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
+            probs = (probs + np.asarray(model(stack[:, :, ::-1], training=False), dtype=np.float64)) / 2
         out.append(probs)
     return np.concatenate(out) if out else np.zeros((0, 0))
 
@@ -352,7 +355,7 @@ def _snapshot_mean(folder: Path, first_epoch: int, last_epoch: int) -> np.ndarra
 
 def _trained_on_mirrors(augment: str) -> bool:
     """Whether training flipped images left-right: then a mirror image is as much that class."""
-    from dataprep.augment import parse_augment_spec
+    from dataprep.insight.augment import parse_augment_spec
 
     spec = "" if augment == "default" else augment
     return any(key == "flip" and "horizontal" in str(value) for key, value in parse_augment_spec(spec).steps)
@@ -403,12 +406,7 @@ def find_label_issues(
             raise DataprepError(
                 f"the images in '{config.data_dir}' changed since run '{run_dir}' planned its folds; start a new run"
             )
-    make_dirs(run_dir)
-    run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
-    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
-        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
-    ))  # fmt: skip
+    write_run_plan(run_dir, config, items, fold_of)
     if items.skipped:
         say(f"{len(items.skipped)} file(s) that validate rates 'error' are left out (e.g. {items.skipped[0]})")
 
@@ -440,6 +438,17 @@ def find_label_issues(
     )
     write_outputs(result, items, config)
     return result
+
+
+def write_run_plan(run_dir: Path, config: LabelIssuesConfig, items: Items, fold_of: dict[str, int]) -> None:
+    """Create the run folder with what either method was asked (config.json) and which fold
+    each image is in (folds.json, the form `dataprep.split.folds` reads)."""
+    make_dirs(run_dir)
+    run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
+    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
+        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
+        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
+    ))  # fmt: skip
 
 
 def groups_of(items: Items) -> list[list[str]]:

@@ -5,7 +5,7 @@ A network that already tells cats from dogs from flowers turns the question "is 
 wrong?" into a linear one: each image's 1280-d MobileNetV2 vector (`dataprep.embeddings`, cached
 per file, so a second run computes nothing) is scored by a logistic regression (scikit-learn,
 which cleanlab requires anyway) trained on the other folds. The folds are the duplicate-aware ones
-of the CNN method (`dataprep.folds.plan_folds` over `dataprep.duplicates` groups), so a copy of a
+of the CNN method (`dataprep.split.folds.plan_folds` over `dataprep.duplicates.search` groups), so a copy of a
 flipped image with the same wrong label never teaches the model that scores it.
 
 Beside it, each image's neighbour agreement: the share of its nearest neighbours in the *other*
@@ -27,25 +27,20 @@ from pathlib import Path
 
 import numpy as np
 
-from dataprep.errors import DataprepError
-from dataprep.folds import fold_file_doc, plan_folds
-from dataprep.journal import make_dirs
-from trainer import run_folder
+from dataprep.base.errors import DataprepError
+from dataprep.split.folds import plan_folds
 from trainer.label_issues import (
-    CONFIG,
-    FOLDS,
-    RESULT_VERSION,
     Items,
     LabelIssue,
     LabelIssuesConfig,
     LabelIssuesResult,
     Progress,
     collect_items,
-    groups_of,
     prepare_run,
     rank_label_issues,
     require_cleanlab,
     write_outputs,
+    write_run_plan,
 )
 
 # Inverse regularisation of the logistic regression. On unit vectors of 1280 dimensions the
@@ -70,12 +65,7 @@ def find_label_issues_from_embeddings(
     vectors, items = _embed_items(items, config, say)
     say(f"embedded {len(items.paths)} images in {time.perf_counter() - started:.1f} s")
     fold_of = plan_folds(list(zip(items.paths, items.labels, items.groups)), config.folds, config.seed)
-    make_dirs(run_dir)
-    run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
-    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
-        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
-    ))  # fmt: skip
+    write_run_plan(run_dir, config, items, fold_of)
     if items.skipped:
         say(f"{len(items.skipped)} file(s) left out (validate rates them 'error', or they did not embed)")
 

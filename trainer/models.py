@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from dataprep.defaults import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the registry's default
-from dataprep.errors import DataprepError
+from dataprep.base.defaults import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the registry's default
+from dataprep.base.errors import DataprepError
 
 Builder = Callable[[int, int, str], keras.Model]
 PRETRAINED_MODEL = "mobilenetv2"  # the default when its ImageNet weights are installed

@@ -13,7 +13,7 @@ run, epoch for epoch (the same history, the same weights), at a cost in training
 GPU it is not switched on: TensorFlow has no deterministic GPU kernel for some ops (it raises
 instead) and that path is not tested here.
 
-A run also holds `dataprep.folder_lock` on its run folder, so two `fit --resume` runs never
+A run also holds `dataprep.base.folder_lock` on its run folder, so two `fit --resume` runs never
 write one folder at once.
 """
 
@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dataprep.folder_lock import folder_locks
+from dataprep.base.folder_lock import folder_locks
 
 
 def _op_determinism_on_cpu() -> Callable[[], None]:

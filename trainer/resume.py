@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
-from dataprep.errors import DataprepError, Interrupted
+from dataprep.base.errors import DataprepError, Interrupted
 from trainer import run_folder
 from trainer.config import FitConfig
 
 if TYPE_CHECKING:
     from trainer.data import FileList
 
-# Test hook, like dataprep.journal's DATAPREP_KILL_AFTER_OPS: with DATAPREP_INTERRUPT_AFTER_EPOCHS=N
+# Test hook, like dataprep.base.journal's DATAPREP_KILL_AFTER_OPS: with DATAPREP_INTERRUPT_AFTER_EPOCHS=N
 # the process sends itself SIGINT (as Ctrl-C would) right after its N-th completed epoch.
 INTERRUPT_AFTER_EPOCHS_ENV = "DATAPREP_INTERRUPT_AFTER_EPOCHS"
 # Not options of the training itself: where things are, and how chatty Keras is.

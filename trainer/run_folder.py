@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
 
 CONFIG = "config.json"
 CLASS_NAMES = "class_names.json"

@@ -1,7 +1,7 @@
 """What the trainer reads is screened the way `dataprep validate` screens it.
 
 `predict` and `evaluate` run validate's per-file checks (through its public
-`dataprep.validate.inspect_paths`, from validate's result cache when a file is unchanged) and
+`dataprep.inspection.validate.inspect_paths`, from validate's result cache when a file is unchanged) and
 leave out every file validate calls an error: a 16-bit grayscale PNG that TensorFlow would read
 as black, an image over the pixel cap, a file no decoder reads. `fit` applies the same pixel
 cap from the headers alone (a cheap read) so the training decoder never meets a decompression
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataprep.defaults import DEFAULT_MAX_PIXELS, apply_pixel_cap
-from dataprep.findings import Severity
+from dataprep.base.defaults import DEFAULT_MAX_PIXELS, apply_pixel_cap
+from dataprep.base.findings import Severity
 from trainer import data
 
 SERIAL_UP_TO = 1000  # files: fewer are inspected in this process (measured: a pool of TF workers takes 13-23 s to start; 80 files in-process add 0.8-1.5 s)
@@ -34,7 +34,7 @@ class ScreenOptions:
 
 def refused_files(paths: Sequence[Path], options: ScreenOptions | None = None) -> dict[Path, str]:
     """The files among `paths` that validate rates `error`, each with why ("check: detail")."""
-    from dataprep.validate import ValidateOptions, inspect_paths
+    from dataprep.inspection.validate import ValidateOptions, inspect_paths
 
     opts = options or ScreenOptions()
     apply_pixel_cap(opts.max_pixels)

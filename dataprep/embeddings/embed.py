@@ -18,21 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
+from dataprep.base.errors import DataprepError, Interrupted
+from dataprep.base.findings import Severity
+from dataprep.base.journal import atomic_file
 from dataprep.embeddings.backbone import BACKBONE, EMBEDDING_DIM, MIN_IMAGE_SIZE, resolve_weights, weights_digest
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
 from dataprep.embeddings.vector_cache import VectorCache, vector_key
-from dataprep.engine import InterruptHook, interrupts_as_keyboard_interrupt
-from dataprep.errors import DataprepError, Interrupted
-from dataprep.findings import Severity
-from dataprep.journal import atomic_file
-from dataprep.report import FileResult
-from dataprep.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset, split_role
+from dataprep.inspection.local_engine import InterruptHook, interrupts_as_keyboard_interrupt
+from dataprep.inspection.report import FileResult
+from dataprep.inspection.scan import FileRecord, Scan, natural_key, no_images_message, scan_dataset, split_role
+from dataprep.inspection.validate import ValidateOptions, inspect_scan
 from dataprep.split.manifest import link_targets
-from dataprep.validate import ValidateOptions, inspect_scan
 
 EMBEDDINGS_VERSION = 1
 ProgressFn = Callable[[int, int], None]
+CHECKING = "checking files"  # the passes `phase` names
+EMBEDDING = "computing vectors"
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,16 @@ def embed_folder(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     layout: str | None = None,
-    engine: str = "local",
+    engine: str = DEFAULT_ENGINE,
     ray_address: str | None = None,
     progress: ProgressFn | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> Embeddings:
     """One L2-normalised backbone vector per image under `root` that validate finds no error in.
 
-    `progress(done, total)` is called as validate inspects files and again as batches finish.
+    `progress(done, total)` is called as validate inspects files and again as batches finish;
+    `phase(name)` is told before each of the two passes (CHECKING, then EMBEDDING when some
+    vector is not cached), so one progress display can say which pass it counts.
     Ctrl-C or SIGTERM: `Interrupted`, with every finished batch in the cache."""
     if image_size < MIN_IMAGE_SIZE:
         raise DataprepError(
@@ -91,13 +96,17 @@ def embed_folder(
         cache_dir=cache_dir, use_cache=use_cache, engine=engine, ray_address=ray_address, progress=progress,
         layout=layout,
     )  # fmt: skip
+    announce = phase or (lambda _name: None)
     with _engine_session(engine, ray_address):  # one Ray session for validate and the embedding
+        announce(CHECKING)
         results, _, _ = inspect_scan(scan, vopts)
         usable, skipped = usable_images(scan, results)
         cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
         try:
             known = cache.lookup(usable) if cache else {}
             todo = [r for r in usable if r.rel not in known]
+            if todo:
+                announce(EMBEDDING)
             fresh, failed = _embed_todo(todo, image_size, batch_size, weights, cache, engine, ray_address, progress)
         finally:
             if cache:
@@ -116,7 +125,7 @@ def embed_folder(
 def _engine_session(engine: str, ray_address: str | None) -> AbstractContextManager[Any]:
     if engine != "ray":
         return nullcontext()
-    from dataprep.ray_engine import ray_session
+    from dataprep.inspection.ray_engine import ray_session
 
     return ray_session(ray_address)
 

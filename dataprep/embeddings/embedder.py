@@ -26,7 +26,7 @@ class BatchEmbedder:
     """The backbone compiled once for uint8 batches, plus the threads that decode the files."""
 
     def __init__(self, image_size: int, weights: str, threads: int = DECODE_THREADS) -> None:
-        from dataprep.tensorflow_runtime import import_tensorflow
+        from dataprep.base.tensorflow_runtime import import_tensorflow
 
         tf = import_tensorflow()  # quietly: TensorFlow's start-up lines do not reach the console
         self.image_size = image_size

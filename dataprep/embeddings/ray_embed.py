@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dataprep.base.errors import DataprepError
 from dataprep.embeddings.embedder import BatchEmbedder, BatchResult
-from dataprep.errors import DataprepError
-from dataprep.ray_engine import ray_session
-from dataprep.scan import FileRecord
+from dataprep.inspection.ray_engine import ray_session
+from dataprep.inspection.scan import FileRecord
 
 ACTOR_CPUS = 2  # TensorFlow threads per actor: inference gains little past a few cores per process
 IN_FLIGHT = 2  # batches queued per actor, so it never waits for the driver

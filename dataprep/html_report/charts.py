@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from dataprep.html_report.model import Chart
-from dataprep.report import FileResult
-from dataprep.scan import SPLIT_ROLES, FileRecord, natural_key, split_role
+from dataprep.inspection.report import FileResult
+from dataprep.inspection.scan import SPLIT_ROLES, FileRecord, natural_key, split_role
 
 MAX_CLASSES = 40  # bars drawn; the rest are summed into one "other" bar
 SPLIT_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f")

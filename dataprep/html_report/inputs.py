@@ -1,9 +1,9 @@
 """Everything the report shows, gathered: computed where cheap, read where another command wrote it.
 
-- validate's results: `dataprep.validate.validate`, which reuses the result cache, so a folder
+- validate's results: `dataprep.inspection.validate.validate`, which reuses the result cache, so a folder
   validated before is not decoded again (only changed files are);
 - duplicate groups (exact, same pixels, near, mirrored) and the leaks across splits: from the
-  hashes and signatures those results already carry (`dataprep.duplicates`), as `dataprep
+  hashes and signatures those results already carry (`dataprep.duplicates.search`), as `dataprep
   duplicates` finds them; with `semantic`, look-alike copies from the (cached) embeddings too;
 - label issues: the ranked list `trainer label-issues` wrote (`--label-issues FILE`, or its run folder);
 - outliers: the ranked list `dataprep outliers` wrote (`--outliers FILE`).
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataprep.defaults import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD_BITS
-from dataprep.duplicates import DuplicateGroup, check_semantic_ready, search_folder
-from dataprep.errors import DataprepError
-from dataprep.label_issues import Suspect, read_label_issues
-from dataprep.report import Report
-from dataprep.validate import ValidateOptions, validate
+from dataprep.actions.relabel import Suspect, read_label_issues
+from dataprep.base.defaults import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD_BITS
+from dataprep.base.errors import DataprepError
+from dataprep.duplicates.search import DuplicateGroup, check_semantic_ready, search_folder
+from dataprep.inspection.report import Report
+from dataprep.inspection.validate import ValidateOptions, validate
 
 LABEL_ISSUES_FILE = "label_issues.json"  # what `trainer label-issues` writes in its run folder
 OUTLIERS_FILE = "outliers.json"
@@ -39,7 +39,7 @@ class Outlier:
     label: str | None = None
     nearest: str | None = None  # the most similar other image, and how similar
     nearest_similarity: float | None = None
-    flagged: bool = False  # scores at least the list's `flag_score` (dataprep.outliers.FLAG_SCORE)
+    flagged: bool = False  # scores at least the list's `flag_score` (dataprep.embeddings.outliers.FLAG_SCORE)
 
     @property
     def detail(self) -> str:

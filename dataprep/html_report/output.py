@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataprep.errors import DataprepError
+from dataprep.base.errors import DataprepError
+from dataprep.base.journal import write_atomic
 from dataprep.html_report.inputs import ReportInputs
 from dataprep.html_report.model import Section
 from dataprep.html_report.page import ASSETS, GalleryCaps, index_html, list_page_html, page_name
 from dataprep.html_report.sections import build_sections
 from dataprep.html_report.thumbs import NO_PREVIEW, NO_PREVIEW_SVG, write_thumbnails
-from dataprep.journal import write_atomic
 
 REPORT_VERSION = 1
 GENERATOR = "dataprep report"

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from dataprep.checks import CHECKS
-from dataprep.checks.names import Check
-from dataprep.clean import kept_copy
-from dataprep.duplicates import find_leaks
-from dataprep.errors import DataprepError
-from dataprep.findings import Severity
+from dataprep.actions.clean import kept_copy
+from dataprep.base.errors import DataprepError
+from dataprep.base.findings import Severity
+from dataprep.duplicates.search import find_leaks
 from dataprep.html_report.charts import class_balance_chart, image_size_chart
 from dataprep.html_report.inputs import ReportInputs
 from dataprep.html_report.model import Card, CardGroup, Command, Section
+from dataprep.inspection.checks import CHECKS
+from dataprep.inspection.checks.names import Check
 
 SUMMARIES = {c.name: c.summary for c in CHECKS}
 
@@ -29,7 +29,7 @@ def _dp(*args: str | Path) -> list[str]:
 
 def _convert_plan(inp: ReportInputs) -> tuple[dict[str, str], str | None]:
     """What `dataprep convert` would do to each file (rel -> what and why), or why it cannot say."""
-    from dataprep.convert import ConvertOptions, plan_conversions
+    from dataprep.actions.convert_plan import ConvertOptions, plan_conversions
 
     if "convert" not in inp.memo:
         try:

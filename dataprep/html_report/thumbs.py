@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from dataprep.checks.names import Check
-from dataprep.defaults import DEFAULT_MAX_PIXELS, apply_pixel_cap
-from dataprep.report import FileResult
+from dataprep.base.defaults import DEFAULT_MAX_PIXELS, apply_pixel_cap
+from dataprep.inspection.checks.names import Check
+from dataprep.inspection.report import FileResult
 
 THUMB_SIDE = 160  # px, longest side
 WEBP_QUALITY = 70

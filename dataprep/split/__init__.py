@@ -9,6 +9,7 @@ The package's layers, as in the design:
 - `manifest` — `SplitManifest`, the only reader and writer of ``OUT/split.json``.
 - `place` — one placer per mode (copy, hardlink, symlink, move), each crash-safe.
 - `execute` — the journal and the executor (copies on a few threads), --resume and --force.
+- `folds` — `plan_folds`: k folds that keep duplicate groups together, pure and seeded.
 
 `split_dataset` turns its arguments into one frozen `SplitRequest`; a fresh split and a resumed
 one then go through the same `_run`: write split.json (intent), remove what --force replaces,
@@ -23,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataprep.duplicates import check_semantic_ready
-from dataprep.errors import DataprepError
-from dataprep.folder_lock import folder_locks
-from dataprep.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
-from dataprep.scan import require_directory
+from dataprep.base.errors import DataprepError
+from dataprep.base.folder_lock import folder_locks
+from dataprep.base.journal import TMP_PREFIX, Journal, fsync_dir, remove_stale_temporaries
+from dataprep.duplicates.search import check_semantic_ready
+from dataprep.inspection.scan import require_directory
 from dataprep.split import sources as _sources
 from dataprep.split.execute import (
     JOURNAL_NAME,
@@ -47,7 +48,7 @@ from dataprep.split.sources import collect_sources
 from dataprep.split.spec import DEFAULT_SEED, MODES, ON_CONFLICT, Amount, Mode, SplitSpec, parse_amount
 
 if TYPE_CHECKING:
-    from dataprep.validate import ValidateOptions
+    from dataprep.inspection.validate import ValidateOptions
 
 __all__ = [
     "DEFAULT_SEED", "JOURNAL_NAME", "MODES", "ON_CONFLICT", "SPLIT_JSON", "SPLIT_JSON_VERSION", "Amount", "Assignment",
@@ -152,7 +153,7 @@ def split_dataset(
     else under OUT's split folders, or the photos of a previous ``move`` split, makes it refuse
     before writing anything; other files in OUT are left alone). RAW is only changed by
     ``mode="move"``. With `dry_run` nothing is written and the result holds the plan. With
-    `semantic`, look-alike copies (`dataprep.semantic_duplicates`) are kept together too.
+    `semantic`, look-alike copies (`dataprep.duplicates.semantic`) are kept together too.
     """
     request = SplitRequest(
         raw=Path(raw), out=Path(out), spec=spec or SplitSpec(), seed=seed, mode=mode, include_invalid=include_invalid,
@@ -233,9 +234,9 @@ def _split_locked(
 
 def plan_fold_numbers(found: list[SourceFile], plan: SplitPlan, k: int, seed: int) -> dict[str, int]:
     """Cross-validation folds over every planned file outside the held-out test split: stratified
-    per class, seeded, each duplicate group inside one fold (`dataprep.folds.plan_folds`). The
+    per class, seeded, each duplicate group inside one fold (`dataprep.split.folds.plan_folds`). The
     planner already keeps a group inside one split, so no group straddles test and the folds."""
-    from dataprep.folds import plan_folds
+    from dataprep.split.folds import plan_folds
 
     in_folds = {a.source for a in plan.assignments if a.split != "test"}
     return plan_folds([(f.rel, f.label, f.group_key) for f in found if f.rel in in_folds], k, seed)

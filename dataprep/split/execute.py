@@ -2,7 +2,7 @@
 
 Crash safety (`kill -9` at any instant, then `--resume`): ``OUT/split.json`` is written *first*,
 with ``"complete": false`` and the whole plan, so it is the intent record for every file at once;
-the journal ``OUT/.dataprep-split.journal`` (via `dataprep.journal`) logs which destinations are
+the journal ``OUT/.dataprep-split.journal`` (via `dataprep.base.journal`) logs which destinations are
 done, in batches. A resumed run reloads the plan from split.json and looks at both ends of every
 file: a destination in the journal is trusted after a size check, one that exists but is not
 journaled is checked by sha256, a move whose source is gone and destination present is done.
@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dataprep.errors import DataprepError
-from dataprep.folder_lock import LOCK_NAME
-from dataprep.journal import TMP_PREFIX, Journal, make_dirs, walk_tree
-from dataprep.naming import SPLIT_NAMES, natural_key
+from dataprep.base.errors import DataprepError
+from dataprep.base.folder_lock import LOCK_NAME
+from dataprep.base.journal import TMP_PREFIX, Journal, make_dirs, walk_tree
+from dataprep.base.naming import SPLIT_NAMES, natural_key
 from dataprep.split.manifest import SplitManifest
 from dataprep.split.place import Placer, placer_for
 from dataprep.split.plan import Assignment, SplitPlan

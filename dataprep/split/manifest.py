@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from dataprep import __version__
-from dataprep.errors import DataprepError
-from dataprep.journal import json_text_bytes, write_atomic
-from dataprep.naming import natural_key
+from dataprep.base.errors import DataprepError
+from dataprep.base.journal import json_text_bytes, write_atomic
+from dataprep.base.naming import natural_key
 from dataprep.split.plan import Assignment, Excluded, SplitPlan
 from dataprep.split.spec import SplitSpec
 

@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataprep.errors import DataprepError
-from dataprep.journal import TMP_PREFIX, crash_point, reconcile_move, sha256_file
+from dataprep.base.errors import DataprepError
+from dataprep.base.journal import TMP_PREFIX, crash_point, reconcile_move, sha256_file
 from dataprep.split.plan import Assignment
 
 _LINUX = sys.platform.startswith("linux")
@@ -150,7 +150,7 @@ class SymlinkPlacer(Placer):
 
 class MovePlacer(Placer):
     """Moves look at both ends: a source gone with its destination present is done
-    (`dataprep.journal.reconcile_move`), so a move never needs a journal entry to resume."""
+    (`dataprep.base.journal.reconcile_move`), so a move never needs a journal entry to resume."""
 
     def place(self, a: Assignment, journaled: bool, fresh: bool = False) -> bool:
         src, dst = os.path.join(self.raw, a.source), os.path.join(self.out, a.dest)

@@ -3,7 +3,7 @@
 The same files, spec and seed give the same plan on any machine. Files are sorted (natural
 order) first, each class draws from its own `random.Random(f"{seed}:{class}")` (so adding a class
 never reshuffles the others), and files of one duplicate unit (same bytes, or linked by verified
-near-duplicate pairs: `dataprep.duplicates`) are placed as one piece: no photo can sit in train
+near-duplicate pairs: `dataprep.duplicates.search`) are placed as one piece: no photo can sit in train
 and in test at once.
 """
 
@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataprep.naming import SPLIT_NAMES, natural_key
+from dataprep.base.naming import SPLIT_NAMES, natural_key
 from dataprep.split.spec import DEFAULT_SEED, SplitSpec
 
 
 @dataclass(frozen=True)
 class SourceFile:
     """One image to split: its path relative to RAW, class, content hash and size. `group`
-    names its duplicate group (exact or near copies, see `dataprep.duplicates`); None means
+    names its duplicate group (exact or near copies, see `dataprep.duplicates.search`); None means
     its own content hash."""
 
     rel: str

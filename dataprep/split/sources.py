@@ -6,21 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataprep.checks.names import Check
-from dataprep.errors import DataprepError
-from dataprep.findings import Severity
-from dataprep.journal import sha256_file
-from dataprep.scan import natural_key, no_images_message
+from dataprep.base.errors import DataprepError
+from dataprep.base.findings import Severity
+from dataprep.base.journal import sha256_file
+from dataprep.inspection.checks.names import Check
+from dataprep.inspection.scan import natural_key, no_images_message
 from dataprep.split.plan import Excluded, SourceFile
 
 if TYPE_CHECKING:
-    from dataprep.report import Report
-    from dataprep.validate import ValidateOptions
+    from dataprep.inspection.report import Report
+    from dataprep.inspection.validate import ValidateOptions
 
 
 def _validate(raw: Path, options: ValidateOptions | None) -> Report:
     """Validate RAW (cached results for unchanged files): hashes and which files are broken."""
-    from dataprep.validate import validate
+    from dataprep.inspection.validate import validate
 
     return validate(raw, options)
 
@@ -87,7 +87,7 @@ def _with_duplicate_groups(
     planner places each group as a unit and the split has no leaks by construction."""
     from dataclasses import replace
 
-    from dataprep.duplicates import search_folder
+    from dataprep.duplicates.search import search_folder
 
     wanted = {s.rel for s in sources}
     results = [r for r in report.results if r.rel in wanted]

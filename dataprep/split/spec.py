@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dataprep.defaults import DEFAULT_SEED as DEFAULT_SEED  # re-exported: split, plan and the CLI read it here
-from dataprep.errors import DataprepError
+from dataprep.base.defaults import DEFAULT_SEED as DEFAULT_SEED  # re-exported: split, plan and the CLI read it here
+from dataprep.base.errors import DataprepError
 
 MODES = ("copy", "hardlink", "symlink", "move", "folds")
 ON_CONFLICT = ("keep", "exclude")
@@ -54,7 +54,7 @@ class SplitSpec:
     test: Amount = 0.1
     train: Amount | None = None
     on_conflict: str = "keep"  # a duplicate group across classes: "keep" it (in one split) or "exclude" it
-    folds: int | None = None  # k for duplicate-aware cross-validation folds (planned by dataprep.folds)
+    folds: int | None = None  # k for duplicate-aware cross-validation folds (planned by dataprep.split.folds)
 
     def __post_init__(self) -> None:
         if self.on_conflict not in ON_CONFLICT:
