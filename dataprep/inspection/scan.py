@@ -265,7 +265,8 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
     role_folders = set(scan.split_folders.values())
     trusted = [base, *scan.trusted]
     # Paths as strings, relative paths by slicing off the root: a Path object per entry (and
-    # relative_to) cost more than the stat itself; a FileRecord gets its Path once, at the end.
+    # relative_to) cost more than the stat itself; a FileRecord's Path is its folder's joined with
+    # its name (parsing one part, not the whole path).
     prefix = len(os.path.join(str(base), ""))
     posix = os.sep == "/"
     stack = [str(base)]
@@ -284,6 +285,7 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
             )  # fmt: skip
             continue
         at_root = rel_folder == "."
+        folder_path = Path(folder)
         subdirs: list[tuple[str, str]] = []
         with listing:
             try:
@@ -322,7 +324,12 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
                     elif found != "split" and len(parts) >= 2:
                         label = parts[0]
                     yield FileRecord(
-                        path=Path(full), rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns
+                        path=folder_path / entry.name,
+                        rel=rel,
+                        label=label,
+                        split=split,
+                        size=st.st_size,
+                        mtime_ns=st.st_mtime_ns,
                     )
             except OSError as err:  # the listing broke off part-way
                 yield ScanProblem(

@@ -327,15 +327,21 @@ class TodoRecords(Sequence[FileRecord]):
         block = index // TODO_BLOCK
         rows = self._blocks.get(block)
         if rows is None:
-            rows = [
-                (seq, FileRecord(Path(os.fsdecode(path)), _text(rel), None if label is None else _text(label),
-                                 None if split is None else _text(split), size, mtime_ns))
-                for seq, path, rel, label, split, size, mtime_ns in self.db.execute(
-                    "SELECT f.seq, path, rel, label, split, size, mtime_ns FROM todo JOIN files f ON f.seq = todo.seq"
-                    " WHERE pos > ? AND pos <= ? ORDER BY pos",
-                    (block * TODO_BLOCK, (block + 1) * TODO_BLOCK),
-                )
-            ]  # fmt: skip
+            folders: dict[bytes, Path] = {}  # a record's Path is its folder's joined with its name
+            rows = []
+            for seq, path, rel, label, split, size, mtime_ns in self.db.execute(
+                "SELECT f.seq, path, rel, label, split, size, mtime_ns FROM todo JOIN files f ON f.seq = todo.seq"
+                " WHERE pos > ? AND pos <= ? ORDER BY pos",
+                (block * TODO_BLOCK, (block + 1) * TODO_BLOCK),
+            ):
+                head, name = os.path.split(path)
+                folder = folders.get(head)
+                if folder is None:
+                    folder = folders[head] = Path(os.fsdecode(head))
+                rows.append(
+                    (seq, FileRecord(folder / os.fsdecode(name), _text(rel), None if label is None else _text(label),
+                                     None if split is None else _text(split), size, mtime_ns))
+                )  # fmt: skip
             self._blocks[block] = rows
             if len(self._blocks) > TODO_BLOCKS_KEPT:
                 del self._blocks[next(iter(self._blocks))]  # the oldest read
