@@ -172,20 +172,6 @@ RayAddress = Annotated[
     ),
 ]
 
-# The group every command that inspects files takes (validate, clean, duplicates, leakage, split,
-# convert, report). Typer has no option groups: `inspection_options` puts these parameters into a
-# command's signature where it declares `inspection: InspectionOptions`, so each is declared once.
-INSPECTION_PARAMETERS: tuple[tuple[str, Any, Any], ...] = (
-    ("jobs", Jobs, None),
-    ("timeout", Timeout, d.DEFAULT_TIMEOUT_S),
-    ("cache_dir", CacheDir, None),
-    ("no_cache", NoCache, False),
-    ("max_pixels", MaxPixels, d.DEFAULT_MAX_PIXELS),
-    ("min_size", MinSize, d.DEFAULT_MIN_SIZE),
-    ("engine", Engine, d.DEFAULT_ENGINE),
-    ("ray_address", RayAddress, None),
-)
-
 
 @dataclass(frozen=True)
 class InspectionOptions:
@@ -214,6 +200,18 @@ class InspectionOptions:
 
 
 DEFAULT_INSPECTION = InspectionOptions()
+
+# The group every command that inspects files takes (validate, clean, duplicates, leakage, split,
+# convert, report): each field of InspectionOptions as an option, with the field's default. Typer
+# has no option groups: `inspection_options` puts these parameters into a command's signature where
+# it declares `inspection`, so each is declared once.
+_INSPECTION_TYPES: dict[str, Any] = {
+    "jobs": Jobs, "timeout": Timeout, "cache_dir": CacheDir, "no_cache": NoCache, "max_pixels": MaxPixels,
+    "min_size": MinSize, "engine": Engine, "ray_address": RayAddress,
+}  # fmt: skip
+INSPECTION_PARAMETERS: tuple[tuple[str, Any, Any], ...] = tuple(
+    (f.name, _INSPECTION_TYPES[f.name], f.default) for f in fields(InspectionOptions)
+)
 
 
 def inspection_options(command: Callable[..., R]) -> Callable[..., R]:
