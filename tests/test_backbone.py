@@ -111,6 +111,7 @@ def test_keras_weights_come_from_keras_cache_or_a_download(tmp_path: Path, monke
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] no network")
 
     monkeypatch.setattr(backbone, "_keras_application", lambda name: offline)
+    monkeypatch.setattr(backbone, "why_unreachable", lambda host: None)  # the host answers; the fetch fails
     with pytest.raises(DataprepError) as err:
         resolve_weights("xception", "imagenet")
     message = str(err.value)
