@@ -110,13 +110,28 @@ def score(ranked_all: list[str], flagged: list[str], wrong: set[str]) -> dict[st
     }
 
 
+def scored(result: Any, wrong: set[str], seconds: float) -> dict[str, Any]:
+    """`score` of a label-issues result against the planted flips, with its accuracies and time."""
+    import numpy as np
+
+    from trainer.label_issues import rank_label_issues
+
+    _, confidence = rank_label_issues(result.labels, result.probs)
+    ranked_all = [result.paths[i] for i in np.argsort(confidence, kind="stable")]
+    out = score(ranked_all, [i.path for i in result.issues], wrong)
+    out.update(
+        fold_accuracy=round(float(np.mean(result.fold_accuracy)), 3),
+        oof_accuracy_on_true_labels=round(_true_accuracy(result, wrong), 3),
+        seconds=round(seconds, 1),
+    )
+    return out
+
+
 def run_trainer(
     data: Path, run_dir: Path, args: argparse.Namespace, group_duplicates: bool, wrong: set[str]
 ) -> dict[str, Any]:
-    import numpy as np
-
     from trainer.config import LabelIssuesConfig
-    from trainer.label_issues import find_label_issues, rank_label_issues
+    from trainer.label_issues import find_label_issues
 
     started = time.perf_counter()
     result = find_label_issues(LabelIssuesConfig(
@@ -124,25 +139,13 @@ def run_trainer(
         batch_size=args.batch_size, augment=args.augment, seed=args.seed, run_dir=str(run_dir), group_duplicates=group_duplicates,
         snapshots=args.snapshots, weight_decay=args.weight_decay, models_per_fold=args.models_per_fold, verbose=0,
     ))  # fmt: skip
-    seconds = time.perf_counter() - started
-    _, confidence = rank_label_issues(result.labels, result.probs)
-    ranked_all = [result.paths[i] for i in np.argsort(confidence, kind="stable")]
-    out = score(ranked_all, [i.path for i in result.issues], wrong)
-    out.update(
-        fold_accuracy=round(float(np.mean(result.fold_accuracy)), 3),
-        oof_accuracy_on_true_labels=round(_true_accuracy(result, wrong), 3),
-        seconds=round(seconds, 1),
-    )
-    return out
+    return scored(result, wrong, time.perf_counter() - started)
 
 
 def run_embeddings(
     data: Path, run_dir: Path, args: argparse.Namespace, knn_weight: float, wrong: set[str]
 ) -> dict[str, Any]:
-    import numpy as np
-
     from trainer.config import LabelIssuesConfig
-    from trainer.label_issues import rank_label_issues
     from trainer.label_issues_embed import find_label_issues_from_embeddings
 
     started = time.perf_counter()
@@ -150,16 +153,7 @@ def run_embeddings(
         data_dir=str(data), method="embeddings", folds=args.folds, seed=args.seed, run_dir=str(run_dir),
         knn_weight=knn_weight, verbose=0,
     ))  # fmt: skip
-    seconds = time.perf_counter() - started
-    _, confidence = rank_label_issues(result.labels, result.probs)
-    ranked_all = [result.paths[i] for i in np.argsort(confidence, kind="stable")]
-    out = score(ranked_all, [i.path for i in result.issues], wrong)
-    out.update(
-        fold_accuracy=round(float(np.mean(result.fold_accuracy)), 3),
-        oof_accuracy_on_true_labels=round(_true_accuracy(result, wrong), 3),
-        seconds=round(seconds, 1),
-    )
-    return out
+    return scored(result, wrong, time.perf_counter() - started)
 
 
 def _true_accuracy(result: Any, wrong: set[str]) -> float:

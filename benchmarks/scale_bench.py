@@ -3,8 +3,15 @@ the CLI's peak RSS as the file count grows, a wall-time projection for big clust
 near-duplicate grouping (HashIndex) at 1M and 10M hashes.
 
 Sections (each prints a markdown table; `--json` adds one JSON line per section):
-  engines   N generated tiny JPEGs (default 5,000; noise, 32x32) validated with --engine local and
-            --engine ray (a private Ray started as the CLI starts it, and a warm one), no cache.
+  engines   N generated tiny JPEGs (default 10,000; noise, 32x32) validated with --engine local and
+            --engine ray (a private Ray started as the CLI starts it: --rounds paired rounds, the
+            median ratio; and a warm one), no cache; then a cached re-run on each engine, counting
+            Ray starts (there must be none).
+  pairs     the near-duplicate pair search (HashIndex.pairs_within(10)) over --pairs generated
+            hashes (default 1M, 1% planted copies) on the driver alone vs its parts as Ray tasks on
+            --pairs-workers CPUs of a running Ray (dataprep.duplicates.ray_pairs), paired rounds, results
+            checked equal; then --pairs-big (10M) hashes timed on 2 of --pairs-sample-parts parts and
+            projected onto 1-64 nodes of 8 cores with the parallel efficiency measured.
   ingest    results per second the driver takes in (validate's loop: stream -> cache), from a
             stand-in `inspect` that reads no file, in-process, through the local pool and through Ray.
   rss       peak RSS of the driver process (validate's per-file path held in memory: scan records,
@@ -20,7 +27,7 @@ Sections (each prints a markdown table; `--json` adds one JSON line per section)
             near copies: time and peak RSS; above --hashes-parts-over hashes the index is built in
             full and one of n/that independent parts of the queries is timed (x parts).
 
-Usage: python benchmarks/scale_bench.py [--files 5000] [--rss 10000,100000,1000000] [--sections ...]
+Usage: python benchmarks/scale_bench.py [--files 10000] [--rounds 3] [--rss 10000,100000,1000000] [--sections ...]
 Times on a shared machine are noisy: compare the ratios measured in the same run.
 """
 
@@ -94,39 +101,59 @@ def make_files(root: Path, n: int) -> None:
         Image.frombytes("RGB", (32, 32), rng.randbytes(32 * 32 * 3)).save(folder / f"{i:06d}.jpg", quality=90)
 
 
-def section_engines(n: int) -> dict[str, Any]:
+def section_engines(n: int, rounds: int) -> dict[str, Any]:
+    """validate over n generated files, as the CLI runs it: the local pool, then `--engine ray`
+    starting its own Ray, in paired rounds (the ratio is the median of the rounds'); then a
+    re-run with every file cached on each engine (Ray must start nothing: `ray_starts`)."""
+    import statistics
+
+    import ray
+
     from dataprep.inspection.ray_engine import ray_session
     from dataprep.inspection.validate import ValidateOptions
     from dataprep.inspection.validate_stream import validate_streamed
 
-    def validate(root: Path, opts: ValidateOptions) -> None:  # the CLI's path
+    def validate(root: Path, opts: ValidateOptions) -> float:  # the CLI's path
+        t = time.perf_counter()
         validate_streamed(root, opts).store.close()
+        return time.perf_counter() - t
 
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         root = Path(tmp) / "files"
         make_files(root, n)
         validate(root, ValidateOptions(use_cache=False, jobs=0, use_tf=False))  # page cache warm
-        rows: dict[str, float] = {}
-        t = time.perf_counter()
-        validate(root, ValidateOptions(use_cache=False))
-        rows["local"] = time.perf_counter() - t
-        t = time.perf_counter()
-        validate(root, ValidateOptions(use_cache=False, engine="ray"))  # starts and stops its own Ray
-        rows["ray_cold"] = time.perf_counter() - t
+        local, cold = [], []
+        for _ in range(rounds):
+            local.append(validate(root, ValidateOptions(use_cache=False)))
+            cold.append(validate(root, ValidateOptions(use_cache=False, engine="ray")))  # starts, stops its Ray
         with ray_session():
             validate(root, ValidateOptions(use_cache=False, engine="ray", use_tf=False))  # actors' code loaded once
-            t = time.perf_counter()
-            validate(root, ValidateOptions(use_cache=False, engine="ray"))
-            rows["ray_warm"] = time.perf_counter() - t
+            warm = validate(root, ValidateOptions(use_cache=False, engine="ray"))
+        cache = Path(tmp) / "cache"
+        validate(root, ValidateOptions(cache_dir=cache))  # fills the cache
+        cached_local = validate(root, ValidateOptions(cache_dir=cache))
+        starts: list[int] = []
+        real_init = ray.init
+        ray.init = lambda *a, **k: starts.append(1) or real_init(*a, **k)  # type: ignore[assignment]
+        try:
+            cached_ray = validate(root, ValidateOptions(cache_dir=cache, engine="ray"))
+        finally:
+            ray.init = real_init  # type: ignore[assignment]
+    ratios = [c / lo for c, lo in zip(cold, local, strict=True)]
+    rows = {"local": statistics.median(local), "ray_cold": statistics.median(cold), "ray_warm": warm,
+            "cached_local": cached_local, "cached_ray": cached_ray}  # fmt: skip
     cores = os.cpu_count() or 1
-    out = {"files": n, "cores": cores, **{k: round(v, 2) for k, v in rows.items()}}
-    out["ratio_cold"] = round(rows["ray_cold"] / rows["local"], 2)
-    out["ratio_warm"] = round(rows["ray_warm"] / rows["local"], 2)
-    out["cpu_s_per_file"] = round(rows["local"] * cores / n, 5)
-    print(f"\n### engines: {n} files, {cores} cores, TensorFlow check on, no cache\n")
+    out: dict[str, Any] = {"files": n, "cores": cores, "rounds": rounds, **{k: round(v, 2) for k, v in rows.items()}}
+    out |= {"ratio_cold": round(statistics.median(ratios), 2), "ratio_cold_rounds": [round(r, 2) for r in ratios],
+            "ratio_warm": round(warm / rows["local"], 2), "cpu_s_per_file": round(rows["local"] * cores / n, 5),
+            "ray_starts_cached": len(starts)}  # fmt: skip
+    print(f"\n### engines: {n} files, {cores} cores, TensorFlow check on; median of {rounds} paired rounds\n")
     print("| run | seconds | / local |\n|---|---:|---:|")
     for k in ("local", "ray_cold", "ray_warm"):
-        print(f"| {k} | {rows[k]:.1f} | {rows[k] / rows['local']:.2f}x |")
+        ratio = out["ratio_cold"] if k == "ray_cold" else rows[k] / rows["local"]
+        print(f"| {k} | {rows[k]:.1f} | {ratio:.2f}x |")
+    print(f"| cached re-run, local | {cached_local:.1f} | |")
+    print(f"| cached re-run, --engine ray ({len(starts)} Ray starts) | {cached_ray:.1f} | |")
     return out
 
 
@@ -380,9 +407,121 @@ def section_hashes(sizes: list[int], parts_over: int) -> list[dict[str, Any]]:
     return runs
 
 
+def planted_hashes(n: int, seed: int = 0) -> Any:
+    """n random 64-bit pHashes, 1% of them near copies (up to 8 bits flipped) of another."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    src, dst = rng.integers(0, n, size=n // 100), rng.integers(0, n, size=n // 100)
+    flips = np.zeros(n // 100, dtype=np.uint64)
+    for _ in range(8):
+        flips |= np.uint64(1) << rng.integers(0, 64, size=n // 100, dtype=np.uint64)
+    hashes[dst] = hashes[src] ^ flips
+    return hashes
+
+
+def timed_part(index: Any, queries: Any, threshold: int, part: tuple[int, int]) -> tuple[float, int]:
+    """`ray_pairs.search_part` on a Ray worker, answering with its CPU seconds and the worker's pid."""
+    from dataprep.duplicates.ray_pairs import search_part
+
+    cpu = time.process_time()
+    search_part(index, queries, threshold, part)
+    return time.process_time() - cpu, os.getpid()
+
+
+def section_pairs(n: int, workers: int, rounds: int, big: int, sample_parts: int) -> dict[str, Any]:
+    """The pair search (threshold 10) over n hashes on the driver alone vs its parts as Ray tasks
+    on `workers` CPUs of a running private Ray, in paired rounds (index build included in both);
+    the CPU seconds of both (the busiest worker's is the wall time on dedicated cores); then `big`
+    hashes' driver time estimated from 2 of `sample_parts` parts, and projected."""
+    import statistics
+
+    import numpy as np
+
+    from dataprep.duplicates.hash_index import HashIndex
+    from dataprep.duplicates.ray_pairs import _run_parts, ray_pairs_within
+    from dataprep.inspection.ray_engine import ray_session
+
+    hashes = planted_hashes(n)
+    driver, spread, load, driver_cpu = [], [], [], []
+    here = str(Path(__file__).resolve().parent)  # Ray's workers import timed_part from this file
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    t = time.perf_counter()
+    with ray_session(num_cpus=workers) as ray:
+        start_s = time.perf_counter() - t
+        ray_pairs_within(ray, HashIndex(hashes[:20_000]), 10)  # workers started, code loaded
+        for _ in range(rounds):
+            load.append(os.getloadavg()[0])
+            t, cpu = time.perf_counter(), time.process_time()
+            expected = HashIndex(hashes).pairs_within(10)
+            driver.append(time.perf_counter() - t)
+            driver_cpu.append(time.process_time() - cpu)
+            t = time.perf_counter()
+            found = ray_pairs_within(ray, HashIndex(hashes), 10)
+            spread.append(time.perf_counter() - t)
+            assert all(np.array_equal(a, b) for a, b in zip(found, expected, strict=True))
+        per_worker: dict[int, float] = {}
+        for _, (cpu_s, pid) in _run_parts(ray, timed_part, (ray.put(HashIndex(hashes).prepare(10)), None, 10), None):
+            per_worker[pid] = per_worker.get(pid, 0.0) + cpu_s
+    cpu_speedup = statistics.median(driver_cpu) / max(per_worker.values())
+    speedups = [d / r for d, r in zip(driver, spread, strict=True)]
+    big_hashes = planted_hashes(big, seed=1)
+    index = HashIndex(big_hashes)
+    t = time.perf_counter()
+    index.prepare(10)
+    build_s = time.perf_counter() - t
+    part_s = []
+    for k in (0, sample_parts // 2):
+        t = time.perf_counter()
+        index.pairs_within(10, part=(k, sample_parts))
+        part_s.append(time.perf_counter() - t)
+    big_driver_s = build_s + statistics.mean(part_s) * sample_parts
+    efficiency = cpu_speedup / workers
+    out: dict[str, Any] = {
+        "hashes": n, "workers": workers, "rounds": rounds, "driver_s": round(statistics.median(driver), 1),
+        "ray_s": round(statistics.median(spread), 1), "speedup": round(statistics.median(speedups), 2),
+        "speedup_rounds": [round(x, 2) for x in speedups], "load_1min": [round(x, 1) for x in load],
+        "ray_start_s": round(start_s, 1), "pairs": len(expected[0]), "big": big, "big_build_s": round(build_s, 1),
+        "big_driver_s": round(big_driver_s), "efficiency": round(efficiency, 2),
+        "driver_cpu_s": round(statistics.median(driver_cpu), 1), "worker_cpu_s": [round(x, 1) for x in per_worker.values()],
+        "cpu_speedup": round(cpu_speedup, 2),
+    }  # fmt: skip
+    print(f"\n### pairs: near-duplicate pair search (10 bits), {n:,} hashes, median of {rounds} paired rounds\n")
+    print("| run | seconds | speed-up |\n|---|---:|---:|")
+    print(f"| the driver alone (1 core) | {out['driver_s']} | 1.00x |")
+    print(f"| {workers} Ray workers (parts as tasks; Ray running) | {out['ray_s']} | {out['speedup']:.2f}x |")
+    print(
+        f"| {workers} Ray workers on dedicated cores (CPU s: the driver's / the busiest worker's) "
+        f"| {max(per_worker.values()):.1f} | {cpu_speedup:.2f}x |"
+    )
+    print(
+        f"\n(Ray start-up {start_s:.1f} s; 1-min load average during the rounds: {out['load_1min']}; "
+        f"CPU s: driver {out['driver_cpu_s']}, workers {out['worker_cpu_s']})"
+    )
+    print(
+        f"\n### projection: pair search over {big:,} hashes (driver alone measured from 2 of {sample_parts}"
+        f" parts: {_hms(big_driver_s)}; index build {build_s:.0f} s, on the driver; parallel efficiency on"
+        f" dedicated cores {efficiency:.2f}, measured above)\n"
+    )
+    print("| nodes x 8 cores | wall |\n|---:|---:|")
+    rows = []
+    for nodes in (1, 4, 16, 64):
+        wall = build_s + (big_driver_s - build_s) / (nodes * 8 * efficiency)
+        rows.append({"nodes": nodes, "cores": nodes * 8, "wall_s": round(wall)})
+        print(f"| {nodes} x 8 | {_hms(wall)} |")
+    out["projection"] = rows
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--files", type=int, default=10000)
+    ap.add_argument("--rounds", type=int, default=3, help="paired rounds of the engines and pairs sections")
+    ap.add_argument("--pairs", type=int, default=1_000_000, help="hashes of the pairs section")
+    ap.add_argument("--pairs-workers", type=int, default=2)
+    ap.add_argument("--pairs-big", type=int, default=10_000_000, help="hashes of the pairs projection")
+    ap.add_argument("--pairs-sample-parts", type=int, default=100, help="the big run is timed on 2 of these parts")
     ap.add_argument("--ingest", type=int, default=20000)
     ap.add_argument("--rss", default="10000,100000,1000000")
     ap.add_argument("--hashes", default="100000,1000000,10000000")
@@ -390,7 +529,7 @@ def main() -> None:
     ap.add_argument("--hashes-parts", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--photos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800")
     ap.add_argument("--ray-start", type=float, default=12.0, help="seconds to start Ray, for the projection")
-    ap.add_argument("--sections", default="engines,photos,ingest,rss,project,hashes")
+    ap.add_argument("--sections", default="engines,pairs,photos,ingest,rss,project,hashes")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--driver", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--engine", default="local", help=argparse.SUPPRESS)
@@ -431,7 +570,11 @@ def main() -> None:
     sections = set(args.sections.split(","))
     found: dict[str, Any] = {}
     if "engines" in sections:
-        found["engines"] = section_engines(args.files)
+        found["engines"] = section_engines(args.files, args.rounds)
+    if "pairs" in sections:
+        found["pairs"] = section_pairs(
+            args.pairs, args.pairs_workers, args.rounds, args.pairs_big, args.pairs_sample_parts
+        )
     if "photos" in sections and args.photos.is_dir():
         found["photos"] = section_photos(args.photos)
     if "ingest" in sections:

@@ -9,11 +9,13 @@ so `--max-pixels` means the same in validate, split, predict and fit.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -21,7 +23,11 @@ from dataprep.base import defaults as d
 from dataprep.base.output_files import FORCE_HELP
 from dataprep.insight.augment import augment_help
 
+if TYPE_CHECKING:
+    from dataprep.inspection.validate import ValidateOptions
+
 Config = TypeVar("Config")
+R = TypeVar("R")
 
 
 def finite(value: float | None) -> float | None:
@@ -166,6 +172,75 @@ RayAddress = Annotated[
     ),
 ]
 
+
+@dataclass(frozen=True)
+class InspectionOptions:
+    """What the inspection options were given, as one value for the command."""
+
+    jobs: int | None = None
+    timeout: float = d.DEFAULT_TIMEOUT_S
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    max_pixels: int = d.DEFAULT_MAX_PIXELS
+    min_size: int = d.DEFAULT_MIN_SIZE
+    engine: str = d.DEFAULT_ENGINE
+    ray_address: str | None = None
+
+    def validate_options(self, command: str, layout: str | None = None) -> ValidateOptions:
+        """validate's options for `dataprep COMMAND`, the engine checked first (one line when it
+        cannot be used)."""
+        from dataprep.inspection.engine_options import with_engine
+        from dataprep.inspection.validate import ValidateOptions
+
+        options = ValidateOptions(
+            jobs=self.jobs, timeout_s=self.timeout, cache_dir=self.cache_dir, use_cache=not self.no_cache,
+            max_pixels=self.max_pixels, min_size=self.min_size, layout=layout,
+        )  # fmt: skip
+        return with_engine(options, self.engine, self.ray_address, command)
+
+
+DEFAULT_INSPECTION = InspectionOptions()
+
+# The group every command that inspects files takes (validate, clean, duplicates, leakage, split,
+# convert, report): each field of InspectionOptions as an option, with the field's default. Typer
+# has no option groups: `inspection_options` puts these parameters into a command's signature where
+# it declares `inspection`, so each is declared once.
+_INSPECTION_TYPES: dict[str, Any] = {
+    "jobs": Jobs, "timeout": Timeout, "cache_dir": CacheDir, "no_cache": NoCache, "max_pixels": MaxPixels,
+    "min_size": MinSize, "engine": Engine, "ray_address": RayAddress,
+}  # fmt: skip
+INSPECTION_PARAMETERS: tuple[tuple[str, Any, Any], ...] = tuple(
+    (f.name, _INSPECTION_TYPES[f.name], f.default) for f in fields(InspectionOptions)
+)
+
+
+def inspection_options(command: Callable[..., R]) -> Callable[..., R]:
+    """`command` with the inspection options in its signature in place of its parameter
+    `inspection` (declared `inspection: InspectionOptions = DEFAULT_INSPECTION`), which it
+    receives as one `InspectionOptions`."""
+    signature = inspect.signature(command, eval_str=True)
+    if "inspection" not in signature.parameters:
+        raise TypeError(f"{command.__name__} declares no `inspection: InspectionOptions` parameter")
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name != "inspection":
+            parameters.append(parameter)
+            continue
+        parameters.extend(
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+            for name, annotation, default in INSPECTION_PARAMETERS
+        )
+
+    @functools.wraps(command)
+    def with_group(*args: Any, **kwargs: Any) -> R:
+        given = {name: kwargs.pop(name) for name, _, _ in INSPECTION_PARAMETERS if name in kwargs}
+        return command(*args, inspection=InspectionOptions(**given), **kwargs)
+
+    with_group.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_group.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": signature.return_annotation}
+    return with_group
+
+
 # --- randomness --------------------------------------------------------------------------------
 
 Seed = Annotated[
@@ -259,6 +334,10 @@ ImageCache = Annotated[
         file_okay=False,
     ),
 ]
+
+# --- output ----------------------------------------------------------------------------------
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")]
 
 # --- output files ------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from rich.table import Table
 from rich.text import Text
 
 from dataprep.inspection.checks import CHECKS, DATASET_CHECKS
-from dataprep.inspection.local_engine import ProgressFn
 from dataprep.inspection.report import Report
 
 if TYPE_CHECKING:
@@ -34,8 +33,30 @@ stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
 
 
+class ProgressBar:
+    """One Rich progress bar: called as `bar(done, total)` (a `ProgressFn`), and `phase(name)`
+    relabels it and starts it over, so a command with several passes (embed: checking files,
+    then computing vectors) shows one bar that says which pass it is in."""
+
+    def __init__(self, bar: Any, description: str) -> None:
+        self._bar = bar
+        self._task = bar.add_task(description, total=None)
+        self._drawn = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+        now = time.monotonic()
+        if now - self._drawn >= 0.1 or done == total:
+            self._drawn = now
+            self._bar.refresh()
+
+    def phase(self, description: str) -> None:
+        self._bar.reset(self._task, description=description, total=None)
+        self._bar.refresh()
+
+
 @contextmanager
-def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressFn | None]:
+def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressBar | None]:
     """A progress bar on stderr when it is a terminal; None (no output) otherwise."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -49,19 +70,9 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressFn 
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=stderr, transient=True, auto_refresh=False,
     ) as bar:  # fmt: skip
-        task = bar.add_task(description, total=None)
-        drawn = 0.0
-
-        def update(done: int, total: int) -> None:
-            nonlocal drawn
-            bar.update(task, completed=done, total=total)
-            now = time.monotonic()
-            if now - drawn >= 0.1 or done == total:
-                drawn = now
-                bar.refresh()
-
+        shown = ProgressBar(bar, description)
         bar.refresh()
-        yield update
+        yield shown
 
 
 def print_validate_summary(report: Report | StreamedReport, worst: int = 15) -> None:

@@ -146,12 +146,12 @@ def test_heic_converts_with_pillow_heif(tmp_path: Path) -> None:
 
 
 def test_heic_without_pillow_heif_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataprep.actions.convert as convert_module
+    import dataprep.actions.convert_plan as convert_plan
 
     folder = tmp_path / "cat"
     folder.mkdir()
     (folder / "IMG_0001.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
-    monkeypatch.setattr(convert_module, "heif_available", lambda: False)
+    monkeypatch.setattr(convert_plan, "heif_available", lambda: False)
     with pytest.raises(DataprepError, match=r"pip install 'dataprep\[heif\]'"):
         convert(tmp_path, ConvertOptions(validate=SERIAL))
 

@@ -87,3 +87,15 @@ def test_parts_together_give_every_pair_once() -> None:
     for name, column in enumerate(whole):
         assert np.concatenate([p[name] for p in parts]).tolist() == column.tolist()
     assert sum(1 for p in parts if len(p[0])) >= 2  # the pairs really are spread over parts
+
+
+def test_query_parts_together_give_the_whole_answer_in_order() -> None:
+    hashes = random_hashes(3000, seed=7, planted=300)
+    near, far = hashes[:500] ^ np.uint64(0b101), random_hashes(400, seed=8, planted=0)
+    queries = np.random.default_rng(9).permutation(np.concatenate([near, far]))
+    whole = HashIndex(hashes).query(queries, 8)
+    index = HashIndex(hashes).prepare(8)
+    parts = [index.query(queries, 8, part=(k, 3)) for k in range(3)]
+    for name, column in enumerate(whole):
+        assert np.concatenate([p[name] for p in parts]).tolist() == column.tolist()
+    assert len(whole[0]) >= 500 and all(len(p[0]) for p in parts)  # every part answers some queries

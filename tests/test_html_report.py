@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dataprep.actions.convert import ConvertOptions, plan_conversions
+from dataprep.actions.convert_plan import ConvertOptions, plan_conversions
 from dataprep.cli import app
 from dataprep.html_report.thumbs import decodable
 from dataprep.inspection.validate import ValidateOptions, validate

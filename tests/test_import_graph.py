@@ -10,6 +10,8 @@ packages is not counted (every package `__init__` that re-exports its submodules
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,14 @@ def test_graph_sees_function_level_relative_and_submodule_imports(tmp_path: Path
 )
 def test_find_cycles_names_each_loop(graph: dict[str, set[str]], expected: list[list[str]]) -> None:
     assert sorted(find_cycles(graph)) == expected
+
+
+def test_the_command_lines_start_without_heavy_libraries() -> None:
+    """`dataprep --help` and `trainer --help` import only Typer and the project's declarations: no
+    numpy, Pillow, Rich, TensorFlow, Keras or matplotlib (each command imports what it uses)."""
+    code = (
+        "import sys, dataprep.cli, trainer.cli; "
+        "heavy = {'numpy', 'PIL', 'rich', 'tensorflow', 'keras', 'matplotlib'} & {m.split('.')[0] for m in sys.modules}; "
+        "assert not heavy, sorted(heavy)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -120,3 +120,13 @@ def test_the_index_beyond_the_limit_finds_what_brute_force_finds(monkeypatch: py
     idx_b, _ = neighbours_between(q, v, 5)
     ref_b, _ = _reference(q, v, 5, exclude_self=False)
     assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(idx_b, ref_b)]) >= 0.95
+
+
+def test_parts_of_whole_blocks_stack_into_the_whole_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neighbours, "BLOCK_SIMILARITIES", 500 * 40)  # blocks of 40 rows
+    vectors = _clustered(np.random.default_rng(3), 500, 16)
+    whole = nearest_neighbours(vectors, 5, method="brute")
+    parts = [neighbours.nearest_neighbours_part(vectors, 5, (p, 4)) for p in range(4)]
+    assert [len(p[0]) for p in parts] == [120, 120, 120, 140]  # 13 blocks: 3, 3, 3 and 4 of them
+    for column in range(2):
+        np.testing.assert_array_equal(np.concatenate([p[column] for p in parts]), whole[column])

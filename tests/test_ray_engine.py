@@ -1,9 +1,10 @@
 """`--engine ray` on a real multi-node Ray cluster started on this host (a head with no CPU and
 two worker nodes of one CPU each, so every file is inspected on a worker node): the same report,
-duplicate groups and split as the local engine, also when a node dies mid-run, and a hanging or
-crashing decoder becomes `inspection_failed` as it does in the local pool.
+duplicate groups, pair search, embeddings and split as the local engine, also when a node dies
+mid-run, and a hanging or crashing decoder becomes `inspection_failed` as it does in the local pool.
 
-The first test runs in the default tier (one cluster start, about half a minute); the rest are slow.
+The report and the pair search run in the default tier (one cluster start, about half a minute);
+the rest are slow.
 """
 
 from __future__ import annotations
@@ -216,3 +217,141 @@ def test_ray_address_joins_a_running_cluster_and_leaves_it_running(cluster: Any)
         report.pop("seconds")
     assert reports[0] == reports[1]
     assert ray.cluster_resources().get("CPU") == 2  # dataprep disconnected; the cluster is still there
+
+
+def _hashes(n: int, seed: int = 0) -> Any:
+    """n random 64-bit hashes, 2% of them near copies (up to 6 bits flipped) of another."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    src, dst = rng.integers(0, n, size=n // 50), rng.integers(0, n, size=n // 50)
+    flips = np.zeros(n // 50, dtype=np.uint64)
+    for _ in range(6):
+        flips |= np.uint64(1) << rng.integers(0, 64, size=n // 50, dtype=np.uint64)
+    hashes[dst] = hashes[src] ^ flips
+    return hashes
+
+
+def test_pair_search_parts_on_ray_equal_the_local_search(cluster: Any) -> None:
+    import numpy as np
+
+    from dataprep.duplicates.hash_index import HashIndex
+    from dataprep.duplicates.ray_pairs import ray_pairs_within, ray_query
+
+    hashes = _hashes(20_000)
+    queries = hashes[::3] ^ np.uint64(0b1011)  # not in the index: like mirrored and cropped pHashes
+    local = HashIndex(hashes)
+    within, found = local.pairs_within(8), local.query(queries, 8)
+    assert len(within[0]) > 300 and len(found[0]) > 6000  # planted copies, and every query's own source
+    on_ray = ray_pairs_within(ray, HashIndex(hashes), 8, parts=7)
+    for a, b in zip(on_ray, within, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ray_query(ray, HashIndex(hashes), queries, 8, parts=5), found, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class PidParts:
+    """A search of 6 independent parts; each answers with its number and the process it ran in."""
+
+    def part(self, k: int) -> tuple[int, int]:
+        return k, os.getpid()
+
+
+def test_a_search_in_parts_runs_on_ray_only_for_an_engine_ray_command_with_work(
+    cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataprep.duplicates import ray_pairs
+    from dataprep.inspection.validate import ValidateOptions
+
+    here = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=10**9))  # no --engine ray
+    assert here == [(k, os.getpid()) for k in range(6)]
+    with ray_pairs.pair_search_engine(ValidateOptions(engine="ray")):
+        small = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=ray_pairs.MIN_RAY_QUERIES - 1))
+        spread = list(ray_pairs.parts_on_engine(PidParts(), 6, queries=ray_pairs.MIN_RAY_QUERIES))
+    assert small == here
+    assert sorted(k for k, _ in spread) == list(range(6)) and os.getpid() not in {pid for _, pid in spread}
+
+
+def test_embedding_neighbours_on_ray_equal_the_local_search(cluster: Any) -> None:
+    import numpy as np
+
+    from dataprep.duplicates.ray_pairs import ray_nearest_neighbours
+    from dataprep.embeddings.neighbours import nearest_neighbours
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((12_000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    local = nearest_neighbours(vectors, 5)  # blocks of 1,398 rows: 9 of them, over 4 parts
+    indices, similarities = ray_nearest_neighbours(ray, vectors, 5, parts=4)
+    np.testing.assert_array_equal(indices, local[0])
+    # the same products, but BLAS sums them with as many threads as the process has (1 in a Ray
+    # task): the last bit of a float32 may differ
+    np.testing.assert_allclose(similarities, local[1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_duplicates_with_the_pair_search_on_ray_equal_local(
+    cluster: Any, zoo_and_demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataprep.duplicates import ray_pairs
+
+    local = _cli_json("duplicates", str(zoo_and_demo), "--jobs", "2")
+    parts: list[int] = []
+    monkeypatch.setattr(ray_pairs, "MIN_RAY_QUERIES", 0)  # the demo's few hundred queries go to Ray too
+    real = ray_pairs._run_parts
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        parts.append(len(args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ray_pairs, "_run_parts", spy)  # the duplicate search's parts (`parts_on_engine`)
+    on_ray = _cli_json("duplicates", str(zoo_and_demo), "--engine", "ray")
+    assert parts, "the pair search did not run on Ray"
+    assert local["groups"] and on_ray == local
+
+
+@pytest.mark.slow
+def test_a_node_lost_during_the_pair_search_changes_nothing(cluster: Any) -> None:
+    import numpy as np
+
+    from dataprep.duplicates.hash_index import HashIndex
+    from dataprep.duplicates.ray_pairs import part_results
+
+    hashes = _hashes(150_000, seed=1)
+    expected = HashIndex(hashes).pairs_within(10)
+    victim = next(iter(cluster.worker_nodes))
+    found: dict[int, tuple[Any, ...]] = {}
+    try:
+        for k, result in part_results(ray, HashIndex(hashes), 10, parts=8):
+            found[k] = result
+            if len(found) == 1:  # one part back, the other node's part in flight: its node goes
+                cluster.remove_node(victim, allow_graceful=False)
+    finally:
+        cluster.add_node(num_cpus=1)  # the module's cluster has two worker nodes again
+        cluster.wait_for_nodes()
+    assert sorted(found) == list(range(8))
+    for c in range(3):
+        np.testing.assert_array_equal(np.concatenate([found[k][c] for k in range(8)]), expected[c])
+
+
+@pytest.mark.slow  # each worker node's actor imports TensorFlow and builds the backbone
+def test_embed_on_the_cluster_gives_the_local_vectors(cluster: Any, tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    import numpy as np
+    from photos import jpeg, photo, save
+
+    from dataprep.embeddings.backbone import weights_available
+    from dataprep.embeddings.embed import embed_folder
+
+    if not weights_available():
+        pytest.skip("the backbone's weights are not installed")
+    for k in range(8):
+        save(tmp_path / "ds" / ("a" if k < 4 else "b") / f"img{k}.jpg", jpeg(photo(k, (96, 72))))
+    local = embed_folder(tmp_path / "ds", image_size=32, batch_size=2, use_cache=False)
+    on_ray = embed_folder(tmp_path / "ds", image_size=32, batch_size=2, cache_dir=tmp_path / "cache", engine="ray")
+    assert on_ray.paths == local.paths and on_ray.computed == 8
+    np.testing.assert_array_equal(on_ray.vectors, local.vectors)
+    again = embed_folder(tmp_path / "ds", image_size=32, batch_size=2, cache_dir=tmp_path / "cache", engine="ray")
+    assert (again.computed, again.cached) == (0, 8)  # every batch went to the cache as it came back
+    np.testing.assert_array_equal(again.vectors, local.vectors)

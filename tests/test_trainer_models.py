@@ -102,6 +102,36 @@ def test_missing_imagenet_weights_are_one_clear_line(
         assert "could not be downloaded" in message and str(tmp_path / "models") in message
 
 
+def test_offline_the_keras_download_is_not_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The weights host unreachable: our one line, and Keras is never asked (it would print
+    "Downloading data from ..." before failing)."""
+    import socket
+
+    from dataprep.embeddings import backbone as weights_source
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    for name in weights_source.PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    reached: list[tuple[str, int]] = []
+
+    def no_network(address: tuple[str, int], timeout: float) -> socket.socket:
+        reached.append(address)
+        raise OSError(101, "Network is unreachable")
+
+    def keras_must_not_run(application: str) -> object:
+        raise AssertionError(f"keras.applications.{application} was called offline")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(weights_source, "_keras_application", keras_must_not_run)
+    with pytest.raises(DataprepError) as err:
+        weights_source.keras_imagenet_file("vgg16")
+    assert reached == [(weights_source.KERAS_WEIGHTS_HOST, 443)]
+    assert "cannot reach storage.googleapis.com" in str(err.value) and "\n" not in str(err.value)
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.parametrize("name, application", [("vgg16", "vgg16"), ("resnet50", "resnet50")])
 def test_caffe_backbones_see_inputs_as_keras_applications_prepares_them(name: str, application: str) -> None:
     model = build_model(name, 32, 2)

@@ -109,8 +109,7 @@ def bench(
         "bytes_on_disk": read_bytes,
         "warm_read_seconds": round(warm_seconds, 3),
     }
-    keras_pass: Pass | None = None
-    tutorial_pass: Pass | None = None
+    keras_pass = tutorial_pass = None
     if compare:
         try:
             keras_pass = keras_first_pass(folder, image_size, batch_size)
@@ -121,42 +120,13 @@ def bench(
             result["keras_first_pass_error"] = (
                 f"Keras' loader stopped on a bad file ({reason}); run 'dataprep clean' first"
             )
-
-    pipelines: list[data.Pipeline] = []
-
-    def first() -> tf.data.Dataset:
-        listed = data.list_files(root, "train" if splits else None)
-        pipelines.append(
-            data.make_pipeline(listed, image_size=image_size, batch_size=batch_size, training=True, cache_dir=cache_dir)
-        )
-        return pipelines[0].dataset
-
-    first_pass = timed_pass(first)
-    # Best of 3 cached passes: each takes a few hundredths of a second, so one neighbour's burst
-    # on a shared machine can lengthen a single pass several-fold.
-    cached_pass = min((timed_pass(lambda: pipelines[0].dataset) for _ in range(3)), key=lambda p: p.seconds)
-    counted = time.perf_counter()
-    decoded = pipelines[0].count_decoded()
-    count_seconds = time.perf_counter() - counted
-    # What the cache holds, measured on its tensors; the tutorial caches Keras' float32 output.
-    cache_bytes = sum(int(tf.size(image)) * image.dtype.size for image, _ in pipelines[0].images)
-    tutorial_bytes = keras_pass.pixel_bytes if keras_pass is not None else cache_bytes * 4
-    result.update(
-        first_pass_images_per_s=round(first_pass.images_per_s, 1),
-        cached_pass_images_per_s=round(cached_pass.images_per_s, 1),
-        first_pass_seconds=round(first_pass.seconds, 3),
-        cached_pass_seconds=round(cached_pass.seconds, 3),
-        first_pass_cpu_ms_per_image=round(first_pass.cpu_ms_per_image, 3),
-        cached_pass_cpu_ms_per_image=round(cached_pass.cpu_ms_per_image, 3),
-        skipped_file_count_seconds=round(count_seconds, 4),
-        decoded=decoded,
-        skipped=len(files) - decoded,
-        cache_bytes_uint8=cache_bytes,
-        tutorial_cache_bytes_float32=tutorial_bytes,
-        cached_vs_first=round(first_pass.seconds / cached_pass.seconds, 2) if cached_pass.seconds else None,
-    )
-    if keras_pass is not None:
+    first_pass = trainer_passes(root, "train" if splits else None, image_size, batch_size, cache_dir, result)
+    result["skipped"] = len(files) - result["decoded"]
+    if keras_pass is None:  # the tutorial caches Keras' float32 output: 4 bytes for each uint8 one
+        result["tutorial_cache_bytes_float32"] = result["cache_bytes_uint8"] * 4
+    else:
         result.update(
+            tutorial_cache_bytes_float32=keras_pass.pixel_bytes,
             keras_first_pass_images_per_s=round(keras_pass.images_per_s, 1),
             keras_first_pass_cpu_ms_per_image=round(keras_pass.cpu_ms_per_image, 3),
             first_pass_vs_keras=round(first_pass.images_per_s / keras_pass.images_per_s, 2),
@@ -169,6 +139,49 @@ def bench(
             first_pass_vs_tutorial=round(first_pass.images_per_s / tutorial_pass.images_per_s, 2),
         )
     return result
+
+
+def trainer_passes(
+    root: str | os.PathLike[str],
+    split: str | None,
+    image_size: int,
+    batch_size: int,
+    cache_dir: str | os.PathLike[str] | None,
+    result: dict[str, Any],
+) -> Pass:
+    """Time the trainer pipeline's first pass (from listing the files) and its best cached pass
+    into `result`, with how long counting the skipped files takes and what the cache holds;
+    returns the first pass."""
+    pipelines: list[data.Pipeline] = []
+
+    def first() -> tf.data.Dataset:
+        listed = data.list_files(root, split)
+        pipelines.append(
+            data.make_pipeline(listed, image_size=image_size, batch_size=batch_size, training=True, cache_dir=cache_dir)
+        )
+        return pipelines[0].dataset
+
+    first_pass = timed_pass(first)
+    # Best of 3 cached passes: each takes a few hundredths of a second, so one neighbour's burst
+    # on a shared machine can lengthen a single pass several-fold.
+    cached_pass = min((timed_pass(lambda: pipelines[0].dataset) for _ in range(3)), key=lambda p: p.seconds)
+    counted = time.perf_counter()
+    decoded = pipelines[0].count_decoded()
+    count_seconds = time.perf_counter() - counted
+    result.update(
+        first_pass_images_per_s=round(first_pass.images_per_s, 1),
+        cached_pass_images_per_s=round(cached_pass.images_per_s, 1),
+        first_pass_seconds=round(first_pass.seconds, 3),
+        cached_pass_seconds=round(cached_pass.seconds, 3),
+        first_pass_cpu_ms_per_image=round(first_pass.cpu_ms_per_image, 3),
+        cached_pass_cpu_ms_per_image=round(cached_pass.cpu_ms_per_image, 3),
+        skipped_file_count_seconds=round(count_seconds, 4),
+        decoded=decoded,
+        # What the cache holds, measured on its tensors.
+        cache_bytes_uint8=sum(int(tf.size(image)) * image.dtype.size for image, _ in pipelines[0].images),
+        cached_vs_first=round(first_pass.seconds / cached_pass.seconds, 2) if cached_pass.seconds else None,
+    )
+    return first_pass
 
 
 def stage_profile(files: data.FileList, image_size: int, batch_size: int = 32) -> list[tuple[str, Pass]]:

@@ -54,6 +54,18 @@ class LabelIssuesMethod(str, enum.Enum):
     cnn = "cnn"
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from trainer import __version__
+
+    try:  # from the installed metadata: importing TensorFlow would take seconds
+        libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
+    except PackageNotFoundError:
+        libraries = ""
+    return f"trainer {__version__}{libraries}"
+
+
 app = CommandApp(
     name="trainer",
     help="Train, evaluate and use image classifiers on folders prepared by dataprep.",
@@ -61,30 +73,8 @@ app = CommandApp(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    version=_version,
 )
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
-
-        from trainer import __version__
-
-        try:  # from the installed metadata: importing TensorFlow would take seconds
-            libraries = f" (tensorflow {version('tensorflow')}, keras {version('keras')})"
-        except PackageNotFoundError:
-            libraries = ""
-        print(f"trainer {__version__}{libraries}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Train, evaluate and use image classifiers on folders prepared by dataprep. Add --debug to any command for tracebacks."""
 
 
 def _quiet_tensorflow() -> None:

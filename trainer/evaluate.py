@@ -11,6 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE
 from dataprep.base.errors import DataprepError
 from trainer import data
 from trainer.plots import write_confusion_png
@@ -123,8 +124,19 @@ def default_split(root: str | os.PathLike[str]) -> str | None:
     return "train" if splits else None
 
 
+def predict_fixed_batch(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Class probabilities of `images` (at most `batch_size` of them), predicted as one batch of
+    exactly `batch_size` rows (zero images pad a short last batch; their rows are dropped). One
+    input shape per model: Keras traces its predict function once, not again for the last batch,
+    and a loop over fold models does not trip TensorFlow's retracing warning."""
+    count = len(images)
+    if count < batch_size:
+        images = np.concatenate([images, np.zeros((batch_size - count, *images.shape[1:]), images.dtype)])
+    return np.asarray(model.predict_on_batch(images), dtype=np.float64)[:count]
+
+
 def labelled_predictions(
-    model: keras.Model, files: data.FileList, image_size: int, batch_size: int = 32
+    model: keras.Model, files: data.FileList, image_size: int, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(paths, true labels, predicted probabilities) of every decodable file, in file order.
 
@@ -146,7 +158,7 @@ def labelled_predictions(
     labels: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     for x, y, p in ds:
-        probs.append(np.asarray(model.predict_on_batch(tf.cast(x, tf.float32)), dtype=np.float64))
+        probs.append(predict_fixed_batch(model, tf.cast(x, tf.float32).numpy(), batch_size))
         labels.append(y.numpy())
         paths.extend(v.decode("utf-8") for v in p.numpy())
     if not probs:
@@ -158,7 +170,7 @@ def evaluate_model(
     model: keras.Model,
     files: data.FileList,
     image_size: int,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     confusion_png: str | os.PathLike[str] | None = None,
     title: str = "confusion matrix",
 ) -> EvalResult:
@@ -184,7 +196,7 @@ def evaluate(
     run_dir: str | os.PathLike[str],
     data_dir: str | os.PathLike[str],
     split: str | None = None,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     confusion_png: str | os.PathLike[str] | None = None,
     wrong_limit: int = 10,
     screen: ScreenOptions | None = None,

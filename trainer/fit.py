@@ -9,11 +9,11 @@ backed up (``keras.callbacks.BackupAndRestore``) and ``resume=True`` continues f
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import shutil
 import time
-import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from dataprep.base.errors import DataprepError
@@ -30,11 +29,9 @@ from dataprep.insight.augment import DEFAULT_NAME as DEFAULT_AUGMENT_NAME
 from dataprep.split.folds import refuse_folds_only_split
 from trainer import data, run_folder, transfer
 from trainer.config import CLASS_WEIGHTS, LR_SCHEDULES, PRECISIONS, FitConfig
-from trainer.distribute import choose_strategy, multi_worker_log_reduction, strategy_name, worker_count
-from trainer.evaluate import evaluate_model
-from trainer.models import build_model, choose_model, find_backbone, model_info
-from trainer.phases import Phase, best_so_far, compile_model, plan_phases
-from trainer.plots import write_curves_png
+from trainer.distribute import choose_strategy, strategy_name, worker_count
+from trainer.models import build_model, choose_model, model_info
+from trainer.phases import plan_phases
 from trainer.reproducible import start_run
 from trainer.resume import (
     absolute,
@@ -44,8 +41,9 @@ from trainer.resume import (
     interrupt_hooks,
     resumed_config,
 )
-from trainer.screening import undecodable, within_pixel_cap
-from trainer.tensorboard import EpochScalars
+from trainer.run_metrics import finish_run
+from trainer.screening import within_pixel_cap
+from trainer.train_loop import train_phases
 
 
 @dataclass
@@ -209,27 +207,6 @@ def fold_files(where: str, fold: int) -> tuple[data.FileList, data.FileList, dat
     return lists["train"], lists["val"], lists["test"] or None
 
 
-def callbacks_for(
-    run_dir: Path, phase: Phase, config: FitConfig, extra: Sequence[keras.callbacks.Callback]
-) -> list[keras.callbacks.Callback]:
-    history_csv = run_dir / run_folder.HISTORY
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(run_dir / run_folder.BACKUP / phase.name)),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / run_folder.MODEL),
-            monitor="val_accuracy",
-            mode="max",
-            save_best_only=True,
-            initial_value_threshold=best_so_far(history_csv),
-        ),
-        keras.callbacks.CSVLogger(str(history_csv), append=True),
-        EpochScalars(run_dir / run_folder.LOGS),
-    ]
-    if config.patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience))
-    return callbacks + list(extra)
-
-
 def fit(
     config: FitConfig,
     resume: bool = False,
@@ -247,19 +224,9 @@ def fit(
     """
     workers, worker_index = worker_count()
     chief = worker_index == 0
-    if chief and not resume and (default_model := choose_model(config.model, config.weights)[2]):
-        data.log.warning(default_model)  # one line: which model trains when --model was not given
-    config = resolve_config(config)
-    if chief:
-        run_dir, config = prepare_run_dir(config, resume, given, override)
-        if resume:  # the saved configuration, with the options allowed to change
-            config = resolve_config(config)
-    else:
-        run_dir = _worker_dir(config, worker_index)
-    assert config.image_size is not None and config.freeze_epochs is not None
-    assert config.model is not None and config.weights is not None
+    config, run_dir = _config_and_run_dir(config, resume, given, override, worker_index)
+    assert config.image_size is not None and config.model is not None and config.weights is not None
     strategy = choose_strategy()
-
     previous_policy = keras.mixed_precision.global_policy()
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
@@ -274,80 +241,37 @@ def fit(
         with strategy.scope():  # the weights are read here: a missing file leaves no run folder behind
             model = build_model(config.model, config.image_size, len(train.class_names), config.weights)
         run_dir.mkdir(parents=True, exist_ok=True)  # only once the input is known to be good
-        shard = workers > 1
-        train_pipe = data.make_pipeline(
-            train,
-            image_size=config.image_size,
-            batch_size=config.batch_size * strategy.num_replicas_in_sync,
-            training=True,
-            seed=config.seed,
-            augment=config.augment if config.augment != "none" else None,
-            cache_dir=config.cache_dir,
-            shard_by_data=shard,
-        )
-        val_pipe = data.make_pipeline(
-            val,
-            image_size=config.image_size,
-            batch_size=config.batch_size * strategy.num_replicas_in_sync,
-            training=False,
-            cache_dir=config.cache_dir,
-            shard_by_data=shard,
-        )
+        global_batch = config.batch_size * strategy.num_replicas_in_sync
+        train_pipe, val_pipe = _pipelines(config, train, val, global_batch, shard=workers > 1)
         class_weight = auto_class_weight(train) if config.class_weight == "auto" else None
-        steps_per_epoch = math.ceil(len(train) / (config.batch_size * strategy.num_replicas_in_sync))
-
         if chief:
             run_folder.write_json(run_dir / run_folder.CLASS_NAMES, list(train.class_names))
-            run_folder.write_json(
-                run_dir / run_folder.CONFIG,
-                {
-                    "version": run_folder.RUN_VERSION,
-                    "fit": config.to_dict(),
-                    "resolved": {
-                        "class_names": list(train.class_names),
-                        "train_images": len(train),
-                        "val_images": len(val),
-                        "test_images": len(test) if test else 0,
-                        "train_class_counts": train.class_counts(),
-                        "class_weight": class_weight,
-                        "precision": precision,
-                        "strategy": strategy_name(strategy),
-                        "replicas": strategy.num_replicas_in_sync,
-                        "workers": workers,
-                        "dataset_digest": digest,
-                        "tensorflow": tf.__version__,
-                        "keras": keras.__version__,
-                    },
-                },
-            )
+            context = {
+                "class_weight": class_weight,
+                "precision": precision,
+                "strategy": strategy_name(strategy),
+                "replicas": strategy.num_replicas_in_sync,
+                "workers": workers,
+                "dataset_digest": digest,
+            }
+            run_folder.write_json(run_dir / run_folder.CONFIG, _run_config(config, train, val, test, context))
 
         started = time.perf_counter()
-        phases = plan_phases(config)
-        interrupt = interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext()
-        with interrupt:
+        hooks = [*callbacks, *interrupt_hooks()]
+        with interrupt_ends_at_checkpoint(run_dir, config.data_dir) if chief else contextlib.nullcontext():
             if transfer.can_train_on_activations(model, workers):
                 transfer.train_transfer(
-                    model, phases, config, train_pipe, val_pipe, class_weight, run_dir, [*callbacks, *interrupt_hooks()]
+                    model, plan_phases(config), config, train_pipe, val_pipe, class_weight, run_dir, hooks
                 )
             else:
-                _train_phases(
-                    model,
-                    phases,
-                    config,
-                    strategy,
-                    workers,
-                    train_pipe,
-                    val_pipe,
-                    class_weight,
-                    steps_per_epoch,
-                    run_dir,
-                    [*callbacks, *interrupt_hooks()],
-                )
+                steps_per_epoch = math.ceil(len(train) / global_batch)
+                train_phases(
+                    model, plan_phases(config), config, strategy, workers, train_pipe, val_pipe, class_weight,
+                    steps_per_epoch, run_dir, hooks,
+                )  # fmt: skip
         train_seconds = time.perf_counter() - started
-
-        metrics = _finish(
-            run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief, (over_cap_train, over_cap_val)
-        )
+        over_cap = (over_cap_train, over_cap_val)
+        metrics = finish_run(run_dir, config, model, train_pipe, val_pipe, test, train_seconds, chief, over_cap)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
         end_run()
@@ -356,66 +280,62 @@ def fit(
     return RunResult(run_dir, metrics, run_folder.read_history(run_dir / run_folder.HISTORY))
 
 
-def _train_phases(
-    model: keras.Model,
-    phases: list[Phase],
+def _config_and_run_dir(
+    config: FitConfig, resume: bool, given: Collection[str], override: bool, worker_index: int
+) -> tuple[FitConfig, Path]:
+    """The resolved configuration (resuming: the saved one, with the options allowed to change)
+    and where this worker writes: the run folder for the chief, a scratch folder for the others."""
+    chief = worker_index == 0
+    if chief and not resume and (default_model := choose_model(config.model, config.weights)[2]):
+        data.log.warning(default_model)  # one line: which model trains when --model was not given
+    config = resolve_config(config)
+    if not chief:
+        return config, _worker_dir(config, worker_index)
+    run_dir, config = prepare_run_dir(config, resume, given, override)
+    if resume:
+        config = resolve_config(config)
+    return config, run_dir
+
+
+def _pipelines(
+    config: FitConfig, train: data.FileList, val: data.FileList, global_batch: int, shard: bool
+) -> tuple[data.Pipeline, data.Pipeline]:
+    """The training pipeline (shuffled, augmented) and the validation one, at the global batch size."""
+    assert config.image_size is not None
+    make = functools.partial(
+        data.make_pipeline,
+        image_size=config.image_size,
+        batch_size=global_batch,
+        cache_dir=config.cache_dir,
+        shard_by_data=shard,
+    )
+    augment = config.augment if config.augment != "none" else None
+    return make(train, training=True, seed=config.seed, augment=augment), make(val, training=False)
+
+
+def _run_config(
     config: FitConfig,
-    strategy: tf.distribute.Strategy,
-    workers: int,
-    train_pipe: data.Pipeline,
-    val_pipe: data.Pipeline,
-    class_weight: dict[int, float] | None,
-    steps_per_epoch: int,
-    run_dir: Path,
-    callbacks: Sequence[keras.callbacks.Callback],
-) -> bool:
-    """Run each phase's epochs (a phase finished before an interruption is skipped); True when
-    early stopping ended training."""
-    stopped_early = False
-    for phase in phases:
-        done_marker = run_dir / run_folder.BACKUP / f"{phase.name}.done.weights.h5"
-        if done_marker.is_file():  # finished before an interruption: its weights, not its epochs
-            model.load_weights(str(done_marker))
-            continue
-        with strategy.scope():
-            backbone = find_backbone(model)
-            if backbone is not None:
-                transfer.set_trainable(backbone, phase.backbone_trainable)
-            compile_model(model, config, steps_per_epoch, phase.epochs, phase.lr)
-        if workers > 1:
-            _build_from_spec(model, train_pipe.dataset.element_spec)
-        with warnings.catch_warnings(), multi_worker_log_reduction(workers > 1):
-            # Skipped files make the cardinality unknown; Keras warns when the pass ends.
-            warnings.filterwarnings("ignore", message=".*ran out of data.*")
-            model.fit(
-                train_pipe.dataset,
-                validation_data=val_pipe.dataset,
-                initial_epoch=phase.first_epoch,
-                epochs=phase.last_epoch,
-                shuffle=False,  # the pipeline shuffles (seeded) before batching
-                class_weight=class_weight,
-                callbacks=callbacks_for(run_dir, phase, config, callbacks),
-                verbose=config.verbose,
-            )
-        stopped_early = stopped_early or bool(getattr(model, "stop_training", False))
-        if len(phases) > 1:
-            done_marker.parent.mkdir(parents=True, exist_ok=True)
-            model.save_weights(str(done_marker))
-        if stopped_early:
-            break
-    return stopped_early
-
-
-def _build_from_spec(model: keras.Model, element_spec: Any) -> None:
-    """Work around Keras 3.15 under MultiWorkerMirroredStrategy: before the first step, `fit`
-    averages a distributed (x, y) batch with ``strategy.reduce`` to build metrics and optimizer,
-    which fails for a tuple with several workers. Build from the dataset's spec instead."""
-
-    def build(iterator: Any = None, data_batch: Any = None) -> None:
-        with model.distribute_strategy.scope():
-            model._symbolic_build(data_batch=tuple(element_spec))
-
-    model._maybe_symbolic_build = build
+    train: data.FileList,
+    val: data.FileList,
+    test: data.FileList | None,
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """config.json: the options as given (``fit``, what ``--resume`` reads back) and what they
+    resolved to on these files and this machine (``resolved``)."""
+    return {
+        "version": run_folder.RUN_VERSION,
+        "fit": config.to_dict(),
+        "resolved": {
+            "class_names": list(train.class_names),
+            "train_images": len(train),
+            "val_images": len(val),
+            "test_images": len(test) if test else 0,
+            "train_class_counts": train.class_counts(),
+            **context,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+        },
+    }
 
 
 def _worker_dir(config: FitConfig, index: int) -> Path:
@@ -425,72 +345,3 @@ def _worker_dir(config: FitConfig, index: int) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
-
-
-def _finish(
-    run_dir: Path,
-    config: FitConfig,
-    model: keras.Model,
-    train_pipe: data.Pipeline,
-    val_pipe: data.Pipeline,
-    test: data.FileList | None,
-    train_seconds: float,
-    chief: bool,
-    over_cap: tuple[dict[str, str], dict[str, str]] = ({}, {}),
-) -> dict[str, Any]:
-    """Evaluate the best model, write curves, confusion matrix and metrics.json."""
-    assert config.image_size is not None
-    model_file = run_dir / run_folder.MODEL
-    if model_file.is_file():
-        best = keras.models.load_model(model_file)
-    else:  # no epoch improved on the threshold (e.g. resumed after the last epoch)
-        model.save(model_file)
-        best = model
-    history = run_folder.read_history(run_dir / run_folder.HISTORY)
-    val = evaluate_model(
-        best,
-        val_pipe.files,
-        config.image_size,
-        config.batch_size,
-        run_dir / run_folder.CONFUSION if chief and test is None else None,
-        title="validation",
-    )
-    metrics: dict[str, Any] = {
-        "version": run_folder.RUN_VERSION,
-        "model": config.model,
-        "val_accuracy": val.accuracy,
-        "val_loss": val.loss,
-        "best_epoch": int(np.argmax(history["val_accuracy"])) + 1 if history.get("val_accuracy") else None,
-        "epochs_run": len(history.get("loss", [])),
-        "train_seconds": round(train_seconds, 2),
-        "images_per_epoch": len(train_pipe.files),
-        "val_per_class": val.per_class,
-    }
-    if test is not None and len(test):
-        tested = evaluate_model(
-            best,
-            test,
-            config.image_size,
-            config.batch_size,
-            run_dir / run_folder.CONFUSION if chief else None,
-            title="test",
-        )
-        metrics.update(test_accuracy=tested.accuracy, test_loss=tested.loss, test_per_class=tested.per_class)
-    # Which files were skipped, and why: over the pixel cap (never decoded), or unreadable.
-    skipped: dict[str, str] = {}
-    metrics["skipped_files"] = {}
-    for name, pipe, decoded, capped in (
-        ("train", train_pipe, train_pipe.count_decoded(), over_cap[0]),
-        ("val", val_pipe, val.images, over_cap[1]),
-    ):
-        skipped.update(capped)
-        if decoded < len(pipe.files):
-            skipped.update(
-                dict.fromkeys(undecodable(pipe.files, config.image_size), "the training decoder cannot read it")
-            )
-        metrics["skipped_files"][name] = len(pipe.files) - decoded + len(capped)
-    metrics["skipped_paths"] = skipped
-    if chief:
-        write_curves_png(history, run_dir / run_folder.CURVES)
-        run_folder.write_json(run_dir / run_folder.METRICS, metrics)
-    return metrics

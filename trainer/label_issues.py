@@ -315,12 +315,15 @@ def _load_pixels(files: Sequence[Path], image_size: int) -> np.ndarray:
 
 
 def _predict_pixels(model: Any, pixels: np.ndarray, mirror: bool, batch: int = 64) -> np.ndarray:
+    """Class probabilities of `pixels`, batch by batch, called eagerly: each fold trains a new
+    model, and a traced predict function per model (and per last-batch shape) is what made
+    TensorFlow warn about retracing; a forward pass on a held-out fold needs no graph."""
     out = []
     for start in range(0, len(pixels), batch):
         stack = pixels[start : start + batch].astype("float32")
-        probs = np.asarray(model.predict_on_batch(stack), dtype=np.float64)
+        probs = np.asarray(model(stack, training=False), dtype=np.float64)
         if mirror:
-            probs = (probs + np.asarray(model.predict_on_batch(stack[:, :, ::-1]), dtype=np.float64)) / 2
+            probs = (probs + np.asarray(model(stack[:, :, ::-1], training=False), dtype=np.float64)) / 2
         out.append(probs)
     return np.concatenate(out) if out else np.zeros((0, 0))
 
@@ -403,12 +406,7 @@ def find_label_issues(
             raise DataprepError(
                 f"the images in '{config.data_dir}' changed since run '{run_dir}' planned its folds; start a new run"
             )
-    make_dirs(run_dir)
-    run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
-    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
-        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
-    ))  # fmt: skip
+    write_run_plan(run_dir, config, items, fold_of)
     if items.skipped:
         say(f"{len(items.skipped)} file(s) that validate rates 'error' are left out (e.g. {items.skipped[0]})")
 
@@ -440,6 +438,17 @@ def find_label_issues(
     )
     write_outputs(result, items, config)
     return result
+
+
+def write_run_plan(run_dir: Path, config: LabelIssuesConfig, items: Items, fold_of: dict[str, int]) -> None:
+    """Create the run folder with what either method was asked (config.json) and which fold
+    each image is in (folds.json, the form `dataprep.split.folds` reads)."""
+    make_dirs(run_dir)
+    run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
+    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
+        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
+        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
+    ))  # fmt: skip
 
 
 def groups_of(items: Items) -> list[list[str]]:

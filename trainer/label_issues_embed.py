@@ -28,24 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from dataprep.base.errors import DataprepError
-from dataprep.base.journal import make_dirs
-from dataprep.split.folds import fold_file_doc, plan_folds
-from trainer import run_folder
+from dataprep.split.folds import plan_folds
 from trainer.label_issues import (
-    CONFIG,
-    FOLDS,
-    RESULT_VERSION,
     Items,
     LabelIssue,
     LabelIssuesConfig,
     LabelIssuesResult,
     Progress,
     collect_items,
-    groups_of,
     prepare_run,
     rank_label_issues,
     require_cleanlab,
     write_outputs,
+    write_run_plan,
 )
 
 # Inverse regularisation of the logistic regression. On unit vectors of 1280 dimensions the
@@ -70,12 +65,7 @@ def find_label_issues_from_embeddings(
     vectors, items = _embed_items(items, config, say)
     say(f"embedded {len(items.paths)} images in {time.perf_counter() - started:.1f} s")
     fold_of = plan_folds(list(zip(items.paths, items.labels, items.groups)), config.folds, config.seed)
-    make_dirs(run_dir)
-    run_folder.write_json(run_dir / CONFIG, {"version": RESULT_VERSION, "label_issues": config.to_dict()})
-    run_folder.write_json(run_dir / FOLDS, fold_file_doc(
-        items.root.resolve(), items.class_names, dict(zip(items.paths, items.labels)), fold_of, config.folds,
-        seed=config.seed, group_duplicates=config.group_duplicates, duplicate_groups=groups_of(items),
-    ))  # fmt: skip
+    write_run_plan(run_dir, config, items, fold_of)
     if items.skipped:
         say(f"{len(items.skipped)} file(s) left out (validate rates them 'error', or they did not embed)")
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE
 from dataprep.base.errors import DataprepError
 from dataprep.base.tensorflow_runtime import tf_error_message
 from trainer import data
@@ -18,7 +19,6 @@ from trainer.plots import GridImage, write_prediction_grid
 from trainer.run_folder import LoadedRun, load_run
 from trainer.screening import ScreenOptions, refused_files
 
-BATCH = 32
 PREDICTIONS_VERSION = 1  # of `predictions_document`, what `trainer predict --json` prints
 
 
@@ -99,8 +99,8 @@ def predict_images(
         result.error = error
         pixels.append(image)
     ok = [i for i, image in enumerate(pixels) if image is not None]
-    for start in range(0, len(ok), BATCH):
-        chunk = ok[start : start + BATCH]
+    for start in range(0, len(ok), DEFAULT_BATCH_SIZE):
+        chunk = ok[start : start + DEFAULT_BATCH_SIZE]
         batch = np.stack([pixels[i] for i in chunk]).astype("float32")  # type: ignore[misc]
         probs = np.asarray(run.model.predict_on_batch(batch), dtype=np.float64)
         for i, row in zip(chunk, probs):

@@ -26,6 +26,21 @@ DEFAULT_SIMILARITY = (
 )
 THRESHOLD_RANGE_BITS = (0, 24)
 
+# --- convert ---------------------------------------------------------------------------------
+DEFAULT_CONVERT_TO = "png"  # re-encoded images become PNG (lossless); JPEG sources stay JPEG
+DEFAULT_JPEG_QUALITY = 95  # keeps photos intact
+
+# --- pictures ---------------------------------------------------------------------------------
+DEFAULT_PREVIEW_IMAGES = 4  # augment-preview: real images shown, spread across classes
+DEFAULT_PREVIEW_PER_IMAGE = 5  # augment-preview: augmented copies per image
+DEFAULT_PREVIEW_SIZE = 256  # px: augment-preview's longest side of each image
+DEFAULT_GALLERY = 48  # report: thumbnails per section on the page
+
+# --- outliers (dataprep/embeddings/outliers.py) -----------------------------------------------------------
+DEFAULT_OUTLIER_NEIGHBOURS = 10  # nearest neighbours each image's distance is measured to
+DEFAULT_OUTLIERS_TOP = 20  # how many of the most unusual images `outliers` lists
+OUTLIER_FLAG_SCORE = 3.5  # robust z at or above which an image is flagged (Iglewicz and Hoaglin's cut-off)
+
 # --- randomness -------------------------------------------------------------------------------
 DEFAULT_SEED = 1337  # split and fit: same files + same seed = same result
 DEFAULT_PREVIEW_SEED = 0  # augment-preview

@@ -1,5 +1,6 @@
 """A small, upright, 8-bit view of an image file, for what looks at pixels after validate: the
-duplicates picture and the geometric verifier. Pure Pillow and numpy; no TensorFlow."""
+pictures of duplicates and outliers (a contact sheet of views, saved as one PNG) and the
+geometric verifier. Pure Pillow and numpy; no TensorFlow."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataprep.base.errors import DataprepError
+
 if TYPE_CHECKING:
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # 16-bit, 32-bit integer and float samples
 
@@ -46,3 +49,28 @@ def open_view(path: Path, side: int, mode: str = "RGB") -> Image.Image:
     if max(view.size) > side:
         view = ImageOps.contain(view, (side, side), Image.Resampling.BILINEAR)
     return view
+
+
+def paste_view(sheet: Image.Image, draw: ImageDraw.ImageDraw, path: Path, corner: tuple[int, int], side: int) -> bool:
+    """`open_view(path, side)` pasted centred in the `side` square whose top-left is `corner`;
+    a file Pillow cannot decode gets the square framed in red instead (False)."""
+    from PIL import Image
+
+    x, y = corner
+    try:
+        view = open_view(path, side, "RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        draw.rectangle((x, y, x + side, y + side), outline="red")
+        return False
+    sheet.paste(view, (x + (side - view.width) // 2, y + (side - view.height) // 2))
+    return True
+
+
+def save_sheet(sheet: Image.Image, path: Path, option: str = "--plot") -> Path:
+    """Write `sheet` as a PNG at `path` (its folder made); one line naming `option` when it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path, format="PNG")
+    except (OSError, ValueError) as err:
+        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to {option}") from None
+    return path

@@ -10,8 +10,9 @@ pairs, never every pair at once (on 100k generated images whose pHashes crowd to
 million candidate pairs: 2 GB as one dict).
 
 `candidate_pairs` is the one call duplicate search makes. The parts are independent (a part reads
-only the `PairSearch`, whose arrays pickle), so an engine can run `PairSearch.part` on other
-machines and hand the blocks back in any order: the search sorts the verified pairs it keeps.
+only the `PairSearch`, whose arrays pickle), so with `--engine ray` they run as Ray tasks
+(`dataprep.duplicates.ray_pairs.parts_on_engine`) and come back in the order they finish: the
+search sorts the verified pairs it keeps.
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ class PairSearch:
 
 
 def candidate_pairs(hashes: np.ndarray, units: np.ndarray, threshold: int) -> Iterator[PairBlock]:
-    """Every candidate pair among the images `units` (positions of `hashes`' rows), part by part."""
+    """Every candidate pair among the images `units` (positions of `hashes`' rows), part by part:
+    here, or as Ray tasks for an `--engine ray` command (`ray_pairs.parts_on_engine`)."""
+    from dataprep.duplicates.ray_pairs import parts_on_engine
+
     search = PairSearch(hashes, units, threshold)
-    for k in range(search.parts):
-        yield search.part(k)
+    if search.parts:
+        search.index.prepare(threshold)  # the tables built once, before the search is shipped anywhere
+    yield from parts_on_engine(search, search.parts, len(units) * hashes.shape[1])

@@ -148,6 +148,13 @@ class HashIndex:
     def layout(self, threshold: int) -> list[Piece]:
         return plan(self.layout_for or len(self.hashes), threshold)
 
+    def prepare(self, threshold: int) -> HashIndex:
+        """Build every table a search at `threshold` probes (before the index is shipped whole to
+        the workers of a cluster, so that none of them builds it again)."""
+        for piece in self.layout(threshold):
+            self._table(piece)
+        return self
+
     def _table(self, piece: Piece) -> _Table:
         key = (piece.shift, piece.bits)
         if key not in self._tables:
@@ -183,10 +190,12 @@ class HashIndex:
                         a = b
 
     def query(
-        self, queries: Sequence[int] | np.ndarray, threshold: int, block: int = PAIR_BLOCK
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, queries: Sequence[int] | np.ndarray, threshold: int, block: int = PAIR_BLOCK,
+        part: tuple[int, int] = (0, 1),
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """(query number, indexed number) for every indexed hash at most `threshold` bits from
-        each of `queries` (hashes that are not in the index: mirrored and cropped pHashes)."""
+        each of `queries` (hashes that are not in the index: mirrored and cropped pHashes), in
+        order. `part` (k, K): only the queries in the k-th of K equal ranges (as `pairs_within`)."""
         import numpy as np
 
         q = queries.astype(np.uint64, copy=False) if isinstance(queries, np.ndarray) else _uint64(queries)
@@ -195,7 +204,8 @@ class HashIndex:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         found: list[np.ndarray] = []
-        for qi, qj in self._candidates(q, threshold, block):
+        k, parts = part
+        for qi, qj in self._candidates(q, threshold, block, range(len(q) * k // parts, len(q) * (k + 1) // parts)):
             self.comparisons += len(qi)
             close = np.bitwise_count(q[qi] ^ self.hashes[qj]) <= threshold
             found.append(qi[close].astype(np.int64) * n + qj[close])

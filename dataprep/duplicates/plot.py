@@ -15,8 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataprep.base.errors import DataprepError
-from dataprep.base.image_view import open_view
+from dataprep.base.image_view import paste_view, save_sheet
 from dataprep.inspection.scan import natural_key
 
 if TYPE_CHECKING:
@@ -113,11 +112,7 @@ def plot_duplicates(report: DuplicatesReport, path: Path, rows: int = 30, column
         drawn = names if len(names) <= columns else names[: columns - 1]
         for c, name in enumerate(drawn):
             x = PAD + c * (SIDE + PAD)
-            try:
-                thumb = open_view(report.root / name, SIDE, "RGB")
-                sheet.paste(thumb, (x + (SIDE - thumb.width) // 2, y + (SIDE - thumb.height) // 2))
-            except (OSError, ValueError, Image.DecompressionBombError):
-                draw.rectangle((x, y, x + SIDE, y + SIDE), outline="red")
+            if not paste_view(sheet, draw, report.root / name, (x, y), SIDE):
                 draw.text((x + 6, y + 6), "cannot decode", fill="red", font=_font(12))
             pair = evidence(name, names[:c], pairs) if c else None
             _cell(draw, x, y, (name, _note(pair, c == 0)), KIND_COLOUR.get(pair.kind if pair else "", "black"))
@@ -125,9 +120,4 @@ def plot_duplicates(report: DuplicatesReport, path: Path, rows: int = 30, column
             x = PAD + len(drawn) * (SIDE + PAD)
             draw.rectangle((x, y, x + SIDE, y + SIDE), outline="#999999")
             draw.text((x + 16, y + SIDE // 2 - 8), f"+{len(names) - len(drawn)} more", fill="black", font=_font(16))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.save(path, format="PNG")
-    except (OSError, ValueError) as err:
-        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to --plot") from None
-    return path
+    return save_sheet(sheet, path)

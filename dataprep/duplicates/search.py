@@ -48,6 +48,7 @@ from dataprep.duplicates.groups import Kind as Kind
 from dataprep.duplicates.groups import grouped, unit_roots
 from dataprep.duplicates.hash_index import HashIndex as HashIndex
 from dataprep.duplicates.hashed import HashedImages
+from dataprep.duplicates.ray_pairs import pair_search_engine
 from dataprep.duplicates.verify import CLOSE_UP_TO as CLOSE_UP_TO
 from dataprep.duplicates.verify import GEOMETRIC_BELOW as GEOMETRIC_BELOW
 from dataprep.duplicates.verify import near_edges, semantic_edges
@@ -144,7 +145,8 @@ def search_folder(
         from dataprep.duplicates.semantic import embedding_candidates
 
         candidates = embedding_candidates(root, options)
-    return search_duplicates(results, threshold, similarity, verifier=verifier, semantic=candidates)
+    with pair_search_engine(options):  # --engine ray: the pair search's parts on Ray (dataprep.duplicates.ray_pairs)
+        return search_duplicates(results, threshold, similarity, verifier=verifier, semantic=candidates)
 
 
 # --- leakage -----------------------------------------------------------------------------------

@@ -42,13 +42,13 @@ def candidate_pairs(
     """Each file's `k` nearest neighbours by cosine similarity (rows of `vectors`, L2-normalised,
     in the order of `paths`) that reach `floor`, each pair once, in a deterministic order:
     by the first file, then the second."""
-    from dataprep.embeddings.neighbours import nearest_neighbours
+    from dataprep.duplicates.ray_pairs import nearest_pairs  # embeddings.neighbours' search, on Ray with --engine ray
 
     if len(paths) != len(vectors):
         raise ValueError(f"{len(paths)} paths but {len(vectors)} vectors")
     if len(paths) < 2:
         return []
-    indices, similarities = nearest_neighbours(vectors, k)
+    indices, similarities = nearest_pairs(vectors, k)
     best: dict[tuple[int, int], float] = {}
     for i, (row, sims) in enumerate(zip(indices.tolist(), similarities.tolist(), strict=True)):
         for j, s in zip(row, sims, strict=True):
@@ -73,4 +73,7 @@ def embedding_candidates(
         root, cache_dir=o.cache_dir, use_cache=o.use_cache, layout=o.layout, engine=o.engine,
         ray_address=o.ray_address, progress=o.progress,
     )  # fmt: skip
-    return candidate_pairs(emb.paths, emb.vectors, k, floor)
+    from dataprep.duplicates.ray_pairs import pair_search_engine
+
+    with pair_search_engine(o):  # --engine ray: the neighbour search's parts on Ray (dataprep.duplicates.ray_pairs)
+        return candidate_pairs(emb.paths, emb.vectors, k, floor)

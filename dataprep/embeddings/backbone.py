@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,8 @@ KERAS_IMAGENET_NOTOP = {
     "mobilenetv3small": ("MobileNetV3Small", "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"),
 }
 NO_WEIGHTS = ("none", "")
+KERAS_WEIGHTS_HOST = "storage.googleapis.com"  # every keras.applications WEIGHTS_PATH* URL is on it
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 def installed_weights_file() -> Path | None:
@@ -115,26 +118,45 @@ def resolve_weights(model_name: str, weights: str | None) -> Path | None:
 
 def keras_imagenet_file(model_name: str) -> Path:
     """Keras' ImageNet file (without top) for a keras.applications model: from its cache, else
-    fetched by keras.applications itself (hash-checked by Keras), which needs the network."""
+    fetched by keras.applications itself (hash-checked by Keras), which needs the network. The
+    host is tried first: offline, the user sees our one line, not Keras' "Downloading data from"."""
     application, file_name = KERAS_IMAGENET_NOTOP[model_name]
     for folder in keras_weights_dirs():
         if (folder / file_name).is_file():
             return folder / file_name
     fetch = f'python -c "import keras; keras.applications.{application}(include_top=False)"'
+
+    def not_fetched(reason: str) -> DataprepError:
+        return DataprepError(
+            f"ImageNet weights for {model_name} are not in Keras' cache and could not be downloaded ({reason}); "
+            f"on a machine with network run {fetch} and copy {file_name} into {keras_weights_dirs()[0]}"
+        )
+
+    unreachable = why_unreachable(KERAS_WEIGHTS_HOST)
+    if unreachable:
+        raise not_fetched(unreachable)
     try:
         _keras_application(application)(include_top=False, weights="imagenet")
     except Exception as err:  # keras' get_file raises a bare Exception on a failed download
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
-        raise DataprepError(
-            f"ImageNet weights for {model_name} are not in Keras' cache and could not be downloaded ({first}); "
-            f"on a machine with network run {fetch} and copy {file_name} into {keras_weights_dirs()[0]}"
-        ) from None
+        raise not_fetched((str(err).strip().splitlines() or [type(err).__name__])[0][:120]) from None
     for folder in keras_weights_dirs():
         if (folder / file_name).is_file():
             return folder / file_name
     raise DataprepError(
         f"keras.applications fetched {file_name} but not into {keras_weights_dirs()[0]}; set KERAS_HOME"
     )
+
+
+def why_unreachable(host: str, timeout_s: float = 5.0) -> str | None:
+    """Why `host` cannot be reached on the HTTPS port, or None when it can. With a proxy set in
+    the environment the proxy decides, so nothing is tried here (None)."""
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return None
+    try:
+        with socket.create_connection((host, 443), timeout=timeout_s):
+            return None
+    except OSError as err:
+        return f"cannot reach {host}: {err}"
 
 
 def _keras_application(name: str) -> Callable[..., Any]:

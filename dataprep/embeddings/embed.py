@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
 from dataprep.base.errors import DataprepError, Interrupted
 from dataprep.base.findings import Severity
 from dataprep.base.journal import atomic_file
@@ -33,6 +33,8 @@ from dataprep.split.manifest import link_targets
 
 EMBEDDINGS_VERSION = 1
 ProgressFn = Callable[[int, int], None]
+CHECKING = "checking files"  # the passes `phase` names
+EMBEDDING = "computing vectors"
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,16 @@ def embed_folder(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     layout: str | None = None,
-    engine: str = "local",
+    engine: str = DEFAULT_ENGINE,
     ray_address: str | None = None,
     progress: ProgressFn | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> Embeddings:
     """One L2-normalised backbone vector per image under `root` that validate finds no error in.
 
-    `progress(done, total)` is called as validate inspects files and again as batches finish.
+    `progress(done, total)` is called as validate inspects files and again as batches finish;
+    `phase(name)` is told before each of the two passes (CHECKING, then EMBEDDING when some
+    vector is not cached), so one progress display can say which pass it counts.
     Ctrl-C or SIGTERM: `Interrupted`, with every finished batch in the cache."""
     if image_size < MIN_IMAGE_SIZE:
         raise DataprepError(
@@ -91,13 +96,17 @@ def embed_folder(
         cache_dir=cache_dir, use_cache=use_cache, engine=engine, ray_address=ray_address, progress=progress,
         layout=layout,
     )  # fmt: skip
+    announce = phase or (lambda _name: None)
     with _engine_session(engine, ray_address):  # one Ray session for validate and the embedding
+        announce(CHECKING)
         results, _, _ = inspect_scan(scan, vopts)
         usable, skipped = usable_images(scan, results)
         cache = VectorCache(cache_dir, vector_key(BACKBONE, digest, image_size)) if use_cache else None
         try:
             known = cache.lookup(usable) if cache else {}
             todo = [r for r in usable if r.rel not in known]
+            if todo:
+                announce(EMBEDDING)
             fresh, failed = _embed_todo(todo, image_size, batch_size, weights, cache, engine, ray_address, progress)
         finally:
             if cache:
@@ -114,11 +123,13 @@ def embed_folder(
 
 
 def _engine_session(engine: str, ray_address: str | None) -> AbstractContextManager[Any]:
+    """With `--engine ray`: one Ray for validate's inspection and the embedding, started at the
+    first file to inspect or batch to embed (a run served from the caches starts none)."""
     if engine != "ray":
         return nullcontext()
-    from dataprep.inspection.ray_engine import ray_session
+    from dataprep.inspection.ray_engine import lazy_ray_session
 
-    return ray_session(ray_address)
+    return lazy_ray_session(ray_address)
 
 
 def usable_images(scan: Scan, results: Sequence[FileResult]) -> tuple[list[FileRecord], list[tuple[str, str]]]:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE
+from dataprep.base.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBED_SIZE, DEFAULT_ENGINE
 from dataprep.inspection.engine_options import check_engine
-from dataprep.options import BatchSize, CacheDir, Engine, NoCache, RayAddress
+from dataprep.options import BatchSize, CacheDir, Engine, JsonOut, NoCache, RayAddress
 from dataprep.options import ImageSize as ImageSizeOption
 
 if TYPE_CHECKING:
@@ -68,21 +68,21 @@ def embed(
             "--weights", help="imagenet (the installed MobileNetV2 weights) or a weights file (.pth or .weights.h5)."
         ),
     ] = "imagenet",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout.")] = False,
+    json_out: JsonOut = False,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     layout: Annotated[
         str | None,
         typer.Option("--layout", help="raw|split: how to read a tree that could be either.", metavar="LAYOUT"),
     ] = None,
-    engine: Engine = "local",
+    engine: Engine = DEFAULT_ENGINE,
     ray_address: RayAddress = None,
 ) -> None:
     """One L2-normalised vector per image from a pretrained ImageNet backbone, cached per file."""
     from dataprep import render
     from dataprep.base.tensorflow_runtime import decoder_messages
     from dataprep.embeddings.backbone import BACKBONE, resolve_weights
-    from dataprep.embeddings.embed import embed_folder, save_embeddings
+    from dataprep.embeddings.embed import CHECKING, embed_folder, save_embeddings
     from dataprep.inspection.scan import require_directory
 
     require_directory(directory)
@@ -96,10 +96,11 @@ def embed(
             f"--weights {weights} would embed with an untrained network (expected imagenet or a weights file); "
             "pass --weights imagenet"
         )
-    with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
+    with decoder_messages(), render.progress_bar(CHECKING, enabled=not json_out) as progress:
         emb = embed_folder(
             directory, image_size=image_size, batch_size=batch_size, weights=weights, cache_dir=cache_dir,
             use_cache=not no_cache, layout=layout, engine=engine, ray_address=ray_address, progress=progress,
+            phase=progress.phase if progress else None,
         )  # fmt: skip
     save_embeddings(emb, target)
     if json_out:

@@ -104,10 +104,24 @@ def _use_index(method: Method, n_base: int) -> bool:
     return n_base > BRUTE_FORCE_LIMIT and faiss_available()
 
 
+def nearest_neighbours_part(vectors: np.ndarray, k: int, part: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The exact (blocked) `nearest_neighbours(vectors, k, method="brute")` rows of part (p, P):
+    the p-th of P runs of whole blocks, so each row comes from the same matrix product as in the
+    whole search. The P parts are independent (a cluster's unit) and, stacked, are the whole answer."""
+    base = _as_matrix(vectors, "vectors")
+    k = _clamp_k(k, base.shape[0] - 1)
+    rows = max(1, BLOCK_SIMILARITIES // max(1, base.shape[0]))
+    blocks = -(-base.shape[0] // rows)
+    p, parts = part
+    lo, hi = blocks * p // parts * rows, min(base.shape[0], blocks * (p + 1) // parts * rows)
+    return _blocked_search(base[lo:hi], base, k, exclude_self=True, block=None, first=lo)
+
+
 def _blocked_search(
-    queries: np.ndarray, base: np.ndarray, k: int, *, exclude_self: bool, block: int | None
+    queries: np.ndarray, base: np.ndarray, k: int, *, exclude_self: bool, block: int | None, first: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by one matrix product per block of query rows, only the top k of a block kept."""
+    """Exact top-k by one matrix product per block of query rows, only the top k of a block kept.
+    `first`: the row of `base` that `queries[0]` is (for `exclude_self` on a part of the rows)."""
     n = queries.shape[0]
     indices = np.empty((n, k), dtype=np.int64)
     similarities = np.empty((n, k), dtype=np.float32)
@@ -121,7 +135,7 @@ def _blocked_search(
         sims = queries[start:stop] @ base.T
         if exclude_self:
             local = np.arange(stop - start)
-            sims[local, start + local] = -np.inf
+            sims[local, first + start + local] = -np.inf
         indices[start:stop], similarities[start:stop] = _top_k(sims, k)
     return indices, similarities
 

@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from dataprep.base.defaults import DEFAULT_OUTLIER_NEIGHBOURS as DEFAULT_NEIGHBOURS
+from dataprep.base.defaults import DEFAULT_OUTLIERS_TOP as DEFAULT_TOP
+from dataprep.base.defaults import OUTLIER_FLAG_SCORE as FLAG_SCORE
 from dataprep.base.errors import DataprepError
 
 OUTLIERS_VERSION = 1
-DEFAULT_NEIGHBOURS = 10
-DEFAULT_TOP = 20
 MIN_CLASS = 20  # smaller classes are measured against the dataset's statistics
-FLAG_SCORE = 3.5
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard deviation
 
 
@@ -131,6 +131,7 @@ def find_outliers(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> OutliersResult:
     """Rank the images under `root` by outlier score from their (cached) embeddings."""
     from dataprep.base.journal import sha256_file
@@ -139,7 +140,9 @@ def find_outliers(
 
     if top < 1 or neighbours < 1:
         raise DataprepError(f"--top {top} and --neighbours {neighbours} must be at least 1")
-    emb = embed_folder(require_directory(root), cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    emb = embed_folder(
+        require_directory(root), cache_dir=cache_dir, use_cache=use_cache, progress=progress, phase=phase
+    )
     scores = score_outliers(emb.vectors, emb.labels, neighbours)
     order = np.lexsort((np.arange(len(emb.paths)), -scores.score))[:top]
     outliers = [
@@ -177,7 +180,9 @@ def read_outliers(path: str | os.PathLike[str]) -> list[Any]:
 
 def plot_outliers(result: OutliersResult, path: Path, columns: int = 5, side: int = 180) -> Path:
     """The top outliers as a grid, each captioned with its rank, class, score and file name."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageDraw
+
+    from dataprep.base.image_view import paste_view, save_sheet
 
     shown = result.outliers
     cols = max(1, min(columns, len(shown)))
@@ -189,19 +194,8 @@ def plot_outliers(result: OutliersResult, path: Path, columns: int = 5, side: in
     draw.text((pad, 6), title, fill="black")
     for i, o in enumerate(shown):
         x, y = pad + (i % cols) * (side + pad), header + (i // cols) * (side + caption + pad)
-        try:
-            with Image.open(result.root / o.path) as im:
-                im.draft("RGB", (side, side))
-                thumb = ImageOps.contain(ImageOps.exif_transpose(im).convert("RGB"), (side, side))
-            sheet.paste(thumb, (x + (side - thumb.width) // 2, y + (side - thumb.height) // 2))
-        except (OSError, ValueError, Image.DecompressionBombError):
-            draw.rectangle((x, y, x + side, y + side), outline="red")
+        paste_view(sheet, draw, result.root / o.path, (x, y), side)
         colour = "red" if o.score >= FLAG_SCORE else "blue"
         draw.text((x, y + side + 2), f"#{o.rank} {o.label[:14]}  score {o.score:.1f}", fill=colour)
         draw.text((x, y + side + 15), Path(o.path).name[:28], fill="black")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.save(path, format="PNG")
-    except (OSError, ValueError) as err:
-        raise DataprepError(f"cannot write the plot '{path}' ({err}); pass a writable .png path to --plot") from None
-    return path
+    return save_sheet(sheet, path)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dataprep.base.defaults import DEFAULT_OUTLIER_NEIGHBOURS, DEFAULT_OUTLIERS_TOP, OUTLIER_FLAG_SCORE
 from dataprep.base.output_files import require_new_file
-from dataprep.embeddings.outliers import DEFAULT_NEIGHBOURS, DEFAULT_TOP, FLAG_SCORE, OutliersResult
 from dataprep.options import CacheDir, NoCache, OverwriteFiles
+
+if TYPE_CHECKING:
+    from dataprep.embeddings.outliers import OutliersResult
 
 SKIPPED_SHOWN = 10
 
@@ -25,10 +28,10 @@ def outliers(
     ],
     top: Annotated[
         int, typer.Option("--top", help="How many of the most unusual images to list.", min=1)
-    ] = DEFAULT_TOP,
+    ] = DEFAULT_OUTLIERS_TOP,
     neighbours: Annotated[
         int, typer.Option("--neighbours", help="Nearest neighbours each image is compared with.", min=1, max=1000)
-    ] = DEFAULT_NEIGHBOURS,
+    ] = DEFAULT_OUTLIER_NEIGHBOURS,
     json_out: Annotated[
         bool,
         typer.Option("--json", help="Print one JSON object to stdout (what `clean --outliers FILE` reads)."),
@@ -46,12 +49,19 @@ def outliers(
     """
     from dataprep import render
     from dataprep.base.tensorflow_runtime import decoder_messages
+    from dataprep.embeddings.embed import CHECKING
     from dataprep.embeddings.outliers import find_outliers, plot_outliers
 
     require_new_file(plot, "--plot", force)
-    with decoder_messages(), render.progress_bar("embedding", enabled=not json_out) as progress:
+    with decoder_messages(), render.progress_bar(CHECKING, enabled=not json_out) as progress:
         result = find_outliers(
-            directory, top=top, neighbours=neighbours, cache_dir=cache_dir, use_cache=not no_cache, progress=progress
+            directory,
+            top=top,
+            neighbours=neighbours,
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
+            progress=progress,
+            phase=progress.phase if progress else None,
         )
     if plot is not None:
         plot_outliers(result, plot)
@@ -69,7 +79,7 @@ def print_outliers(result: OutliersResult) -> None:
     from dataprep.render import stdout
 
     stdout.print(
-        f"{result.flagged} of {result.images} images in {result.root} score at least {FLAG_SCORE} "
+        f"{result.flagged} of {result.images} images in {result.root} score at least {OUTLIER_FLAG_SCORE} "
         f"(robust z of the distance to their {result.neighbours} nearest neighbours, in their class and overall); "
         f"the {len(result.outliers)} most unusual:",
         highlight=False,
@@ -78,7 +88,7 @@ def print_outliers(result: OutliersResult) -> None:
     for column in ("rank", "score", "class", "overall", "path", "nearest (similarity)"):
         table.add_column(column, justify="right" if column in ("rank", "score", "class", "overall") else "left")
     for o in result.outliers:
-        style = "bold red" if o.score >= FLAG_SCORE else None
+        style = "bold red" if o.score >= OUTLIER_FLAG_SCORE else None
         table.add_row(
             str(o.rank), f"{o.score:.1f}", f"{o.class_score:.1f}", f"{o.dataset_score:.1f}", o.path,
             f"{o.nearest} ({o.nearest_similarity:.2f})", style=style,

@@ -8,6 +8,7 @@ batch, in the order batches finish; the caller caches each at once, as for the l
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def ray_batches(
             raise DataprepError(
                 "the Ray cluster has no CPU for embedding (0 CPUs); add worker nodes or use --engine local"
             )
-        per_actor = min(ACTOR_CPUS, cpus)
+        # an actor fits on one node: on nodes of one CPU each, actors of one CPU
+        per_actor = max(1, min(ACTOR_CPUS, cpus, _largest_node_cpus(ray)))
         actor_cls = ray.remote(num_cpus=per_actor, max_restarts=0)(EmbedActor)
         actors = [
             actor_cls.remote(image_size, weights, per_actor)
@@ -58,6 +60,10 @@ def ray_batches(
                 ray.kill(actor, no_restart=True)
 
 
+def _largest_node_cpus(ray: Any) -> int:
+    return int(max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=0))
+
+
 def _run(
     ray: Any,
     actors: list[Any],
@@ -67,13 +73,13 @@ def _run(
     weights: str,
     cpus: int,
 ) -> Iterator[tuple[list[FileRecord], BatchResult]]:
-    queue = list(range(len(batches)))
+    queue = deque(range(len(batches)))  # millions of files: batches are taken from the front
     tries = [0] * len(batches)
     running: dict[Any, tuple[int, int]] = {}  # ref -> (actor slot, batch index)
     while queue or running:
         for slot in range(len(actors)):
             while queue and sum(1 for s, _ in running.values() if s == slot) < IN_FLIGHT:
-                k = queue.pop(0)
+                k = queue.popleft()
                 running[actors[slot].embed_batch.remote([str(r.path) for r in batches[k]])] = (slot, k)
         (ref,), _ = ray.wait(list(running), num_returns=1)
         slot, k = running.pop(ref)
@@ -87,9 +93,9 @@ def _run(
                     f"a Ray worker died twice embedding {batches[k][0].rel} and the files after it ({first}); "
                     "check the cluster (ray status) or use --engine local"
                 ) from None
-            queue.insert(0, k)
+            queue.appendleft(k)
             for other in [r for r, (s, _) in running.items() if s == slot]:
-                queue.insert(0, running.pop(other)[1])
+                queue.appendleft(running.pop(other)[1])
             ray.kill(actors[slot], no_restart=True)
             actors[slot] = actor_cls.remote(image_size, weights, cpus)
             continue

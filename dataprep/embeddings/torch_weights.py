@@ -117,6 +117,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _one_line(err: BaseException) -> str:
+    """An exception's text on one line: a damaged pickle's message can quote the raw bytes it met."""
+    return " ".join(repr(str(err))[1:-1].split())
+
+
 def read_torch_state_dict(path: Path, sha256: str | None = None) -> dict[str, np.ndarray]:
     """The tensors of a legacy torch state-dict file as numpy arrays, by name.
 
@@ -140,7 +145,7 @@ def read_torch_state_dict(path: Path, sha256: str | None = None) -> dict[str, np
     # IndexError besides UnpicklingError; the fuzz test in tests/test_torch_weights.py found the rest).
     except (pickle.UnpicklingError, *_DAMAGED) as err:
         raise DataprepError(
-            f"weights file '{path}' is not a readable torch state dict ({err}); expected a legacy torch .pth "
+            f"weights file '{path}' is not a readable torch state dict ({_one_line(err)}); expected a legacy torch .pth "
             "file holding only tensors, such as torchvision's mobilenet_v2-b0353104.pth"
         ) from None
 

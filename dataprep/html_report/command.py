@@ -1,4 +1,5 @@
-"""`dataprep report`: the command's declaration (registered on the app by `dataprep.cli`)."""
+"""`dataprep report`: the command's declaration (registered on the app by `dataprep.cli`); the
+inspection options it shares with validate are declared once, in `dataprep.options`."""
 
 from __future__ import annotations
 
@@ -9,30 +10,19 @@ from typing import Annotated
 
 import typer
 
-from dataprep.base.defaults import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_SIZE,
-    DEFAULT_SIMILARITY,
-    DEFAULT_THRESHOLD_BITS,
-    DEFAULT_TIMEOUT_S,
-)
-from dataprep.inspection.engine_options import with_engine
+from dataprep.base.defaults import DEFAULT_GALLERY, DEFAULT_SIMILARITY, DEFAULT_THRESHOLD_BITS
 from dataprep.options import (
-    CacheDir,
-    Engine,
-    Jobs,
+    DEFAULT_INSPECTION,
+    InspectionOptions,
     Layout,
-    MaxPixels,
-    MinSize,
-    NoCache,
-    RayAddress,
     Semantic,
     Similarity,
     Threshold,
-    Timeout,
+    inspection_options,
 )
 
 
+@inspection_options
 def report(
     directory: Annotated[
         Path, typer.Argument(help="Dataset folder: DIR/CLASS/*, DIR/{train,val,test}/CLASS/*, or flat.")
@@ -64,19 +54,12 @@ def report(
         typer.Option(
             "--gallery", min=1, max=10_000, help="Thumbnails per section on the page; the rest are paged lists."
         ),
-    ] = 48,
+    ] = DEFAULT_GALLERY,
     threshold: Threshold = DEFAULT_THRESHOLD_BITS,
     similarity: Similarity = DEFAULT_SIMILARITY,
     semantic: Semantic = False,
-    jobs: Jobs = None,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-    cache_dir: CacheDir = None,
-    no_cache: NoCache = False,
-    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
-    min_size: MinSize = DEFAULT_MIN_SIZE,
+    inspection: InspectionOptions = DEFAULT_INSPECTION,
     layout: Layout = None,
-    engine: Engine = "local",
-    ray_address: RayAddress = None,
 ) -> None:
     """One self-contained HTML page of every judgment: findings, duplicates, label issues, outliers, with the command that acts on each.
 
@@ -88,20 +71,17 @@ def report(
     from dataprep.html_report.output import ReportOptions, check_out_dir, write_report
     from dataprep.html_report.page import GalleryCaps
     from dataprep.inspection.scan import require_directory
-    from dataprep.inspection.validate import ValidateOptions
 
     root = require_directory(directory)
     check_out_dir(out.expanduser().absolute(), root.resolve(), force)  # before minutes of validating
-    options = ValidateOptions(jobs=jobs, timeout_s=timeout, cache_dir=cache_dir, use_cache=not no_cache,
-                              max_pixels=max_pixels, min_size=min_size, layout=layout)  # fmt: skip
-    with_engine(options, engine, ray_address, "report")
+    options = inspection.validate_options("report", layout)
     with render.progress_bar("validating", enabled=not json_out) as progress:
         options.progress = progress
         inputs = gather_inputs(root, options, threshold=threshold, similarity=similarity,
                                label_issues=label_issues, outliers=outliers, semantic=semantic)  # fmt: skip
     caps = GalleryCaps(cap=gallery, group_cap=max(1, gallery // 4))
     with render.progress_bar("thumbnails", enabled=not json_out) as progress:
-        written = write_report(inputs, out, ReportOptions(caps, force, max_pixels, progress))
+        written = write_report(inputs, out, ReportOptions(caps, force, inspection.max_pixels, progress))
     if json_out:
         json.dump(written.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

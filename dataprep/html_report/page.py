@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from html import escape
 
 from dataprep import __version__
+from dataprep.base.defaults import DEFAULT_GALLERY
 from dataprep.html_report.model import Card, CardGroup, Section
 
 ASSETS = "report-files"  # beside index.html: thumbs/, pages/, the no-preview picture
@@ -66,7 +67,7 @@ def anchor(section_id: str) -> str:
 class GalleryCaps:
     """How much of each section the index shows, and how the rest is paged."""
 
-    cap: int = 48  # cards in a gallery on the index
+    cap: int = DEFAULT_GALLERY  # cards in a gallery on the index
     group_cap: int = 12  # groups on the index
     page_size: int = 500  # rows per page of the paged list
 

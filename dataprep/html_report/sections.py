@@ -29,7 +29,7 @@ def _dp(*args: str | Path) -> list[str]:
 
 def _convert_plan(inp: ReportInputs) -> tuple[dict[str, str], str | None]:
     """What `dataprep convert` would do to each file (rel -> what and why), or why it cannot say."""
-    from dataprep.actions.convert import ConvertOptions, plan_conversions
+    from dataprep.actions.convert_plan import ConvertOptions, plan_conversions
 
     if "convert" not in inp.memo:
         try:

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from dataprep.base.defaults import DEFAULT_MAX_PIXELS, DEFAULT_PREVIEW_SEED, apply_pixel_cap
+from dataprep.base.defaults import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_PREVIEW_IMAGES,
+    DEFAULT_PREVIEW_PER_IMAGE,
+    DEFAULT_PREVIEW_SEED,
+    DEFAULT_PREVIEW_SIZE,
+    apply_pixel_cap,
+)
 from dataprep.base.errors import DataprepError
 from dataprep.base.output_files import require_new_file
 from dataprep.insight.augment import AugmentSpec, build_augmentation, parse_augment_spec
@@ -31,9 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREVIEW_IMAGES = 4
-DEFAULT_PER_IMAGE = 5
-DEFAULT_PREVIEW_SIZE = 256
 
 # What Pillow raises for a file it cannot decode: unknown/broken data (OSError and its
 # UnidentifiedImageError), truncated streams (EOFError), bad headers in some plugins
@@ -140,7 +144,7 @@ def render_augment_preview(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
     images: int = DEFAULT_PREVIEW_IMAGES,
-    per_image: int = DEFAULT_PER_IMAGE,
+    per_image: int = DEFAULT_PREVIEW_PER_IMAGE,
     seed: int = DEFAULT_PREVIEW_SEED,
     augment: str | AugmentSpec | None = None,
     *,

@@ -11,14 +11,14 @@ import dataclasses
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 from dataprep.base.errors import DataprepError
 from dataprep.inspection.report import FileResult
 from dataprep.inspection.scan import FileRecord
 
-CACHE_FILE = "results-v1.sqlite3"
 LOOKUP_BATCH = 500  # paths per query; SQLite allows 32766 parameters
 
 
@@ -33,56 +33,82 @@ def _path_key(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-class ResultCache:
-    """Per-file validate results, keyed by (path, size, mtime_ns, checks version, options)."""
+class FileCache:
+    """One SQLite table of per-file values under the user cache dir: a row is keyed by the file's
+    absolute path and a `key` (what else must match: the checks' version and options, the
+    network), and is reused only while the file's size and mtime_ns are unchanged. Subclasses
+    name the file, the table and its value column, and turn values to and from what is stored."""
+
+    FILE: ClassVar[str]
+    TABLE: ClassVar[str]
+    VALUE: ClassVar[str]  # the value column, with its SQL type
+    PRIMARY_KEY: ClassVar[str] = "path, key"
 
     def __init__(self, directory: Path | None, key: str) -> None:
         self.directory = directory or default_cache_dir()
         self.key = key
+        self._value = self.VALUE.split()[0]
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.directory / CACHE_FILE, timeout=30)
+            self._db = sqlite3.connect(self.directory / self.FILE, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS results (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                " key TEXT, result TEXT)"
+                f"CREATE TABLE IF NOT EXISTS {self.TABLE} (path TEXT, key TEXT, size INTEGER, mtime_ns INTEGER,"
+                f" {self.VALUE}, PRIMARY KEY ({self.PRIMARY_KEY}))"
             )
         except (OSError, sqlite3.Error) as err:
             raise DataprepError(
                 f"cannot use cache folder '{self.directory}': {err}; pass --cache-dir PATH or --no-cache"
             ) from None
 
-    def lookup(self, records: Iterable[FileRecord]) -> dict[str, FileResult]:
-        """Cached results for the records whose file is unchanged, by `rel`. Rows are fetched
-        in batches (one query per LOOKUP_BATCH paths): a re-run over unchanged files is
-        mostly this lookup."""
+    def _stored(self, records: Iterable[FileRecord]) -> Iterator[tuple[FileRecord, Any]]:
+        """(record, stored value) for the records whose file is unchanged. Rows are fetched in
+        batches (one query per LOOKUP_BATCH paths): a re-run over unchanged files is mostly this."""
         by_key = {_path_key(rec.path): rec for rec in records}
         keys = list(by_key)
-        found: dict[str, FileResult] = {}
         for start in range(0, len(keys), LOOKUP_BATCH):
             batch = keys[start : start + LOOKUP_BATCH]
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                f"SELECT path, size, mtime_ns, result FROM results WHERE key = ? AND path IN ({marks})",
+                f"SELECT path, size, mtime_ns, {self._value} FROM {self.TABLE} WHERE key = ? AND path IN ({marks})",
                 (self.key, *batch),
             ).fetchall()
-            for path, size, mtime_ns, result in rows:
+            for path, size, mtime_ns, value in rows:
                 rec = by_key[path]
                 if size == rec.size and mtime_ns == rec.mtime_ns:
-                    found[rec.rel] = FileResult.from_cache(rec.rel, json.loads(result))
-        return found
+                    yield rec, value
 
-    def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
-        rows = [
-            (_path_key(rec.path), res.size, res.mtime_ns, self.key, json.dumps(res.to_cache())) for rec, res in pairs
-        ]
-        if rows:
+    def _store(self, rows: Iterable[tuple[Path, int, int, Any]]) -> None:
+        """Keep (path, size, mtime_ns, stored value) rows under this cache's key."""
+        keyed = [(_path_key(path), self.key, size, mtime_ns, value) for path, size, mtime_ns, value in rows]
+        if keyed:
             with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO {self.TABLE} (path, key, size, mtime_ns, {self._value})"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    keyed,
+                )
 
     def close(self) -> None:
         self._db.close()
+
+
+class ResultCache(FileCache):
+    """Per-file validate results, keyed by (path, size, mtime_ns, checks version, options); one
+    row per path (a run with other options replaces it)."""
+
+    FILE = "results-v1.sqlite3"
+    TABLE = "results"
+    VALUE = "result TEXT"
+    PRIMARY_KEY = "path"
+
+    def lookup(self, records: Iterable[FileRecord]) -> dict[str, FileResult]:
+        """Cached results for the records whose file is unchanged, by `rel`."""
+        return {rec.rel: FileResult.from_cache(rec.rel, json.loads(value)) for rec, value in self._stored(records)}
+
+    def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
+        self._store((rec.path, res.size, res.mtime_ns, json.dumps(res.to_cache())) for rec, res in pairs)
 
 
 def fingerprint(options: object) -> str:

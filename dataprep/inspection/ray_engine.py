@@ -9,8 +9,10 @@ dies (a hang, a decoder crash, a lost node) is split and each file retried alone
 that hangs, or kills its worker twice, becomes `inspection_failed`, and the run goes on.
 
 Safe by default: a Ray that dataprep starts itself has no dashboard, requires Ray's token
-authentication (Ray's default since 2.5x when RAY_AUTH_MODE is unset) and is shut down when the
-command ends, also on Ctrl-C or an error. Ray 2.60 binds its gRPC ports on every interface
+authentication (Ray 2.60's default when RAY_AUTH_MODE is unset; any other RAY_AUTH_MODE is refused)
+and is shut down when the command ends, also on Ctrl-C or an error. Started only when there is work
+for it: a command opens a `lazy_ray_session`, and Ray starts at the first file to inspect (or
+batch to embed, or pair search big enough to spread), never for a run served from the cache. Ray 2.60 binds its gRPC ports on every interface
 whatever node address is asked for (measured with `ss -ltnp`; `_node_ip_address="127.0.0.1"` is
 turned into the host's address), so the token and a firewall are what keep other hosts out: the
 README says how. Paths must be the same on every node (a shared filesystem).
@@ -24,7 +26,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,13 +67,68 @@ def import_ray(command: str = "this command") -> Any:
     return ray
 
 
+PRIVATE_AUTH = "token"  # RAY_AUTH_MODE of the private Ray: Ray's token authentication, always
+_SHARED: ContextVar[LazyRay | None] = ContextVar("dataprep_ray_session", default=None)
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
     """Connect to the Ray at `address` (else $RAY_ADDRESS), or start a private one on this machine
-    (no dashboard; stopped on the way out). Connecting leaves the cluster running.
+    (no dashboard, token authentication; stopped on the way out). Connecting leaves the cluster running.
 
-    A session that is already initialised (a notebook, a test) is used as it is and left open.
-    """
+    Inside `lazy_ray_session` this is that session's Ray, started by the first caller that needs
+    it and stopped when the lazy session ends. A session that is already initialised (a
+    notebook, a test) is used as it is and left open."""
+    shared = _SHARED.get()
+    if shared is not None:
+        yield shared.connect()
+        return
+    with _own_session(address, num_cpus) as ray:
+        yield ray
+
+
+class LazyRay:
+    """A Ray session that is reached (or its private Ray started) only when `connect()` is first
+    called: a run whose files are all cached pays no start-up."""
+
+    def __init__(self, address: str | None, num_cpus: int | None) -> None:
+        self.address, self.num_cpus = address, num_cpus
+        self._stack = ExitStack()
+        self._ray: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._ray is not None
+
+    def connect(self) -> Any:
+        """The connected `ray` module (started or reached on the first call)."""
+        with self._lock:
+            if self._ray is None:
+                self._ray = self._stack.enter_context(_own_session(self.address, self.num_cpus))
+            return self._ray
+
+    def close(self) -> None:
+        with self._lock:
+            self._ray = None
+            self._stack.close()
+
+
+@contextmanager
+def lazy_ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[LazyRay]:
+    """One Ray for every `ray_session` opened inside (validate's inspection, embed's batches, the
+    pair search), started only when the first of them has work for it, and stopped at the end."""
+    lazy = LazyRay(address, num_cpus)
+    token = _SHARED.set(lazy)
+    try:
+        yield lazy
+    finally:
+        _SHARED.reset(token)
+        lazy.close()
+
+
+@contextmanager
+def _own_session(address: str | None, num_cpus: int | None) -> Iterator[Any]:
     ray = import_ray()
     if ray.is_initialized():
         yield ray
@@ -81,11 +139,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         if address:
             ray.init(address=address, **quiet)
         else:
-            # Ray turns token authentication on for a cluster it starts (a head reachable from
-            # other hosts runs any code sent to it); its notice about that is kept off the terminal.
-            logging.getLogger(AUTH_NOTICE_LOGGER).setLevel(logging.ERROR)
-            # "local": a new instance, never the last cluster `ray start` left on this host.
-            ray.init(address="local", num_cpus=num_cpus, **quiet)
+            _start_private(ray, num_cpus, quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"the Ray cluster at '{address}'" if address else "a local Ray"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -97,6 +151,45 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield ray
     finally:
         ray.shutdown()
+
+
+def _start_private(ray: Any, num_cpus: int | None, quiet: dict[str, Any]) -> None:
+    """A new Ray on this machine, with token authentication: its ports listen on every interface
+    (see the module docstring), and whoever reaches them runs code as this user. Ray 2.60 turns
+    the token on for a cluster `ray.init()` starts unless RAY_AUTH_MODE says otherwise (it then
+    sets RAY_AUTH_MODE=token in this process and writes ~/.ray/auth_token if missing)."""
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None and mode.lower() != PRIVATE_AUTH:
+        raise DataprepError(
+            f"RAY_AUTH_MODE={mode}: the private Ray that --engine ray starts always requires Ray's token "
+            "authentication; unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass "
+            "--ray-address"
+        )
+    # Ray's notice that it turned the token on is kept off the terminal.
+    logging.getLogger(AUTH_NOTICE_LOGGER).setLevel(logging.ERROR)
+    # "local": a new instance, never the last cluster `ray start` left on this host.
+    ray.init(address="local", num_cpus=num_cpus, **quiet)
+    if os.environ.get("RAY_AUTH_MODE", "").lower() != PRIVATE_AUTH:  # a Ray that did not turn it on
+        ray.shutdown()
+        raise DataprepError(
+            f"Ray {ray.__version__} started without token authentication; "
+            "install Ray 2.60 or later: pip install 'dataprep[ray]'"
+        )
+    private_token_file()
+
+
+def private_token_file() -> Path | None:
+    """Make Ray's token file readable by this user only. Ray 2.60 writes `~/.ray/auth_token` with
+    mode 644: on a shared machine anyone could read the token and run code as this user on the
+    cluster. Ray's own processes run as this user, so 600 takes nothing from them."""
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        info = path.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:  # no token file (RAY_AUTH_TOKEN set instead), or not ours to change
+        return None
+    return path
 
 
 class InspectActor:

@@ -256,8 +256,9 @@ def validate_streamed(
     near_columns: bool = False,
 ) -> StreamedReport:
     """Validate `root` with every result on disk (see the module docstring). The caller closes
-    `report.store` (which removes the run file). With `engine="ray"` a private Ray starts while
-    the folder is walked and the cache read, not after. `inspect`: the per-file function
+    `report.store` (which removes the run file). With `engine="ray"`, Ray starts (or is reached)
+    while the folder is walked and the cache read, as soon as one file is not in the cache; a
+    run served from the cache never starts it. `inspect`: the per-file function
     (benchmarks pass a stand-in). `keep_hashes`: keep each result whole (`to_report`); `near_columns`:
     keep what duplicate search reads in columns of its own (`RunStore.hashed_rows`)."""
     opts = options or ValidateOptions()
@@ -266,7 +267,7 @@ def validate_streamed(
     store = RunStore(store_dir, keep_hashes, near_columns)
     try:
         stop = threading.Event()
-        with _engine_session(opts, lambda: _walk(store, scan, opts, stop), stop) as known:
+        with _engine_session(opts, lambda needed: _walk(store, scan, opts, stop, needed), stop) as known:
             images, junk, cached, inspected = inspect_run(store, scan, opts, known, inspect)
         store.copy_sort_keys()
         store.db.execute("CREATE INDEX results_order ON results (sort, grp, seq)")
@@ -285,9 +286,10 @@ def validate_streamed(
     )  # fmt: skip
 
 
-def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Event) -> int:
+def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Event, needed: Callable[[], None]) -> int:
     """Stream the walk into `store` (files, problems, empty classes), then read the cache: what it
-    holds goes to the results, the rest to the `todo` table. Returns how many came from the cache."""
+    holds goes to the results, the rest to the `todo` table (`needed()` is called when the first
+    file goes there). Returns how many came from the cache."""
     with_images: set[str] = set()
     problem_classes: set[str] = set()
     batch: list[tuple[int, FileRecord]] = []
@@ -322,9 +324,10 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
             hits = cache.lookup(rec for _, rec in chunk) if cache else {}
             known += len(hits)
             store.add_results([_classified(seq, rec, hits[rec.rel]) for seq, rec in chunk if rec.rel in hits])
-            store.db.executemany(
-                "INSERT INTO todo (seq) VALUES (?)", [(seq,) for seq, rec in chunk if rec.rel not in hits]
-            )
+            todo = [(seq,) for seq, rec in chunk if rec.rel not in hits]
+            if todo:
+                needed()
+            store.db.executemany("INSERT INTO todo (seq) VALUES (?)", todo)
     finally:
         if cache:
             cache.close()
@@ -419,26 +422,40 @@ def inspect_run(
 
 
 @contextmanager
-def _engine_session(opts: ValidateOptions, prepare: Callable[[], int], stop: threading.Event) -> Iterator[int]:
-    """Run `prepare` (the walk and the cache look-up); with `--engine ray`, in a thread while
-    this one starts (or reaches) Ray, which then serves the whole run."""
+def _engine_session(
+    opts: ValidateOptions, prepare: Callable[[Callable[[], None]], int], stop: threading.Event
+) -> Iterator[int]:
+    """Run `prepare(needed)` (the walk and the cache look-up). With `--engine ray` it runs in a
+    thread, and this one starts (or reaches) Ray when `needed()` says a file must be inspected,
+    so that the start-up overlaps the rest of the walk; a run served from the cache starts none.
+    The Ray serves the whole run (`lazy_ray_session`)."""
     if opts.engine != "ray":
-        yield prepare()
+        yield prepare(lambda: None)
         return
-    from dataprep.inspection.ray_engine import ray_session
+    from dataprep.inspection.ray_engine import lazy_ray_session
 
     out: dict[str, Any] = {}
+    needed, wake = threading.Event(), threading.Event()
+
+    def need() -> None:
+        needed.set()
+        wake.set()
 
     def run() -> None:
         try:
-            out["value"] = prepare()
+            out["value"] = prepare(need)
         except BaseException as err:  # handed to the caller's thread below
             out["error"] = err
+        finally:
+            wake.set()
 
     worker = threading.Thread(target=run, name="dataprep-walk", daemon=True)
     worker.start()
     try:
-        with ray_session(opts.ray_address, num_cpus=opts.jobs or None):
+        with lazy_ray_session(opts.ray_address, num_cpus=opts.jobs or None) as ray:
+            wake.wait()
+            if needed.is_set():
+                ray.connect()  # in this (the main) thread, while the walk goes on
             worker.join()
             if "error" in out:
                 raise out["error"]
