@@ -4,15 +4,20 @@ Folders: pets-800 (800 real JPEG photos) and a larger one: pets-800 plus generat
 each photo (resized, progressive, grayscale, mirrored-and-cropped re-encodes; 4,000 files),
 written once under /tmp (--work) and reused.
 
-Contenders, per folder:
-  pil_decode      single-threaded Pillow `Image.open(path).load()` loop (the baseline)
-  tf_decode       single-threaded `tf.io.decode_image` loop (time of the loop; `import tensorflow` apart)
+Paired rounds, per folder (each round measures the baselines and validate back to back, so a
+busy machine weighs on both; the ratio of each round is kept and the median reported):
+  pil_decode      single-threaded Pillow `Image.open(path).load()` loop (the first run's baseline)
   validate_first  `dataprep validate DIR --json` as a user runs it: fresh process, all cores, empty cache
   validate_rerun  the same command again over the unchanged files (result cache)
-and the physical bound: libjpeg-turbo's decode rate on these files (single thread, full size and
-DCT-scaled to 1/8, which still reads every entropy-coded byte) times the cores.
+  walk_process    a bare `os.walk` + `os.stat` of every file, in a fresh Python process (the
+                  re-run's baseline: what any tool that looks at every file pays, start-up included)
+  walk            the same walk inside this process (no start-up), for reference
+and, once per folder, the physical bound: libjpeg-turbo's decode rate on these files (single
+thread, DCT-scaled to 1/8, which still reads every entropy-coded byte) times the cores.
 
-Usage: python benchmarks/validate_bench.py [--pets DIR] [--repeat N] [--profile] [--only FOLDER]
+`--profile`: CPU microseconds per photo on one core, step by step, over a folder's files.
+
+Usage: python benchmarks/validate_bench.py [--pets DIR] [--rounds N] [--profile] [--only FOLDER]
 Prints markdown tables and one JSON line. Ratios, not absolute times, are what to compare.
 """
 
@@ -23,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,19 +39,15 @@ from pathlib import Path
 DEFAULT_PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets-800"
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "dataprep-validate-bench"
 VARIANTS = ("small", "progressive", "gray", "mirror_crop")
+ROOT = Path(__file__).resolve().parents[1]  # validate runs from this checkout
 
-_TF_LOOP = """
-import sys, time
-t0 = time.perf_counter()
-import tensorflow as tf
-t1 = time.perf_counter()
-bad = 0
-for path in sys.argv[1:]:
-    try:
-        tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    except (tf.errors.OpError, ValueError):
-        bad += 1
-print(t1 - t0, time.perf_counter() - t1, bad)
+_WALK = """
+import os, sys
+n = 0
+for folder, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        os.stat(os.path.join(folder, name))
+        n += 1
 """
 
 
@@ -95,14 +97,14 @@ def pil_decode(files: list[Path]) -> int:
     return bad
 
 
-def libjpeg_decode(files: list[Path], scaled: bool) -> int:
-    """libjpeg-turbo (simplejpeg) decode of every file, full size or DCT-scaled to 1/8."""
+def libjpeg_decode(files: list[Path]) -> int:
+    """libjpeg-turbo (simplejpeg) decode of every file, DCT-scaled to 1/8."""
     import simplejpeg
 
     bad = 0
     for path in files:
         try:
-            simplejpeg.decode_jpeg(path.read_bytes(), min_width=1 if scaled else 0, min_height=1 if scaled else 0)
+            simplejpeg.decode_jpeg(path.read_bytes(), min_width=1, min_height=1)
         except ValueError:
             bad += 1
     return bad
@@ -114,177 +116,168 @@ def timed(fn: Callable[..., object], *args: object) -> float:
     return time.perf_counter() - start
 
 
-def tf_loop(files: list[Path]) -> tuple[float, float]:
-    """(import seconds, loop seconds) of a tf.io.decode_image loop in a fresh process."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(
-        [sys.executable, "-c", _TF_LOOP, *map(str, files)], capture_output=True, text=True, env=env, check=True
-    )
-    imp, loop, _ = proc.stdout.split()
-    return float(imp), float(loop)
-
-
 def run_validate(root: Path, cache: Path) -> tuple[float, dict]:  # type: ignore[type-arg]
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "dataprep", "validate", str(root), "--json", "--fail-on", "never"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True, text=True, env=env, check=True, cwd=ROOT,
     )  # fmt: skip
     return time.perf_counter() - start, json.loads(proc.stdout)
 
 
-_NO_PROPERTIES = """
-import sys
-from dataprep.inspection.validate import ValidateOptions, validate
-
-if __name__ == "__main__":
-    validate(sys.argv[1], ValidateOptions(use_cache=False, image_properties=False))
-"""
-
-
-def run_validate_without_properties(root: Path) -> float:
-    """validate through the library in a fresh process, verdicts only: no hashes or image properties."""
+def walk_process(root: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _NO_PROPERTIES, str(root)], check=True)
+    subprocess.run([sys.executable, "-c", _WALK, str(root)], check=True)
     return time.perf_counter() - start
 
 
-def bench_folder(root: Path, repeat: int) -> dict[str, float]:
+def walk(root: Path) -> float:
+    start = time.perf_counter()
+    for folder, _, names in os.walk(root):
+        for name in names:
+            os.stat(os.path.join(folder, name))
+    return time.perf_counter() - start
+
+
+def bench_folder(root: Path, rounds: int) -> dict[str, object]:
+    """Paired rounds: the baselines and validate back to back in each; every round's seconds kept."""
     files = list_images(root)
     for path in files:  # warm the page cache so every contender reads from memory
         path.read_bytes()
-    best: dict[str, float] = {}
+    rows: list[dict[str, float]] = []
     findings = 0
-    for _ in range(repeat):
-        rows = {
-            "pil_decode": timed(pil_decode, files),
-            "libjpeg_full": timed(libjpeg_decode, files, False),
-            "libjpeg_1_8": timed(libjpeg_decode, files, True),
-        }
-        rows["tf_import"], rows["tf_decode"] = tf_loop(files)
+    for _ in range(rounds):
+        row = {"load": os.getloadavg()[0], "pil_decode": timed(pil_decode, files)}
         with tempfile.TemporaryDirectory() as cache:
-            rows["validate_first"], report = run_validate(root, Path(cache))
-            rows["validate_rerun"], _ = run_validate(root, Path(cache))
-        rows["validate_no_properties"] = run_validate_without_properties(root)
+            row["validate_first"], report = run_validate(root, Path(cache))
+            row["validate_rerun"], again = run_validate(root, Path(cache))
+        row["walk_process"] = walk_process(root)
+        row["walk"] = walk(root)
+        assert again["cache"]["inspected"] == 0, again["cache"]
         findings = len(report["findings"])
-        for k, v in rows.items():
-            best[k] = min(best.get(k, v), v)
-    return {"files": len(files), "findings": findings, **best}
+        rows.append(row)
+    return {"files": len(files), "findings": findings, "libjpeg_1_8": timed(libjpeg_decode, files), "rounds": rows}
 
 
-def print_folder(name: str, r: dict[str, float], cores: int) -> None:
-    n = int(r["files"])
-    base = r["pil_decode"]
-    print(f"\n### {name}: {n} files\n")
-    print("| contender | seconds | files/s | speed vs single-thread Pillow decode |")
-    print("|---|---:|---:|---:|")
-    rows = {
-        "pil_decode": "**Pillow full-decode loop (baseline)**",
-        "tf_decode": "`tf.io.decode_image` loop (import not counted)",
-        "validate_first": "dataprep validate, first run",
-        "validate_rerun": "dataprep validate, re-run (cache)",
-        "validate_no_properties": "validate, first run without hashes and image properties (library)",
-    }
-    for key, label in rows.items():
-        print(f"| {label} | {r[key]:.2f} | {n / r[key]:.0f} | {base / r[key]:.2f}x |")
-    for key, label in (("libjpeg_full", "full size"), ("libjpeg_1_8", "DCT-scaled 1/8")):
-        bound = r[key] / cores
-        print(
-            f"| physical bound: libjpeg-turbo {label} x {cores} cores | {bound:.2f} | {n / bound:.0f} | "
-            f"{base / bound:.2f}x |"
-        )
+def _median(rows: list[dict[str, float]], fn: Callable[[dict[str, float]], float]) -> float:
+    return statistics.median(fn(r) for r in rows)
+
+
+def print_folder(name: str, r: dict[str, object], cores: int) -> dict[str, float]:
+    rows: list[dict[str, float]] = r["rounds"]  # type: ignore[assignment]
+    n = int(r["files"])  # type: ignore[call-overload]
+    first = _median(rows, lambda x: x["pil_decode"] / x["validate_first"])
+    rerun = _median(rows, lambda x: x["validate_rerun"] / x["walk_process"])
+    loads = ", ".join(f"{x['load']:.1f}" for x in rows)
+    print(f"\n### {name}: {n} files, {len(rows)} paired rounds (load average {loads})\n")
     print(
-        f"\nre-run {r['validate_first'] / r['validate_rerun']:.1f}x faster than the first run; "
-        f"validate's first run reaches {100 * (r['libjpeg_1_8'] / cores) / r['validate_first']:.0f}% of the DCT-scaled "
-        f"bound; `import tensorflow` took {r['tf_import']:.2f} s (validate never imported it: no file needed it)."
+        "| round | Pillow loop s | validate first run s | **first run vs Pillow** | validate re-run s "
+        "| walk (fresh process) s | **re-run / walk** | walk (in process) s |"
     )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for k, x in enumerate(rows, 1):
+        print(
+            f"| {k} | {x['pil_decode']:.2f} | {x['validate_first']:.2f} | {x['pil_decode'] / x['validate_first']:.2f}x "
+            f"| {x['validate_rerun']:.3f} | {x['walk_process']:.3f} | {x['validate_rerun'] / x['walk_process']:.1f}x "
+            f"| {x['walk']:.3f} |"
+        )
+    bound = float(r["libjpeg_1_8"]) / cores  # type: ignore[arg-type]
+    base = _median(rows, lambda x: x["pil_decode"])
+    print(
+        f"\nmedian: first run **{first:.2f}x** the Pillow loop, re-run **{rerun:.1f}x** a bare walk in a fresh process "
+        f"({_median(rows, lambda x: x['validate_rerun'] / x['walk']):.1f}x the walk in process); {r['findings']} findings; "
+        f"bound (libjpeg-turbo 1/8 x {cores} cores) {base / bound:.2f}x the Pillow loop."
+    )
+    return {"first_vs_pillow": round(first, 3), "rerun_vs_walk_process": round(rerun, 2)}
 
 
-_POOL_START = """
-import sys, time
-from dataprep.inspection.checks import CheckOptions
-from dataprep.inspection.local_engine import inspect_files
-from dataprep.inspection.scan import scan_dataset
-
-if __name__ == "__main__":
-    two = scan_dataset(sys.argv[1]).images[:2]
-    start = time.perf_counter()
-    inspect_files(two, CheckOptions(), jobs=2)
-    print(time.perf_counter() - start)
-"""
-
-
-def profile(root: Path) -> None:
-    """Where one core's time goes per file, stage by stage (CPU time of this process), and the
-    fixed costs of a run."""
-    import numpy as np  # noqa: F401 - imported before timing
+def profile(root: Path, repeat: int = 3) -> None:
+    """CPU microseconds per photo on one core, step by step (best of `repeat` passes over the
+    folder; decoded arrays kept in memory between the steps)."""
+    import numpy as np
+    from PIL import Image
 
     from dataprep.inspection.checks import CheckOptions, Sample, run_checks
-    from dataprep.inspection.checks.image_properties import image_properties
+    from dataprep.inspection.checks import image_properties as ip
 
     files = list_images(root)
     opts = CheckOptions()
-    stages: dict[str, float] = dict.fromkeys(("read", "decode", "header", "properties", "sha256", "checks"), 0.0)
-    for path in files:
-        t = time.process_time()
-        data = path.read_bytes()
-        t, stages["read"] = time.process_time(), stages["read"] + time.process_time() - t
-        sample = Sample(path, path.name, opts, data=data)
-        decoded = sample.pixels  # a settled JPEG: its frame header is read here too
-        t, stages["decode"] = time.process_time(), stages["decode"] + time.process_time() - t
-        _ = sample.header  # Pillow's header parse: only for files the single decode did not settle
-        t, stages["header"] = time.process_time(), stages["header"] + time.process_time() - t
-        if decoded.array is not None:
-            sample.__dict__["properties"] = image_properties(decoded.array)
-        t, stages["properties"] = time.process_time(), stages["properties"] + time.process_time() - t
-        hashlib.sha256(data).hexdigest()
-        t, stages["sha256"] = time.process_time(), stages["sha256"] + time.process_time() - t
-        run_checks(sample)
-        stages["checks"] += time.process_time() - t
-    total = sum(stages.values())
-    print(f"\n### profile: {len(files)} files, CPU ms per file on one core\n")
-    print("| stage | ms/file | share |")
-    print("|---|---:|---:|")
-    for key, value in stages.items():
-        print(f"| {key} | {1000 * value / len(files):.3f} | {100 * value / total:.0f}% |")
-    print(f"| **total in the worker** | {1000 * total / len(files):.3f} | 100% |")
-    for label, loop in (
-        ("Pillow full-decode loop, for reference", lambda: pil_decode(files)),
-        ("libjpeg-turbo DCT-scaled 1/8 decode, for reference", lambda: libjpeg_decode(files, True)),
-    ):
-        t = time.process_time()
-        loop()
-        print(f"| {label} | {1000 * (time.process_time() - t) / len(files):.3f} | |")
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import dataprep.cli"], check=True)
-    cli = time.perf_counter() - start
-    proc = subprocess.run([sys.executable, "-c", _POOL_START, str(root)], capture_output=True, text=True, check=True)
-    pool = float(proc.stdout)
+    data = [path.read_bytes() for path in files]
+    samples = [Sample(path, path.name, opts, data=d) for path, d in zip(files, data, strict=True)]
+    arrays = [s.pixels.array for s in samples]
+    inputs = []
+    for a in arrays:
+        assert a is not None
+        h, w = a.shape[:2]
+        im = Image.fromarray(a)
+        scale = min(1.0, ip.ANALYSIS_SIDE / max(h, w))
+        if scale < 1.0:
+            im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
+        gray = im.convert("L")
+        inputs.append((np.asarray(im), np.asarray(gray), np.array(gray.histogram(), dtype=np.float64)))
+
+    def pixel_hash() -> None:
+        for a in arrays:
+            assert a is not None
+            hashlib.blake2b(a.data, digest_size=16).hexdigest()
+
+    def decode() -> None:
+        for path, d in zip(files, data, strict=True):
+            _ = Sample(path, path.name, opts, data=d).pixels
+
+    steps: dict[str, Callable[[], object]] = {
+        "read the file": lambda: [path.read_bytes() for path in files],
+        "decode (libjpeg-turbo, DCT-scaled; frame header)": decode,
+        "image properties, all": lambda: [ip.image_properties(a) for a in arrays if a is not None],
+        "  of which pixel hash (blake2b of the decoded pixels)": pixel_hash,
+        "  of which measures (brightness, percentiles, gray statistics, sharpness, colour spread)": lambda: [
+            ip._measures(*x) for x in inputs
+        ],
+        "sha256 of the file": lambda: [hashlib.sha256(d).hexdigest() for d in data],
+        "checks (the table, on the decoded sample)": lambda: [run_checks(s) for s in samples],
+        "Pillow full-decode loop, for reference": lambda: pil_decode(files),
+    }
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(repeat):
+        for key, step in steps.items():
+            t = time.process_time()
+            step()
+            best[key] = min(best[key], time.process_time() - t)
+    us = {k: 1e6 * v / len(files) for k, v in best.items()}
+    rest = us["image properties, all"] - us["  of which pixel hash (blake2b of the decoded pixels)"]
+    rest -= us["  of which measures (brightness, percentiles, gray statistics, sharpness, colour spread)"]
     print(
-        f"\nfixed costs: starting Python and importing the CLI {cli:.2f} s; starting the 2-worker pool and "
-        f"inspecting one file in each (a fresh process, forked as the CLI does; workers import numpy, Pillow) {pool:.2f} s"
+        f"\n### per-file profile: {len(files)} files of {root.name}, CPU µs per photo on one core, best of {repeat}\n"
     )
+    print("| step | µs per photo |")
+    print("|---|---:|")
+    for key, value in us.items():
+        print(f"| {key} | {value:.0f} |")
+        if key.startswith("  of which measures"):
+            print(f"|   of which thumbnail, gray grid, pHashes, dHash, signature | {rest:.0f} |")
+    worker = sum(us[k] for k in steps if not k.startswith("  ") and not k.startswith("Pillow"))
+    print(f"| **in the worker, all steps** | **{worker:.0f}** |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pets", type=Path, default=DEFAULT_PETS)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where the larger folder is generated")
-    parser.add_argument("--repeat", type=int, default=1, help="repeat each comparison N times; best of N")
-    parser.add_argument("--profile", action="store_true", help="also print where the time goes, per stage")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds per folder (the median is reported)")
+    parser.add_argument("--profile", action="store_true", help="also print the per-file profile (CPU µs per step)")
     parser.add_argument("--only", choices=("pets-800", "pets-800+variants"), help="measure one folder only")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # the profile imports this checkout's dataprep
     cores = len(os.sched_getaffinity(0))
     larger = make_variants(args.pets, args.work)
     folders = {"pets-800": args.pets, "pets-800+variants": larger}
-    results = {name: bench_folder(root, args.repeat) for name, root in folders.items() if args.only in (None, name)}
-    print(f"validate benchmark, {cores} cores, load average {os.getloadavg()[0]:.1f} at the end")
-    for name, r in results.items():
-        print_folder(name, r, cores)
+    results = {name: bench_folder(root, args.rounds) for name, root in folders.items() if args.only in (None, name)}
+    print(f"validate benchmark, {cores} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    summary = {name: print_folder(name, r, cores) for name, r in results.items()}
     if args.profile:
-        profile(larger)
-    print(json.dumps({name: {k: round(v, 3) for k, v in r.items()} for name, r in results.items()}))
+        profile(args.pets)
+    print(json.dumps({"summary": summary, "results": results}))
 
 
 if __name__ == "__main__":

@@ -185,6 +185,28 @@ def stop_on_sigterm_like_ctrl_c() -> None:
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
 
 
+def only_the_command(app: typer.Typer, args: list[str]) -> typer.Typer:
+    """`app` with only the command `args` name (its callback and settings kept): Typer reads every
+    registered command's type hints and builds its parameters before it runs one, a fixed cost of
+    every start that grows with the commands. The whole app when `args` name no single command
+    (top-level help, --version, a misspelt command, which Typer then answers as usual)."""
+    import copy
+
+    if not args or args[0].startswith("-"):
+        return app
+    named = [c for c in app.registered_commands if _command_name(c) == args[0]]
+    if len(named) != 1 or app.registered_callback is None:  # without a callback one command is the whole app
+        return app
+    narrowed = copy.copy(app)
+    narrowed.registered_commands = named
+    return narrowed
+
+
+def _command_name(info: Any) -> str | None:
+    name = info.name or getattr(info.callback, "__name__", None)
+    return None if name is None else str(name).lower().replace("_", "-")
+
+
 def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
     """Run `app` as the program `prog` and exit with its code."""
     stop_on_sigterm_like_ctrl_c()
@@ -195,7 +217,7 @@ def run_app(app: typer.Typer, prog: str, argv: list[str] | None = None) -> None:
     debug = debug_enabled()
     tolerate_undecodable_names()
     try:
-        result = app(args=args, prog_name=prog, standalone_mode=False)
+        result = only_the_command(app, args)(args=args, prog_name=prog, standalone_mode=False)
     except _UsageError as err:
         if type(err).__name__ == "NoArgsIsHelpError":
             ctx = getattr(err, "ctx", None)

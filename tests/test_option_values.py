@@ -300,3 +300,30 @@ def test_real_runs_of_the_dataprep_commands(tiny: Path, data: st.DataObject) -> 
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else 2
     check_ending(code, err.getvalue(), work)
+
+
+@pytest.mark.parametrize("prog", ["dataprep", "trainer"])
+def test_a_run_builds_only_the_command_it_names(prog: str) -> None:
+    """`run_app` hands Typer an app with only the named command (its start-up reads no other
+    command's parameters); each command's help is the same either way, and anything that names
+    no single command (help, a misspelt name) gets the whole app."""
+    import importlib
+
+    from dataprep.console import only_the_command
+
+    app = importlib.import_module("dataprep.cli" if prog == "dataprep" else "trainer.cli").app
+    full = typer.main.get_command(app)
+    names = sorted(full.commands)  # type: ignore[attr-defined]
+    assert len(names) > 5
+    for name in names:
+        narrowed = only_the_command(app, [name, "--help"])
+        group = typer.main.get_command(narrowed)
+        assert list(group.commands) == [name]  # type: ignore[attr-defined]
+        with typer.Context(group, info_name=prog) as parent:
+            helps = [
+                cmd.get_help(typer.Context(cmd, info_name=name, parent=parent))
+                for cmd in (group.commands[name], full.commands[name])  # type: ignore[attr-defined]
+            ]
+        assert helps[0] == helps[1]
+    for args in ([], ["--help"], ["--version"], ["valdate", "x"]):
+        assert only_the_command(app, args) is app

@@ -4,6 +4,7 @@ decision, with chunks and write batches small enough that every boundary is cros
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
@@ -77,6 +78,36 @@ def test_streamed_report_is_the_in_memory_report(
     finally:
         streamed.store.close()
     assert not run_file.exists()  # the run file is scratch: removed with the report
+
+
+def test_a_rerun_copies_the_cached_rows_and_says_the_same(dataset: Path, tmp_path: Path) -> None:
+    """A re-run over unchanged files copies the cache's rows into the run file with one SQL join:
+    the same JSON and CSV as the cold run, byte for byte, and for `validate()` the same results
+    with their hashes, signatures and properties; junk by content comes back as junk."""
+    (dataset / "zzz_copies" / "notes.txt").write_text("not an image\n")  # junk by its content
+    opts = ValidateOptions(jobs=0, use_tf=False, cache_dir=tmp_path / "cache")
+    outputs = []
+    for expect_cached in (False, True):
+        streamed = validate_stream.validate_streamed(dataset, opts, store_dir=tmp_path)
+        try:
+            assert (streamed.cached > 0) == expect_cached and (streamed.inspected == 0) == expect_cached
+            text, csv_path = io.StringIO(), tmp_path / f"run{expect_cached}.csv"
+            streamed.write_json(text)
+            streamed.write_csv(csv_path)
+            counts = re.sub(r'"(reused|inspected)": \d+', r'"\1": N', _normalised(text.getvalue()))
+            outputs.append((counts, csv_path.read_bytes()))
+        finally:
+            streamed.store.close()
+    (cold_json, cold_csv), (warm_json, warm_csv) = outputs
+    assert cold_json == warm_json and cold_csv == warm_csv
+    assert '"junk_file"' in cold_json and '"duplicate"' in cold_json  # junk by content and copies: not vacuous
+
+    cold = validate(dataset, ValidateOptions(jobs=0, use_tf=False, use_cache=False))
+    warm = validate(dataset, opts)
+    assert warm.inspected == 0 and warm.cached > 600
+    assert [(r.rel, r.to_cache()) for r in warm.results] == [(r.rel, r.to_cache()) for r in cold.results]
+    assert sum(r.signature is not None for r in warm.results) > 100  # hashes came back from the cache
+    assert warm.scan.content_junk == cold.scan.content_junk == {"zzz_copies/notes.txt": "content is text"}
 
 
 def test_no_images_names_the_reason(tmp_path: Path) -> None:

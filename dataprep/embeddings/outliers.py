@@ -26,9 +26,10 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the CLI imports this module on every start
+    import numpy as np
 
 from dataprep.base.defaults import DEFAULT_OUTLIER_NEIGHBOURS as DEFAULT_NEIGHBOURS
 from dataprep.base.defaults import DEFAULT_OUTLIERS_TOP as DEFAULT_TOP
@@ -88,6 +89,8 @@ class OutlierScores:
 
 def robust_z(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """(values − median) / (1.4826 · MAD) of `reference` (default: `values` themselves)."""
+    import numpy as np
+
     ref = values if reference is None else reference
     median = float(np.median(ref))
     mad = float(np.median(np.abs(ref - median))) * MAD_TO_SIGMA
@@ -98,6 +101,8 @@ def robust_z(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndar
 
 def score_outliers(vectors: np.ndarray, labels: Sequence[str], k: int = DEFAULT_NEIGHBOURS) -> OutlierScores:
     """Outlier scores of unit `vectors` whose class folders are `labels` (see the module docstring)."""
+    import numpy as np
+
     from dataprep.embeddings.neighbours import nearest_neighbours
 
     n = len(labels)
@@ -134,6 +139,8 @@ def find_outliers(
     phase: Callable[[str], None] | None = None,
 ) -> OutliersResult:
     """Rank the images under `root` by outlier score from their (cached) embeddings."""
+    import numpy as np
+
     from dataprep.base.journal import sha256_file
     from dataprep.embeddings.embed import embed_folder
     from dataprep.inspection.scan import require_directory

@@ -3,6 +3,11 @@
 One SQLite file under the user cache dir ($XDG_CACHE_HOME/dataprep, else ~/.cache/dataprep).
 A row is keyed by the file's absolute path and is reused only when size, mtime_ns, the checks'
 version and the check options all match. Nothing is ever written into the dataset folder.
+
+Beside the result itself, a validate row holds what a validate run file keeps of it (`CacheRow`:
+the group, worst severity, sha256, odd-size side and the reported text), so a re-run of an
+unchanged folder copies its rows into the run file with one SQL join
+(`dataprep.inspection.run_store.RunStore.fill_from_cache`), without reading a result into Python.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from dataprep.base.errors import DataprepError
 from dataprep.inspection.report import FileResult
@@ -30,7 +35,12 @@ def default_cache_dir() -> Path:
 def _path_key(path: Path) -> str:
     """The row key of a file: its absolute path, with bytes that are not UTF-8 (which SQLite
     text cannot hold) written as backslash escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path_key(os.fsencode(path))
+
+
+def path_key(raw: bytes) -> str:
+    """`_path_key` of a path already encoded (os.fsencode)."""
+    return raw.decode("utf-8", "backslashreplace")
 
 
 class FileCache:
@@ -90,25 +100,49 @@ class FileCache:
                     keyed,
                 )
 
+    @property
+    def path(self) -> Path:
+        return self.directory / self.FILE
+
     def close(self) -> None:
         self._db.close()
 
 
+class CacheRow(NamedTuple):
+    """One inspection result as the validate cache keeps it: the result (`FileResult.to_cache()` as
+    JSON) and the columns a validate run file copies (`dataprep.inspection.validate_files.cache_row`)."""
+
+    result: str
+    group: int  # image or junk by content (validate_files' IMAGE / JUNK)
+    worst: int  # 0 without findings, else 1 + the worst severity's rank
+    sha256: str | None
+    side: float | None  # sqrt(width * height) where odd_size judges the image
+    report: str  # the run file's text of the result: without hashes (for junk: the junk result)
+
+
 class ResultCache(FileCache):
     """Per-file validate results, keyed by (path, size, mtime_ns, checks version, options); one
-    row per path (a run with other options replaces it)."""
+    row per path (a run with other options replaces it). The `result` column is what `lookup`
+    reads; the others are what a validate run file copies (`CacheRow`)."""
 
-    FILE = "results-v1.sqlite3"
+    FILE = "results-v2.sqlite3"  # v2: the run-file columns beside each result
     TABLE = "results"
-    VALUE = "result TEXT"
+    VALUE = "result TEXT, grp INTEGER, worst INTEGER, sha256 TEXT, side REAL, report TEXT"
     PRIMARY_KEY = "path"
 
     def lookup(self, records: Iterable[FileRecord]) -> dict[str, FileResult]:
         """Cached results for the records whose file is unchanged, by `rel`."""
         return {rec.rel: FileResult.from_cache(rec.rel, json.loads(value)) for rec, value in self._stored(records)}
 
-    def store(self, pairs: Iterable[tuple[FileRecord, FileResult]]) -> None:
-        self._store((rec.path, res.size, res.mtime_ns, json.dumps(res.to_cache())) for rec, res in pairs)
+    def store(self, pairs: Iterable[tuple[FileRecord, CacheRow]]) -> None:
+        rows = [(_path_key(rec.path), self.key, rec.size, rec.mtime_ns, *row) for rec, row in pairs]
+        if rows:
+            with self._db:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO {self.TABLE} (path, key, size, mtime_ns, result, grp, worst, sha256,"
+                    " side, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
 
 
 def fingerprint(options: object) -> str:

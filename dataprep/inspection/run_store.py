@@ -16,15 +16,19 @@ from typing import Any
 
 from dataprep.base.errors import DataprepError
 from dataprep.base.findings import Finding
+from dataprep.inspection.cache import CacheRow, ResultCache, path_key
 from dataprep.inspection.report import FileResult
 from dataprep.inspection.scan import FileRecord, junk_reason, natural_sort_bytes
-from dataprep.inspection.validate_files import SIZE_SPOKEN_FOR
+from dataprep.inspection.validate_files import IMAGE, JUNK, PROBLEM, UNREPORTED, odd_size_side, worst_rank
+
+__all__ = ["CHUNK", "IMAGE", "JUNK", "PROBLEM", "WRITE_BATCH", "RunStore"]
 
 CHUNK = 10_000  # records read back from the run file at a time (cache look-ups, the junk by name)
 WRITE_BATCH = 2_000  # rows per insert
-IMAGE, JUNK, PROBLEM = 0, 1, 2  # a result's group: the tie-break order of `validate()`'s results
 SIGNATURE_HEAD = 160  # a signature's mirrored and cropped pHashes: 10 x 16 hex digits, before its thumbnails
 HashedRow = tuple[int, str, str | None, str | None, bool, int, int]  # see `RunStore.hashed_rows`
+# An image's columns for duplicate search, from its whole result (JSON) `{0}` (a store with `near_columns`)
+_NEAR_COLUMNS = "json_extract({0}, '$.phash'), json_extract({0}, '$.pixel_hash'), json_extract({0}, '$.signature')"
 
 
 def _blob(text: str) -> bytes:
@@ -33,12 +37,6 @@ def _blob(text: str) -> bytes:
 
 def _text(blob: bytes) -> str:
     return blob.decode("utf-8", "surrogateescape")
-
-
-def _worst(result: FileResult) -> int:
-    """0 without findings, else 1 + the worst severity's rank (SQL orders and filters on it)."""
-    w = result.worst
-    return 0 if w is None else 1 + w.rank
 
 
 class RunStore:
@@ -61,7 +59,7 @@ class RunStore:
             self.db.execute(f"PRAGMA {pragma}")  # a scratch file: rebuilt by re-running, never recovered
         self.db.execute(
             "CREATE TABLE files (seq INTEGER PRIMARY KEY, sort BLOB, junk INTEGER, path BLOB, rel BLOB,"
-            " label BLOB, split BLOB, size INTEGER, mtime_ns INTEGER)"
+            " label BLOB, split BLOB, size INTEGER, mtime_ns INTEGER, ckey TEXT)"
         )
         self.db.execute(
             "CREATE TABLE results (sort BLOB, grp INTEGER, seq INTEGER, rel BLOB, worst INTEGER, sha256 TEXT,"
@@ -69,13 +67,48 @@ class RunStore:
         )
 
     def add_files(self, records: list[tuple[int, FileRecord]]) -> None:
-        self.db.executemany(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (seq, natural_sort_bytes(r.rel), 1 if junk_reason(r.name) else 0, os.fsencode(r.path), _blob(r.rel),
+        """Files of the walk; `ckey` is the file's key in the result cache (`dataprep.inspection.cache.path_key`)."""
+        rows = []
+        for seq, r in records:
+            raw = os.fsencode(r.path)
+            rows.append(
+                (seq, natural_sort_bytes(r.rel), 1 if junk_reason(r.name) else 0, raw, _blob(r.rel),
                  None if r.label is None else _blob(r.label), None if r.split is None else _blob(r.split),
-                 r.size, r.mtime_ns)
-                for seq, r in records
+                 r.size, r.mtime_ns, path_key(raw))
+            )  # fmt: skip
+        self.db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def fill_from_cache(self, cache: ResultCache) -> int:
+        """Copy the cached result of every unchanged image (same path, size and mtime, same cache
+        key) into `results`, in one SQL join with the cache attached: no result is read into Python.
+        Returns how many were copied."""
+        self.db.execute("ATTACH DATABASE ? AS cache", (str(cache.path),))
+        try:
+            near = _NEAR_COLUMNS.format("c.result") if self.near_columns else "NULL, NULL, NULL"
+            copied = self.db.execute(
+                "INSERT INTO results (sort, grp, seq, rel, worst, sha256, side, result, phash, pixel_hash, signature)"
+                " SELECT NULL, c.grp, f.seq, f.rel, c.worst, c.sha256, c.side,"
+                f" CASE WHEN ? AND c.grp = ? THEN c.result ELSE c.report END, {near}"
+                " FROM files f JOIN cache.results c ON c.path = f.ckey"
+                " WHERE f.junk = 0 AND c.key = ? AND c.size = f.size AND c.mtime_ns = f.mtime_ns AND c.report IS NOT NULL",
+                (1 if self.keep_hashes else 0, IMAGE, cache.key),
+            ).rowcount
+            self.db.commit()
+        finally:
+            self.db.execute("DETACH DATABASE cache")
+        return int(copied)
+
+    def add_inspected(self, rows: list[tuple[int, CacheRow]]) -> None:
+        """(seq, cache row) of freshly inspected images: the same columns `fill_from_cache` copies."""
+        near = _NEAR_COLUMNS.format("?") if self.near_columns else "?, ?, ?"
+        self.db.executemany(
+            "INSERT INTO results (sort, grp, seq, rel, worst, sha256, side, result, phash, pixel_hash, signature)"
+            f" SELECT NULL, ?, ?, rel, ?, ?, ?, ?, {near} FROM files WHERE seq = ?",
+            [
+                (r.group, seq, r.worst, r.sha256, r.side,
+                 r.result if self.keep_hashes and r.group == IMAGE else r.report,
+                 *((r.result,) * 3 if self.near_columns and r.group == IMAGE else (None,) * 3), seq)
+                for seq, r in rows
             ],
         )  # fmt: skip
 
@@ -86,9 +119,9 @@ class RunStore:
         self.db.executemany(
             "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (natural_sort_bytes(r.rel) if grp == PROBLEM else None, grp, seq, _blob(r.rel), _worst(r),
+                (natural_sort_bytes(r.rel) if grp == PROBLEM else None, grp, seq, _blob(r.rel), worst_rank(r),
                  r.sha256 if grp == IMAGE and r.sha256 is not None and r.size > 0 else None,
-                 _odd_size_side(r) if grp == IMAGE else None, self.row_text(r),
+                 odd_size_side(r) if grp == IMAGE else None, self.row_text(r),
                  *((r.phash, r.pixel_hash, r.signature) if near and grp == IMAGE else (None, None, None)))
                 for grp, seq, r in rows
             ],
@@ -162,7 +195,7 @@ class RunStore:
             for rowid, rel, text in rows:
                 r = FileResult.from_cache(_text(rel), json.loads(text))
                 r.findings.append(make(rowid, r))
-                updates.append((_worst(r), self.row_text(r), rowid))
+                updates.append((worst_rank(r), self.row_text(r), rowid))
             self.db.executemany("UPDATE results SET worst = ?, result = ? WHERE rowid = ?", updates)
 
     def row_text(self, r: FileResult) -> str:
@@ -175,14 +208,3 @@ class RunStore:
     def close(self) -> None:
         self.db.close()
         self.path.unlink(missing_ok=True)
-
-
-UNREPORTED = ("phash", "dhash", "pixel_hash", "signature", "properties")  # in the cache, never in a report
-
-
-def _odd_size_side(r: FileResult) -> float | None:
-    """sqrt(width * height) of an image odd_size judges, else None: decoded, and not already flagged
-    too_small or pixel_limit (`SIZE_SPOKEN_FOR`)."""
-    if r.properties and r.width and r.height and not any(f.check in SIZE_SPOKEN_FOR for f in r.findings):
-        return float((r.width * r.height) ** 0.5)
-    return None

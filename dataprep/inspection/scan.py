@@ -264,14 +264,19 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
     base, found = scan.root, scan.layout
     role_folders = set(scan.split_folders.values())
     trusted = [base, *scan.trusted]
-    stack = [base]
+    # Paths as strings, relative paths by slicing off the root: a Path object per entry (and
+    # relative_to) cost more than the stat itself; a FileRecord's Path is its folder's joined with
+    # its name (parsing one part, not the whole path).
+    prefix = len(os.path.join(str(base), ""))
+    posix = os.sep == "/"
+    stack = [str(base)]
     while stack:  # iterative: a tree thousands of folders deep is no problem
         folder = stack.pop()
-        rel_folder = folder.relative_to(base).as_posix()
+        rel_folder = _rel(folder, prefix, posix) or "."
         try:
             listing = os.scandir(folder)
         except OSError as err:
-            if folder == base:
+            if rel_folder == ".":
                 raise DataprepError(
                     f"cannot read '{base}': {err.strerror or err} (expected a readable dataset folder); check its permissions"
                 ) from None
@@ -279,12 +284,14 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
                 rel_folder + "/", "inspection_failed", f"cannot read the folder: {err.strerror or err}; its files were not checked"
             )  # fmt: skip
             continue
-        subdirs: list[Path] = []
+        at_root = rel_folder == "."
+        folder_path = Path(folder)
+        subdirs: list[tuple[str, str]] = []
         with listing:
             try:
                 for entry in listing:  # one entry at a time: a folder of millions of files is never a list
-                    full = Path(entry.path)
-                    rel = full.relative_to(base).as_posix()
+                    full = entry.path
+                    rel = _rel(full, prefix, posix)
                     try:
                         is_link = entry.is_symlink()
                         is_dir = entry.is_dir(follow_symlinks=False)
@@ -292,22 +299,22 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
                         continue  # vanished while we looked
                     if is_link:
                         try:
-                            problem = _link_problem(full, trusted, rel, is_dir)
+                            problem = _link_problem(Path(full), trusted, rel, is_dir)
                         except OSError:
                             continue  # vanished while we looked
                         if problem is not None:
                             yield problem
                             continue
                     elif is_dir:
-                        subdirs.append(full)
+                        subdirs.append((entry.name, full))
                         continue
                     try:
-                        st = full.stat()
+                        st = entry.stat()  # follows a link (one that points inside the trusted folders)
                     except OSError:
                         continue  # vanished while we looked
                     if not stat.S_ISREG(st.st_mode):
                         continue  # sockets, fifos, devices: never images, never ours to move
-                    if folder == base and full.name in OWN_FILES:
+                    if at_root and entry.name in OWN_FILES:
                         continue
                     parts = rel.split("/")
                     split: str | None = None
@@ -317,14 +324,26 @@ def walk_scan(scan: Scan) -> Iterator[FileRecord | ScanProblem]:
                     elif found != "split" and len(parts) >= 2:
                         label = parts[0]
                     yield FileRecord(
-                        path=full, rel=rel, label=label, split=split, size=st.st_size, mtime_ns=st.st_mtime_ns
+                        path=folder_path / entry.name,
+                        rel=rel,
+                        label=label,
+                        split=split,
+                        size=st.st_size,
+                        mtime_ns=st.st_mtime_ns,
                     )
             except OSError as err:  # the listing broke off part-way
                 yield ScanProblem(
                     rel_folder + "/", "inspection_failed",
                     f"cannot read the whole folder: {err.strerror or err}; some of its files were not checked",
                 )  # fmt: skip
-        stack.extend(sorted(subdirs, key=lambda p: natural_key(p.name), reverse=True))
+        stack.extend(full for _, full in sorted(subdirs, key=lambda d: natural_key(d[0]), reverse=True))
+
+
+def _rel(full: str, prefix: int, posix: bool) -> str:
+    """The POSIX path of `full` relative to the root, whose path (with its trailing separator) is
+    `prefix` characters long; "" for the root itself."""
+    rel = full[prefix:]
+    return rel if posix else rel.replace(os.sep, "/")
 
 
 def class_folder(rel: str, layout: Layout) -> str:

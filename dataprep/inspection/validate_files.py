@@ -6,6 +6,7 @@ findings there; `inspect_paths` answers for single files (predict, evaluate)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -15,7 +16,7 @@ from pathlib import Path
 from dataprep.base.defaults import DEFAULT_ENGINE, DEFAULT_TIMEOUT_S
 from dataprep.base.errors import Interrupted
 from dataprep.base.formats import extension_format
-from dataprep.inspection.cache import ResultCache, fingerprint
+from dataprep.inspection.cache import CacheRow, ResultCache, fingerprint
 from dataprep.inspection.checks import (
     CHECKS_VERSION,
     Check,
@@ -102,7 +103,7 @@ def inspect_scan(
         known = cache.lookup(scan.images) if cache else {}
         todo = [r for r in scan.images if r.rel not in known]
 
-        def keep(index: int, result: FileResult) -> None:
+        def keep(index: int, result: FileResult, _: CacheRow) -> None:
             fresh[todo[index].rel] = result
 
         inspect_todo(todo, opts, cache, len(known), keep, inspect)
@@ -122,26 +123,29 @@ def inspect_todo(
     opts: ValidateOptions,
     cache: ResultCache | None,
     cached: int,
-    on_result: Callable[[int, FileResult], None],
+    on_result: Callable[[int, FileResult, CacheRow], None],
     inspect: InspectFn = inspect_file,
 ) -> int:
     """Inspect `todo` on the chosen engine (one engine run), handing each result to `on_result`
-    (with its index in `todo`) and to the cache, in batches, as it arrives; the number inspected.
+    (with its index in `todo` and its `cache_row`, made once) and to the cache, in batches, as it
+    arrives; the number inspected.
 
     Both validate paths (in memory here, streamed in `validate_stream`) run this loop. An
     interrupted run (Ctrl-C, SIGTERM: `Interrupted`, exit 130) keeps what it finished in the
     cache (`cached` results were there already), and the next run reuses it."""
     inspected = 0
-    unsaved: list[tuple[FileRecord, FileResult]] = []
+    unsaved: list[tuple[FileRecord, CacheRow]] = []
     hook = InterruptHook()
     stream = result_stream(todo, opts.check_options, opts.engine, opts.ray_address, opts.jobs, opts.timeout_s, inspect)
     try:
         with interrupts_as_keyboard_interrupt(), closing(stream):
             for index, result in stream:
                 inspected += 1
-                on_result(index, result)
+                rec = todo[index]
+                row = cache_row(rec, result)
+                on_result(index, result, row)
                 if cache and not is_transient(result):
-                    unsaved.append((todo[index], result))
+                    unsaved.append((rec, row))
                     if len(unsaved) >= CACHE_BATCH:
                         cache.store(unsaved)
                         unsaved = []
@@ -211,3 +215,40 @@ def junk_result(rec: FileRecord, reason: str) -> FileResult:
 
 ODD_SIZE_MIN_IMAGES = 10  # odd_size: a median of fewer images says little about what is typical
 SIZE_SPOKEN_FOR = frozenset({Check.TOO_SMALL, Check.PIXEL_LIMIT})  # odd_size leaves these files to them
+
+
+IMAGE, JUNK, PROBLEM = 0, 1, 2  # a result's group: the tie-break order of `validate()`'s results
+UNREPORTED = ("phash", "dhash", "pixel_hash", "signature", "properties")  # in the cache, never in a report
+
+
+def cache_row(rec: FileRecord, result: FileResult) -> CacheRow:
+    """What the cache keeps of `result` (and a validate run file copies from it): its group (an
+    image, or junk by its content: then the row is the junk result), worst severity, sha256, the
+    side odd_size judges, and the reported text."""
+    full = json.dumps(result.to_cache())
+    reason = content_junk_reason(rec, result)
+    if reason is not None:
+        junk = junk_result(rec, reason)
+        return CacheRow(full, JUNK, worst_rank(junk), None, None, report_text(junk))
+    sha = result.sha256 if result.sha256 is not None and result.size > 0 else None
+    return CacheRow(full, IMAGE, worst_rank(result), sha, odd_size_side(result), report_text(result))
+
+
+def worst_rank(result: FileResult) -> int:
+    """0 without findings, else 1 + the worst severity's rank (SQL orders and filters on it)."""
+    w = result.worst
+    return 0 if w is None else 1 + w.rank
+
+
+def report_text(result: FileResult) -> str:
+    """A result as a run file keeps it for the report: findings and sizes, without the hashes and
+    the near-duplicate signature (most of a result's bytes; the cache has them)."""
+    return json.dumps({k: v for k, v in result.to_cache().items() if k not in UNREPORTED})
+
+
+def odd_size_side(r: FileResult) -> float | None:
+    """sqrt(width * height) of an image odd_size judges, else None: decoded, and not already flagged
+    too_small or pixel_limit (`SIZE_SPOKEN_FOR`)."""
+    if r.properties and r.width and r.height and not any(f.check in SIZE_SPOKEN_FOR for f in r.findings):
+        return float((r.width * r.height) ** 0.5)
+    return None

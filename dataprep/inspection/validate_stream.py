@@ -7,9 +7,11 @@ Python API) reads the finished run back into a Report (`StreamedReport.to_report
 
 1. The walk (`scan.walk_scan`) streams every file and problem into the run file; only the class
    folders seen stay in memory.
-2. The cache is read in chunks; what it lacks goes to a `todo` table, and one engine run (the
-   local pool or Ray, `engines.result_stream`) inspects it, indexing the records straight from
-   the run file (`TodoRecords`); each result goes to the run file and the cache as it arrives.
+2. The cache is attached to the run file and every unchanged image's row copied over in one SQL
+   join (`RunStore.fill_from_cache`: no result is read into Python); what it lacks goes to a `todo`
+   table, and one engine run (the local pool or Ray, `engines.result_stream`) inspects it,
+   indexing the records straight from the run file (`TodoRecords`); each result goes to the run
+   file and the cache as it arrives.
    The per-file rules and the inspect loop are in `dataprep.inspection.validate_files` (`inspect_todo`,
    `content_junk_reason`, `junk_result`).
 3. The dataset findings, written only here, in SQL over the run file: odd_size against the median
@@ -34,7 +36,7 @@ from typing import IO, Any, NamedTuple, overload
 
 from dataprep.base.errors import Interrupted
 from dataprep.base.findings import Finding, Severity
-from dataprep.inspection.cache import ResultCache, fingerprint
+from dataprep.inspection.cache import CacheRow, ResultCache, fingerprint
 from dataprep.inspection.checks import CHECKS_VERSION, Check, finding
 from dataprep.inspection.per_file import InspectFn, inspect_file
 from dataprep.inspection.report import REPORT_VERSION, FileResult, Report, ValidateSummary
@@ -55,7 +57,6 @@ from dataprep.inspection.validate_files import (
     JUNK_DETAIL,
     ODD_SIZE_MIN_IMAGES,
     ValidateOptions,
-    content_junk_reason,
     inspect_todo,
     junk_result,
     problem_result,
@@ -318,19 +319,17 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
     store.db.execute("CREATE INDEX files_order ON files (junk, sort, seq)")
     store.db.execute("CREATE TABLE todo (pos INTEGER PRIMARY KEY, seq INTEGER)")
     cache = _cache(opts)
-    known = 0
     try:
-        for chunk in store.files(junk=False):
-            hits = cache.lookup(rec for _, rec in chunk) if cache else {}
-            known += len(hits)
-            store.add_results([_classified(seq, rec, hits[rec.rel]) for seq, rec in chunk if rec.rel in hits])
-            todo = [(seq,) for seq, rec in chunk if rec.rel not in hits]
-            if todo:
-                needed()
-            store.db.executemany("INSERT INTO todo (seq) VALUES (?)", todo)
+        known = store.fill_from_cache(cache) if cache else 0
     finally:
         if cache:
             cache.close()
+    store.db.execute(
+        "INSERT INTO todo (seq) SELECT seq FROM files WHERE junk = 0 AND seq NOT IN (SELECT seq FROM results)"
+        " ORDER BY sort, seq"
+    )
+    if store.db.execute("SELECT 1 FROM todo LIMIT 1").fetchone():
+        needed()  # a file to inspect: Ray (if asked for) is started now, not for a cached re-run
     for chunk in store.files(junk=True):
         store.add_results([(JUNK, seq, junk_result(rec, junk_reason(rec.name) or "")) for seq, rec in chunk])
     store.db.commit()
@@ -340,12 +339,6 @@ def _walk(store: RunStore, scan: Scan, opts: ValidateOptions, stop: threading.Ev
 def _cache(opts: ValidateOptions) -> ResultCache | None:
     key = f"checks={CHECKS_VERSION};{fingerprint(opts.check_options)}"
     return ResultCache(opts.cache_dir, key) if opts.use_cache else None
-
-
-def _classified(seq: int, rec: FileRecord, result: FileResult) -> tuple[int, int, FileResult]:
-    """An image's result row, or a junk row when its content is no image (`content_junk_reason`)."""
-    reason = content_junk_reason(rec, result)
-    return (IMAGE, seq, result) if reason is None else (JUNK, seq, junk_result(rec, reason))
 
 
 class TodoRecords(Sequence[FileRecord]):
@@ -377,15 +370,21 @@ class TodoRecords(Sequence[FileRecord]):
         block = index // TODO_BLOCK
         rows = self._blocks.get(block)
         if rows is None:
-            rows = [
-                (seq, FileRecord(Path(os.fsdecode(path)), _text(rel), None if label is None else _text(label),
-                                 None if split is None else _text(split), size, mtime_ns))
-                for seq, path, rel, label, split, size, mtime_ns in self.db.execute(
-                    "SELECT f.seq, path, rel, label, split, size, mtime_ns FROM todo JOIN files f ON f.seq = todo.seq"
-                    " WHERE pos > ? AND pos <= ? ORDER BY pos",
-                    (block * TODO_BLOCK, (block + 1) * TODO_BLOCK),
-                )
-            ]  # fmt: skip
+            folders: dict[bytes, Path] = {}  # a record's Path is its folder's joined with its name
+            rows = []
+            for seq, path, rel, label, split, size, mtime_ns in self.db.execute(
+                "SELECT f.seq, path, rel, label, split, size, mtime_ns FROM todo JOIN files f ON f.seq = todo.seq"
+                " WHERE pos > ? AND pos <= ? ORDER BY pos",
+                (block * TODO_BLOCK, (block + 1) * TODO_BLOCK),
+            ):
+                head, name = os.path.split(path)
+                folder = folders.get(head)
+                if folder is None:
+                    folder = folders[head] = Path(os.fsdecode(head))
+                rows.append(
+                    (seq, FileRecord(folder / os.fsdecode(name), _text(rel), None if label is None else _text(label),
+                                     None if split is None else _text(split), size, mtime_ns))
+                )  # fmt: skip
             self._blocks[block] = rows
             if len(self._blocks) > TODO_BLOCKS_KEPT:
                 del self._blocks[next(iter(self._blocks))]  # the oldest read
@@ -402,13 +401,12 @@ def inspect_run(
     cache, and the next run reuses it, as `validate()` does."""
     todo = TodoRecords(store)
     cache = _cache(opts)
-    rows: list[tuple[int, int, FileResult]] = []
+    rows: list[tuple[int, CacheRow]] = []
 
-    def record(index: int, result: FileResult) -> None:
-        seq, rec = todo.entry(index)
-        rows.append(_classified(seq, rec, result))
+    def record(index: int, result: FileResult, row: CacheRow) -> None:
+        rows.append((todo.entry(index)[0], row))
         if len(rows) >= WRITE_BATCH:
-            store.add_results(rows)
+            store.add_inspected(rows)
             rows.clear()
 
     try:
@@ -416,7 +414,7 @@ def inspect_run(
     finally:
         if cache:
             cache.close()
-    store.add_results(rows)
+    store.add_inspected(rows)
     counts = dict(store.db.execute("SELECT grp, COUNT(*) FROM results GROUP BY grp").fetchall())
     return counts.get(IMAGE, 0), counts.get(JUNK, 0), known, inspected
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -147,8 +148,9 @@ def _hash_bits(blocks: np.ndarray) -> list[str]:
     flat = blocks.reshape(len(blocks), -1)
     middle = flat.shape[1] // 2  # the median of 64 values: the mean of the 32nd and 33rd smallest
     median = np.sort(flat, axis=1)[:, middle - 1 : middle + 1].mean(axis=1, keepdims=True)
-    bits = flat > median
-    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
+    digits = np.packbits(flat > median, axis=1).tobytes().hex()
+    n = len(digits) // len(blocks)
+    return [digits[k : k + n] for k in range(0, len(digits), n)]
 
 
 def near_signature(grid: np.ndarray, thumb: np.ndarray, colour: np.ndarray) -> tuple[str, NearSignature]:
@@ -200,8 +202,10 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     from PIL import Image
 
     h, w = rgb.shape[:2]
-    pixel_hash = hashlib.blake2b(f"{h}x{w}:".encode() + np.ascontiguousarray(rgb).tobytes(), digest_size=16).hexdigest()
-    im = Image.fromarray(rgb)
+    rgb = np.ascontiguousarray(rgb)
+    digest = hashlib.blake2b(f"{h}x{w}:".encode(), digest_size=16)
+    digest.update(rgb.data)  # the array's own buffer: no copy of its bytes
+    im = Image.frombuffer("RGB", (w, h), rgb, "raw", "RGB", 0, 1)
     small = rgb
     scale = min(1.0, ANALYSIS_SIDE / max(h, w))
     if scale < 1.0:
@@ -210,7 +214,9 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
     gray_im = im.convert("L")
     # One resize to the hash grid; the 32x32 pHash input and thumbnail are its 2x2 means.
     grid = np.asarray(gray_im.resize((GRID_SIDE, GRID_SIDE), Image.Resampling.BOX), dtype=np.float64)
-    gray32 = (grid[0::2, 0::2] + grid[1::2, 0::2] + grid[0::2, 1::2] + grid[1::2, 1::2]) * 0.25
+    pairs = grid[0::2] + grid[1::2]  # sums of integers: exact in any order
+    gray32 = pairs[:, 0::2] + pairs[:, 1::2]
+    gray32 *= 0.25
     p_hash = d_hash = signature = None
     if float(gray32.std()) >= FLAT_STD:
         thumb = np.floor(gray32 + 0.5).astype(np.uint8)
@@ -220,7 +226,10 @@ def image_properties(rgb: np.ndarray) -> ImageProperties:
         d_hash = dhash(np.asarray(gray_im.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.BOX), dtype=np.int16))
     values = _measures(small, np.asarray(gray_im), np.array(gray_im.histogram(), dtype=np.float64))
     values["aspect_ratio"] = min(w, h) / max(w, h)
-    return ImageProperties(p_hash, d_hash, pixel_hash, {k: round(v, 4) for k, v in values.items()}, signature)
+    return ImageProperties(p_hash, d_hash, digest.hexdigest(), {k: round(v, 4) for k, v in values.items()}, signature)
+
+
+_BRIGHTNESS = None  # the weights as a float32 vector, made on first use (numpy is imported lazily)
 
 
 def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dict[str, float]:
@@ -230,11 +239,15 @@ def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dic
     import numpy as np
 
     pixels = rgb.reshape(-1, 3)
-    brightness = np.sqrt((pixels.astype(np.float32) ** 2) @ np.array(_BRIGHTNESS_WEIGHTS, dtype=np.float32))
+    squares = pixels.astype(np.float32)
+    np.multiply(squares, squares, out=squares)
+    brightness = squares @ _brightness_weights()
+    np.sqrt(brightness, out=brightness)
     n = brightness.size
     low, high = (n - 1) // 100, (n - 1) - (n - 1) // 100  # the 1st and 99th percentile ranks
     r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
-    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    spread = np.maximum(np.maximum(r, g), b)
+    spread -= np.minimum(np.minimum(r, g), b)
     levels = np.arange(256, dtype=np.float64)
     mean = float(gray_counts @ levels) / n
     std = float(np.sqrt(max(0.0, float(gray_counts @ (levels - mean) ** 2) / n)))
@@ -248,6 +261,15 @@ def _measures(rgb: np.ndarray, gray: np.ndarray, gray_counts: np.ndarray) -> dic
         "sharpness": _sharpness(gray, std),
         "colour_spread": float(np.partition(spread, high)[high]),
     }
+
+
+def _brightness_weights() -> np.ndarray:
+    import numpy as np
+
+    global _BRIGHTNESS
+    if _BRIGHTNESS is None:
+        _BRIGHTNESS = np.array(_BRIGHTNESS_WEIGHTS, dtype=np.float32)
+    return _BRIGHTNESS
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -280,14 +302,21 @@ def _content(counts: np.ndarray) -> dict[str, float]:
 def _sharpness(gray: np.ndarray, spread: float) -> float:
     """Edge strength relative to contrast: the Laplacian's spread over the gray levels' spread
     (`spread`) on the thumbnail. Scale-free (the thumbnail has a fixed size) and contrast-free (a
-    dark but sharp photo is not blurry); 0 for a flat image."""
+    dark but sharp photo is not blurry); 0 for a flat image. The Laplacian's values are small
+    integers, so their spread comes from two exact integer sums (no float64 copy of the image, no BLAS
+    call: a threaded BLAS in every pool worker costs more than it saves)."""
     import numpy as np
 
     if min(gray.shape) < 3 or spread < FLAT_STD:
         return 0.0
-    g = gray.astype(np.int16)
-    lap = 4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]
-    return float(lap.std()) / spread
+    g = gray.astype(np.int32)
+    lap = g[1:-1, 1:-1] * 4
+    for side in (g[:-2, 1:-1], g[2:, 1:-1], g[1:-1, :-2], g[1:-1, 2:]):
+        lap -= side
+    n = lap.size
+    total = int(lap.sum())
+    np.multiply(lap, lap, out=lap)  # |lap| <= 1020: its square fits in int32, the sums in int64
+    return math.sqrt((n * int(lap.sum(dtype=np.int64)) - total * total) / (n * n)) / spread
 
 
 def hamming(a: str, b: str) -> int:
