@@ -122,7 +122,8 @@ def score(groups: list[list[str]], truth: dict[str, tuple[str, str | None]]) -> 
 
 def old_groups(results: list, threshold: int = OLD_THRESHOLD) -> list[list[str]]:
     """The pHash-only method: every pair within `threshold` bits, joined transitively."""
-    from dataprep.duplicates.search import HashIndex, _UnionFind
+    from dataprep.duplicates.hash_index import HashIndex
+    from dataprep.duplicates.pair_graph import UnionFind as _UnionFind
 
     items = [r for r in results if r.phash]
     uf = _UnionFind(len(items))

@@ -299,13 +299,13 @@ def test_duplicates_with_the_pair_search_on_ray_equal_local(
     local = _cli_json("duplicates", str(zoo_and_demo), "--jobs", "2")
     parts: list[int] = []
     monkeypatch.setattr(ray_pairs, "MIN_RAY_QUERIES", 0)  # the demo's few hundred queries go to Ray too
-    real = ray_pairs.part_results
+    real = ray_pairs._run_parts
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         parts.append(len(args))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ray_pairs, "part_results", spy)
+    monkeypatch.setattr(ray_pairs, "_run_parts", spy)  # the duplicate search's parts (`parts_on_engine`)
     on_ray = _cli_json("duplicates", str(zoo_and_demo), "--engine", "ray")
     assert parts, "the pair search did not run on Ray"
     assert local["groups"] and on_ray == local

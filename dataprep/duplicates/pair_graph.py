@@ -3,23 +3,42 @@ groups (every member verified with every other). Pure; used by `dataprep.duplica
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 
 class UnionFind:
-    """Disjoint sets of 0..n-1; the root of a set is its smallest member (deterministic)."""
+    """Disjoint sets of 0..n-1; the root of a set is its smallest member (deterministic). Only the
+    members of a union are stored: memory grows with the links, not with n."""
 
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+    def __init__(self, n: int = 0) -> None:
+        self.n = n
+        self.parent: dict[int, int] = {}
 
     def find(self, x: int) -> int:
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
+        path = []
+        while (up := self.parent.get(x, x)) != x:
+            path.append(x)
+            x = up
+        for p in path:
+            self.parent[p] = x
         return x
 
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)  # the root is the earliest file: deterministic
+
+    def roots(self) -> np.ndarray:
+        """Every member's root, as an array of n."""
+        import numpy as np
+
+        out = np.arange(self.n, dtype=np.int64)
+        for x in list(self.parent):
+            out[x] = self.find(x)
+        return out
 
 
 def maximal_cliques(nodes: list[int], adjacent: dict[int, set[int]]) -> list[list[int]]:

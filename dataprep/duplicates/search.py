@@ -1,22 +1,24 @@
 """Exact and near-duplicate groups, and train/val/test leakage, from validate's results.
 
-`find_duplicates` is pure: it reads what every FileResult carries from the one decode validate
-makes (sha256, pixel hash, pHash and the `NearSignature`) and finds pairs in two steps:
+`search_duplicates` reads what validate's one decode gives every image (sha256, pixel hash, pHash and
+the `NearSignature`), as columns (`dataprep.duplicates.hashed`), and finds pairs in two steps:
 
 1. Candidates. Files with the same bytes or the same decoded pixels are one unit. Between units,
-   a multi-index hash table (`HashIndex`) finds every pHash within `threshold` bits of another
-   file's pHash, of its mirrored pHash (flipped copies) or of one of its nine 90% crops' pHashes
-   (cropped and straightened copies), never by comparing all pairs, so 100k images take seconds.
+   a multi-index hash table finds every pHash within `threshold` bits of another file's pHash, of
+   its mirrored pHash (flipped copies) or of one of its nine 90% crops' pHashes (cropped and
+   straightened copies), never by comparing all pairs, part by part
+   (`dataprep.duplicates.candidates`).
 2. Verification. Each candidate pair is compared on its 32x32 gray thumbnails, aligned over
-   crops, mirror images and small rotations (`dataprep.duplicates.similarity`): the correlation of the fine
-   detail must reach `similarity`. A 64-bit pHash alone cannot tell a copy from a different photo
-   of a similar scene; the detail can.
+   crops, mirror images and small rotations (`dataprep.duplicates.verify`): the correlation of the
+   fine detail must reach `similarity`. A 64-bit pHash alone cannot tell a copy from a different
+   photo of a similar scene; the detail can. Thumbnails are decoded only for the images a
+   candidate names, and few are kept at once.
 
-A group is a set of files that are all pairwise verified (a clique of the pair graph, centred
-on the file with the most verified copies: `_clique_cover`): A~B and B~C with A and C distinct
-give two groups of two, never a transitive group of three. `split` places each connected set of
-pairs as one unit (so nothing leaks); `duplicates --json` lists every pair with its kind (exact,
-pixels, near, mirrored) and both signals.
+Verified pairs become groups (cliques) and units (connected sets: `dataprep.duplicates.groups`);
+`split` places each unit as one piece (so nothing leaks); `duplicates --json` lists every pair with
+its kind (exact, pixels, near, mirrored) and both signals. `duplicates_report` and
+`leakage_report` read a streamed validate run, so their memory does not grow with every image's
+signature.
 
 Defaults, measured on the pets-800 photos with 13 planted edits of 100 of them
 (benchmarks/duplicates_bench.py, BENCHMARKS.md): planted copies (resized, re-compressed, cropped
@@ -26,27 +28,35 @@ similarity (5th percentile 0.80); the most similar two distinct photos among the
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from dataprep.base.defaults import DEFAULT_SIMILARITY as _DEFAULT_SIMILARITY
 from dataprep.base.defaults import DEFAULT_THRESHOLD_BITS, THRESHOLD_RANGE_BITS
 from dataprep.base.errors import DataprepError
-from dataprep.duplicates.hash_index import HASH_BITS, HashIndex  # noqa: F401 (HashIndex: imported from here by tests, benchmarks)
-from dataprep.duplicates.pair_graph import UnionFind as _UnionFind
-from dataprep.duplicates.pair_graph import clique_cover as _clique_cover
-from dataprep.duplicates.ray_pairs import pair_search_engine, query_pairs
-from dataprep.inspection.scan import SPLIT_ROLES, natural_key, split_role
+from dataprep.duplicates.candidates import candidate_pairs
+from dataprep.duplicates.groups import KIND_ORDER as KIND_ORDER
+from dataprep.duplicates.groups import DuplicateGroup as DuplicateGroup
+from dataprep.duplicates.groups import DuplicateMember as DuplicateMember
+from dataprep.duplicates.groups import DuplicatePair as DuplicatePair
+from dataprep.duplicates.groups import DuplicateSearch as DuplicateSearch
+from dataprep.duplicates.groups import Kind as Kind
+from dataprep.duplicates.groups import grouped, unit_roots
+from dataprep.duplicates.hash_index import HashIndex as HashIndex
+from dataprep.duplicates.hashed import HashedImages
+from dataprep.duplicates.ray_pairs import pair_search_engine
+from dataprep.duplicates.verify import CLOSE_UP_TO as CLOSE_UP_TO
+from dataprep.duplicates.verify import GEOMETRIC_BELOW as GEOMETRIC_BELOW
+from dataprep.duplicates.verify import near_edges, semantic_edges
+from dataprep.inspection.scan import SPLIT_ROLES, split_role
 
 if TYPE_CHECKING:
     from dataprep.duplicates.geometric_match import GeometricVerifier
     from dataprep.duplicates.semantic import Candidate
-    from dataprep.inspection.checks.image_properties import NearSignature
     from dataprep.inspection.report import FileResult
     from dataprep.inspection.validate import ValidateOptions
     from dataprep.inspection.validate_stream import StreamedReport
@@ -58,104 +68,7 @@ MAX_THRESHOLD = THRESHOLD_RANGE_BITS[
 DEFAULT_SIMILARITY = _DEFAULT_SIMILARITY  # detail correlation a candidate needs to be a near duplicate
 REPORT_VERSION = 2
 
-Kind = Literal["exact", "pixels", "near", "mirrored", "semantic"]
-KIND_ORDER: tuple[Kind, ...] = ("exact", "pixels", "near", "mirrored", "semantic")  # a group's kind: its loosest pair's
-CLOSE_UP_TO = 16  # units in a connected set whose missing pairs --semantic checks (at most 120 checks)
-GEOMETRIC_BELOW = 0.8  # hash candidates verified below this similarity must also match geometrically
-# (when OpenCV is installed): different dandelions of flower_photos reach 0.50-0.56 on thumbnails.
-
-
-# --- pairs and groups --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DuplicatePair:
-    """Why two files are duplicates. `phash_distance`: bits between the pHashes that made them
-    a candidate (the mirrored or cropped pHash when that was closer; for a semantic pair, between
-    the plain pHashes); `similarity`: the thumbnails' detail correlation (1.0 for exact and pixel
-    copies); `inliers`: local features one similarity transform maps onto each other, when the
-    pair was verified geometrically (`dataprep.duplicates.geometric_match`); `cosine`: the embeddings'
-    similarity of a semantic pair."""
-
-    a: str
-    b: str
-    kind: Kind
-    phash_distance: int
-    similarity: float
-    inliers: int | None = None
-    cosine: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"a": self.a, "b": self.b, "kind": self.kind, "phash_distance": self.phash_distance,
-                               "similarity": round(self.similarity, 3)}  # fmt: skip
-        if self.inliers is not None:
-            out["inliers"] = self.inliers
-        if self.cosine is not None:
-            out["cosine"] = round(self.cosine, 3)
-        return out
-
-    def describe(self) -> str:
-        """What kind of copy this is, in words, with its evidence."""
-        if self.kind == "exact":
-            return "exact copy (same bytes)"
-        if self.kind == "pixels":
-            return "same pixels (another encoding)"
-        geometric = f", {self.inliers} matching local features" if self.inliers is not None else ""
-        if self.kind == "semantic":
-            return f"look-alike copy (cropped, rotated or recoloured{geometric}; embedding similarity {self.cosine or 0:.2f})"
-        what = "mirrored copy" if self.kind == "mirrored" else "near copy"
-        return f"{what} (similarity {self.similarity:.2f}, pHash distance {self.phash_distance}{geometric})"
-
-
-@dataclass(frozen=True)
-class DuplicateMember:
-    path: str
-    distance: int  # pHash bits from the group's first member (its evidence pair's); 0 for an exact copy
-
-
-@dataclass
-class DuplicateGroup:
-    """Files that are all pairwise copies of one another. The first member (natural order) is
-    the reference; `pairs` is the evidence; `unit` names the connected set it belongs to."""
-
-    kind: Kind
-    members: list[DuplicateMember]
-    pairs: list[DuplicatePair] = field(default_factory=list)
-    unit: str = ""
-
-    @property
-    def paths(self) -> list[str]:
-        return [m.path for m in self.members]
-
-    @property
-    def distance(self) -> int:
-        return max(m.distance for m in self.members)
-
-    @property
-    def similarity(self) -> float:
-        return min((p.similarity for p in self.pairs), default=1.0)
-
-    def between(self, a: str, b: str) -> DuplicatePair | None:
-        """The evidence that members `a` and `b` are copies: their pair, or, for copies of one
-        unit's files (same bytes or pixels), the pair between the units' first files."""
-        pairs = {frozenset((p.a, p.b)): p for p in self.pairs}
-        if (found := pairs.get(frozenset((a, b)))) is not None:
-            return found
-        head = {p.b: p.a for p in self.pairs if p.kind in ("exact", "pixels")}
-        ha, hb = head.get(a, a), head.get(b, b)
-        if ha != hb:
-            return pairs.get(frozenset((ha, hb)))
-        kinds = {pairs[frozenset((ha, m))].kind for m in (a, b) if m != ha}
-        return DuplicatePair(a, b, "exact" if kinds == {"exact"} else "pixels", 0, 1.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "distance": self.distance,
-            "similarity": round(self.similarity, 3),
-            "members": [{"path": m.path, "distance": m.distance} for m in self.members],
-            "pairs": [p.to_dict() for p in self.pairs],
-        }
+# --- search ------------------------------------------------------------------------------------
 
 
 def check_threshold(threshold: int) -> int:
@@ -176,18 +89,8 @@ def check_similarity(similarity: float) -> float:
     return similarity
 
 
-@dataclass
-class DuplicateSearch:
-    """All that `search_duplicates` found: the groups, and the units `split` places as one piece
-    (every connected set of pairs, so that no pair is ever torn across splits)."""
-
-    groups: list[DuplicateGroup]
-    units: list[list[str]]
-    candidates: int = 0  # candidate pairs verified
-
-
 def search_duplicates(
-    results: Sequence[FileResult],
+    results: Sequence[FileResult] | HashedImages,
     threshold: int = DEFAULT_THRESHOLD,
     similarity: float = DEFAULT_SIMILARITY,
     *,
@@ -200,206 +103,20 @@ def search_duplicates(
     a hash candidate verified below `GEOMETRIC_BELOW` similarity must also match geometrically,
     and each `semantic` candidate (embedding neighbours: `dataprep.duplicates.semantic`) that it
     accepts becomes a `semantic` pair. Without one, the search is pure (no file is read)."""
-    from dataprep.inspection.checks.image_properties import NearSignature
+    import numpy as np
 
     check_threshold(threshold)
     check_similarity(similarity)
     if semantic and verifier is None:
         raise ValueError("semantic candidates are judged by a geometric verifier; pass one")
-    items = sorted((r for r in results if r.sha256 is not None and r.size > 0), key=lambda r: natural_key(r.rel))
-    # Units: same bytes or same decoded pixels.
-    same = _UnionFind(len(items))
-    for key in ("sha256", "pixel_hash"):
-        first: dict[str, int] = {}
-        for k, r in enumerate(items):
-            value = getattr(r, key)
-            if value is not None:
-                same.union(first.setdefault(value, k), k)
-    reps = [k for k in range(len(items)) if same.find(k) == k]
-    signatures = {k: NearSignature.decode(text) for k in reps if items[k].phash and (text := items[k].signature)}
-    edges, candidates = _hash_edges(items, signatures, threshold, similarity, verifier)
+    images = results if isinstance(results, HashedImages) else HashedImages.from_results(results)
+    unit_of = unit_roots(images)
+    searchable = (unit_of == np.arange(len(images))) & images.has_phash & images.has_signature
+    pairs = candidate_pairs(images.hashes, np.flatnonzero(searchable), threshold)
+    edges, candidates = near_edges(images, pairs, similarity, verifier)
     if semantic and verifier is not None:
-        _semantic_edges(items, same, signatures, semantic, verifier, edges)
-    return _grouped(items, same, reps, edges, candidates)
-
-
-def _hash_candidates(
-    items: list[FileResult], signatures: dict[int, NearSignature], threshold: int
-) -> dict[tuple[int, int], int]:
-    """(unit, unit) -> pHash bits, for every pair whose direct, mirrored or cropped pHash is
-    within `threshold` bits of the other's pHash (the multi-index `HashIndex`, never all pairs)."""
-    searchable = list(signatures)
-    best: dict[tuple[int, int], int] = {}
-    if len(searchable) < 2:
-        return best
-    values = sorted({int(items[k].phash, 16) for k in searchable})  # type: ignore[arg-type]
-    position = {v: i for i, v in enumerate(values)}
-    holders: dict[int, list[int]] = {}
-    for k in searchable:
-        holders.setdefault(position[int(items[k].phash, 16)], []).append(k)  # type: ignore[arg-type]
-    queries: list[int] = []
-    asker: list[int] = []  # the unit of each query
-    for k in searchable:
-        sig = signatures[k]
-        for h in [items[k].phash, sig.mirror_phash, *sig.crop_phashes]:
-            queries.append(int(h, 16))  # type: ignore[arg-type]
-            asker.append(k)
-    qi, vj = query_pairs(values, queries, threshold)  # HashIndex(values).query, on Ray with --engine ray
-    for q, v in zip(qi.tolist(), vj.tolist(), strict=True):
-        k = asker[q]
-        bits = (queries[q] ^ values[v]).bit_count()
-        for j in holders[v]:
-            if j != k:
-                pair = (min(k, j), max(k, j))
-                best[pair] = min(best.get(pair, HASH_BITS), bits)
-    return best
-
-
-def _hash_edges(
-    items: list[FileResult], signatures: dict[int, NearSignature], threshold: int, similarity: float,
-    verifier: GeometricVerifier | None,
-) -> tuple[dict[tuple[int, int], DuplicatePair], int]:  # fmt: skip
-    """The verified near and mirrored pairs between units, and how many candidates were verified."""
-    from dataprep.duplicates.similarity import Prepared, colours_agree, compare, prepare
-
-    best = _hash_candidates(items, signatures, threshold)
-    edges: dict[tuple[int, int], DuplicatePair] = {}
-    prepared: dict[int, Prepared] = {}
-    for (a, b), bits in sorted(best.items()):
-        pa = prepared.get(a) or prepared.setdefault(a, prepare(signatures[a].thumbnail_array()))
-        pb = prepared.get(b) or prepared.setdefault(b, prepare(signatures[b].thumbnail_array()))
-        match = compare(pa, pb)
-        if match.similarity < similarity or not colours_agree(
-            signatures[a].colour_array(), signatures[b].colour_array(), match
-        ):
-            continue
-        inliers = None
-        if verifier is not None and match.similarity < GEOMETRIC_BELOW:
-            # A thumbnail cannot tell two dandelions apart at this similarity; their keypoints can.
-            geometric = verifier.verify(items[a].rel, items[b].rel, mirrored=match.mirrored)
-            if geometric.decided and not geometric.same_photo:
-                continue
-            inliers = geometric.inliers if geometric.decided else None
-        kind: Kind = "mirrored" if match.mirrored else "near"
-        edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, kind, bits, match.similarity, inliers)
-    return edges, len(best)
-
-
-def _semantic_edges(
-    items: list[FileResult], same: _UnionFind, signatures: dict[int, NearSignature], semantic: Sequence[Candidate],
-    verifier: GeometricVerifier, edges: dict[tuple[int, int], DuplicatePair],
-) -> None:  # fmt: skip
-    """Add a `semantic` pair for each embedding candidate between two units that the hashes did
-    not already link and that the geometric verifier accepts. Then, inside each connected set
-    that gained one (up to `CLOSE_UP_TO` units), every pair not yet verified is checked too: the
-    neighbours propose a copy's original, not always its sibling copies, and a group needs all."""
-    from dataprep.duplicates.similarity import compare_thumbnails
-    from dataprep.inspection.checks.image_properties import hamming
-
-    def add(a: int, b: int, cosine: float | None) -> None:
-        geometric = verifier.verify(items[a].rel, items[b].rel)
-        if not geometric.same_photo:
-            return
-        sa, sb = signatures.get(a), signatures.get(b)
-        detail = compare_thumbnails(sa.thumbnail_array(), sb.thumbnail_array()).similarity if sa and sb else 0.0
-        pa, pb = items[a].phash, items[b].phash
-        bits = hamming(pa, pb) if pa and pb else HASH_BITS
-        edges[(a, b)] = DuplicatePair(items[a].rel, items[b].rel, "semantic", bits, detail, geometric.inliers, cosine)
-
-    index = {r.rel: k for k, r in enumerate(items)}
-    checked: set[tuple[int, int]] = set()
-    for c in semantic:
-        if c.a not in index or c.b not in index:
-            continue  # a file validate left out (empty, unreadable)
-        a, b = sorted((same.find(index[c.a]), same.find(index[c.b])))
-        if a != b and (a, b) not in edges and (a, b) not in checked:
-            checked.add((a, b))
-            add(a, b, c.cosine)
-    linked = _UnionFind(len(items))
-    for a, b in edges:
-        linked.union(a, b)
-    sets: dict[int, set[int]] = {}
-    for (a, _), p in edges.items():
-        if p.kind == "semantic":
-            sets.setdefault(linked.find(a), set())
-    for a, b in edges:
-        if (root := linked.find(a)) in sets:
-            sets[root] |= {a, b}
-    for members in sets.values():
-        if len(members) <= CLOSE_UP_TO:
-            for a, b in itertools.combinations(sorted(members), 2):
-                if (a, b) not in edges and (a, b) not in checked:
-                    add(a, b, None)
-
-
-def _grouped(
-    items: list[FileResult], same: _UnionFind, reps: list[int], edges: dict[tuple[int, int], DuplicatePair],
-    candidates: int,
-) -> DuplicateSearch:  # fmt: skip
-    """Groups (cliques of verified pairs, with the copies of each unit) and units (connected sets)."""
-    from dataprep.inspection.checks.image_properties import hamming
-
-    members_of: dict[int, list[int]] = {}
-    for k in range(len(items)):
-        members_of.setdefault(same.find(k), []).append(k)
-    adjacent: dict[int, set[int]] = {k: set() for k in reps}
-    linked = _UnionFind(len(items))
-    for a, b in edges:
-        adjacent[a].add(b)
-        adjacent[b].add(a)
-        linked.union(a, b)
-    components: dict[int, list[int]] = {}
-    for k in reps:
-        components.setdefault(linked.find(k), []).append(k)
-
-    groups: list[DuplicateGroup] = []
-    units: list[list[str]] = []
-    for comp in components.values():
-        files = sorted((m for k in comp for m in members_of[k]), key=lambda m: natural_key(items[m].rel))
-        if len(files) < 2:
-            continue
-        unit = items[files[0]].rel
-        units.append([items[m].rel for m in files])
-        for clique in _clique_cover(comp, adjacent) if len(comp) > 1 else [comp]:
-            groups.append(_group(items, clique, members_of, edges, unit, hamming))
-    groups = [g for g in groups if len(g.members) > 1]
-    groups.sort(key=lambda g: (natural_key(g.members[0].path), [natural_key(p) for p in g.paths]))
-    units.sort(key=lambda u: natural_key(u[0]))
-    return DuplicateSearch(groups, units, candidates)
-
-
-def _group(items: list[FileResult], clique: list[int], members_of: dict[int, list[int]],
-           edges: dict[tuple[int, int], DuplicatePair], unit: str, hamming: Any) -> DuplicateGroup:  # fmt: skip
-    """One group: the files of the clique's units, with every pair's evidence."""
-    files = sorted((m for k in clique for m in members_of[k]), key=lambda m: natural_key(items[m].rel))
-    ref = items[files[0]]
-    pairs: list[DuplicatePair] = []
-    for k in clique:
-        head = items[members_of[k][0]]
-        for m in members_of[k][1:]:
-            kind: Kind = "exact" if items[m].sha256 == head.sha256 else "pixels"
-            pairs.append(DuplicatePair(head.rel, items[m].rel, kind, 0, 1.0))
-    for i, a in enumerate(clique):
-        for b in clique[i + 1 :]:
-            pairs.append(edges[(min(a, b), max(a, b))])
-    evidence = {frozenset((p.a, p.b)): p for p in pairs}
-    out = []
-    for m in files:
-        r = items[m]
-        if r is ref:
-            out.append(DuplicateMember(r.rel, 0))
-            continue
-        pair = evidence.get(frozenset((ref.rel, r.rel)))
-        if pair is not None:
-            out.append(DuplicateMember(r.rel, pair.phash_distance))
-        elif r.phash and ref.phash:
-            out.append(DuplicateMember(r.rel, 0 if r.pixel_hash == ref.pixel_hash else hamming(r.phash, ref.phash)))
-        else:
-            out.append(DuplicateMember(r.rel, 0))
-    kinds = {p.kind for p in pairs}
-    kind = next(k for k in reversed(KIND_ORDER) if k in kinds) if kinds else "exact"
-    pairs.sort(key=lambda p: (natural_key(p.a), natural_key(p.b)))
-    return DuplicateGroup(kind, out, pairs, unit)
+        semantic_edges(images, unit_of, searchable, semantic, verifier, edges)
+    return grouped(images, unit_of, edges, candidates)
 
 
 def find_duplicates(
@@ -411,7 +128,7 @@ def find_duplicates(
 
 
 def search_folder(
-    root: Path, results: Sequence[FileResult], threshold: int = DEFAULT_THRESHOLD,
+    root: Path, results: Sequence[FileResult] | HashedImages, threshold: int = DEFAULT_THRESHOLD,
     similarity: float = DEFAULT_SIMILARITY, *, semantic: bool = False, options: ValidateOptions | None = None,
 ) -> DuplicateSearch:  # fmt: skip
     """`search_duplicates` over the validate `results` of the folder `root`: low-similarity near
@@ -524,23 +241,23 @@ def duplicates_report(
     check_threshold(threshold)
     check_similarity(similarity)
     check_semantic_ready(semantic)
-    with _hashed_run(root, validate_options) as (run, images):
+    with hashed_run(root, validate_options) as (run, images):
         found = search_folder(run.root, images, threshold, similarity, semantic=semantic, options=validate_options)
         return DuplicatesReport(run.root, threshold, run.images, found.groups, similarity, semantic)
 
 
 @contextmanager
-def _hashed_run(
+def hashed_run(
     root: str | os.PathLike[str], validate_options: ValidateOptions | None
-) -> Iterator[tuple[StreamedReport, list[FileResult]]]:
-    """Validate `root` into a run file and hand over its images' hashes (no findings, no image
-    properties: most of a result's memory), closing the run file after."""
+) -> Iterator[tuple[StreamedReport, HashedImages]]:
+    """Validate `root` into a run file and hand over its images' hash columns (the signatures stay
+    in the run file until a candidate pair asks for one), closing the run file after."""
     from dataprep.inspection.validate import ValidateOptions
     from dataprep.inspection.validate_stream import validate_streamed
 
-    run = validate_streamed(root, validate_options or ValidateOptions(), keep_hashes=True)
+    run = validate_streamed(root, validate_options or ValidateOptions(), near_columns=True)
     try:
-        yield run, list(run.hashed_images())
+        yield run, HashedImages.from_run(run)
     finally:
         run.store.close()
 
@@ -561,17 +278,17 @@ def leakage_report(
     similarity: float = DEFAULT_SIMILARITY, semantic: bool = False,
 ) -> LeakageReport:  # fmt: skip
     """Every duplicate group of the split folder `out` whose members sit in more than one split."""
-    from dataprep.inspection.scan import scan_dataset
+    from dataprep.inspection.scan import open_scan
 
     check_threshold(threshold)
     check_similarity(similarity)
     check_semantic_ready(semantic)
-    scan = scan_dataset(out)
+    scan = open_scan(out)  # the layout is the top level's: no walk
     if scan.layout != "split":
         raise DataprepError(
             f"'{scan.root}' is not a split folder (expected OUT/{{train,val,test}}/CLASS/*, as `dataprep split` writes); "
             "pass the split's OUT folder, or use `dataprep duplicates` for a raw folder"
         )
-    with _hashed_run(out, validate_options) as (run, images):
+    with hashed_run(out, validate_options) as (run, images):
         found = search_folder(run.root, images, threshold, similarity, semantic=semantic, options=validate_options)
         return LeakageReport(run.root, threshold, run.images, find_leaks(found.groups), similarity, semantic)

@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ __all__ = ["CHUNK", "IMAGE", "JUNK", "PROBLEM", "WRITE_BATCH", "RunStore"]
 
 CHUNK = 10_000  # records read back from the run file at a time (cache look-ups, the junk by name)
 WRITE_BATCH = 2_000  # rows per insert
+SIGNATURE_HEAD = 160  # a signature's mirrored and cropped pHashes: 10 x 16 hex digits, before its thumbnails
+HashedRow = tuple[int, str, str | None, str | None, bool, int, int]  # see `RunStore.hashed_rows`
+# An image's columns for duplicate search, from its whole result (JSON) `{0}` (a store with `near_columns`)
+_NEAR_COLUMNS = "json_extract({0}, '$.phash'), json_extract({0}, '$.pixel_hash'), json_extract({0}, '$.signature')"
 
 
 def _blob(text: str) -> bytes:
@@ -38,8 +42,9 @@ def _text(blob: bytes) -> str:
 class RunStore:
     """One validate run on disk: the files found and a result per file (SQLite, temp folder)."""
 
-    def __init__(self, directory: Path | None = None, keep_hashes: bool = False) -> None:
+    def __init__(self, directory: Path | None = None, keep_hashes: bool = False, near_columns: bool = False) -> None:
         self.keep_hashes = keep_hashes  # keep each result whole (validate()'s Report), not only what reports show
+        self.near_columns = near_columns  # keep what duplicate search reads in columns of its own (`hashed_rows`)
         try:
             fd, name = tempfile.mkstemp(prefix="dataprep-validate-", suffix=".sqlite3", dir=directory)
         except OSError as err:
@@ -58,7 +63,7 @@ class RunStore:
         )
         self.db.execute(
             "CREATE TABLE results (sort BLOB, grp INTEGER, seq INTEGER, rel BLOB, worst INTEGER, sha256 TEXT,"
-            " side REAL, result TEXT)"
+            " side REAL, result TEXT, phash TEXT, pixel_hash TEXT, signature TEXT)"
         )
 
     def add_files(self, records: list[tuple[int, FileRecord]]) -> None:
@@ -79,10 +84,11 @@ class RunStore:
         Returns how many were copied."""
         self.db.execute("ATTACH DATABASE ? AS cache", (str(cache.path),))
         try:
+            near = _NEAR_COLUMNS.format("c.result") if self.near_columns else "NULL, NULL, NULL"
             copied = self.db.execute(
-                "INSERT INTO results (sort, grp, seq, rel, worst, sha256, side, result)"
+                "INSERT INTO results (sort, grp, seq, rel, worst, sha256, side, result, phash, pixel_hash, signature)"
                 " SELECT NULL, c.grp, f.seq, f.rel, c.worst, c.sha256, c.side,"
-                " CASE WHEN ? AND c.grp = ? THEN c.result ELSE c.report END"
+                f" CASE WHEN ? AND c.grp = ? THEN c.result ELSE c.report END, {near}"
                 " FROM files f JOIN cache.results c ON c.path = f.ckey"
                 " WHERE f.junk = 0 AND c.key = ? AND c.size = f.size AND c.mtime_ns = f.mtime_ns AND c.report IS NOT NULL",
                 (1 if self.keep_hashes else 0, IMAGE, cache.key),
@@ -94,12 +100,14 @@ class RunStore:
 
     def add_inspected(self, rows: list[tuple[int, CacheRow]]) -> None:
         """(seq, cache row) of freshly inspected images: the same columns `fill_from_cache` copies."""
+        near = _NEAR_COLUMNS.format("?") if self.near_columns else "?, ?, ?"
         self.db.executemany(
-            "INSERT INTO results (sort, grp, seq, rel, worst, sha256, side, result)"
-            " SELECT NULL, ?, ?, rel, ?, ?, ?, ? FROM files WHERE seq = ?",
+            "INSERT INTO results (sort, grp, seq, rel, worst, sha256, side, result, phash, pixel_hash, signature)"
+            f" SELECT NULL, ?, ?, rel, ?, ?, ?, ?, {near} FROM files WHERE seq = ?",
             [
                 (r.group, seq, r.worst, r.sha256, r.side,
-                 r.result if self.keep_hashes and r.group == IMAGE else r.report, seq)
+                 r.result if self.keep_hashes and r.group == IMAGE else r.report,
+                 *((r.result,) * 3 if self.near_columns and r.group == IMAGE else (None,) * 3), seq)
                 for seq, r in rows
             ],
         )  # fmt: skip
@@ -107,12 +115,14 @@ class RunStore:
     def add_results(self, rows: list[tuple[int, int, FileResult]]) -> None:
         """(group, seq, result) rows; images also keep what the dataset findings need. A file's
         sort key is its files row's (`copy_sort_keys`), a problem's is made here."""
+        near = self.near_columns
         self.db.executemany(
-            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (natural_sort_bytes(r.rel) if grp == PROBLEM else None, grp, seq, _blob(r.rel), worst_rank(r),
                  r.sha256 if grp == IMAGE and r.sha256 is not None and r.size > 0 else None,
-                 odd_size_side(r) if grp == IMAGE else None, self.row_text(r))
+                 odd_size_side(r) if grp == IMAGE else None, self.row_text(r),
+                 *((r.phash, r.pixel_hash, r.signature) if near and grp == IMAGE else (None, None, None)))
                 for grp, seq, r in rows
             ],
         )  # fmt: skip
@@ -147,6 +157,33 @@ class RunStore:
         while rows := cursor.fetchmany(WRITE_BATCH):
             for rel, text in rows:
                 yield FileResult.from_cache(_text(rel), json.loads(text))
+
+    def hashed_rows(self, skip: Iterable[int] = ()) -> Iterator[HashedRow]:
+        """What duplicate search reads of every image with content (a sha256; not `skip`'s row ids),
+        in natural order (a store made with `near_columns`): (row id, rel, pHash, the signature's
+        first `head` characters, whether it has a signature, the position of the first image with
+        the same bytes, of the first with the same decoded pixels (-1 when unknown)). The
+        firsts are SQL window functions over the run file, so no table of hashes is held here."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS skipped (id INTEGER PRIMARY KEY)")
+        self.db.execute("DELETE FROM skipped")
+        self.db.executemany("INSERT OR IGNORE INTO skipped VALUES (?)", ((i,) for i in skip))
+        cursor = self.db.execute(
+            "SELECT id, rel, phash, substr(signature, 1, ?), signature IS NOT NULL, MIN(n) OVER (PARTITION BY sha256),"
+            " CASE WHEN pixel_hash IS NULL THEN -1 ELSE MIN(n) OVER (PARTITION BY pixel_hash) END FROM ("
+            "  SELECT rowid AS id, rel, phash, pixel_hash, signature, sha256,"
+            "   ROW_NUMBER() OVER (ORDER BY sort, grp, seq) - 1 AS n FROM results"
+            "  WHERE grp = ? AND sha256 IS NOT NULL AND rowid NOT IN skipped"
+            ") ORDER BY n",
+            (SIGNATURE_HEAD, IMAGE),
+        )
+        while rows := cursor.fetchmany(WRITE_BATCH):
+            for rowid, rel, phash, head, signed, first_bytes, first_pixels in rows:
+                yield rowid, _text(rel), phash, head, bool(signed), first_bytes, first_pixels
+
+    def signature(self, rowid: int) -> str | None:
+        """The near-duplicate signature of one image (a store made with `near_columns`)."""
+        row = self.db.execute("SELECT signature FROM results WHERE rowid = ?", (rowid,)).fetchone()
+        return None if row is None else row[0]
 
     def add_finding(self, rowids: list[int], make: Callable[[int, FileResult], Finding]) -> None:
         """Append `make(rowid, result)` to each result's findings, updating its worst severity."""

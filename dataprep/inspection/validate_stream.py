@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import IO, Any, NamedTuple, overload
 
 from dataprep.base.errors import Interrupted
 from dataprep.base.findings import Finding, Severity
@@ -49,6 +49,7 @@ from dataprep.inspection.scan import (
     class_folder,
     empty_classes,
     junk_reason,
+    natural_key,
     open_scan,
     walk_scan,
 )
@@ -63,6 +64,24 @@ from dataprep.inspection.validate_files import (
 from dataprep.split.manifest import link_targets
 
 TODO_BLOCK, TODO_BLOCKS_KEPT = 512, 16  # records read from the run file at a time, and kept (~5 MB)
+
+
+class RunFile(NamedTuple):
+    """One file of a run (an image or junk) with its result, as the run file keeps it."""
+
+    rowid: int  # its result's row in the run file
+    record: FileRecord
+    image: bool  # else junk (by its name, or by its content)
+    junk_by_name: bool
+    result_text: str
+
+    def result(self) -> FileResult:
+        return FileResult.from_cache(self.record.rel, json.loads(self.result_text))
+
+    def content_junk_reason(self) -> str:
+        """Why a file found to be junk by its content is junk (its one junk_file finding)."""
+        (junk,) = self.result().findings
+        return junk.detail.removesuffix(JUNK_DETAIL)
 
 
 @dataclass
@@ -99,12 +118,38 @@ class StreamedReport:
         report's order: what `clean` chooses from, read as it goes."""
         return self.store.results("WHERE worst > 0 AND grp != ?", (PROBLEM,))
 
-    def hashed_images(self) -> Iterator[FileResult]:
-        """Every image's result with its hashes and sizes but without its findings and image
-        properties: what duplicate grouping reads (a run made with `keep_hashes`)."""
-        for r in self.store.results("WHERE grp = ?", (IMAGE,)):
-            r.findings, r.properties = [], {}
-            yield r
+    def files_with_results(self) -> Iterator[RunFile]:
+        """Every file (image or junk; not the walk's problems) in natural order, read as it goes."""
+        rows = self.store.db.execute(
+            "SELECT r.rowid, f.path, f.rel, f.label, f.split, f.size, f.mtime_ns, f.junk, r.grp, r.result FROM files f"
+            " JOIN results r ON r.seq = f.seq AND r.grp != ? ORDER BY f.sort, f.seq",
+            (PROBLEM,),
+        )
+        while batch := rows.fetchmany(WRITE_BATCH):
+            for rowid, path, rel, label, split, size, mtime_ns, by_name, grp, text in batch:
+                rec = FileRecord(Path(os.fsdecode(path)), _text(rel), None if label is None else _text(label),
+                                 None if split is None else _text(split), size, mtime_ns)  # fmt: skip
+                yield RunFile(rowid, rec, grp == IMAGE, bool(by_name), text)
+
+    def classes(self) -> list[str]:
+        """Class names of the images (folder names), natural-sorted (`Scan.classes`)."""
+        rows = self.store.db.execute(
+            "SELECT DISTINCT f.label FROM files f JOIN results r ON r.seq = f.seq AND r.grp = ? WHERE f.label IS NOT NULL",
+            (IMAGE,),
+        )
+        return sorted((_text(label) for (label,) in rows), key=natural_key)
+
+    def splits(self) -> list[str]:
+        """The split folders holding images, as named on disk, in role order (`Scan.splits`)."""
+        present = {
+            _text(name)
+            for (name,) in self.store.db.execute(
+                "SELECT DISTINCT f.split FROM files f JOIN results r ON r.seq = f.seq AND r.grp = ?"
+                " WHERE f.split IS NOT NULL",
+                (IMAGE,),
+            )
+        }
+        return [name for name in self.scan.split_folders.values() if name in present]
 
     def findings(self) -> Iterator[Finding]:
         for r in self.store.results("WHERE worst > 0"):
@@ -169,10 +214,10 @@ class StreamedReport:
         scan = Scan(root=self.root, layout=self.layout)
         for r in self.store.results("WHERE grp = ?", (JUNK,)):
             scan.junk.append(FileRecord(self.root / r.rel, r.rel, None, None, r.size, r.mtime_ns))
-        scan.problems = self._problems()
+        scan.problems = self.problems()
         return scan
 
-    def _problems(self) -> list[ScanProblem]:
+    def problems(self) -> list[ScanProblem]:
         return [
             ScanProblem(f.path, f.check, f.detail)
             for r in self.store.results("WHERE grp = ?", (PROBLEM,))
@@ -184,22 +229,14 @@ class StreamedReport:
         images, junk by name or by content, and problems), in the same order."""
         opened = self.scan
         scan = Scan(root=self.root, layout=self.layout, split_folders=opened.split_folders, trusted=opened.trusted)
-        rows = self.store.db.execute(
-            "SELECT f.path, f.rel, f.label, f.split, f.size, f.mtime_ns, f.junk, r.grp, r.result FROM files f"
-            " JOIN results r ON r.seq = f.seq AND r.grp != ? ORDER BY f.sort, f.seq",
-            (PROBLEM,),
-        )
-        for path, rel, label, split, size, mtime_ns, by_name, grp, text in rows:
-            rec = FileRecord(Path(os.fsdecode(path)), _text(rel), None if label is None else _text(label),
-                             None if split is None else _text(split), size, mtime_ns)  # fmt: skip
-            if grp == IMAGE:
-                scan.images.append(rec)
+        for file in self.files_with_results():
+            if file.image:
+                scan.images.append(file.record)
                 continue
-            scan.junk.append(rec)
-            if not by_name:  # junk by its content: the reason is in its junk_file finding
-                (junk,) = FileResult.from_cache(rec.rel, json.loads(text)).findings
-                scan.content_junk[rec.rel] = junk.detail.removesuffix(JUNK_DETAIL)
-        scan.problems = self._problems()
+            scan.junk.append(file.record)
+            if not file.junk_by_name:  # junk by its content: the reason is in its junk_file finding
+                scan.content_junk[file.record.rel] = file.content_junk_reason()
+        scan.problems = self.problems()
         return Report(
             root=self.root, scan=scan, results=list(self.store.results()), cached=self.cached,
             inspected=self.inspected, seconds=self.seconds,
@@ -217,16 +254,18 @@ def validate_streamed(
     store_dir: Path | None = None,
     inspect: InspectFn = inspect_file,
     keep_hashes: bool = False,
+    near_columns: bool = False,
 ) -> StreamedReport:
     """Validate `root` with every result on disk (see the module docstring). The caller closes
     `report.store` (which removes the run file). With `engine="ray"`, Ray starts (or is reached)
     while the folder is walked and the cache read, as soon as one file is not in the cache; a
     run served from the cache never starts it. `inspect`: the per-file function
-    (benchmarks pass a stand-in). `keep_hashes`: keep each result whole (`to_report`)."""
+    (benchmarks pass a stand-in). `keep_hashes`: keep each result whole (`to_report`); `near_columns`:
+    keep what duplicate search reads in columns of its own (`RunStore.hashed_rows`)."""
     opts = options or ValidateOptions()
     started = time.perf_counter()
     scan = open_scan(root, opts.layout, link_targets(root))
-    store = RunStore(store_dir, keep_hashes)
+    store = RunStore(store_dir, keep_hashes, near_columns)
     try:
         stop = threading.Event()
         with _engine_session(opts, lambda needed: _walk(store, scan, opts, stop, needed), stop) as known:

@@ -134,27 +134,7 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
 
     plan = SplitPlan(seed=seed, spec=spec, classes=classes, assignments=[])
     plan.duplicate_groups = [[m.rel for m in g] for g in groups.values() if len(g) > 1]
-    conflicts = [g for g in groups.values() if len({m.label for m in g}) > 1]
-    for g in conflicts:  # each reported once, with the paths of both labels
-        first = g[0]
-        other = next(m for m in g if m.label != first.label)
-        fate = "left out of the split (--on-conflict exclude)" if spec.on_conflict == "exclude" else \
-            "kept together in one split, each copy counted in its own class (--on-conflict exclude leaves such groups out)"  # fmt: skip
-        plan.warnings.append(
-            f"label conflict: '{first.rel}' ({first.label}) and '{other.rel}' ({other.label}) are copies of one photo "
-            f"in different classes; their group of {len(g)} is {fate}"
-        )
-    if spec.on_conflict == "exclude" and conflicts:
-        dropped = {id(g) for g in conflicts}
-        for label in list(by_class):
-            by_class[label] = [g for g in by_class[label] if id(g) not in dropped]
-        for g in conflicts:
-            for m in g:
-                others = sorted({o.label for o in g} - {m.label}, key=natural_key)
-                plan.unused.append(
-                    Excluded(m.rel, f"label conflict: a copy of it sits in class {others[0]!r} (--on-conflict exclude)")
-                )
-
+    _label_conflicts(list(groups.values()), by_class, spec, plan)
     class_sizes: Counter[str] = Counter(m.label for gs in by_class.values() for g in gs for m in g)
     placed: dict[str, str] = {}  # source rel -> split
     # Copies of a photo filed under a later class, already placed with the group's first class.
@@ -184,6 +164,33 @@ def plan_split(files: Iterable[SourceFile], spec: SplitSpec, seed: int = DEFAULT
             )
     plan.unused.sort(key=lambda e: natural_key(e.path))
     return plan
+
+
+def _label_conflicts(
+    groups: list[list[SourceFile]], by_class: dict[str, list[list[SourceFile]]], spec: SplitSpec, plan: SplitPlan
+) -> None:
+    """Report each group whose files sit in several classes once, with the paths of both labels;
+    with ``on_conflict="exclude"``, take those groups out of `by_class` into `plan.unused`."""
+    conflicts = [g for g in groups if len({m.label for m in g}) > 1]
+    for g in conflicts:
+        first = g[0]
+        other = next(m for m in g if m.label != first.label)
+        fate = "left out of the split (--on-conflict exclude)" if spec.on_conflict == "exclude" else \
+            "kept together in one split, each copy counted in its own class (--on-conflict exclude leaves such groups out)"  # fmt: skip
+        plan.warnings.append(
+            f"label conflict: '{first.rel}' ({first.label}) and '{other.rel}' ({other.label}) are copies of one photo "
+            f"in different classes; their group of {len(g)} is {fate}"
+        )
+    if spec.on_conflict == "exclude" and conflicts:
+        dropped = {id(g) for g in conflicts}
+        for label in list(by_class):
+            by_class[label] = [g for g in by_class[label] if id(g) not in dropped]
+        for g in conflicts:
+            for m in g:
+                others = sorted({o.label for o in g} - {m.label}, key=natural_key)
+                plan.unused.append(
+                    Excluded(m.rel, f"label conflict: a copy of it sits in class {others[0]!r} (--on-conflict exclude)")
+                )
 
 
 def _home_class(group: list[SourceFile]) -> str:
