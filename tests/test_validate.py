@@ -137,6 +137,21 @@ def test_second_run_reuses_cache_and_notices_changes(tmp_path: Path) -> None:
     assert not third.files_at_or_above(Severity.WARNING)
 
 
+def test_an_earlier_cache_version_is_removed_and_nothing_else(tmp_path: Path) -> None:
+    """The result cache's earlier file is never read again: opening the current one removes it (and
+    its WAL files); anything else in the cache folder stays."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale = [cache / name for name in ("results-v1.sqlite3", "results-v1.sqlite3-wal", "results-v1.sqlite3-shm")]
+    kept = [cache / "embeddings-v1.sqlite3", cache / "notes.txt"]
+    for path in stale + kept:
+        path.write_bytes(b"x")
+    validate(ZOO / "zoo", ValidateOptions(jobs=0, cache_dir=cache))
+    assert not any(p.exists() for p in stale)
+    assert all(p.read_bytes() == b"x" for p in kept)
+    assert (cache / "results-v2.sqlite3").is_file()
+
+
 def test_no_cache_writes_no_cache(tmp_path: Path) -> None:
     validate(ZOO, ValidateOptions(jobs=0, cache_dir=tmp_path / "c", use_cache=False))
     assert not (tmp_path / "c").exists()

@@ -53,6 +53,7 @@ class FileCache:
     TABLE: ClassVar[str]
     VALUE: ClassVar[str]  # the value column, with its SQL type
     PRIMARY_KEY: ClassVar[str] = "path, key"
+    SUPERSEDED: ClassVar[tuple[str, ...]] = ()  # earlier versions' files, removed when this one opens
 
     def __init__(self, directory: Path | None, key: str) -> None:
         self.directory = directory or default_cache_dir()
@@ -71,6 +72,16 @@ class FileCache:
             raise DataprepError(
                 f"cannot use cache folder '{self.directory}': {err}; pass --cache-dir PATH or --no-cache"
             ) from None
+        self._remove_superseded()
+
+    def _remove_superseded(self) -> None:
+        """An earlier version's cache file is never read again: it would only hold disk space."""
+        for name in self.SUPERSEDED:
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    (self.directory / (name + suffix)).unlink(missing_ok=True)
+                except OSError:  # not ours to remove (permissions): harmless, left as it is
+                    pass
 
     def _stored(self, records: Iterable[FileRecord]) -> Iterator[tuple[FileRecord, Any]]:
         """(record, stored value) for the records whose file is unchanged. Rows are fetched in
@@ -126,6 +137,7 @@ class ResultCache(FileCache):
     reads; the others are what a validate run file copies (`CacheRow`)."""
 
     FILE = "results-v2.sqlite3"  # v2: the run-file columns beside each result
+    SUPERSEDED = ("results-v1.sqlite3",)
     TABLE = "results"
     VALUE = "result TEXT, grp INTEGER, worst INTEGER, sha256 TEXT, side REAL, report TEXT"
     PRIMARY_KEY = "path"
