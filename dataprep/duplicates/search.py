@@ -200,15 +200,7 @@ class DuplicatesReport:
     semantic: bool = False  # embedding neighbours were candidates too (--semantic)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": REPORT_VERSION,
-            "root": str(self.root),
-            "threshold": self.threshold,
-            "similarity": self.similarity,
-            "semantic": self.semantic,
-            "files": self.files,
-            "groups": [g.to_dict() for g in self.groups],
-        }
+        return {**_search_header(self), "groups": [g.to_dict() for g in self.groups]}
 
 
 @dataclass
@@ -221,15 +213,19 @@ class LeakageReport:
     semantic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": REPORT_VERSION,
-            "root": str(self.root),
-            "threshold": self.threshold,
-            "similarity": self.similarity,
-            "semantic": self.semantic,
-            "files": self.files,
-            "leaks": [leak.to_dict() for leak in self.leaks],
-        }
+        return {**_search_header(self), "leaks": [leak.to_dict() for leak in self.leaks]}
+
+
+def _search_header(report: DuplicatesReport | LeakageReport) -> dict[str, Any]:
+    """What both reports' JSON opens with: the version and the search's settings."""
+    return {
+        "version": REPORT_VERSION,
+        "root": str(report.root),
+        "threshold": report.threshold,
+        "similarity": report.similarity,
+        "semantic": report.semantic,
+        "files": report.files,
+    }
 
 
 def duplicates_report(
